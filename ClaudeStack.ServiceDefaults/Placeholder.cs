@@ -1,0 +1,1 @@
+namespace ClaudeStack.ServiceDefaults; public static class Placeholder { }
