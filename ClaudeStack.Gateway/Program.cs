@@ -1,1 +1,3 @@
-var app = WebApplication.Create(args); app.Run();
+using ClaudeStack.Gateway;
+
+GatewayApplication.Build(args).Run();

@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using ClaudeStack.Container.Tests.Support;
+
+namespace ClaudeStack.Container.Tests;
+
+/// <summary>The image's `task` mode against the real gateway, Claude Code talking to a scripted local model.</summary>
+public sealed class TaskModeTests(ClaudeCodeImage image)
+{
+    [Fact]
+    public async Task TaskMode_WriteToolRoundTrip_PrintsAnswerWritesFileAsUserAndGatewayTraces()
+    {
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var stack = await LocalStack.StartAsync(Scripts.WriteThenAnswer, "127.0.0.1", cancellationToken);
+        var workspace = Containers.NewWorkspace();
+        var name = Containers.NewName("task");
+        try
+        {
+            var run = await ProcessRunner.DockerAsync(
+                Containers.TaskTimeout,
+                cancellationToken,
+                [
+                    "run", "--name", name, "--network", "host",
+                    "-v", workspace.FullName + ":/workspace",
+                    .. Containers.ClaudeEnvironment(stack.GatewayAddress),
+                    "-e", "CLAUDE_TASK_PROMPT=Create the greeting file, then report the completion code.",
+                    "-e", "CLAUDE_TASK_ALLOWED_TOOLS=Write",
+                    image.Tag, "task",
+                ]);
+
+            Assert.True(run.ExitCode == 0, run.Describe());
+            Assert.Contains(Scripts.FinalAnswer, run.Stdout, StringComparison.Ordinal);
+
+            // The tool round trip: a later Messages request carries the tool_result of the scripted tool_use.
+            var messages = stack.Upstream.MessageRequests;
+            Assert.Contains(messages, r => Scripts.OffersTool(r, "Write") && !Scripts.CarriesToolResult(r));
+            var followUp = Assert.Single(messages, r => Scripts.CarriesToolResult(r, Scripts.ToolUseId));
+            var toolResult = Scripts.ToolResultText(followUp, Scripts.ToolUseId);
+            Assert.False(string.IsNullOrEmpty(toolResult), "the tool_result is empty");
+            Assert.DoesNotContain("error", toolResult, StringComparison.OrdinalIgnoreCase);
+
+            // The gateway authenticated the stack token and mapped nothing away from the local model.
+            Assert.All(messages, r => Assert.Equal(LocalStack.LocalModel, r.Model));
+
+            // The file landed in the mounted workspace, owned by the container user (uid 1000), not root.
+            var written = Path.Combine(workspace.FullName, Scripts.FileName);
+            Assert.True(File.Exists(written), $"{Scripts.FileName} was not written.\n{run.Describe()}");
+            Assert.Equal(Scripts.FileContent, await File.ReadAllTextAsync(written, cancellationToken));
+            Assert.Equal("1000:1000", await Containers.OwnerAsync(written, cancellationToken));
+
+            // One server span per model call at least.
+            var spans = stack.Spans;
+            Assert.True(spans.Count >= messages.Count, $"{spans.Count} gateway spans for {messages.Count} Messages requests: {string.Join(", ", spans.Select(s => s.DisplayName))}");
+            Assert.Contains(spans, s => s.Status != ActivityStatusCode.Error);
+        }
+        finally
+        {
+            await Containers.RemoveAsync(name);
+            workspace.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task TaskMode_EmptyPrompt_ExitsWith2AndExplains()
+    {
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var name = Containers.NewName("task-empty");
+        try
+        {
+            var run = await ProcessRunner.DockerAsync(
+                Containers.CommandTimeout,
+                cancellationToken,
+                "run", "--name", name, "--network", "none", "-e", "CLAUDE_TASK_PROMPT=", image.Tag, "task");
+
+            Assert.Equal(2, run.ExitCode);
+            Assert.Contains("CLAUDE_TASK_PROMPT", run.Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await Containers.RemoveAsync(name);
+        }
+    }
+
+    [Fact]
+    public async Task DefaultMode_Arguments_GoToClaude()
+    {
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var name = Containers.NewName("default");
+        try
+        {
+            var run = await ProcessRunner.DockerAsync(
+                Containers.CommandTimeout, cancellationToken,
+                "run", "--name", name, "--network", "none", image.Tag, "--version");
+
+            Assert.True(run.ExitCode == 0, run.Describe());
+            Assert.StartsWith(ClaudeCodeImage.ClaudeCodeVersion + " ", run.Stdout.Trim(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await Containers.RemoveAsync(name);
+        }
+    }
+
+    [Fact]
+    public async Task Image_Configuration_IsPinnedNonRootAndQuiet()
+    {
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var inspect = (await ProcessRunner.DockerAsync(
+            Containers.CommandTimeout, cancellationToken,
+            "image", "inspect", "-f", "{{.Config.User}}|{{.Config.WorkingDir}}|{{json .Config.Env}}|{{json .Config.Entrypoint}}", image.Tag)).EnsureSuccess().Stdout.Trim();
+
+        var parts = inspect.Split('|');
+        Assert.Equal("node", parts[0]);
+        Assert.Equal("/workspace", parts[1]);
+        foreach (var variable in new[]
+                 {
+                     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_AUTOUPDATER=1",
+                     "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL=1", "CLAUDE_CODE_ATTRIBUTION_HEADER=0",
+                     "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt",
+                 })
+        {
+            Assert.Contains($"\"{variable}\"", parts[2], StringComparison.Ordinal);
+        }
+
+        Assert.Contains("tini", parts[3], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FirstRun_NoConfig_SeedsOnboardingAndTrustButKeepsExistingConfig()
+    {
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var name = Containers.NewName("seed");
+        var home = Containers.NewWorkspace();
+        try
+        {
+            // Fresh container: the entrypoint writes the seed before running claude.
+            var seeded = await ProcessRunner.DockerAsync(
+                Containers.CommandTimeout, cancellationToken,
+                "run", "--name", name, "--network", "none", image.Tag, "--version");
+            Assert.True(seeded.ExitCode == 0, seeded.Describe());
+            var copied = Path.Combine(home.FullName, "seeded.json");
+            (await ProcessRunner.DockerAsync(Containers.CommandTimeout, cancellationToken, "cp", name + ":/home/node/.claude.json", copied)).EnsureSuccess();
+            var json = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(copied, cancellationToken))!;
+            Assert.True(json["hasCompletedOnboarding"]!.GetValue<bool>());
+            Assert.True(json["projects"]!["/workspace"]!["hasTrustDialogAccepted"]!.GetValue<bool>());
+
+            // A mounted config is left exactly as it is.
+            var mine = Path.Combine(home.FullName, "mine.json");
+            const string original = "{\"numStartups\": 3}\n";
+            await File.WriteAllTextAsync(mine, original, cancellationToken);
+            File.SetUnixFileMode(mine, (UnixFileMode)0b110_110_110);
+            var kept = await ProcessRunner.DockerAsync(
+                Containers.CommandTimeout, cancellationToken,
+                "run", "--rm", "--network", "none", "-v", mine + ":/home/node/.claude.json", image.Tag, "--version");
+            Assert.True(kept.ExitCode == 0, kept.Describe());
+            Assert.Equal(original, await File.ReadAllTextAsync(mine, cancellationToken));
+        }
+        finally
+        {
+            await Containers.RemoveAsync(name);
+            home.Delete(recursive: true);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+using System.Text;
+using System.Text.Json;
+
+namespace ClaudeStack.Gateway.Api;
+
+/// <summary>An error in the Anthropic form <c>{"type":"error","error":{"type":..,"message":..}}</c>.</summary>
+public sealed record AnthropicError(int StatusCode, string Type, string Message) : IResult
+{
+    public const string InvalidRequest = "invalid_request_error";
+    public const string Authentication = "authentication_error";
+    public const string Permission = "permission_error";
+    public const string NotFound = "not_found_error";
+    public const string RequestTooLarge = "request_too_large";
+    public const string RateLimit = "rate_limit_error";
+    public const string Api = "api_error";
+    public const string Timeout = "timeout_error";
+    public const string Overloaded = "overloaded_error";
+
+    /// <summary>
+    /// The error type Anthropic uses for a status. Claude Code retries 408, 409, 429 and 5xx (529 included)
+    /// and gives up on other 4xx, so the status matters more than the type.
+    /// </summary>
+    public static string TypeForStatus(int statusCode) => statusCode switch
+    {
+        400 or 422 => InvalidRequest,
+        401 => Authentication,
+        403 => Permission,
+        404 => NotFound,
+        413 => RequestTooLarge,
+        429 => RateLimit,
+        504 => Timeout,
+        503 or 529 => Overloaded,
+        _ when statusCode >= 500 => Api,
+        _ => InvalidRequest,
+    };
+
+    public static AnthropicError ForStatus(int statusCode, string message) => new(statusCode, TypeForStatus(statusCode), message);
+
+    public static AnthropicError BadRequest(string message) => new(400, InvalidRequest, message);
+
+    public byte[] ToJsonBytes()
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type", "error");
+            writer.WriteStartObject("error");
+            writer.WriteString("type", Type);
+            writer.WriteString("message", Message);
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+
+        return buffer.ToArray();
+    }
+
+    /// <summary>The same error as an SSE event, for streams whose headers are already sent.</summary>
+    public byte[] ToSseEvent()
+    {
+        var json = ToJsonBytes();
+        var prefix = "event: error\ndata: "u8;
+        var suffix = "\n\n"u8;
+        var bytes = new byte[prefix.Length + json.Length + suffix.Length];
+        prefix.CopyTo(bytes);
+        json.CopyTo(bytes.AsSpan(prefix.Length));
+        suffix.CopyTo(bytes.AsSpan(prefix.Length + json.Length));
+        return bytes;
+    }
+
+    public Task ExecuteAsync(HttpContext httpContext) => WriteAsync(httpContext.Response, httpContext.RequestAborted);
+
+    public Task WriteAsync(HttpResponse response, CancellationToken cancellationToken)
+    {
+        var body = ToJsonBytes();
+        response.StatusCode = StatusCode;
+        response.ContentType = "application/json";
+        response.ContentLength = body.Length;
+        return response.Body.WriteAsync(body, cancellationToken).AsTask();
+    }
+
+    /// <summary>
+    /// Turns an upstream error body into Anthropic form. Anthropic-shaped bodies are kept as they are;
+    /// Ollama's <c>{"error":"..."}</c>, OpenAI-style <c>{"error":{"message":..}}</c> and plain text are wrapped.
+    /// </summary>
+    /// <returns>The body to send and whether it was rewritten.</returns>
+    public static (byte[] Body, bool Rewritten, string ErrorType) NormalizeUpstream(int statusCode, ReadOnlySpan<byte> body)
+    {
+        string? message = null;
+        try
+        {
+            var reader = new Utf8JsonReader(body);
+            using var document = JsonDocument.ParseValue(ref reader);
+            var root = document.RootElement;
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("error", out var error))
+            {
+                if (root.TryGetProperty("type", out var type) && type.ValueEquals("error")
+                    && error.ValueKind == JsonValueKind.Object && error.TryGetProperty("type", out var errorType)
+                    && errorType.ValueKind == JsonValueKind.String)
+                {
+                    return (body.ToArray(), false, errorType.GetString()!);
+                }
+
+                message = error.ValueKind switch
+                {
+                    JsonValueKind.String => error.GetString(),
+                    JsonValueKind.Object when error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String => m.GetString(),
+                    _ => error.GetRawText(),
+                };
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: use the text itself.
+        }
+
+        message ??= body.IsEmpty ? $"upstream answered {statusCode} with no body" : Truncate(Encoding.UTF8.GetString(body), 2000);
+        var normalized = ForStatus(statusCode, message);
+        return (normalized.ToJsonBytes(), true, normalized.Type);
+    }
+
+    private static string Truncate(string text, int max) => text.Length <= max ? text : text[..max] + "…";
+}

@@ -1,0 +1,48 @@
+using System.Buffers;
+
+namespace ClaudeStack.Gateway.Api;
+
+/// <summary>Reads a request body whole, up to the configured limit; a larger body is a 413, not a crash.</summary>
+public static class RequestBodyReader
+{
+    public static async Task<(ReadOnlyMemory<byte> Body, AnthropicError? Error)> ReadAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > limit)
+        {
+            return (default, TooLarge(limit));
+        }
+
+        var buffer = new ArrayBufferWriter<byte>((int)Math.Min(request.ContentLength ?? 16 * 1024, limit) + 1);
+        try
+        {
+            while (true)
+            {
+                var memory = buffer.GetMemory(16 * 1024);
+                var read = await request.Body.ReadAsync(memory, cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                buffer.Advance(read);
+                if (buffer.WrittenCount > limit)
+                {
+                    return (default, TooLarge(limit));
+                }
+            }
+        }
+        catch (BadHttpRequestException exception) when (exception.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (default, TooLarge(limit));
+        }
+        catch (BadHttpRequestException exception)
+        {
+            return (default, AnthropicError.BadRequest($"The request body could not be read: {exception.Message}"));
+        }
+
+        return (buffer.WrittenMemory, null);
+    }
+
+    private static AnthropicError TooLarge(long limit) =>
+        new(StatusCodes.Status413PayloadTooLarge, AnthropicError.RequestTooLarge, $"Request body exceeds the gateway's limit of {limit} bytes (Gateway:MaxRequestBodyBytes).");
+}

@@ -1,0 +1,59 @@
+namespace ClaudeStack.Gateway.Configuration;
+
+/// <summary>The gateway's settings, bound from the <c>Gateway</c> configuration section.</summary>
+public sealed class GatewayOptions
+{
+    public const string SectionName = "Gateway";
+
+    public UpstreamOptions Upstream { get; set; } = new();
+
+    /// <summary>When set, callers must present it as <c>Authorization: Bearer</c> or <c>x-api-key</c>.</summary>
+    public string? StackToken { get; set; }
+
+    public ModelMapOptions Models { get; set; } = new();
+
+    /// <summary>Requests with a larger body are refused with 413 (default 32 MiB).</summary>
+    public long MaxRequestBodyBytes { get; set; } = 32 * 1024 * 1024;
+
+    /// <summary>A path prefix the gateway is served under, e.g. <c>/claude</c> when ANTHROPIC_BASE_URL carries one.</summary>
+    public string? PathBase { get; set; }
+}
+
+public sealed class UpstreamOptions
+{
+    /// <summary><c>ollama</c>, <c>anthropic</c> or <c>anthropic-compatible</c>.</summary>
+    public string Profile { get; set; } = "ollama";
+
+    /// <summary>The connection string name Aspire injects (<c>ConnectionStrings:&lt;name&gt;</c>).</summary>
+    public string ConnectionName { get; set; } = "ollama";
+
+    /// <summary>A plain URL, used when no connection string is present.</summary>
+    public string? Url { get; set; }
+
+    /// <summary>Injected as <c>x-api-key</c> upstream; whatever key the client sent is dropped.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Reported as <c>gen_ai.provider.name</c>; defaults by profile.</summary>
+    public string? ProviderName { get; set; }
+
+    /// <summary>How long to wait for the upstream's response headers. Local models on a CPU can take minutes.</summary>
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long a started response may stay silent before the call is failed.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>Local models that stand in for Claude model names, per family.</summary>
+public sealed class ModelMapOptions
+{
+    /// <summary>The main local model; Claude names of a family with no entry of its own go here.</summary>
+    public string? Default { get; set; }
+
+    public string? Opus { get; set; }
+
+    public string? Sonnet { get; set; }
+
+    public string? Haiku { get; set; }
+
+    public string? Fable { get; set; }
+}

@@ -1,0 +1,75 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+
+namespace ClaudeStack.Gateway.Configuration;
+
+/// <summary>The resolved upstream: where to send, and how to present the gateway to it.</summary>
+public sealed record UpstreamEndpoint(UpstreamProfile Profile, Uri BaseAddress, string? ApiKey, string ProviderName)
+{
+    public const string AnthropicApiUrl = "https://api.anthropic.com";
+
+    public bool IsLoopback => BaseAddress.IsLoopback || (IPAddress.TryParse(BaseAddress.Host, out var ip) && IPAddress.IsLoopback(ip));
+
+    /// <summary>
+    /// Resolves the upstream from options and configuration. The URL comes, in order, from
+    /// <c>ConnectionStrings:&lt;ConnectionName&gt;</c> (Aspire's <c>Endpoint=http://host:port;Model=x</c> form or a plain URL),
+    /// <c>Gateway:Upstream:Url</c>, and for the anthropic profile the public API.
+    /// </summary>
+    /// <returns>The endpoint, or an error message that says which setting to change.</returns>
+    public static (UpstreamEndpoint? Endpoint, string? Error) Resolve(UpstreamOptions options, IConfiguration configuration)
+    {
+        if (!UpstreamProfiles.TryParse(options.Profile, out var profile))
+        {
+            return (null, $"Gateway:Upstream:Profile is '{options.Profile}'; use 'ollama', 'anthropic' or 'anthropic-compatible'.");
+        }
+
+        var raw = configuration.GetConnectionString(options.ConnectionName) is { Length: > 0 } connectionString
+            ? ParseConnectionString(connectionString)
+            : options.Url;
+        if (string.IsNullOrWhiteSpace(raw))
+        {
+            if (profile != UpstreamProfile.Anthropic)
+            {
+                return (null, $"No upstream URL: set ConnectionStrings:{options.ConnectionName} or Gateway:Upstream:Url (for example http://localhost:11434).");
+            }
+
+            raw = AnthropicApiUrl;
+        }
+
+        if (!Uri.TryCreate(raw, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            return (null, $"The upstream URL '{raw}' is not an absolute http(s) URL.");
+        }
+
+        if (profile == UpstreamProfile.Anthropic && string.IsNullOrWhiteSpace(options.ApiKey))
+        {
+            return (null, "The anthropic profile needs an API key: set Gateway:Upstream:ApiKey (user secrets or environment, never in appsettings).");
+        }
+
+        var provider = string.IsNullOrWhiteSpace(options.ProviderName) ? profile.DefaultProviderName() : options.ProviderName;
+        return (new UpstreamEndpoint(profile, uri, string.IsNullOrWhiteSpace(options.ApiKey) ? null : options.ApiKey, provider), null);
+    }
+
+    /// <summary>Reads the URL out of <c>Endpoint=http://host:port;Model=name</c>; a plain URL is returned as is.</summary>
+    public static string ParseConnectionString(string connectionString)
+    {
+        foreach (var part in connectionString.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var separator = part.IndexOf('=');
+            if (separator > 0 && part[..separator].Trim().Equals("Endpoint", StringComparison.OrdinalIgnoreCase))
+            {
+                return part[(separator + 1)..].Trim();
+            }
+        }
+
+        return connectionString.Trim();
+    }
+
+    /// <summary>The upstream URL for a gateway path (the upstream's own base path kept), query string preserved.</summary>
+    public Uri Target(string path, string? query)
+    {
+        var basePath = BaseAddress.AbsolutePath.TrimEnd('/');
+        var builder = new UriBuilder(BaseAddress) { Path = basePath + path, Query = query?.TrimStart('?') ?? "" };
+        return builder.Uri;
+    }
+}

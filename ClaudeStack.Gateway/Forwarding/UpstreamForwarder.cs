@@ -1,0 +1,135 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using ClaudeStack.Gateway.Configuration;
+
+namespace ClaudeStack.Gateway.Forwarding;
+
+/// <summary>Why forwarding failed before a response arrived, and on which side.</summary>
+public enum ForwardFailure
+{
+    None,
+
+    /// <summary>The upstream could not be reached (refused, DNS, reset before headers).</summary>
+    Unreachable,
+
+    /// <summary>The upstream did not send response headers in time.</summary>
+    Timeout,
+
+    /// <summary>The client went away; nothing is to be written.</summary>
+    ClientClosed,
+}
+
+public sealed record ForwardResult(HttpResponseMessage? Response, ForwardFailure Failure, string? Message)
+{
+    public static ForwardResult Failed(ForwardFailure failure, string message) => new(null, failure, message);
+}
+
+/// <summary>
+/// Sends a request to the upstream and returns as soon as its response headers arrive (the body is streamed
+/// by the caller). Copies the client's Anthropic headers, never its credentials; injects the gateway's own key.
+/// </summary>
+public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstream)
+{
+    /// <summary>Request headers never forwarded: hop-by-hop, credentials, and ones HttpClient sets itself.</summary>
+    private static readonly HashSet<string> DroppedHeaders = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Host", "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Authorization",
+        "Proxy-Connection", "Content-Length", "Content-Type", "Authorization", "x-api-key", "Cookie",
+        "Accept-Encoding", "traceparent", "tracestate", "baggage", "Expect",
+    };
+
+    public UpstreamEndpoint Upstream => upstream;
+
+    public async Task<ForwardResult> SendAsync(HttpMethod method, string path, string? query, IHeaderDictionary headers, ReadOnlyMemory<byte> body, TimeSpan responseTimeout, CancellationToken clientAborted)
+    {
+        using var message = new HttpRequestMessage(method, upstream.Target(path, query));
+        if (method != HttpMethod.Get && method != HttpMethod.Head)
+        {
+            message.Content = new ReadOnlyMemoryContent(body);
+            message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        }
+
+        foreach (var header in headers)
+        {
+            if (!DroppedHeaders.Contains(header.Key) && !header.Key.StartsWith(':'))
+            {
+                message.Headers.TryAddWithoutValidation(header.Key, (IEnumerable<string?>)header.Value);
+            }
+        }
+
+        AddCredentials(message);
+        if (upstream.Profile == UpstreamProfile.Ollama && upstream.IsLoopback)
+        {
+            // A loopback-bound Ollama answers 403 to Host names it does not know; localhost is always allowed.
+            message.Headers.Host = $"localhost:{upstream.BaseAddress.Port}";
+        }
+
+        using var timeout = new CancellationTokenSource(responseTimeout);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(clientAborted, timeout.Token);
+        try
+        {
+            var response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, linked.Token);
+            return new ForwardResult(response, ForwardFailure.None, null);
+        }
+        catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
+        {
+            return ForwardResult.Failed(ForwardFailure.ClientClosed, "the client closed the connection");
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            return ForwardResult.Failed(ForwardFailure.Timeout, $"the upstream sent no response within {responseTimeout.TotalSeconds:0.#} s");
+        }
+        catch (HttpRequestException exception)
+        {
+            return ForwardResult.Failed(ForwardFailure.Unreachable, Describe(exception));
+        }
+    }
+
+    private void AddCredentials(HttpRequestMessage message)
+    {
+        if (upstream.ApiKey is not { } key)
+        {
+            return;
+        }
+
+        message.Headers.TryAddWithoutValidation("x-api-key", key);
+        if (upstream.Profile != UpstreamProfile.Anthropic)
+        {
+            // Anthropic-compatible servers and proxies in front of Ollama mostly check a bearer token.
+            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+    }
+
+    private string Describe(HttpRequestException exception)
+    {
+        var reason = exception.InnerException is SocketException socket
+            ? socket.SocketErrorCode switch
+            {
+                SocketError.ConnectionRefused => "connection refused",
+                SocketError.HostNotFound or SocketError.NoData => "host not found",
+                SocketError.TimedOut => "connection timed out",
+                _ => socket.SocketErrorCode.ToString(),
+            }
+            : exception.HttpRequestError switch
+            {
+                HttpRequestError.NameResolutionError => "host not found",
+                HttpRequestError.ConnectionError => "connection failed",
+                HttpRequestError.ResponseEnded => "the connection closed before a response",
+                HttpRequestError.SecureConnectionError => "TLS handshake failed",
+                _ => exception.Message,
+            };
+        return $"upstream {upstream.BaseAddress.GetLeftPart(UriPartial.Authority)} unreachable: {reason}";
+    }
+
+    /// <summary>An HttpClient handler tuned for a streaming proxy.</summary>
+    public static SocketsHttpHandler CreateHandler() => new()
+    {
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        AllowAutoRedirect = false,
+        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+        ConnectTimeout = TimeSpan.FromSeconds(15),
+        EnableMultipleHttp2Connections = true,
+    };
+}

@@ -1,0 +1,69 @@
+using ClaudeStack.Gateway.Api;
+using ClaudeStack.Gateway.Configuration;
+using ClaudeStack.Gateway.Forwarding;
+using ClaudeStack.Gateway.Routing;
+using ClaudeStack.Gateway.Telemetry;
+using ClaudeStack.Gateway.Tokens;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.Options;
+
+namespace ClaudeStack.Gateway;
+
+/// <summary>Builds the gateway application; Program.cs, the tests and the benchmark all start it this way.</summary>
+public static class GatewayApplication
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder);
+
+        builder.AddServiceDefaults();
+        builder.AddGateway();
+
+        var app = builder.Build();
+        app.UseGatewayErrors();
+        var pathBase = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.PathBase;
+        if (!string.IsNullOrWhiteSpace(pathBase))
+        {
+            app.UsePathBase(pathBase);
+        }
+
+        app.MapDefaultEndpoints();
+        app.MapMessagesApi();
+        return app;
+    }
+
+    /// <summary>Registers the gateway's services; fails start-up with a message naming the setting to fix.</summary>
+    public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
+    {
+        var section = builder.Configuration.GetSection(GatewayOptions.SectionName);
+        var options = section.Get<GatewayOptions>() ?? new GatewayOptions();
+        var (upstream, error) = UpstreamEndpoint.Resolve(options.Upstream, builder.Configuration);
+        if (upstream is null)
+        {
+            throw new OptionsValidationException(GatewayOptions.SectionName, typeof(GatewayOptions), [error!]);
+        }
+
+        builder.Services.Configure<GatewayOptions>(section);
+        builder.Services.AddSingleton(upstream);
+        builder.Services.AddSingleton(GatewayFeatures.From(builder.Configuration));
+        builder.Services.AddSingleton(new ModelRouter(options.Models, upstream.Profile.MapsClaudeNames()));
+        builder.Services.AddSingleton(new StackTokenGuard(options.StackToken));
+        builder.Services.AddSingleton(new SecretRedactor([options.StackToken, options.Upstream.ApiKey]));
+        builder.Services.AddSingleton<TokenCalibration>();
+        builder.Services.AddSingleton(_ => new UpstreamForwarder(new HttpClient(UpstreamForwarder.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan }, upstream));
+        builder.Services.AddSingleton<ModelCallHandler>();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
+        return builder;
+    }
+
+    /// <summary>An unexpected exception still answers in Anthropic form (when nothing was sent yet), never a stack trace.</summary>
+    private static void UseGatewayErrors(this WebApplication app) =>
+        app.UseExceptionHandler(errorApp => errorApp.Run(async context =>
+        {
+            var exception = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+            var status = exception is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError;
+            var error = AnthropicError.ForStatus(status, status == 500 ? "The gateway failed unexpectedly; see its log." : exception!.Message);
+            await error.WriteAsync(context.Response, context.RequestAborted);
+        }));
+}

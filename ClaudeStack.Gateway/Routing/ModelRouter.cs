@@ -1,0 +1,90 @@
+using ClaudeStack.Gateway.Configuration;
+
+namespace ClaudeStack.Gateway.Routing;
+
+/// <summary>How a requested model name was turned into the one sent upstream.</summary>
+public enum RouteReason
+{
+    /// <summary>Not a Claude name: sent as asked.</summary>
+    PassThrough,
+
+    /// <summary>A Claude name of a family with its own mapping.</summary>
+    Family,
+
+    /// <summary>A Claude name mapped to the main local model.</summary>
+    Default,
+
+    /// <summary>A Claude name with no local model configured: the call must be refused, not forwarded.</summary>
+    Unmapped,
+}
+
+public readonly record struct ModelRoute(string Requested, string Routed, RouteReason Reason)
+{
+    public bool WasMapped => Reason is RouteReason.Family or RouteReason.Default;
+}
+
+/// <summary>
+/// Maps Claude model names and aliases (opus, sonnet, haiku, fable, claude-*) to local models, so the upstream
+/// never sees a model it does not have. Claude Code asks for Claude names even with --model set
+/// (its Explore subagent asks for claude-haiku-*).
+/// </summary>
+public sealed class ModelRouter(ModelMapOptions map, bool mapClaudeNames)
+{
+    private static readonly string[] Families = ["opus", "sonnet", "haiku", "fable"];
+
+    public ModelRoute Route(string requested)
+    {
+        if (!mapClaudeNames || !IsClaudeName(requested))
+        {
+            return new ModelRoute(requested, requested, RouteReason.PassThrough);
+        }
+
+        var family = FamilyOf(requested);
+        var familyModel = family switch
+        {
+            "opus" => map.Opus,
+            "sonnet" => map.Sonnet,
+            "haiku" => map.Haiku,
+            "fable" => map.Fable,
+            _ => null,
+        };
+
+        if (!string.IsNullOrWhiteSpace(familyModel))
+        {
+            return new ModelRoute(requested, familyModel, RouteReason.Family);
+        }
+
+        return string.IsNullOrWhiteSpace(map.Default)
+            ? new ModelRoute(requested, requested, RouteReason.Unmapped)
+            : new ModelRoute(requested, map.Default, RouteReason.Default);
+    }
+
+    /// <summary>A <c>claude-*</c> id or a Claude Code alias, with or without a <c>[1m]</c>-style suffix.</summary>
+    public static bool IsClaudeName(string model)
+    {
+        var name = StripSuffix(model);
+        return name.StartsWith("claude", StringComparison.OrdinalIgnoreCase)
+            || Families.Contains(name, StringComparer.OrdinalIgnoreCase)
+            || name.Equals("opusplan", StringComparison.OrdinalIgnoreCase)
+            || name.StartsWith("anthropic/claude", StringComparison.OrdinalIgnoreCase)
+            || name.StartsWith("anthropic.claude", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>The family a Claude name belongs to, or null.</summary>
+    public static string? FamilyOf(string model)
+    {
+        var name = StripSuffix(model).ToLowerInvariant();
+        if (name == "opusplan")
+        {
+            return "opus";
+        }
+
+        return Families.FirstOrDefault(name.Contains);
+    }
+
+    private static string StripSuffix(string model)
+    {
+        var bracket = model.IndexOf('[');
+        return (bracket >= 0 ? model[..bracket] : model).Trim();
+    }
+}

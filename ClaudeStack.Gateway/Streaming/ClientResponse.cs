@@ -1,0 +1,112 @@
+namespace ClaudeStack.Gateway.Streaming;
+
+/// <summary>
+/// The client side of a call: one place that writes and flushes, knows whether headers went out,
+/// and keeps the silent stream alive with <c>ping</c> events while the model has not answered yet.
+/// </summary>
+public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
+{
+    private static readonly byte[] PingEvent = "event: ping\ndata: {\"type\": \"ping\"}\n\n"u8.ToArray();
+
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private CancellationTokenSource? _keepAliveStop;
+    private Task? _keepAlive;
+
+    public HttpResponse Response => response;
+
+    public bool HeadersSent => response.HasStarted;
+
+    /// <summary>
+    /// After <paramref name="delay"/> without an upstream answer, sends 200 with SSE headers and a ping, then a ping
+    /// every <paramref name="interval"/>: Ollama sends nothing until the first token, which can take minutes on a CPU.
+    /// </summary>
+    public void StartKeepAlive(TimeSpan delay, TimeSpan interval, CancellationToken clientAborted)
+    {
+        if (delay <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        _keepAliveStop = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
+        var stop = _keepAliveStop.Token;
+        _keepAlive = Task.Run(async () =>
+        {
+            try
+            {
+                await Task.Delay(delay, stop);
+                while (!stop.IsCancellationRequested)
+                {
+                    await _writeLock.WaitAsync(stop);
+                    try
+                    {
+                        if (!response.HasStarted)
+                        {
+                            response.StatusCode = StatusCodes.Status200OK;
+                            response.ContentType = "text/event-stream";
+                            response.Headers.CacheControl = "no-cache";
+                        }
+
+                        await response.Body.WriteAsync(PingEvent, stop);
+                        await response.Body.FlushAsync(stop);
+                    }
+                    finally
+                    {
+                        _writeLock.Release();
+                    }
+
+                    await Task.Delay(interval, stop);
+                }
+            }
+            catch (Exception exception) when (exception is OperationCanceledException or IOException or ObjectDisposedException)
+            {
+                // Stopped, or the client left; the call itself notices that.
+            }
+        }, CancellationToken.None);
+    }
+
+    /// <summary>Stops the keep-alive pings and waits for the last one to finish.</summary>
+    public async Task StopKeepAliveAsync()
+    {
+        if (_keepAlive is null)
+        {
+            return;
+        }
+
+        await _keepAliveStop!.CancelAsync();
+        await _keepAlive;
+        _keepAlive = null;
+    }
+
+    /// <summary>Starts an SSE response if the keep-alive has not already.</summary>
+    public async Task StartStreamAsync(CancellationToken cancellationToken)
+    {
+        await StopKeepAliveAsync();
+        if (!response.HasStarted)
+        {
+            await response.StartAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Writes and flushes. Returns false when the client is gone.</summary>
+    public async Task<bool> WriteAsync(ReadOnlyMemory<byte> bytes, CancellationToken clientAborted)
+    {
+        await StopKeepAliveAsync();
+        try
+        {
+            await response.Body.WriteAsync(bytes, clientAborted);
+            await response.Body.FlushAsync(clientAborted);
+            return true;
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopKeepAliveAsync();
+        _keepAliveStop?.Dispose();
+        _writeLock.Dispose();
+    }
+}

@@ -1,0 +1,55 @@
+using System.Text;
+
+namespace ClaudeStack.Gateway.Streaming;
+
+/// <summary>A content block of the model's answer, as far as the gateway observed it.</summary>
+public sealed class ObservedBlock
+{
+    public required int Index { get; init; }
+
+    /// <summary><c>text</c>, <c>thinking</c>, <c>tool_use</c>, ...</summary>
+    public required string Type { get; init; }
+
+    public string? ToolUseId { get; init; }
+
+    public string? ToolName { get; init; }
+
+    /// <summary>Text, thinking, or the tool input JSON as streamed (kept up to a limit).</summary>
+    public StringBuilder Content { get; } = new();
+
+    public bool Truncated { get; set; }
+
+    public bool Complete { get; set; }
+}
+
+/// <summary>What the gateway learned about one model response, streamed or not.</summary>
+public sealed class ModelResponse
+{
+    public string? Id { get; set; }
+
+    public string? Model { get; set; }
+
+    public string? StopReason { get; set; }
+
+    public long? InputTokens { get; set; }
+
+    public long? OutputTokens { get; set; }
+
+    public long? CacheReadInputTokens { get; set; }
+
+    public long? CacheCreationInputTokens { get; set; }
+
+    public List<ObservedBlock> Blocks { get; } = [];
+
+    /// <summary>The stream ended with message_stop (always true for a whole JSON response).</summary>
+    public bool Completed { get; set; }
+
+    /// <summary>The upstream sent an <c>event: error</c>.</summary>
+    public string? ErrorType { get; set; }
+
+    public string? ErrorMessage { get; set; }
+
+    public int MalformedEvents { get; set; }
+
+    public int EventCount { get; set; }
+}

@@ -1,0 +1,62 @@
+using System.Text.Json;
+
+namespace ClaudeStack.Gateway.Streaming;
+
+/// <summary>Reads a whole (non-streamed) Messages API response into a <see cref="ModelResponse"/>.</summary>
+public static class ModelResponseReader
+{
+    public static ModelResponse Read(ReadOnlySpan<byte> body)
+    {
+        var response = new ModelResponse();
+        try
+        {
+            var reader = new Utf8JsonReader(body);
+            using var document = JsonDocument.ParseValue(ref reader);
+            var root = document.RootElement;
+            response.Id = String(root, "id");
+            response.Model = String(root, "model");
+            response.StopReason = String(root, "stop_reason");
+            if (root.TryGetProperty("usage", out var usage))
+            {
+                MessageStreamObserver.ReadUsage(usage, response);
+            }
+
+            if (root.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
+            {
+                var index = 0;
+                foreach (var block in content.EnumerateArray())
+                {
+                    var observed = new ObservedBlock
+                    {
+                        Index = index++,
+                        Type = String(block, "type") ?? "",
+                        ToolUseId = String(block, "id"),
+                        ToolName = String(block, "name"),
+                        Complete = true,
+                    };
+                    observed.Content.Append(observed.Type switch
+                    {
+                        "text" => String(block, "text"),
+                        "thinking" => String(block, "thinking"),
+                        "tool_use" when block.TryGetProperty("input", out var input) => input.GetRawText(),
+                        _ => null,
+                    });
+                    response.Blocks.Add(observed);
+                }
+            }
+
+            response.Completed = true;
+        }
+        catch (JsonException)
+        {
+            response.MalformedEvents++;
+        }
+
+        return response;
+    }
+
+    private static string? String(JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : null;
+}

@@ -1,0 +1,187 @@
+using System.Buffers;
+using ClaudeStack.Gateway.Api;
+using ClaudeStack.Gateway.Telemetry;
+
+namespace ClaudeStack.Gateway.Streaming;
+
+/// <summary>
+/// Copies an upstream response to the client. Streams are forwarded chunk by chunk as they arrive and flushed
+/// each time, never buffered whole; an observer reads the events on the way for telemetry and guards.
+/// </summary>
+public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call, TimeSpan idleTimeout)
+{
+    /// <summary>Largest non-streamed body or error body the gateway reads; model answers are far smaller.</summary>
+    public const int MaxBufferedBody = 64 * 1024 * 1024;
+
+    /// <summary>Response headers not copied to the client: hop-by-hop, and those Kestrel sets itself.</summary>
+    private static readonly HashSet<string> DroppedHeaders = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Connection", "Keep-Alive", "Transfer-Encoding", "Trailer", "Upgrade", "Proxy-Connection", "Content-Length", "Server", "Date",
+    };
+
+    /// <summary>Called for each content block the model finished (tool calls are checked there).</summary>
+    public Action<ObservedBlock>? OnBlockComplete { get; init; }
+
+    /// <summary>Relays a successful SSE stream and returns what it observed.</summary>
+    public async Task<ModelResponse> RelayStreamAsync(HttpResponseMessage upstream, bool keepText, CancellationToken clientAborted)
+    {
+        var observer = new MessageStreamObserver(keepText);
+        if (!client.HeadersSent)
+        {
+            CopyHeaders(upstream, client.Response);
+        }
+
+        await client.StartStreamAsync(clientAborted);
+
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            await using var body = await upstream.Content.ReadAsStreamAsync(clientAborted);
+            while (true)
+            {
+                idle.CancelAfter(idleTimeout);
+                int read;
+                try
+                {
+                    read = await body.ReadAsync(buffer, idle.Token);
+                }
+                catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
+                {
+                    call.Fail(TelemetryNames.ErrorTypes.ClientClosed, "the client closed the connection during the stream");
+                    return observer.Response;
+                }
+                catch (OperationCanceledException)
+                {
+                    await EndWithErrorAsync(AnthropicError.ForStatus(504, $"the upstream stream was silent for {idleTimeout.TotalSeconds:0.#} s"), TelemetryNames.ErrorTypes.UpstreamTimeout, clientAborted);
+                    return observer.Response;
+                }
+                catch (Exception exception) when (exception is IOException or HttpRequestException)
+                {
+                    await EndWithErrorAsync(AnthropicError.ForStatus(502, "the upstream connection was reset during the stream"), TelemetryNames.ErrorTypes.StreamReset, clientAborted);
+                    return observer.Response;
+                }
+
+                if (read == 0)
+                {
+                    break;
+                }
+
+                call.MarkFirstChunk();
+                var chunk = buffer.AsMemory(0, read);
+                foreach (var block in observer.Observe(chunk.Span))
+                {
+                    OnBlockComplete?.Invoke(block);
+                }
+
+                if (!await client.WriteAsync(chunk, clientAborted))
+                {
+                    call.Fail(TelemetryNames.ErrorTypes.ClientClosed, "the client closed the connection during the stream");
+                    return observer.Response;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        var response = observer.Response;
+        if (response.ErrorType is { } upstreamError)
+        {
+            call.Fail(upstreamError, response.ErrorMessage ?? "the upstream sent an error event");
+        }
+        else if (!response.Completed)
+        {
+            // Ollama ends the stream without message_stop when generation fails; say so instead of leaving the client guessing.
+            call.SetTag(TelemetryNames.Attributes.StreamIncomplete, true);
+            await EndWithErrorAsync(
+                AnthropicError.ForStatus(502, "the upstream ended the stream before message_stop (the model server failed mid-generation)"),
+                TelemetryNames.ErrorTypes.StreamIncomplete,
+                clientAborted);
+        }
+
+        return response;
+    }
+
+    /// <summary>Relays a whole JSON response and returns what it said.</summary>
+    public async Task<ModelResponse> RelayWholeAsync(HttpResponseMessage upstream, CancellationToken clientAborted)
+    {
+        var body = await ReadBoundedAsync(upstream, clientAborted);
+        call.MarkFirstChunk();
+        if (client.HeadersSent)
+        {
+            // Pings already went out as SSE; the client asked for a stream, so this cannot happen for whole responses.
+            await client.WriteAsync(body, clientAborted);
+            return ModelResponseReader.Read(body.Span);
+        }
+
+        CopyHeaders(upstream, client.Response);
+        client.Response.StatusCode = (int)upstream.StatusCode;
+        client.Response.ContentLength = body.Length;
+        await client.WriteAsync(body, clientAborted);
+        return ModelResponseReader.Read(body.Span);
+    }
+
+    /// <summary>Relays an error response, in Anthropic form whatever form the upstream used.</summary>
+    public async Task RelayErrorAsync(HttpResponseMessage upstream, CancellationToken clientAborted)
+    {
+        var status = (int)upstream.StatusCode;
+        var body = await ReadBoundedAsync(upstream, clientAborted, 1024 * 1024);
+        var (normalized, _, errorType) = AnthropicError.NormalizeUpstream(status, body.Span);
+        call.Fail(errorType, $"the upstream answered {status}", status);
+        if (client.HeadersSent)
+        {
+            await client.WriteAsync(SseError(normalized), clientAborted);
+            return;
+        }
+
+        // Keep retry-after and request ids: Claude Code's retry logic reads them.
+        CopyHeaders(upstream, client.Response);
+        client.Response.StatusCode = status;
+        client.Response.ContentType = "application/json";
+        client.Response.ContentLength = normalized.Length;
+        await client.WriteAsync(normalized, clientAborted);
+    }
+
+    private async Task EndWithErrorAsync(AnthropicError error, string errorType, CancellationToken clientAborted)
+    {
+        call.Fail(errorType, error.Message, error.StatusCode);
+        await client.WriteAsync(error.ToSseEvent(), clientAborted);
+    }
+
+    private static byte[] SseError(byte[] json) =>
+        [.. "event: error\ndata: "u8, .. json, .. "\n\n"u8];
+
+    private static async Task<ReadOnlyMemory<byte>> ReadBoundedAsync(HttpResponseMessage upstream, CancellationToken cancellationToken, int limit = MaxBufferedBody)
+    {
+        await using var stream = await upstream.Content.ReadAsStreamAsync(cancellationToken);
+        using var buffer = new MemoryStream();
+        var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            int read;
+            while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0 && buffer.Length < limit)
+            {
+                buffer.Write(chunk, 0, (int)Math.Min(read, limit - buffer.Length));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+
+        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+    }
+
+    private static void CopyHeaders(HttpResponseMessage upstream, HttpResponse response)
+    {
+        foreach (var header in upstream.Headers.Concat(upstream.Content.Headers))
+        {
+            if (!DroppedHeaders.Contains(header.Key))
+            {
+                response.Headers[header.Key] = header.Value.ToArray();
+            }
+        }
+    }
+}

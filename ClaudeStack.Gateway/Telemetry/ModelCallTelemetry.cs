@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using ClaudeStack.Gateway.Configuration;
+using ClaudeStack.Gateway.Routing;
+using ClaudeStack.Gateway.Streaming;
+using Names = ClaudeStack.Gateway.Telemetry.TelemetryNames.Attributes;
+
+namespace ClaudeStack.Gateway.Telemetry;
+
+/// <summary>
+/// The telemetry of one model call: a CLIENT span named <c>chat {model}</c>, tags added as they become known,
+/// and the GenAI metrics recorded once at the end. Failures are reported here and nowhere else.
+/// </summary>
+public sealed class ModelCallTelemetry : IDisposable
+{
+    private readonly long _startTimestamp = Stopwatch.GetTimestamp();
+    private readonly TagList _metricTags;
+    private readonly ILogger _logger;
+    private long? _firstChunkTimestamp;
+    private bool _finished;
+
+    private ModelCallTelemetry(Activity? activity, TagList metricTags, ILogger logger, ModelRoute route)
+    {
+        Activity = activity;
+        _metricTags = metricTags;
+        _logger = logger;
+        Route = route;
+    }
+
+    public Activity? Activity { get; }
+
+    public ModelRoute Route { get; }
+
+    public string? ErrorType { get; private set; }
+
+    /// <summary>Starts the span for a call, as a child of the incoming W3C trace context when there is one.</summary>
+    public static ModelCallTelemetry Start(UpstreamEndpoint upstream, ModelRoute route, bool stream, int? maxTokens, string? conversationId, string? traceParent, string? traceState, ILogger logger)
+    {
+        // ASP.NET Core's own span carries the incoming traceparent when something listens to it; otherwise use the header.
+        ActivityContext parent = default;
+        if (Activity.Current is null && traceParent is not null)
+        {
+            ActivityContext.TryParse(traceParent, traceState, isRemote: true, out parent);
+        }
+
+        var activity = GatewayTelemetry.Source.StartActivity($"{TelemetryNames.OperationChat} {route.Routed}", ActivityKind.Client, parent);
+        var metricTags = new TagList
+        {
+            { Names.OperationName, TelemetryNames.OperationChat },
+            { Names.ProviderName, upstream.ProviderName },
+            { Names.RequestModel, route.Routed },
+            { Names.ServerAddress, upstream.BaseAddress.Host },
+            { Names.ServerPort, upstream.BaseAddress.Port },
+        };
+
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(Names.OperationName, TelemetryNames.OperationChat);
+            activity.SetTag(Names.ProviderName, upstream.ProviderName);
+            activity.SetTag(Names.RequestModel, route.Routed);
+            activity.SetTag(Names.RequestStream, stream);
+            activity.SetTag(Names.RequestMaxTokens, maxTokens);
+            activity.SetTag(Names.ServerAddress, upstream.BaseAddress.Host);
+            activity.SetTag(Names.ServerPort, upstream.BaseAddress.Port);
+            activity.SetTag(Names.ConversationId, conversationId);
+            activity.SetTag(Names.ModelRequested, route.Requested);
+            activity.SetTag(Names.ModelRoute, RouteName(route.Reason));
+        }
+
+        return new ModelCallTelemetry(activity, metricTags, logger, route);
+    }
+
+    public bool RecordsContent => Activity is { IsAllDataRequested: true };
+
+    public void SetTag(string name, object? value) => Activity?.SetTag(name, value);
+
+    public void AddEvent(string name, params (string Key, object? Value)[] tags)
+    {
+        if (Activity is null)
+        {
+            return;
+        }
+
+        var tagList = new ActivityTagsCollection();
+        foreach (var (key, value) in tags)
+        {
+            tagList[key] = value;
+        }
+
+        Activity.AddEvent(new ActivityEvent(name, tags: tagList));
+    }
+
+    /// <summary>The first bytes of the response body arrived.</summary>
+    public void MarkFirstChunk() => _firstChunkTimestamp ??= Stopwatch.GetTimestamp();
+
+    /// <summary>Records what the response said: ids, model, finish reason and token usage.</summary>
+    public void RecordResponse(ModelResponse response)
+    {
+        if (Activity is not null)
+        {
+            Activity.SetTag(Names.ResponseId, response.Id);
+            Activity.SetTag(Names.ResponseModel, response.Model);
+            if (response.StopReason is { } stopReason)
+            {
+                Activity.SetTag(Names.ResponseFinishReasons, new[] { stopReason });
+            }
+
+            Activity.SetTag(Names.UsageInputTokens, response.InputTokens);
+            Activity.SetTag(Names.UsageOutputTokens, response.OutputTokens);
+            Activity.SetTag(Names.UsageCacheReadInputTokens, response.CacheReadInputTokens);
+            Activity.SetTag(Names.UsageCacheCreationInputTokens, response.CacheCreationInputTokens);
+        }
+
+        var tags = _metricTags;
+        if (response.Model is { } model)
+        {
+            tags.Add(Names.ResponseModel, model);
+        }
+
+        if (response.InputTokens is { } input)
+        {
+            var inputTags = tags;
+            inputTags.Add(Names.TokenType, TelemetryNames.TokenTypes.Input);
+            GatewayTelemetry.TokenUsage.Record(input, inputTags);
+        }
+
+        if (response.OutputTokens is { } output)
+        {
+            var outputTags = tags;
+            outputTags.Add(Names.TokenType, TelemetryNames.TokenTypes.Output);
+            GatewayTelemetry.TokenUsage.Record(output, outputTags);
+        }
+    }
+
+    /// <summary>Marks the call failed: span status, error.type, a warning log. The first failure wins.</summary>
+    public void Fail(string errorType, string message, int? statusCode = null)
+    {
+        if (ErrorType is not null)
+        {
+            return;
+        }
+
+        ErrorType = errorType;
+        Activity?.SetStatus(ActivityStatusCode.Error, message);
+        Activity?.SetTag(Names.ErrorType, errorType);
+        if (statusCode is { } status)
+        {
+            Activity?.SetTag(Names.HttpResponseStatusCode, status);
+        }
+
+        Log.CallFailed(_logger, Route.Routed, errorType, statusCode, message);
+    }
+
+    public void SetStatusCode(int statusCode) => Activity?.SetTag(Names.HttpResponseStatusCode, statusCode);
+
+    /// <summary>Ends the span and records duration and time to first chunk, once.</summary>
+    public void Dispose()
+    {
+        if (_finished)
+        {
+            return;
+        }
+
+        _finished = true;
+        var tags = _metricTags;
+        if (ErrorType is not null)
+        {
+            tags.Add(Names.ErrorType, ErrorType);
+        }
+
+        GatewayTelemetry.OperationDuration.Record(Stopwatch.GetElapsedTime(_startTimestamp).TotalSeconds, tags);
+        if (_firstChunkTimestamp is { } first)
+        {
+            GatewayTelemetry.TimeToFirstChunk.Record(Stopwatch.GetElapsedTime(_startTimestamp, first).TotalSeconds, tags);
+        }
+
+        Activity?.Dispose();
+    }
+
+    private static string RouteName(RouteReason reason) => reason switch
+    {
+        RouteReason.Family => "family",
+        RouteReason.Default => "default",
+        RouteReason.Unmapped => "unmapped",
+        _ => "pass_through",
+    };
+}
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Model call to {Model} failed ({ErrorType}, status {StatusCode}): {Reason}")]
+    public static partial void CallFailed(ILogger logger, string model, string errorType, int? statusCode, string reason);
+}

@@ -1,0 +1,139 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace ClaudeStack.ScriptedUpstream;
+
+/// <summary>A model the emulated Ollama has pulled.</summary>
+public sealed record OllamaModel(string Name)
+{
+    public string Architecture { get; init; } = "llama";
+
+    /// <summary>The model's trained context (<c>model_info["&lt;arch&gt;.context_length"]</c> in /api/show).</summary>
+    public int TrainedContextLength { get; init; } = 131072;
+
+    /// <summary>A <c>num_ctx</c> line in the Modelfile parameters, when the model sets one.</summary>
+    public int? NumCtxParameter { get; init; }
+
+    /// <summary>When loaded, the context the runner was started with (<c>context_length</c> in /api/ps).</summary>
+    public int? LoadedContextLength { get; init; }
+
+    public IReadOnlyList<string> Capabilities { get; init; } = ["completion", "tools"];
+
+    public long Size { get; init; } = 6_000_000_000;
+
+    /// <summary>Bytes in GPU memory; less than <see cref="Size"/> means layers run on the CPU.</summary>
+    public long SizeVram { get; init; } = 6_000_000_000;
+}
+
+/// <summary>
+/// Ollama's native endpoints and checks, as in Ollama v0.32.15 (server/routes.go):
+/// /api/version, /api/tags, /api/show, /api/ps, /api/pull, the Host check of a loopback-bound server,
+/// and 404 <c>{"error":"model 'x' not found"}</c> for a model it does not have.
+/// </summary>
+public sealed class OllamaEmulation
+{
+    public IReadOnlyList<OllamaModel> Models { get; init; } = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 65536 }];
+
+    public string Version { get; init; } = "0.32.15";
+
+    /// <summary>
+    /// Reproduces allowedHostsMiddleware of a server bound to loopback: Host headers other than
+    /// localhost / loopback addresses / *.localhost get 403 with an empty body.
+    /// </summary>
+    public bool CheckHost { get; init; } = true;
+
+    private static readonly JsonSerializerOptions Compact = new();
+
+    internal ScriptedReply? TryAnswer(UpstreamRequest request)
+    {
+        if (CheckHost && !IsAllowedHost(request.Header("host")))
+        {
+            return ScriptedReply.Status(403, "", "text/plain");
+        }
+
+        return request.Path switch
+        {
+            "/" => ScriptedReply.Status(200, "Ollama is running", "text/plain; charset=utf-8"),
+            "/api/version" => Json(new JsonObject { ["version"] = Version }),
+            "/api/tags" => Json(new JsonObject { ["models"] = new JsonArray([.. Models.Select(m => (JsonNode)new JsonObject { ["name"] = m.Name, ["model"] = m.Name, ["size"] = m.Size })]) }),
+            "/api/ps" => Json(new JsonObject { ["models"] = new JsonArray([.. Models.Where(m => m.LoadedContextLength is not null).Select(Running)]) }),
+            "/api/show" => Show(request),
+            "/api/pull" => Pull(request),
+            _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && Find(request.Model) is null =>
+                // The Anthropic middleware turns the native 404 into an Anthropic not_found_error.
+                ScriptedReply.AnthropicError(404, "not_found_error", $"model '{request.Model}' not found"),
+            _ => null,
+        };
+    }
+
+    private OllamaModel? Find(string? name) =>
+        name is null ? null : Models.FirstOrDefault(m => m.Name == name || m.Name == name + ":latest");
+
+    private static bool IsAllowedHost(string? host)
+    {
+        if (string.IsNullOrEmpty(host))
+        {
+            return true;
+        }
+
+        var name = host.StartsWith('[') ? host[1..host.IndexOf(']')] : host.Split(':')[0];
+        return name is "localhost" or "127.0.0.1" or "::1"
+            || name.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)
+            || name.EndsWith(".local", StringComparison.OrdinalIgnoreCase)
+            || name.EndsWith(".internal", StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static JsonNode Running(OllamaModel model) => new JsonObject
+    {
+        ["name"] = model.Name,
+        ["model"] = model.Name,
+        ["size"] = model.Size,
+        ["size_vram"] = model.SizeVram,
+        ["context_length"] = model.LoadedContextLength,
+        ["expires_at"] = DateTimeOffset.UtcNow.AddMinutes(5).ToString("O"),
+        ["details"] = new JsonObject { ["family"] = model.Architecture, ["format"] = "gguf" },
+    };
+
+    private ScriptedReply Show(UpstreamRequest request)
+    {
+        var name = request.Json?["model"]?.GetValue<string>() ?? request.Json?["name"]?.GetValue<string>();
+        if (Find(name) is not { } model)
+        {
+            return ScriptedReply.OllamaError(404, $"model '{name}' not found");
+        }
+
+        var parameters = model.NumCtxParameter is { } numCtx ? $"num_ctx                        {numCtx}" : "";
+        return Json(new JsonObject
+        {
+            ["modelfile"] = "",
+            ["parameters"] = parameters,
+            ["template"] = "",
+            ["details"] = new JsonObject { ["family"] = model.Architecture, ["format"] = "gguf" },
+            ["model_info"] = new JsonObject
+            {
+                ["general.architecture"] = model.Architecture,
+                [$"{model.Architecture}.context_length"] = model.TrainedContextLength,
+            },
+            ["capabilities"] = new JsonArray([.. model.Capabilities.Select(c => (JsonNode)JsonValue.Create(c))]),
+        });
+    }
+
+    private ScriptedReply Pull(UpstreamRequest request)
+    {
+        var name = request.Json?["model"]?.GetValue<string>() ?? "";
+        var lines = new[]
+        {
+            new JsonObject { ["status"] = "pulling manifest" },
+            new JsonObject { ["status"] = "pulling 667b0c1932bc", ["digest"] = "sha256:667b0c1932bc", ["total"] = 100, ["completed"] = 50 },
+            new JsonObject { ["status"] = "pulling 667b0c1932bc", ["digest"] = "sha256:667b0c1932bc", ["total"] = 100, ["completed"] = 100 },
+            new JsonObject { ["status"] = "verifying sha256 digest" },
+            new JsonObject { ["status"] = "success" },
+        };
+        var ndjson = string.Concat(lines.Select(l => l.ToJsonString(Compact) + "\n"));
+        return Find(name) is null
+            ? ScriptedReply.OllamaError(500, "pull model manifest: file does not exist")
+            : ScriptedReply.Status(200, ndjson, "application/x-ndjson");
+    }
+
+    private static ScriptedReply Json(JsonNode node) => ScriptedReply.Status(200, node.ToJsonString(Compact));
+}

@@ -1,0 +1,139 @@
+using System.Text;
+using Microsoft.AspNetCore.Http;
+
+namespace ClaudeStack.ScriptedUpstream;
+
+/// <summary>
+/// How the scripted upstream answers one request. Each factory reproduces a behaviour of a real model server;
+/// the tests that use them say which.
+/// </summary>
+public sealed class ScriptedReply
+{
+    private readonly Func<HttpContext, UpstreamRequest, CancellationToken, Task> _write;
+
+    private ScriptedReply(Func<HttpContext, UpstreamRequest, CancellationToken, Task> write) => _write = write;
+
+    internal Task WriteAsync(HttpContext context, UpstreamRequest request, CancellationToken cancellationToken) =>
+        _write(context, request, cancellationToken);
+
+    /// <summary>Full control over the response.</summary>
+    public static ScriptedReply Custom(Func<HttpContext, UpstreamRequest, CancellationToken, Task> write) => new(write);
+
+    /// <summary>
+    /// A complete message: SSE when the request asked for a stream, JSON otherwise.
+    /// <paramref name="firstEventDelay"/> reproduces a model server that sends nothing until the first token
+    /// (Ollama writes headers and message_start only once the model produced output).
+    /// </summary>
+    public static ScriptedReply Message(ScriptedMessage message, TimeSpan firstEventDelay = default, TimeSpan eventInterval = default) =>
+        new(async (context, request, cancellationToken) =>
+        {
+            if (!request.Stream)
+            {
+                await Task.Delay(firstEventDelay, cancellationToken);
+                await WriteBodyAsync(context, 200, "application/json", AnthropicSse.MessageJson(message), cancellationToken);
+                return;
+            }
+
+            await WriteEventsAsync(context, AnthropicSse.MessageEvents(message), firstEventDelay, eventInterval, cancellationToken);
+        });
+
+    public static ScriptedReply Text(string text, string model = "llama3.1:8b") => Message(ScriptedMessage.Text(text, model));
+
+    public static ScriptedReply ToolUse(string name, string inputJson, string id = "toolu_scripted_1", string model = "llama3.1:8b") =>
+        Message(ScriptedMessage.ToolUse(name, inputJson, id, model));
+
+    /// <summary>Raw SSE text events, written and flushed one by one.</summary>
+    public static ScriptedReply Events(IEnumerable<string> events, TimeSpan firstEventDelay = default, TimeSpan eventInterval = default) =>
+        new((context, _, cancellationToken) => WriteEventsAsync(context, events, firstEventDelay, eventInterval, cancellationToken));
+
+    /// <summary>Raw bytes written in the given chunks (to split events across reads).</summary>
+    public static ScriptedReply Chunks(IEnumerable<byte[]> chunks, string contentType = "text/event-stream", TimeSpan interval = default) =>
+        new(async (context, _, cancellationToken) =>
+        {
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = contentType;
+            await context.Response.StartAsync(cancellationToken);
+            foreach (var chunk in chunks)
+            {
+                await Task.Delay(interval, cancellationToken);
+                await context.Response.Body.WriteAsync(chunk, cancellationToken);
+                await context.Response.Body.FlushAsync(cancellationToken);
+            }
+        });
+
+    /// <summary>
+    /// The first <paramref name="eventCount"/> events of a message, then a clean end of the body:
+    /// Ollama's Anthropic middleware does this when generation fails mid-stream (no message_stop).
+    /// </summary>
+    public static ScriptedReply StreamEndingEarly(ScriptedMessage message, int eventCount) =>
+        Events(AnthropicSse.MessageEvents(message).Take(eventCount));
+
+    /// <summary>The first events of a message, then the connection is reset (a crashed or killed server).</summary>
+    public static ScriptedReply StreamThenReset(ScriptedMessage message, int eventCount) =>
+        new(async (context, request, cancellationToken) =>
+        {
+            await WriteEventsAsync(context, AnthropicSse.MessageEvents(message).Take(eventCount), default, default, cancellationToken);
+            context.Abort();
+        });
+
+    /// <summary>A status with a body, e.g. Ollama's <c>{"error":"..."}</c>.</summary>
+    public static ScriptedReply Status(int statusCode, string body, string contentType = "application/json", params (string Name, string Value)[] headers) =>
+        new(async (context, _, cancellationToken) =>
+        {
+            foreach (var (name, value) in headers)
+            {
+                context.Response.Headers[name] = value;
+            }
+
+            await WriteBodyAsync(context, statusCode, contentType, body, cancellationToken);
+        });
+
+    /// <summary>Ollama's native error shape: <c>{"error":"message"}</c> (api/types.go StatusError).</summary>
+    public static ScriptedReply OllamaError(int statusCode, string message) =>
+        Status(statusCode, System.Text.Json.JsonSerializer.Serialize(new { error = message }));
+
+    public static ScriptedReply AnthropicError(int statusCode, string type, string message, params (string Name, string Value)[] headers) =>
+        Status(statusCode, AnthropicSse.ErrorJson(type, message), "application/json", headers);
+
+    /// <summary>Accepts the request and never answers until the client gives up (a hung server).</summary>
+    public static ScriptedReply Hang() =>
+        new(async (_, _, cancellationToken) => await Task.Delay(Timeout.Infinite, cancellationToken));
+
+    /// <summary>Headers and the given events, then silence until the client gives up (a stalled stream).</summary>
+    public static ScriptedReply StreamThenHang(ScriptedMessage message, int eventCount) =>
+        new(async (context, request, cancellationToken) =>
+        {
+            await WriteEventsAsync(context, AnthropicSse.MessageEvents(message).Take(eventCount), default, default, cancellationToken);
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        });
+
+    internal static async Task WriteBodyAsync(HttpContext context, int statusCode, string contentType, string body, CancellationToken cancellationToken)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        context.Response.StatusCode = statusCode;
+        context.Response.ContentType = contentType;
+        context.Response.ContentLength = bytes.Length;
+        await context.Response.Body.WriteAsync(bytes, cancellationToken);
+    }
+
+    private static async Task WriteEventsAsync(HttpContext context, IEnumerable<string> events, TimeSpan firstEventDelay, TimeSpan eventInterval, CancellationToken cancellationToken)
+    {
+        await Task.Delay(firstEventDelay, cancellationToken);
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        await context.Response.StartAsync(cancellationToken);
+        var first = true;
+        foreach (var sseEvent in events)
+        {
+            if (!first)
+            {
+                await Task.Delay(eventInterval, cancellationToken);
+            }
+
+            first = false;
+            await context.Response.Body.WriteAsync(Encoding.UTF8.GetBytes(sseEvent), cancellationToken);
+            await context.Response.Body.FlushAsync(cancellationToken);
+        }
+    }
+}

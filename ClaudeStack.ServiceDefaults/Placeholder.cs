@@ -1,1 +1,0 @@
-namespace ClaudeStack.ServiceDefaults; public static class Placeholder { }

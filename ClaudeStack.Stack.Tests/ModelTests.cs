@@ -1,0 +1,60 @@
+namespace ClaudeStack.Stack.Tests;
+
+public class ModelTests
+{
+    [Theory]
+    [InlineData(new string[0], "llama3.1:8b", "llama3.1:8b", "llama3.1:8b", "llama3.1:8b", "llama3.1:8b")]
+    [InlineData(new[] { "Model=qwen3:8b" }, "qwen3:8b", "qwen3:8b", "qwen3:8b", "qwen3:8b", "qwen3:8b")]
+    [InlineData(new[] { "ModelMap:Opus=big:70b", "ModelMap:Haiku=small:1b" }, "llama3.1:8b", "big:70b", "llama3.1:8b", "small:1b", "llama3.1:8b")]
+    [InlineData(new[] { "ModelMap:Sonnet=mid:14b", "ModelMap:Fable=story:7b" }, "llama3.1:8b", "llama3.1:8b", "mid:14b", "llama3.1:8b", "story:7b")]
+    [InlineData(new[] { "Provider=Anthropic" }, null, null, null, null, null)]
+    [InlineData(new[] { "Provider=Anthropic", "ModelMap:Haiku=claude-haiku-4-5" }, null, null, null, "claude-haiku-4-5", null)]
+    [InlineData(new[] { "Provider=Anthropic", "Model=claude-opus-4-1" }, "claude-opus-4-1", null, null, null, null)]
+    public void ModelMap_ResolvesEveryFamily(string[] settings, string? main, string? opus, string? sonnet, string? haiku, string? fable)
+    {
+        var map = TestConfig.Read(settings).ModelMap;
+
+        Assert.Equal(main, map.Default);
+        Assert.Equal(opus, map.For(ModelFamily.Opus));
+        Assert.Equal(sonnet, map.For(ModelFamily.Sonnet));
+        Assert.Equal(haiku, map.For(ModelFamily.Haiku));
+        Assert.Equal(fable, map.For(ModelFamily.Fable));
+    }
+
+    [Theory]
+    [InlineData("llama3.1:8b", "model-llama3-1-8b")]
+    [InlineData("qwen3-coder:30b", "model-qwen3-coder-30b")]
+    [InlineData("hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M", "model-hf-co-bartowski-llama-3-2-1b-instruct-gguf-q4-k-m")]
+    [InlineData("Gemma3", "model-gemma3")]
+    [InlineData("a--b__c", "model-a-b-c")]
+    [InlineData("x:", "model-x")]
+    public void ModelResourceName_IsKebabCase(string model, string expected)
+    {
+        Assert.Equal(expected, ModelResourceNames.For(model));
+    }
+
+    [Fact]
+    public void ModelResourceName_IsAtMost64Characters()
+    {
+        var name = ModelResourceNames.For(new string('a', 100) + ":latest");
+
+        Assert.Equal(64, name.Length);
+        Assert.StartsWith("model-", name, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ModelResourceNames_DisambiguateCollisions()
+    {
+        var names = ModelResourceNames.ForAll(["llama3.1:8b", "llama3-1:8b", "llama3_1:8b"]);
+
+        Assert.Equal(["model-llama3-1-8b", "model-llama3-1-8b-2", "model-llama3-1-8b-3"], names.Select(n => n.ResourceName));
+    }
+
+    [Fact]
+    public void ModelsToPull_MainFirstWithoutDuplicates()
+    {
+        var options = TestConfig.Read("Model=qwen3:8b", "ExtraModels=gemma3:4b,qwen3:8b,nomic-embed-text");
+
+        Assert.Equal(["qwen3:8b", "gemma3:4b", "nomic-embed-text"], options.ModelsToPull);
+    }
+}

@@ -1,0 +1,212 @@
+namespace ClaudeStack.Stack.Tests;
+
+public class StackEnvironmentTests
+{
+    private static readonly string[] TelemetryVariables =
+    [
+        "CLAUDE_CODE_ENABLE_TELEMETRY=1",
+        "OTEL_METRICS_EXPORTER=otlp",
+        "OTEL_LOGS_EXPORTER=otlp",
+        "OTEL_TRACES_EXPORTER=otlp",
+        "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA=1",
+        "CLAUDE_CODE_PROPAGATE_TRACEPARENT=1",
+    ];
+
+    public static TheoryData<string[], string[]> ClaudeCodeCases => new()
+    {
+        {
+            [],
+            [
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=65536",
+                .. TelemetryVariables,
+            ]
+        },
+        {
+            ["Model=qwen3:8b", "ModelMap:Opus=qwen3-coder:30b", "ModelMap:Haiku=qwen3:1.7b", "ContextLength=131072"],
+            [
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_MODEL=qwen3:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=qwen3-coder:30b", "ANTHROPIC_DEFAULT_SONNET_MODEL=qwen3:8b",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=qwen3:1.7b", "CLAUDE_CODE_SUBAGENT_MODEL=qwen3:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=131072",
+                .. TelemetryVariables,
+            ]
+        },
+        {
+            ["Provider=External", "External:Kind=AnthropicCompatible", "External:Url=http://gpu-box:8080", "External:UseApiKey=true", "Model=gpt-oss:20b"],
+            [
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_MODEL=gpt-oss:20b", "ANTHROPIC_DEFAULT_OPUS_MODEL=gpt-oss:20b", "ANTHROPIC_DEFAULT_SONNET_MODEL=gpt-oss:20b",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=gpt-oss:20b", "CLAUDE_CODE_SUBAGENT_MODEL=gpt-oss:20b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=65536",
+                .. TelemetryVariables,
+            ]
+        },
+        {
+            ["Provider=Anthropic"],
+            ["ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", .. TelemetryVariables]
+        },
+        {
+            ["Provider=Anthropic", "Model=claude-sonnet-4-5", "ModelMap:Haiku=claude-haiku-4-5"],
+            [
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_MODEL=claude-sonnet-4-5", "ANTHROPIC_DEFAULT_HAIKU_MODEL=claude-haiku-4-5", "CLAUDE_CODE_SUBAGENT_MODEL=claude-sonnet-4-5",
+                .. TelemetryVariables,
+            ]
+        },
+        {
+            ["ClaudeCode:Mode=Task", "ClaudeCode:Prompt=write hello.txt", "ClaudeCode:OutputFormat=json", "ClaudeCode:AllowedTools=Write"],
+            [
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=65536",
+                .. TelemetryVariables,
+                "CLAUDE_TASK_PROMPT=write hello.txt", "CLAUDE_TASK_OUTPUT_FORMAT=json", "CLAUDE_TASK_ALLOWED_TOOLS=Write",
+            ]
+        },
+        {
+            ["ClaudeCode:Mode=Task", "ClaudeCode:Prompt=summarize"],
+            [
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=65536",
+                .. TelemetryVariables,
+                "CLAUDE_TASK_PROMPT=summarize",
+            ]
+        },
+        {
+            ["ClaudeCode:Prompt=ignored in idle mode", "ClaudeCode:OutputFormat=json"],
+            [
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=65536",
+                .. TelemetryVariables,
+            ]
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(ClaudeCodeCases))]
+    public void ClaudeCode_HasExactlyTheseVariables(string[] settings, string[] expected)
+    {
+        var entries = StackEnvironment.ForClaudeCode(TestConfig.Read(settings));
+
+        Assert.Equal(expected, entries.Select(e => e.ToString()));
+    }
+
+    [Theory]
+    [InlineData("Provider=Anthropic")]
+    [InlineData("Provider=External", "External:Kind=AnthropicCompatible", "External:Url=http://gpu-box:8080", "External:UseApiKey=true")]
+    [InlineData("Provider=Ollama")]
+    public void ClaudeCode_NeverGetsTheUpstreamApiKey(params string[] settings)
+    {
+        var entries = StackEnvironment.ForClaudeCode(TestConfig.Read(settings));
+
+        Assert.DoesNotContain(entries, e => e.Reference == StackReference.UpstreamApiKey);
+        Assert.DoesNotContain(entries, e => e.Name == StackConstants.ClaudeCodeVariables.ApiKey);
+        Assert.Equal(StackReference.StackToken, TestConfig.ByName(entries)["ANTHROPIC_AUTH_TOKEN"].Reference);
+    }
+
+    [Theory]
+    [InlineData("Provider=Ollama")]
+    [InlineData("Provider=External", "External:Url=http://localhost:11434")]
+    [InlineData("Provider=External", "External:Kind=AnthropicCompatible", "External:Url=http://localhost:8080")]
+    public void ClaudeCode_WithLocalModels_NeverAsksForAClaudeName(params string[] settings)
+    {
+        var variables = TestConfig.ByName(StackEnvironment.ForClaudeCode(TestConfig.Read(settings)));
+
+        foreach (var name in new[] { "ANTHROPIC_MODEL", "ANTHROPIC_DEFAULT_OPUS_MODEL", "ANTHROPIC_DEFAULT_SONNET_MODEL", "ANTHROPIC_DEFAULT_HAIKU_MODEL", "CLAUDE_CODE_SUBAGENT_MODEL" })
+        {
+            Assert.False(string.IsNullOrEmpty(variables[name].Literal), name);
+            Assert.DoesNotContain("claude", variables[name].Literal!, StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    public static TheoryData<string[], string[]> GatewayCases => new()
+    {
+        {
+            [],
+            [
+                "Gateway__Upstream__Profile=ollama", "Gateway__Upstream__ConnectionName=ollama", "Gateway__StackToken=<StackToken>",
+                "Gateway__Models__Default=llama3.1:8b", "Gateway__Models__Opus=llama3.1:8b", "Gateway__Models__Sonnet=llama3.1:8b",
+                "Gateway__Models__Haiku=llama3.1:8b", "Gateway__Models__Fable=llama3.1:8b", "Gateway__ContextLength=65536",
+            ]
+        },
+        {
+            ["Model=qwen3:8b", "ModelMap:Fable=gemma3:27b", "ContextLength=98304", "UseHostOllama=true"],
+            [
+                "Gateway__Upstream__Profile=ollama", "Gateway__Upstream__ConnectionName=ollama", "Gateway__StackToken=<StackToken>",
+                "Gateway__Models__Default=qwen3:8b", "Gateway__Models__Opus=qwen3:8b", "Gateway__Models__Sonnet=qwen3:8b",
+                "Gateway__Models__Haiku=qwen3:8b", "Gateway__Models__Fable=gemma3:27b", "Gateway__ContextLength=98304",
+            ]
+        },
+        {
+            ["Provider=External", "External:Url=http://gpu-box:11434"],
+            [
+                "Gateway__Upstream__Profile=ollama", "Gateway__Upstream__Url=http://gpu-box:11434/", "Gateway__StackToken=<StackToken>",
+                "Gateway__Models__Default=llama3.1:8b", "Gateway__Models__Opus=llama3.1:8b", "Gateway__Models__Sonnet=llama3.1:8b",
+                "Gateway__Models__Haiku=llama3.1:8b", "Gateway__Models__Fable=llama3.1:8b", "Gateway__ContextLength=65536",
+            ]
+        },
+        {
+            ["Provider=External", "External:Kind=AnthropicCompatible", "External:Url=https://llm.internal/anthropic", "Model=gpt-oss:20b"],
+            [
+                "Gateway__Upstream__Profile=anthropic-compatible", "Gateway__Upstream__Url=https://llm.internal/anthropic", "Gateway__StackToken=<StackToken>",
+                "Gateway__Models__Default=gpt-oss:20b", "Gateway__Models__Opus=gpt-oss:20b", "Gateway__Models__Sonnet=gpt-oss:20b",
+                "Gateway__Models__Haiku=gpt-oss:20b", "Gateway__Models__Fable=gpt-oss:20b", "Gateway__ContextLength=65536",
+            ]
+        },
+        {
+            ["Provider=External", "External:Kind=AnthropicCompatible", "External:Url=http://gpu-box:8080", "External:UseApiKey=true"],
+            [
+                "Gateway__Upstream__Profile=anthropic-compatible", "Gateway__Upstream__Url=http://gpu-box:8080/", "Gateway__Upstream__ApiKey=<UpstreamApiKey>",
+                "Gateway__StackToken=<StackToken>",
+                "Gateway__Models__Default=llama3.1:8b", "Gateway__Models__Opus=llama3.1:8b", "Gateway__Models__Sonnet=llama3.1:8b",
+                "Gateway__Models__Haiku=llama3.1:8b", "Gateway__Models__Fable=llama3.1:8b", "Gateway__ContextLength=65536",
+            ]
+        },
+        {
+            ["Provider=Anthropic"],
+            ["Gateway__Upstream__Profile=anthropic", "Gateway__Upstream__ApiKey=<UpstreamApiKey>", "Gateway__StackToken=<StackToken>"]
+        },
+        {
+            ["Provider=Anthropic", "ModelMap:Opus=claude-sonnet-4-5"],
+            ["Gateway__Upstream__Profile=anthropic", "Gateway__Upstream__ApiKey=<UpstreamApiKey>", "Gateway__StackToken=<StackToken>", "Gateway__Models__Opus=claude-sonnet-4-5"]
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(GatewayCases))]
+    public void Gateway_HasExactlyTheseVariables(string[] settings, string[] expected)
+    {
+        var entries = StackEnvironment.ForGateway(TestConfig.Read(settings));
+
+        Assert.Equal(expected, entries.Select(e => e.ToString()));
+    }
+
+    [Theory]
+    [InlineData(new[] { "KeepAlive=1h" }, new[] { "OLLAMA_CONTEXT_LENGTH=65536", "OLLAMA_KEEP_ALIVE=1h" })]
+    [InlineData(new[] { "ContextLength=131072" }, new[] { "OLLAMA_CONTEXT_LENGTH=131072", "OLLAMA_KEEP_ALIVE=30m" })]
+    public void Ollama_GetsContextLengthAndKeepAlive(string[] settings, string[] expected)
+    {
+        Assert.Equal(expected, StackEnvironment.ForOllama(TestConfig.Read(settings)).Select(e => e.ToString()));
+    }
+
+    [Theory]
+    [InlineData(new string[0], new[] { "idle" })]
+    [InlineData(new[] { "ClaudeCode:Mode=Task", "ClaudeCode:Prompt=go" }, new[] { "task" })]
+    public void ClaudeCodeArguments_SelectTheEntrypointMode(string[] settings, string[] expected)
+    {
+        Assert.Equal(expected, StackEnvironment.ClaudeCodeArguments(TestConfig.Read(settings)));
+    }
+
+    [Theory]
+    [InlineData(new string[0], "docker exec -it claudestack-claude-code claude", "scripts/claude")]
+    [InlineData(new[] { "ClaudeCode:ContainerName=mine" }, "docker exec -it mine claude", "CLAUDE_STACK_CONTAINER=mine scripts/claude")]
+    public void AttachInstructions_NameTheContainer(string[] settings, string docker, string script)
+    {
+        var text = StackEnvironment.AttachInstructions(TestConfig.Read(settings));
+
+        Assert.Contains(docker, text, StringComparison.Ordinal);
+        Assert.Contains(script, text, StringComparison.Ordinal);
+    }
+}

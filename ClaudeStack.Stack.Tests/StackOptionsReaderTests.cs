@@ -1,0 +1,195 @@
+using Microsoft.Extensions.Configuration;
+
+namespace ClaudeStack.Stack.Tests;
+
+public class StackOptionsReaderTests
+{
+    [Fact]
+    public void EmptySection_UsesDefaults()
+    {
+        var options = TestConfig.Read();
+
+        Assert.Equal(ModelProvider.Ollama, options.Provider);
+        Assert.Null(options.External);
+        Assert.Equal("llama3.1:8b", options.Model);
+        Assert.Empty(options.ExtraModels);
+        Assert.Empty(options.ModelOverrides);
+        Assert.Equal(GpuVendor.None, options.Gpu);
+        Assert.Equal(65536, options.ContextLength);
+        Assert.Equal("30m", options.KeepAlive);
+        Assert.Equal(TestConfig.LaunchDirectory, options.Workspace);
+        Assert.Equal(ClaudeCodeMode.Idle, options.ClaudeCode.Mode);
+        Assert.Equal("claudestack-claude-code", options.ClaudeCode.ContainerName);
+        Assert.False(options.ClaudeCode.Terminal);
+        Assert.False(options.UseHostOllama);
+        Assert.False(options.NeedsUpstreamApiKey);
+    }
+
+    [Fact]
+    public void EverySetting_IsBound()
+    {
+        var options = TestConfig.Read(
+            "Provider=ollama",
+            "Model=qwen3:8b",
+            "ExtraModels:0=gemma3:4b",
+            "ExtraModels:1=qwen3:8b",
+            "ModelMap:Opus=qwen3-coder:30b",
+            "ModelMap:Haiku=qwen3:1.7b",
+            "Gpu=nvidia",
+            "ContextLength=131072",
+            "KeepAlive=-1",
+            "Workspace=sub",
+            "ClaudeCode:Mode=task",
+            "ClaudeCode:Prompt=fix the build",
+            "ClaudeCode:AllowedTools=Write Bash(dotnet:*)",
+            "ClaudeCode:OutputFormat=stream-json",
+            "ClaudeCode:ContainerName=my-claude",
+            "ClaudeCode:Terminal=true");
+
+        Assert.Equal("qwen3:8b", options.Model);
+        Assert.Equal(["gemma3:4b", "qwen3:8b"], options.ExtraModels);
+        Assert.Equal(["qwen3:8b", "gemma3:4b"], options.ModelsToPull);
+        Assert.Equal("qwen3-coder:30b", options.ModelOverrides[ModelFamily.Opus]);
+        Assert.Equal("qwen3:1.7b", options.ModelOverrides[ModelFamily.Haiku]);
+        Assert.Equal(GpuVendor.Nvidia, options.Gpu);
+        Assert.Equal(131072, options.ContextLength);
+        Assert.Equal("-1", options.KeepAlive);
+        Assert.Equal("/home/dev/project/sub", options.Workspace);
+        Assert.Equal(new ClaudeCodeOptions(ClaudeCodeMode.Task, "fix the build", "Write Bash(dotnet:*)", "stream-json", "my-claude", true), options.ClaudeCode);
+    }
+
+    [Theory]
+    [InlineData("gemma3:4b,qwen3:8b")]
+    [InlineData(" gemma3:4b , qwen3:8b ,")]
+    public void ExtraModelsAsCommaList_IsSplit(string value)
+    {
+        var options = TestConfig.Read($"ExtraModels={value}");
+
+        Assert.Equal(["gemma3:4b", "qwen3:8b"], options.ExtraModels);
+    }
+
+    [Fact]
+    public void ExternalProvider_ReadsServer()
+    {
+        var options = TestConfig.Read("Provider=External", "External:Kind=AnthropicCompatible", "External:Url=http://gpu-box:8080", "External:UseApiKey=true");
+
+        Assert.Equal(new ExternalServerOptions(ExternalServerKind.AnthropicCompatible, new Uri("http://gpu-box:8080"), true), options.External);
+        Assert.True(options.NeedsUpstreamApiKey);
+        Assert.Empty(options.ModelsToPull);
+    }
+
+    [Fact]
+    public void ExternalKind_DefaultsToOllama()
+    {
+        var options = TestConfig.Read("Provider=External", "External:Url=http://localhost:11434");
+
+        Assert.Equal(ExternalServerKind.Ollama, options.External!.Kind);
+        Assert.False(options.NeedsUpstreamApiKey);
+    }
+
+    [Fact]
+    public void AnthropicProvider_HasNoDefaultModel()
+    {
+        var options = TestConfig.Read("Provider=Anthropic");
+
+        Assert.Null(options.Model);
+        Assert.True(options.NeedsUpstreamApiKey);
+        Assert.False(options.UsesLocalModels);
+        Assert.Empty(options.ModelsToPull);
+    }
+
+    [Fact]
+    public void WorkspaceAbsolute_IsUsedAsIs()
+    {
+        Assert.Equal("/home/dev/other", TestConfig.Read("Workspace=/home/dev/other").Workspace);
+    }
+
+    [Theory]
+    [InlineData("/home/dev/project", "/somewhere/apphost", "/home/dev/project")]
+    [InlineData(null, "/somewhere/apphost", "/somewhere/apphost")]
+    [InlineData("", "/somewhere/apphost", "/somewhere/apphost")]
+    [InlineData("relative/pwd", "/somewhere/apphost", "/somewhere/apphost")]
+    [InlineData("/gone", "/somewhere/apphost", "/somewhere/apphost")]
+    public void LaunchDirectory_PrefersShellPwd(string? pwd, string currentDirectory, string expected)
+    {
+        var launch = LaunchContext.FromEnvironment(pwd, currentDirectory, p => p is "/home/dev/project" or "/somewhere/apphost");
+
+        Assert.Equal(expected, launch.LaunchDirectory);
+    }
+
+    public static TheoryData<string[], string> InvalidSettings => new()
+    {
+        { ["Provider=OpenAI"], "ClaudeStack:Provider is 'OpenAI'; allowed values: Ollama, Anthropic, External." },
+        { ["Provider=1"], "ClaudeStack:Provider is '1'; allowed values: Ollama, Anthropic, External." },
+        { ["Gpu=Intel"], "ClaudeStack:Gpu is 'Intel'; allowed values: None, Nvidia, Amd." },
+        { ["Provider=External"], "ClaudeStack:Provider is External but ClaudeStack:External:Url is not set; set it to the server's base URL, e.g. http://localhost:11434 (Ollama) or http://localhost:8080 (Anthropic-compatible)." },
+        { ["Provider=External", "External:Url=localhost:11434"], "ClaudeStack:External:Url is 'localhost:11434'; use an absolute http:// or https:// URL without query string or fragment, e.g. http://localhost:11434." },
+        { ["Provider=External", "External:Url=http://host/?a=1"], "ClaudeStack:External:Url is 'http://host/?a=1'; use an absolute http:// or https:// URL without query string or fragment, e.g. http://localhost:11434." },
+        { ["Provider=External", "External:Url=http://host", "External:Kind=OpenAI"], "ClaudeStack:External:Kind is 'OpenAI'; allowed values: Ollama, AnthropicCompatible." },
+        { ["Provider=External", "External:Url=http://host", "External:UseApiKey=true"], "ClaudeStack:External:UseApiKey is true but ClaudeStack:External:Kind is Ollama; an API key is sent only to AnthropicCompatible servers. Set UseApiKey to false, or Kind to AnthropicCompatible." },
+        { ["Provider=External", "External:Url=http://host", "External:UseApiKey=yes"], "ClaudeStack:External:UseApiKey is 'yes'; use true or false." },
+        { ["Model=llama 3"], "ClaudeStack:Model is 'llama 3'; a model name looks like llama3.1:8b or qwen3-coder:30b (letters, digits and . _ : / @ + -, no spaces)." },
+        { ["ModelMap:Sonnet=:bad"], "ClaudeStack:ModelMap:Sonnet is ':bad'; a model name looks like llama3.1:8b or qwen3-coder:30b (letters, digits and . _ : / @ + -, no spaces)." },
+        { ["ExtraModels:0=ok:1b", "ExtraModels:1=not ok"], "ClaudeStack:ExtraModels contains 'not ok'; a model name looks like llama3.1:8b or qwen3-coder:30b (letters, digits and . _ : / @ + -, no spaces)." },
+        { ["ContextLength=32768"], "ClaudeStack:ContextLength is 32768; set it between 65536 and 1048576 tokens. Agents need at least 64K: Claude Code's first request alone is about 20K tokens." },
+        { ["ContextLength=2000000"], "ClaudeStack:ContextLength is 2000000; set it between 65536 and 1048576 tokens. Agents need at least 64K: Claude Code's first request alone is about 20K tokens." },
+        { ["ContextLength=64k"], "ClaudeStack:ContextLength is '64k'; use a whole number of tokens, e.g. 65536." },
+        { ["KeepAlive=forever"], "ClaudeStack:KeepAlive is 'forever'; use an Ollama duration such as 30m, 1h, 1h30m, 300 (seconds), 0 (unload at once) or -1 (keep loaded)." },
+        { ["Workspace=missing"], "ClaudeStack:Workspace is 'missing', but the folder '/home/dev/project/missing' does not exist; set it to an existing folder (relative paths are taken from the folder you launched from)." },
+        { ["ClaudeCode:Mode=Interactive"], "ClaudeStack:ClaudeCode:Mode is 'Interactive'; allowed values: Idle, Task." },
+        { ["ClaudeCode:Mode=Task"], "ClaudeStack:ClaudeCode:Mode is Task but ClaudeStack:ClaudeCode:Prompt is empty; set the prompt to run, or set Mode to Idle." },
+        { ["ClaudeCode:Mode=Task", "ClaudeCode:Prompt=  "], "ClaudeStack:ClaudeCode:Mode is Task but ClaudeStack:ClaudeCode:Prompt is empty; set the prompt to run, or set Mode to Idle." },
+        { ["ClaudeCode:OutputFormat=yaml"], "ClaudeStack:ClaudeCode:OutputFormat is 'yaml'; allowed values: text, json, stream-json (or leave it empty for text)." },
+        { ["ClaudeCode:ContainerName=-bad name"], "ClaudeStack:ClaudeCode:ContainerName is '-bad name'; a container name starts with a letter or digit and contains only letters, digits, '_', '.' and '-'." },
+        { ["ClaudeCode:Terminal=on"], "ClaudeStack:ClaudeCode:Terminal is 'on'; use true or false." },
+        { ["UseHostOllama=1"], "ClaudeStack:UseHostOllama is '1'; use true or false." },
+        { ["Provider=Anthropic", "UseHostOllama=true"], "ClaudeStack:UseHostOllama is true but ClaudeStack:Provider is Anthropic; the host's Ollama is used only with Provider Ollama. Set UseHostOllama to false, or Provider to Ollama." },
+        { ["Gpu=Nvidia", "UseHostOllama=true"], "ClaudeStack:Gpu is Nvidia but there is no Ollama container (Provider Ollama, UseHostOllama true); GPU access applies only to the Ollama container. Set Gpu to None." },
+        { ["Gpu=Amd", "Provider=Anthropic"], "ClaudeStack:Gpu is Amd but there is no Ollama container (Provider Anthropic); GPU access applies only to the Ollama container. Set Gpu to None." },
+        { ["Provider=Anthropic", "ExtraModels=qwen3:8b"], "ClaudeStack:ExtraModels lists models to pull, but ClaudeStack:Provider is Anthropic; models are pulled only into the stack's Ollama. Remove ExtraModels, or set Provider to Ollama." },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidSettings))]
+    public void InvalidSetting_ReportsWhatToChange(string[] settings, string expected)
+    {
+        var errors = TestConfig.Errors(settings);
+
+        Assert.Equal([expected], errors);
+    }
+
+    [Fact]
+    public void MissingLaunchFolder_AsksForWorkspace()
+    {
+        var launch = new LaunchContext("/nowhere", _ => false);
+
+        var (_, errors) = StackOptionsReader.TryRead(TestConfig.Build(), launch);
+
+        Assert.Equal(["The launch folder '/nowhere' does not exist, so there is no workspace to mount; set ClaudeStack:Workspace to an existing folder."], errors);
+    }
+
+    [Fact]
+    public void SeveralErrors_AreAllReportedInTheException()
+    {
+        var exception = Assert.Throws<StackConfigurationException>(() => TestConfig.Read("Provider=Nope", "Gpu=Nope", "ContextLength=1"));
+
+        Assert.Equal(3, exception.Errors.Count);
+        Assert.StartsWith("The ClaudeStack configuration is invalid", exception.Message, StringComparison.Ordinal);
+        Assert.All(exception.Errors, e => Assert.Contains(e, exception.Message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AppHostAppSettings_IsAValidDefinition()
+    {
+        var appSettings = Path.Combine(TestConfig.RepositoryRoot, "ClaudeStack.AppHost", "appsettings.json");
+        var configuration = new ConfigurationBuilder().AddJsonFile(appSettings, optional: false).Build();
+
+        var options = StackOptionsReader.Read(configuration, TestConfig.Launch);
+
+        Assert.Equal(ModelProvider.Ollama, options.Provider);
+        Assert.Equal(StackConstants.Defaults.Model, options.Model);
+        Assert.Equal(StackConstants.Defaults.ContextLength, options.ContextLength);
+        Assert.Equal(StackConstants.Defaults.ContainerName, options.ClaudeCode.ContainerName);
+        Assert.Equal(ClaudeCodeMode.Idle, options.ClaudeCode.Mode);
+    }
+}

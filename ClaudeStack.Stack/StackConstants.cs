@@ -1,0 +1,162 @@
+namespace ClaudeStack.Stack;
+
+/// <summary>
+/// Every name the stack definition uses: resource names, images, tags, ports, paths,
+/// configuration keys and environment variable names. The AppHost chain refers only to these.
+/// </summary>
+public static class StackConstants
+{
+    /// <summary>The configuration section of the stack (AppHost appsettings.json, user secrets, environment, command line).</summary>
+    public const string ConfigurationSection = "ClaudeStack";
+
+    /// <summary>Resource names as shown in the dashboard (kebab-case).</summary>
+    public static class Resources
+    {
+        public const string Ollama = "ollama";
+        public const string ExternalModelServer = "external-model-server";
+        public const string Gateway = "model-gateway";
+        public const string ClaudeCode = "claude-code";
+        public const string ComposeEnvironment = "compose";
+
+        /// <summary>The generated token callers present to the gateway (Bearer or x-api-key).</summary>
+        public const string StackTokenParameter = "stack-token";
+
+        /// <summary>The upstream API key (Anthropic mode, or an Anthropic-compatible server that needs one). Given only to the gateway.</summary>
+        public const string UpstreamApiKeyParameter = "upstream-api-key";
+
+        /// <summary>Prefix of the per-model resources (<c>model-llama3-1-8b</c>).</summary>
+        public const string ModelPrefix = "model-";
+    }
+
+    /// <summary>The gateway's HTTP endpoint as declared by the AppHost.</summary>
+    public static class Endpoints
+    {
+        public const string Http = "http";
+    }
+
+    /// <summary>The Ollama image. CommunityToolkit.Aspire.Hosting.Ollama 13.5.0 pins the same tag; it is pinned here too so a toolkit update cannot silently move to an Ollama without the Anthropic API.</summary>
+    public static class OllamaImage
+    {
+        /// <summary>0.32.15 serves <c>/v1/messages</c>; 0.13.0, which older toolkit versions pinned, has no Anthropic-compatible API.</summary>
+        public const string Tag = "0.32.15";
+
+        /// <summary>The ROCm variant the toolkit's AMD support switches to (<c>0.32.15-rocm</c>).</summary>
+        public const string RocmTagSuffix = "-rocm";
+    }
+
+    /// <summary>Paths relative to the AppHost project directory, and paths inside containers.</summary>
+    public static class Paths
+    {
+        /// <summary>Docker build context of the Claude Code image, relative to the AppHost directory.</summary>
+        public const string ClaudeCodeContext = "../containers/claude-code";
+
+        /// <summary>The single source of the Claude Code version, inside the build context.</summary>
+        public const string ClaudeCodeVersionFile = "claude-code.version";
+
+        /// <summary>Where the workspace is mounted in the Claude Code container.</summary>
+        public const string ContainerWorkspace = "/workspace";
+
+        /// <summary>The file the compose publisher writes.</summary>
+        public const string ComposeFile = "docker-compose.yaml";
+    }
+
+    /// <summary>Docker build arguments of containers/claude-code/Dockerfile.</summary>
+    public static class BuildArgs
+    {
+        public const string ClaudeCodeVersion = "CLAUDE_CODE_VERSION";
+    }
+
+    /// <summary>First argument of the Claude Code image's entrypoint.</summary>
+    public static class EntrypointModes
+    {
+        public const string Idle = "idle";
+        public const string Task = "task";
+    }
+
+    /// <summary>Defaults of the <c>ClaudeStack</c> section.</summary>
+    public static class Defaults
+    {
+        public const string Model = "llama3.1:8b";
+        public const int ContextLength = 65536;
+
+        /// <summary>Agents (and Claude Code's ~20K-token first request plus room to work) need at least 64K tokens.</summary>
+        public const int MinimumContextLength = 65536;
+
+        public const int MaximumContextLength = 1048576;
+        public const string KeepAlive = "30m";
+        public const string ContainerName = "claudestack-claude-code";
+    }
+
+    /// <summary>Host commands shown to the user.</summary>
+    public static class Attach
+    {
+        public const string ScriptPath = "scripts/claude";
+
+        /// <summary>The environment variable scripts/claude reads the container name from.</summary>
+        public const string ScriptContainerVariable = "CLAUDE_STACK_CONTAINER";
+    }
+
+    /// <summary>Environment variables of Ollama.</summary>
+    public static class OllamaVariables
+    {
+        public const string ContextLength = "OLLAMA_CONTEXT_LENGTH";
+        public const string KeepAlive = "OLLAMA_KEEP_ALIVE";
+    }
+
+    /// <summary>The gateway's configuration keys in environment form (<c>__</c> for <c>:</c>).</summary>
+    public static class GatewayVariables
+    {
+        public const string UpstreamProfile = "Gateway__Upstream__Profile";
+        public const string UpstreamConnectionName = "Gateway__Upstream__ConnectionName";
+        public const string UpstreamUrl = "Gateway__Upstream__Url";
+        public const string UpstreamApiKey = "Gateway__Upstream__ApiKey";
+        public const string StackToken = "Gateway__StackToken";
+        public const string ModelsDefault = "Gateway__Models__Default";
+        public const string ModelsOpus = "Gateway__Models__Opus";
+        public const string ModelsSonnet = "Gateway__Models__Sonnet";
+        public const string ModelsHaiku = "Gateway__Models__Haiku";
+        public const string ModelsFable = "Gateway__Models__Fable";
+        public const string ContextLength = "Gateway__ContextLength";
+    }
+
+    /// <summary>Values of <c>Gateway:Upstream:Profile</c>.</summary>
+    public static class GatewayProfiles
+    {
+        public const string Ollama = "ollama";
+        public const string Anthropic = "anthropic";
+        public const string AnthropicCompatible = "anthropic-compatible";
+    }
+
+    /// <summary>Environment variables read by Claude Code and by the image's entrypoint.</summary>
+    public static class ClaudeCodeVariables
+    {
+        public const string BaseUrl = "ANTHROPIC_BASE_URL";
+        public const string AuthToken = "ANTHROPIC_AUTH_TOKEN";
+        public const string Model = "ANTHROPIC_MODEL";
+        public const string DefaultOpusModel = "ANTHROPIC_DEFAULT_OPUS_MODEL";
+        public const string DefaultSonnetModel = "ANTHROPIC_DEFAULT_SONNET_MODEL";
+        public const string DefaultHaikuModel = "ANTHROPIC_DEFAULT_HAIKU_MODEL";
+        public const string SubagentModel = "CLAUDE_CODE_SUBAGENT_MODEL";
+        public const string AutoCompactWindow = "CLAUDE_CODE_AUTO_COMPACT_WINDOW";
+        public const string EnableTelemetry = "CLAUDE_CODE_ENABLE_TELEMETRY";
+        public const string EnhancedTelemetryBeta = "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA";
+        public const string PropagateTraceparent = "CLAUDE_CODE_PROPAGATE_TRACEPARENT";
+        public const string MetricsExporter = "OTEL_METRICS_EXPORTER";
+        public const string LogsExporter = "OTEL_LOGS_EXPORTER";
+        public const string TracesExporter = "OTEL_TRACES_EXPORTER";
+        public const string TaskPrompt = "CLAUDE_TASK_PROMPT";
+        public const string TaskOutputFormat = "CLAUDE_TASK_OUTPUT_FORMAT";
+        public const string TaskAllowedTools = "CLAUDE_TASK_ALLOWED_TOOLS";
+
+        /// <summary>The API key variable Claude Code would also read; the stack never sets it in the container.</summary>
+        public const string ApiKey = "ANTHROPIC_API_KEY";
+    }
+
+    /// <summary>Dashboard command of the claude-code resource.</summary>
+    public static class Commands
+    {
+        public const string ShowAttach = "show-attach-command";
+        public const string ShowAttachDisplayName = "How to attach";
+        public const string ShowAttachIcon = "WindowConsole";
+    }
+}

@@ -1,0 +1,175 @@
+namespace ClaudeStack.Stack;
+
+/// <summary>Values only the AppHost can supply (they resolve at run time), referred to symbolically here.</summary>
+public enum StackReference
+{
+    /// <summary>The gateway's HTTP endpoint URL, resolved from inside the consumer's network (container network for Claude Code).</summary>
+    GatewayUrl,
+
+    /// <summary>The generated secret stack token parameter.</summary>
+    StackToken,
+
+    /// <summary>The upstream API key secret parameter.</summary>
+    UpstreamApiKey,
+}
+
+/// <summary>One environment variable: a literal value or a <see cref="StackReference"/>.</summary>
+public sealed record EnvironmentEntry(string Name, string? Literal, StackReference? Reference)
+{
+    public static EnvironmentEntry Value(string name, string value) => new(name, value, null);
+
+    public static EnvironmentEntry From(string name, StackReference reference) => new(name, null, reference);
+
+    public override string ToString() => Reference is { } r ? $"{Name}=<{r}>" : $"{Name}={Literal}";
+}
+
+/// <summary>The environment of each resource, decided from the validated options (no Aspire types).</summary>
+public static class StackEnvironment
+{
+    /// <summary>Environment of the Ollama container or host process.</summary>
+    public static IReadOnlyList<EnvironmentEntry> ForOllama(StackOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return
+        [
+            EnvironmentEntry.Value(StackConstants.OllamaVariables.ContextLength, Invariant(options.ContextLength)),
+            EnvironmentEntry.Value(StackConstants.OllamaVariables.KeepAlive, options.KeepAlive),
+        ];
+    }
+
+    /// <summary>The gateway's profile for the configured provider.</summary>
+    public static string GatewayProfile(StackOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Provider switch
+        {
+            ModelProvider.Ollama => StackConstants.GatewayProfiles.Ollama,
+            ModelProvider.Anthropic => StackConstants.GatewayProfiles.Anthropic,
+            ModelProvider.External when options.External?.Kind == ExternalServerKind.AnthropicCompatible => StackConstants.GatewayProfiles.AnthropicCompatible,
+            ModelProvider.External => StackConstants.GatewayProfiles.Ollama,
+            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Provider, "Unknown provider."),
+        };
+    }
+
+    /// <summary>
+    /// Environment of <c>model-gateway</c>. With the Ollama provider the upstream URL arrives as
+    /// <c>ConnectionStrings__ollama</c> from the resource reference; an external server is given as a plain URL.
+    /// </summary>
+    public static IReadOnlyList<EnvironmentEntry> ForGateway(StackOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+
+        var entries = new List<EnvironmentEntry>
+        {
+            EnvironmentEntry.Value(StackConstants.GatewayVariables.UpstreamProfile, GatewayProfile(options)),
+        };
+
+        if (options.Provider == ModelProvider.Ollama)
+        {
+            entries.Add(EnvironmentEntry.Value(StackConstants.GatewayVariables.UpstreamConnectionName, StackConstants.Resources.Ollama));
+        }
+
+        if (options is { Provider: ModelProvider.External, External: { } external })
+        {
+            entries.Add(EnvironmentEntry.Value(StackConstants.GatewayVariables.UpstreamUrl, external.Url.ToString()));
+        }
+
+        if (options.NeedsUpstreamApiKey)
+        {
+            entries.Add(EnvironmentEntry.From(StackConstants.GatewayVariables.UpstreamApiKey, StackReference.UpstreamApiKey));
+        }
+
+        entries.Add(EnvironmentEntry.From(StackConstants.GatewayVariables.StackToken, StackReference.StackToken));
+
+        var map = options.ModelMap;
+        AddIfSet(entries, StackConstants.GatewayVariables.ModelsDefault, map.Default);
+        AddIfSet(entries, StackConstants.GatewayVariables.ModelsOpus, map.For(ModelFamily.Opus));
+        AddIfSet(entries, StackConstants.GatewayVariables.ModelsSonnet, map.For(ModelFamily.Sonnet));
+        AddIfSet(entries, StackConstants.GatewayVariables.ModelsHaiku, map.For(ModelFamily.Haiku));
+        AddIfSet(entries, StackConstants.GatewayVariables.ModelsFable, map.For(ModelFamily.Fable));
+
+        if (options.UsesLocalModels)
+        {
+            entries.Add(EnvironmentEntry.Value(StackConstants.GatewayVariables.ContextLength, Invariant(options.ContextLength)));
+        }
+
+        return entries;
+    }
+
+    /// <summary>
+    /// Environment of the <c>claude-code</c> container: the gateway as its only endpoint, the stack token as
+    /// its credential (never the upstream API key), model names so no Claude name is asked for with local
+    /// models, and Claude Code's own telemetry. The OTLP endpoint and protocol come from Aspire's
+    /// <c>WithOtlpExporter</c>, not from here.
+    /// </summary>
+    public static IReadOnlyList<EnvironmentEntry> ForClaudeCode(StackOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+
+        var entries = new List<EnvironmentEntry>
+        {
+            EnvironmentEntry.From(StackConstants.ClaudeCodeVariables.BaseUrl, StackReference.GatewayUrl),
+            EnvironmentEntry.From(StackConstants.ClaudeCodeVariables.AuthToken, StackReference.StackToken),
+        };
+
+        var map = options.ModelMap;
+        AddIfSet(entries, StackConstants.ClaudeCodeVariables.Model, map.Default);
+        AddIfSet(entries, StackConstants.ClaudeCodeVariables.DefaultOpusModel, map.For(ModelFamily.Opus));
+        AddIfSet(entries, StackConstants.ClaudeCodeVariables.DefaultSonnetModel, map.For(ModelFamily.Sonnet));
+        AddIfSet(entries, StackConstants.ClaudeCodeVariables.DefaultHaikuModel, map.For(ModelFamily.Haiku));
+        AddIfSet(entries, StackConstants.ClaudeCodeVariables.SubagentModel, map.Default);
+
+        if (options.UsesLocalModels)
+        {
+            entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.AutoCompactWindow, Invariant(options.ContextLength)));
+        }
+
+        entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.EnableTelemetry, "1"));
+        entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.MetricsExporter, "otlp"));
+        entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.LogsExporter, "otlp"));
+        entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.TracesExporter, "otlp"));
+        entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.EnhancedTelemetryBeta, "1"));
+        entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.PropagateTraceparent, "1"));
+
+        var claudeCode = options.ClaudeCode;
+        if (claudeCode.Mode == ClaudeCodeMode.Task)
+        {
+            AddIfSet(entries, StackConstants.ClaudeCodeVariables.TaskPrompt, claudeCode.Prompt);
+            AddIfSet(entries, StackConstants.ClaudeCodeVariables.TaskOutputFormat, claudeCode.OutputFormat);
+            AddIfSet(entries, StackConstants.ClaudeCodeVariables.TaskAllowedTools, claudeCode.AllowedTools);
+        }
+
+        return entries;
+    }
+
+    /// <summary>The container arguments: the entrypoint's mode.</summary>
+    public static IReadOnlyList<string> ClaudeCodeArguments(StackOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.ClaudeCode.Mode == ClaudeCodeMode.Task
+            ? [StackConstants.EntrypointModes.Task]
+            : [StackConstants.EntrypointModes.Idle];
+    }
+
+    /// <summary>How to attach to the idle container from the host.</summary>
+    public static string AttachInstructions(StackOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var name = options.ClaudeCode.ContainerName;
+        var script = name == StackConstants.Defaults.ContainerName
+            ? StackConstants.Attach.ScriptPath
+            : $"{StackConstants.Attach.ScriptContainerVariable}={name} {StackConstants.Attach.ScriptPath}";
+        return $"docker exec -it {name} claude" + Environment.NewLine
+            + $"or, from the repository root: {script}";
+    }
+
+    private static void AddIfSet(List<EnvironmentEntry> entries, string name, string? value)
+    {
+        if (!string.IsNullOrEmpty(value))
+        {
+            entries.Add(EnvironmentEntry.Value(name, value));
+        }
+    }
+
+    private static string Invariant(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}

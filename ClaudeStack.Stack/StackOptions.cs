@@ -1,0 +1,115 @@
+namespace ClaudeStack.Stack;
+
+/// <summary>Where the model calls go.</summary>
+public enum ModelProvider
+{
+    /// <summary>An Ollama container in the stack (or the host's Ollama with <c>UseHostOllama</c>).</summary>
+    Ollama,
+
+    /// <summary>The Anthropic API; the API key is a secret parameter given only to the gateway.</summary>
+    Anthropic,
+
+    /// <summary>A model server outside the stack.</summary>
+    External,
+}
+
+/// <summary>What the external model server speaks.</summary>
+public enum ExternalServerKind
+{
+    /// <summary>An Ollama server (gateway profile <c>ollama</c>).</summary>
+    Ollama,
+
+    /// <summary>Any server with an Anthropic <c>/v1/messages</c> API (gateway profile <c>anthropic-compatible</c>).</summary>
+    AnthropicCompatible,
+}
+
+/// <summary>GPU access for the Ollama container.</summary>
+public enum GpuVendor
+{
+    None,
+    Nvidia,
+    Amd,
+}
+
+/// <summary>How the Claude Code container runs.</summary>
+public enum ClaudeCodeMode
+{
+    /// <summary>Stays up; the user attaches with <c>docker exec -it &lt;name&gt; claude</c> or <c>scripts/claude</c>.</summary>
+    Idle,
+
+    /// <summary>Runs one prompt (<c>claude -p</c>) and exits with Claude Code's exit code.</summary>
+    Task,
+}
+
+/// <summary>The Claude model families the gateway maps to local models.</summary>
+public enum ModelFamily
+{
+    Opus,
+    Sonnet,
+    Haiku,
+    Fable,
+}
+
+/// <summary>The external model server (<c>ClaudeStack:External</c>).</summary>
+public sealed record ExternalServerOptions(ExternalServerKind Kind, Uri Url, bool UseApiKey);
+
+/// <summary>The Claude Code container (<c>ClaudeStack:ClaudeCode</c>).</summary>
+public sealed record ClaudeCodeOptions(
+    ClaudeCodeMode Mode,
+    string? Prompt,
+    string? AllowedTools,
+    string? OutputFormat,
+    string ContainerName,
+    bool Terminal);
+
+/// <summary>
+/// The validated <c>ClaudeStack</c> section. Build it with <see cref="StackOptionsReader.Read"/>;
+/// every value here is already checked and defaulted.
+/// </summary>
+public sealed record StackOptions
+{
+    public required ModelProvider Provider { get; init; }
+
+    /// <summary>Set only when <see cref="Provider"/> is <see cref="ModelProvider.External"/>.</summary>
+    public ExternalServerOptions? External { get; init; }
+
+    /// <summary>The main model; <c>null</c> only in Anthropic mode when none is configured (Claude Code then picks its own).</summary>
+    public string? Model { get; init; }
+
+    /// <summary>Further models to pull into Ollama next to the main one (Ollama provider only).</summary>
+    public IReadOnlyList<string> ExtraModels { get; init; } = [];
+
+    /// <summary>The configured per-family overrides (unresolved; see <see cref="ModelMap"/>).</summary>
+    public IReadOnlyDictionary<ModelFamily, string> ModelOverrides { get; init; } = new Dictionary<ModelFamily, string>();
+
+    public GpuVendor Gpu { get; init; }
+
+    public int ContextLength { get; init; } = StackConstants.Defaults.ContextLength;
+
+    public string KeepAlive { get; init; } = StackConstants.Defaults.KeepAlive;
+
+    /// <summary>The absolute, existing host folder mounted at /workspace.</summary>
+    public required string Workspace { get; init; }
+
+    public required ClaudeCodeOptions ClaudeCode { get; init; }
+
+    /// <summary>Use the host's Ollama (<c>ollama serve</c>, e.g. on macOS where Docker has no GPU) instead of a container.</summary>
+    public bool UseHostOllama { get; init; }
+
+    /// <summary>True when the models are local (Ollama or an external server), so Claude names must never reach the upstream.</summary>
+    public bool UsesLocalModels => Provider != ModelProvider.Anthropic;
+
+    /// <summary>Main model first, then the extras, without duplicates (Ollama provider only; empty otherwise).</summary>
+    public IReadOnlyList<string> ModelsToPull =>
+        Provider == ModelProvider.Ollama && Model is not null
+            ? new[] { Model }.Concat(ExtraModels).Distinct(StringComparer.Ordinal).ToArray()
+            : [];
+
+    /// <summary>The resolved model map.</summary>
+    public ModelMap ModelMap => ModelMap.Resolve(this);
+
+    /// <summary>Whether the gateway receives the upstream API key parameter.</summary>
+    public bool NeedsUpstreamApiKey =>
+        Provider == ModelProvider.Anthropic
+        || (Provider == ModelProvider.External && External is { Kind: ExternalServerKind.AnthropicCompatible, UseApiKey: true });
+}

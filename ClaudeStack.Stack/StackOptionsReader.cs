@@ -1,0 +1,315 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Configuration;
+
+namespace ClaudeStack.Stack;
+
+/// <summary>Thrown at AppHost start when the <c>ClaudeStack</c> section is invalid; lists every problem and what to change.</summary>
+public sealed class StackConfigurationException(IReadOnlyList<string> errors)
+    : Exception(FormatMessage(errors))
+{
+    public IReadOnlyList<string> Errors { get; } = errors;
+
+    private static string FormatMessage(IReadOnlyList<string> errors) =>
+        "The ClaudeStack configuration is invalid (AppHost appsettings.json, user secrets, environment variables ClaudeStack__*, or command line ClaudeStack:*=...):"
+        + string.Concat(errors.Select(e => Environment.NewLine + " - " + e));
+}
+
+/// <summary>Where the user launched the stack from, and how to check folders (replaceable in tests).</summary>
+public sealed record LaunchContext(string LaunchDirectory, Func<string, bool> DirectoryExists)
+{
+    /// <summary>
+    /// The folder the user launched from. <c>dotnet run --project</c> starts the AppHost in its project
+    /// folder, so the shell's <c>PWD</c> (inherited through dotnet run and the Aspire CLI) is preferred
+    /// over the process's current directory, which is the fallback (e.g. on Windows).
+    /// </summary>
+    public static LaunchContext FromProcess() =>
+        FromEnvironment(Environment.GetEnvironmentVariable("PWD"), Environment.CurrentDirectory, Directory.Exists);
+
+    public static LaunchContext FromEnvironment(string? pwd, string currentDirectory, Func<string, bool> directoryExists)
+    {
+        ArgumentNullException.ThrowIfNull(directoryExists);
+        var launch = !string.IsNullOrWhiteSpace(pwd) && Path.IsPathRooted(pwd) && directoryExists(pwd) ? pwd : currentDirectory;
+        return new LaunchContext(launch, directoryExists);
+    }
+}
+
+/// <summary>Reads and validates the <c>ClaudeStack</c> configuration section.</summary>
+public static partial class StackOptionsReader
+{
+    /// <summary>Claude Code's print-mode output formats.</summary>
+    public static readonly IReadOnlyList<string> OutputFormats = ["text", "json", "stream-json"];
+
+    /// <summary>Reads <c>ClaudeStack</c> from <paramref name="configuration"/>; throws <see cref="StackConfigurationException"/> listing every error.</summary>
+    public static StackOptions Read(IConfiguration configuration, LaunchContext launch)
+    {
+        var (options, errors) = TryRead(configuration, launch);
+        return errors.Count > 0 ? throw new StackConfigurationException(errors) : options!;
+    }
+
+    /// <summary>Reads <c>ClaudeStack</c>; returns the options, or <c>null</c> and the error messages.</summary>
+    public static (StackOptions? Options, IReadOnlyList<string> Errors) TryRead(IConfiguration configuration, LaunchContext launch)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(launch);
+
+        var section = configuration.GetSection(StackConstants.ConfigurationSection);
+        var errors = new List<string>();
+
+        var provider = ReadEnum(section, "Provider", ModelProvider.Ollama, errors);
+        var useHostOllama = ReadBool(section, "UseHostOllama", false, errors);
+        var gpu = ReadEnum(section, "Gpu", GpuVendor.None, errors);
+        var external = provider == ModelProvider.External ? ReadExternal(section, errors) : null;
+
+        var configuredModel = ReadModelName(section, "Model", errors);
+        var model = configuredModel ?? (provider == ModelProvider.Anthropic ? null : StackConstants.Defaults.Model);
+        var extraModels = ReadList(section, "ExtraModels", errors);
+
+        var overrides = new Dictionary<ModelFamily, string>();
+        foreach (var family in Enum.GetValues<ModelFamily>())
+        {
+            if (ReadModelName(section, $"ModelMap:{family}", errors) is { } mapped)
+            {
+                overrides[family] = mapped;
+            }
+        }
+
+        var contextLength = ReadInt(section, "ContextLength", StackConstants.Defaults.ContextLength, errors);
+        if (contextLength is < StackConstants.Defaults.MinimumContextLength or > StackConstants.Defaults.MaximumContextLength)
+        {
+            errors.Add($"{Key("ContextLength")} is {contextLength}; set it between {StackConstants.Defaults.MinimumContextLength} and {StackConstants.Defaults.MaximumContextLength} tokens. Agents need at least 64K: Claude Code's first request alone is about 20K tokens.");
+        }
+
+        var keepAlive = Value(section, "KeepAlive") ?? StackConstants.Defaults.KeepAlive;
+        if (!KeepAlivePattern().IsMatch(keepAlive))
+        {
+            errors.Add($"{Key("KeepAlive")} is '{keepAlive}'; use an Ollama duration such as 30m, 1h, 1h30m, 300 (seconds), 0 (unload at once) or -1 (keep loaded).");
+        }
+
+        var workspace = ReadWorkspace(section, launch, errors);
+        var claudeCode = ReadClaudeCode(section, errors);
+
+        if (useHostOllama && provider != ModelProvider.Ollama)
+        {
+            errors.Add($"{Key("UseHostOllama")} is true but {Key("Provider")} is {provider}; the host's Ollama is used only with Provider Ollama. Set UseHostOllama to false, or Provider to Ollama.");
+        }
+
+        if (gpu != GpuVendor.None && (provider != ModelProvider.Ollama || useHostOllama))
+        {
+            errors.Add($"{Key("Gpu")} is {gpu} but there is no Ollama container (Provider {provider}{(useHostOllama ? ", UseHostOllama true" : "")}); GPU access applies only to the Ollama container. Set Gpu to None.");
+        }
+
+        if (provider != ModelProvider.Ollama && extraModels.Count > 0)
+        {
+            errors.Add($"{Key("ExtraModels")} lists models to pull, but {Key("Provider")} is {provider}; models are pulled only into the stack's Ollama. Remove ExtraModels, or set Provider to Ollama.");
+        }
+
+        if (errors.Count > 0)
+        {
+            return (null, errors);
+        }
+
+        var options = new StackOptions
+        {
+            Provider = provider,
+            External = external,
+            Model = model,
+            ExtraModels = extraModels,
+            ModelOverrides = overrides,
+            Gpu = gpu,
+            ContextLength = contextLength,
+            KeepAlive = keepAlive,
+            Workspace = workspace!,
+            ClaudeCode = claudeCode!,
+            UseHostOllama = useHostOllama,
+        };
+        return (options, errors);
+    }
+
+    /// <summary>The full key of a setting, for messages: <c>ClaudeStack:Provider</c>.</summary>
+    public static string Key(string relative) => $"{StackConstants.ConfigurationSection}:{relative}";
+
+    private static ExternalServerOptions? ReadExternal(IConfigurationSection section, List<string> errors)
+    {
+        var kind = ReadEnum(section, "External:Kind", ExternalServerKind.Ollama, errors);
+        var useApiKey = ReadBool(section, "External:UseApiKey", false, errors);
+        var url = Value(section, "External:Url");
+        if (url is null)
+        {
+            errors.Add($"{Key("Provider")} is External but {Key("External:Url")} is not set; set it to the server's base URL, e.g. http://localhost:11434 (Ollama) or http://localhost:8080 (Anthropic-compatible).");
+            return null;
+        }
+
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+            || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
+        {
+            errors.Add($"{Key("External:Url")} is '{url}'; use an absolute http:// or https:// URL without query string or fragment, e.g. http://localhost:11434.");
+            return null;
+        }
+
+        if (useApiKey && kind != ExternalServerKind.AnthropicCompatible)
+        {
+            errors.Add($"{Key("External:UseApiKey")} is true but {Key("External:Kind")} is {kind}; an API key is sent only to AnthropicCompatible servers. Set UseApiKey to false, or Kind to AnthropicCompatible.");
+        }
+
+        return new ExternalServerOptions(kind, uri, useApiKey);
+    }
+
+    private static string? ReadWorkspace(IConfigurationSection section, LaunchContext launch, List<string> errors)
+    {
+        var configured = Value(section, "Workspace");
+        string path;
+        try
+        {
+            path = configured is null ? launch.LaunchDirectory : Path.GetFullPath(configured, launch.LaunchDirectory);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            errors.Add($"{Key("Workspace")} is '{configured}', which is not a valid path; set it to an existing folder.");
+            return null;
+        }
+
+        if (!launch.DirectoryExists(path))
+        {
+            errors.Add(configured is null
+                ? $"The launch folder '{path}' does not exist, so there is no workspace to mount; set {Key("Workspace")} to an existing folder."
+                : $"{Key("Workspace")} is '{configured}', but the folder '{path}' does not exist; set it to an existing folder (relative paths are taken from the folder you launched from).");
+            return null;
+        }
+
+        return path;
+    }
+
+    private static ClaudeCodeOptions? ReadClaudeCode(IConfigurationSection section, List<string> errors)
+    {
+        var count = errors.Count;
+        var mode = ReadEnum(section, "ClaudeCode:Mode", ClaudeCodeMode.Idle, errors);
+        var prompt = Value(section, "ClaudeCode:Prompt");
+        var allowedTools = Value(section, "ClaudeCode:AllowedTools");
+        var outputFormat = Value(section, "ClaudeCode:OutputFormat");
+        var containerName = Value(section, "ClaudeCode:ContainerName") ?? StackConstants.Defaults.ContainerName;
+        var terminal = ReadBool(section, "ClaudeCode:Terminal", false, errors);
+
+        if (mode == ClaudeCodeMode.Task && prompt is null)
+        {
+            errors.Add($"{Key("ClaudeCode:Mode")} is Task but {Key("ClaudeCode:Prompt")} is empty; set the prompt to run, or set Mode to Idle.");
+        }
+
+        if (outputFormat is not null && !OutputFormats.Contains(outputFormat, StringComparer.Ordinal))
+        {
+            errors.Add($"{Key("ClaudeCode:OutputFormat")} is '{outputFormat}'; allowed values: {string.Join(", ", OutputFormats)} (or leave it empty for text).");
+        }
+
+        if (!ContainerNamePattern().IsMatch(containerName))
+        {
+            errors.Add($"{Key("ClaudeCode:ContainerName")} is '{containerName}'; a container name starts with a letter or digit and contains only letters, digits, '_', '.' and '-'.");
+        }
+
+        return errors.Count > count
+            ? null
+            : new ClaudeCodeOptions(mode, prompt, allowedTools, outputFormat, containerName, terminal);
+    }
+
+    private static string? Value(IConfigurationSection section, string key) =>
+        section[key] is { } value && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;
+
+    private static TEnum ReadEnum<TEnum>(IConfigurationSection section, string key, TEnum fallback, List<string> errors)
+        where TEnum : struct, Enum
+    {
+        var value = Value(section, key);
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        foreach (var name in Enum.GetNames<TEnum>())
+        {
+            if (string.Equals(name, value, StringComparison.OrdinalIgnoreCase))
+            {
+                return Enum.Parse<TEnum>(name);
+            }
+        }
+
+        errors.Add($"{Key(key)} is '{value}'; allowed values: {string.Join(", ", Enum.GetNames<TEnum>())}.");
+        return fallback;
+    }
+
+    private static bool ReadBool(IConfigurationSection section, string key, bool fallback, List<string> errors)
+    {
+        var value = Value(section, key);
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        if (bool.TryParse(value, out var result))
+        {
+            return result;
+        }
+
+        errors.Add($"{Key(key)} is '{value}'; use true or false.");
+        return fallback;
+    }
+
+    private static int ReadInt(IConfigurationSection section, string key, int fallback, List<string> errors)
+    {
+        var value = Value(section, key);
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        if (int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var result))
+        {
+            return result;
+        }
+
+        errors.Add($"{Key(key)} is '{value}'; use a whole number of tokens, e.g. {StackConstants.Defaults.ContextLength}.");
+        return fallback;
+    }
+
+    private static string? ReadModelName(IConfigurationSection section, string key, List<string> errors)
+    {
+        var value = Value(section, key);
+        if (value is not null && !ModelNamePattern().IsMatch(value))
+        {
+            errors.Add($"{Key(key)} is '{value}'; a model name looks like llama3.1:8b or qwen3-coder:30b (letters, digits and . _ : / @ + -, no spaces).");
+            return null;
+        }
+
+        return value;
+    }
+
+    /// <summary>A list as a JSON array (<c>ExtraModels:0</c>, <c>ExtraModels:1</c>…) or one comma-separated value (environment, command line).</summary>
+    private static IReadOnlyList<string> ReadList(IConfigurationSection section, string key, List<string> errors)
+    {
+        var child = section.GetSection(key);
+        var raw = child.Value is { } single
+            ? single.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            : child.GetChildren().Select(c => c.Value?.Trim()).Where(v => !string.IsNullOrEmpty(v)).Select(v => v!).ToArray();
+
+        var result = new List<string>();
+        foreach (var item in raw)
+        {
+            if (ModelNamePattern().IsMatch(item))
+            {
+                result.Add(item);
+            }
+            else
+            {
+                errors.Add($"{Key(key)} contains '{item}'; a model name looks like llama3.1:8b or qwen3-coder:30b (letters, digits and . _ : / @ + -, no spaces).");
+            }
+        }
+
+        return result.Distinct(StringComparer.Ordinal).ToArray();
+    }
+
+    [GeneratedRegex(@"^(-?\d+|(\d+(\.\d+)?(ns|us|ms|s|m|h))+)$")]
+    private static partial Regex KeepAlivePattern();
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    private static partial Regex ContainerNamePattern();
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")]
+    private static partial Regex ModelNamePattern();
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Entrypoint of the claude-code image (runs under tini).
+#
+#   <image> idle            stay up; attach with `docker exec -it <container> claude`
+#   <image> task            run one non-interactive task from environment variables:
+#                             CLAUDE_TASK_PROMPT         (required) the prompt
+#                             CLAUDE_TASK_OUTPUT_FORMAT  text | json | stream-json
+#                             CLAUDE_TASK_ALLOWED_TOOLS  e.g. "Write Bash(echo:*)"
+#                           output goes to the container log; exit code is Claude Code's
+#   <image> [args...]       anything else: `claude args...` (interactive with -it)
+#
+# The model comes from ANTHROPIC_MODEL (read by Claude Code itself), the
+# endpoint from ANTHROPIC_BASE_URL, the credential from ANTHROPIC_AUTH_TOKEN.
+set -euo pipefail
+
+config_file="${CLAUDE_CONFIG_DIR:-$HOME}/.claude.json"
+
+# Seed a minimal global config so the first run neither shows onboarding nor
+# asks whether /workspace is trusted. An existing file (a mounted config, or
+# one from an earlier run in a volume) is never touched, not even merged: it
+# belongs to the user, may be a single-file bind mount (which cannot be
+# replaced atomically), and a Claude Code on the host may be writing it at the
+# same moment. Whoever mounts a config decides its onboarding and trust state.
+seed_config() {
+  if [ -e "$config_file" ]; then
+    return 0
+  fi
+  mkdir -p "$(dirname "$config_file")"
+  local tmp
+  tmp="$(mktemp "$config_file.XXXXXX")"
+  cat >"$tmp" <<'JSON'
+{
+  "hasCompletedOnboarding": true,
+  "projects": {
+    "/workspace": {
+      "hasTrustDialogAccepted": true
+    }
+  }
+}
+JSON
+  # No-clobber rename: if something created the file meanwhile, keep theirs.
+  mv -n "$tmp" "$config_file" || true
+  rm -f "$tmp"
+}
+
+idle() {
+  local name
+  name="$(hostname)"
+  cat <<EOF
+Claude Code $(claude --version 2>/dev/null || echo '(version unknown)') is ready in this container.
+Attach from the host:
+  docker exec -it <container> claude        (this container's id: $name)
+  scripts/claude [args...]                  (uses \$CLAUDE_STACK_CONTAINER, default claudestack-claude-code)
+Waiting; stop the container to end.
+EOF
+  trap 'exit 0' TERM INT HUP
+  # sleep in the background so the trap runs as soon as a signal arrives.
+  sleep infinity &
+  wait $!
+}
+
+task() {
+  if [ -z "${CLAUDE_TASK_PROMPT:-}" ]; then
+    echo "error: task mode needs the prompt in CLAUDE_TASK_PROMPT (it is empty or unset)." >&2
+    exit 2
+  fi
+  local -a args=(-p "$CLAUDE_TASK_PROMPT")
+  if [ -n "${CLAUDE_TASK_OUTPUT_FORMAT:-}" ]; then
+    args+=(--output-format "$CLAUDE_TASK_OUTPUT_FORMAT")
+    # Claude Code requires --verbose for stream-json in print mode.
+    if [ "$CLAUDE_TASK_OUTPUT_FORMAT" = stream-json ]; then
+      args+=(--verbose)
+    fi
+  fi
+  if [ -n "${CLAUDE_TASK_ALLOWED_TOOLS:-}" ]; then
+    args+=(--allowedTools "$CLAUDE_TASK_ALLOWED_TOOLS")
+  fi
+  # stdin closed: print mode must not wait for piped input.
+  exec claude "${args[@]}" </dev/null
+}
+
+seed_config
+
+case "${1:-}" in
+  idle) idle ;;
+  task) task ;;
+  claude) shift; exec claude "$@" ;;
+  *) exec claude "$@" ;;
+esac

@@ -1,0 +1,29 @@
+#!/usr/bin/env pwsh
+# Runs Claude Code inside the stack's running claude-code container.
+#   scripts/claude.ps1 [claude args...]      e.g. scripts/claude.ps1 -p "explain this repo"
+# Container: $env:CLAUDE_STACK_CONTAINER (default claudestack-claude-code).
+$ErrorActionPreference = 'Stop'
+
+$container = if ($env:CLAUDE_STACK_CONTAINER) { $env:CLAUDE_STACK_CONTAINER } else { 'claudestack-claude-code' }
+
+if (-not (Get-Command docker -ErrorAction SilentlyContinue)) {
+    [Console]::Error.WriteLine('claude: docker is not installed or not on PATH.')
+    exit 127
+}
+
+$running = & docker container inspect -f '{{.State.Running}}' $container 2>$null
+if ($LASTEXITCODE -ne 0 -or "$running".Trim() -ne 'true') {
+    [Console]::Error.WriteLine("claude: container '$container' is not running.")
+    [Console]::Error.WriteLine('Start the stack first: dotnet run --project ClaudeStack.AppHost')
+    [Console]::Error.WriteLine('(or set CLAUDE_STACK_CONTAINER to the name of your claude-code container)')
+    exit 1
+}
+
+# -t only with a terminal, so the script also works from other scripts and tests;
+# -i when stdin is a terminal or redirected (a pipe or file to forward).
+$flags = @()
+if (-not [Console]::IsInputRedirected -and -not [Console]::IsOutputRedirected) { $flags = @('-it') }
+else { $flags = @('-i') }
+
+& docker exec @flags -w /workspace $container claude @args
+exit $LASTEXITCODE
