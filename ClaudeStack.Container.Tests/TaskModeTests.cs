@@ -152,7 +152,10 @@ public sealed class TaskModeTests(ClaudeCodeImage image)
             var mine = Path.Combine(home.FullName, "mine.json");
             const string original = "{\"numStartups\": 3}\n";
             await File.WriteAllTextAsync(mine, original, cancellationToken);
-            File.SetUnixFileMode(mine, (UnixFileMode)0b110_110_110);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(mine, (UnixFileMode)0b110_110_110);
+            }
             var kept = await ProcessRunner.DockerAsync(
                 Containers.CommandTimeout, cancellationToken,
                 "run", "--rm", "--network", "none", "-v", mine + ":/home/node/.claude.json", image.Tag, "--version");

@@ -36,7 +36,7 @@ public sealed class ZeroEgressTests(ClaudeCodeImage image)
                     image.Tag, "task",
                 ]);
             var counters = await sandbox.CountersAsync(cancellationToken);
-            var report = $"{run.Describe()}\ncounters: {string.Join(", ", counters.Select(c => $"{c.Key}={c.Value}"))}\n" +
+            var report = $"{run.Describe()}\nIPv6 in the namespace: {(sandbox.Ipv6Enabled ? "enabled, counted" : "disabled by Docker")}\ncounters: {string.Join(", ", counters.Select(c => $"{c.Key}={c.Value}"))}\n" +
                          $"DNS queries: {string.Join(", ", dns.Queries)}\nsockets:\n{await sandbox.SocketsAsync(cancellationToken)}";
 
             Assert.True(run.ExitCode == 0, report);

@@ -230,6 +230,34 @@ public sealed class ServiceDefaultsTests
     }
 
     [Fact]
+    public async Task NoServiceNameConfigured_FallsBackToApplicationName()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var receiver = await OtlpReceiver.StartAsync(ct);
+        var settings = ExportingTo(receiver);
+        settings["OTEL_SERVICE_NAME"] = string.Empty;
+        var marker = NewMarker();
+        string applicationName;
+
+        await using (var app = await TestApp.StartAsync(settings, ct))
+        {
+            applicationName = app.Services.GetRequiredService<IHostEnvironment>().ApplicationName;
+            using (var activity = TestSource.StartActivity("test.fallback"))
+            {
+                activity?.SetTag("test.marker", marker);
+            }
+
+            await app.StopAsync(ct);
+        }
+
+        var span = Assert.Single(await receiver.WaitForSpansAsync(
+            s => s.Attributes.GetString("test.marker") == marker, timeout: WaitLimit, cancellationToken: ct));
+        Assert.Equal(applicationName, span.ServiceName);
+        Assert.False(string.IsNullOrEmpty(span.ResourceAttributes.GetString("service.instance.id")));
+        Assert.Equal("test", span.ResourceAttributes.GetString("deployment.environment.name"));
+    }
+
+    [Fact]
     public async Task AddServiceDefaultsCalledTwice_StartsAndExportsOnce()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -28,6 +28,9 @@ public static class GatewayApplication
             app.UsePathBase(pathBase);
         }
 
+        // Routing runs after the path base is stripped.
+        app.UseRouting();
+
         app.MapDefaultEndpoints();
         app.MapMessagesApi();
         return app;

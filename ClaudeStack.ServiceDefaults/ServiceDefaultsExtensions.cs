@@ -104,7 +104,7 @@ public static class ServiceDefaultsExtensions
             .WithTracing(tracing => tracing.AddSource(TracingSources))
             .WithMetrics(metrics => metrics.AddMeter(Meters));
 
-        if (true)
+        if (!string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointKey]))
         {
             telemetry.UseOtlpExporter();
         }
@@ -135,7 +135,7 @@ public static class ServiceDefaultsExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
 
-        app.MapHealthChecks(HealthEndpointPath);
+        app.MapHealthChecks(HealthEndpointPath).WithoutTracing();
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(LiveTag),

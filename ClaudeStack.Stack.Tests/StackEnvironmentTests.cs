@@ -194,6 +194,8 @@ public class StackEnvironmentTests
     [Theory]
     [InlineData(new string[0], new[] { "idle" })]
     [InlineData(new[] { "ClaudeCode:Mode=Task", "ClaudeCode:Prompt=go" }, new[] { "task" })]
+    [InlineData(new[] { "ClaudeCode:Terminal=true" }, new[] { "claude" })]
+    [InlineData(new[] { "ClaudeCode:Mode=Task", "ClaudeCode:Prompt=go", "ClaudeCode:Terminal=true" }, new[] { "task" })]
     public void ClaudeCodeArguments_SelectTheEntrypointMode(string[] settings, string[] expected)
     {
         Assert.Equal(expected, StackEnvironment.ClaudeCodeArguments(TestConfig.Read(settings)));

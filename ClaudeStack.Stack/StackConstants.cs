@@ -71,6 +71,9 @@ public static class StackConstants
     {
         public const string Idle = "idle";
         public const string Task = "task";
+
+        /// <summary>Runs <c>claude</c> as the main process (interactive when a terminal is attached).</summary>
+        public const string Claude = "claude";
     }
 
     /// <summary>Defaults of the <c>ClaudeStack</c> section.</summary>

@@ -142,13 +142,20 @@ public static class StackEnvironment
         return entries;
     }
 
-    /// <summary>The container arguments: the entrypoint's mode.</summary>
+    /// <summary>
+    /// The container arguments, i.e. the entrypoint's mode: <c>task</c>, or <c>idle</c> to wait for
+    /// <c>docker exec</c>. With the dashboard terminal (idle mode only) Claude Code itself is the
+    /// container's main process, so the terminal shows an interactive Claude Code.
+    /// </summary>
     public static IReadOnlyList<string> ClaudeCodeArguments(StackOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return options.ClaudeCode.Mode == ClaudeCodeMode.Task
-            ? [StackConstants.EntrypointModes.Task]
-            : [StackConstants.EntrypointModes.Idle];
+        return options.ClaudeCode switch
+        {
+            { Mode: ClaudeCodeMode.Task } => [StackConstants.EntrypointModes.Task],
+            { Terminal: true } => [StackConstants.EntrypointModes.Claude],
+            _ => [StackConstants.EntrypointModes.Idle],
+        };
     }
 
     /// <summary>How to attach to the idle container from the host.</summary>

@@ -14,7 +14,10 @@ public static class Containers
     public static DirectoryInfo NewWorkspace()
     {
         var workspace = Directory.CreateTempSubdirectory("claudestack-workspace-");
-        File.SetUnixFileMode(workspace.FullName, (UnixFileMode)0b111_111_111);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(workspace.FullName, (UnixFileMode)0b111_111_111);
+        }
         return workspace;
     }
 

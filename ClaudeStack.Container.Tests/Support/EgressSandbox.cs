@@ -44,6 +44,9 @@ public sealed partial class EgressSandbox : IAsyncDisposable
 
     public string NamespaceVeth { get; }
 
+    /// <summary>False when Docker disabled IPv6 in the namespace (its default): nothing can leave over IPv6.</summary>
+    public bool Ipv6Enabled { get; private set; }
+
     public static async Task<EgressSandbox> CreateAsync(string image, CancellationToken cancellationToken)
     {
         var used = (await Run("ip", ["-4", "-o", "addr", "show"], cancellationToken)).Stdout;
@@ -68,16 +71,28 @@ public sealed partial class EgressSandbox : IAsyncDisposable
             "--entrypoint", "/usr/bin/tini", image, "--", "sleep", "infinity")).EnsureSuccess();
         pid = int.Parse((await ProcessRunner.DockerAsync(Timeout, cancellationToken, "inspect", "-f", "{{.State.Pid}}", Holder)).EnsureSuccess().Stdout.Trim(), CultureInfo.InvariantCulture);
 
+        // Docker disables IPv6 in a container's namespace unless the daemon enables it; then no IPv6 packet
+        // can leave at all. Otherwise IPv6 gets a default route too, so its attempts are counted like IPv4's.
+        var disabled = await InNamespace(cancellationToken, "cat", "/proc/sys/net/ipv6/conf/all/disable_ipv6");
+        Ipv6Enabled = disabled.Stdout.Trim() == "0";
+
         await Ip(cancellationToken, "link", "add", hostVeth, "type", "veth", "peer", "name", NamespaceVeth);
         await Ip(cancellationToken, "addr", "add", HostAddress + "/30", "dev", hostVeth);
-        await Ip(cancellationToken, "-6", "addr", "add", HostAddress6 + "/64", "dev", hostVeth, "nodad");
+        if (Ipv6Enabled)
+        {
+            await Ip(cancellationToken, "-6", "addr", "add", HostAddress6 + "/64", "dev", hostVeth, "nodad");
+        }
+
         await Ip(cancellationToken, "link", "set", hostVeth, "up");
         await Ip(cancellationToken, "link", "set", NamespaceVeth, "netns", pid.ToString(CultureInfo.InvariantCulture));
         await InNamespace(cancellationToken, "ip", "addr", "add", NamespaceAddress + "/30", "dev", NamespaceVeth);
-        await InNamespace(cancellationToken, "ip", "-6", "addr", "add", NamespaceAddress6 + "/64", "dev", NamespaceVeth, "nodad");
         await InNamespace(cancellationToken, "ip", "link", "set", NamespaceVeth, "up");
         await InNamespace(cancellationToken, "ip", "route", "add", "default", "via", HostAddress);
-        await InNamespace(cancellationToken, "ip", "-6", "route", "add", "default", "via", HostAddress6);
+        if (Ipv6Enabled)
+        {
+            await InNamespace(cancellationToken, "ip", "-6", "addr", "add", NamespaceAddress6 + "/64", "dev", NamespaceVeth, "nodad");
+            await InNamespace(cancellationToken, "ip", "-6", "route", "add", "default", "via", HostAddress6);
+        }
     }
 
     /// <summary>Installs the counting rules; call once the gateway's port is known.</summary>
@@ -95,6 +110,11 @@ public sealed partial class EgressSandbox : IAsyncDisposable
         foreach (var rule in rules)
         {
             await InNamespace(cancellationToken, ["iptables", "-A", "OUTPUT", .. rule]);
+        }
+
+        if (!Ipv6Enabled)
+        {
+            return;
         }
 
         // IPv6: neighbour discovery is the kernel's own traffic; any other packet is an attempt to go somewhere.

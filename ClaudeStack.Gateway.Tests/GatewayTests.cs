@@ -1,0 +1,526 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using ClaudeStack.Gateway.Telemetry;
+using ClaudeStack.Gateway.Tests.Support;
+using ClaudeStack.ScriptedUpstream;
+using Names = ClaudeStack.Gateway.Telemetry.TelemetryNames.Attributes;
+
+namespace ClaudeStack.Gateway.Tests;
+
+/// <summary>The gateway on real Kestrel in front of a scripted upstream, for the requests Claude Code really sends.</summary>
+public sealed class GatewayTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static StringContent Body(string json) => new(json, Encoding.UTF8, "application/json");
+
+    private static string Request(string model = "llama3.1:8b", bool stream = true, string text = "Say hello") =>
+        new JsonObject
+        {
+            ["model"] = model,
+            ["max_tokens"] = 1024,
+            ["stream"] = stream,
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = text }),
+        }.ToJsonString();
+
+    [Fact]
+    public async Task HeadAndGetRoot_Return200()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unused"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var anonymous = new HttpClient { BaseAddress = gateway.BaseAddress };
+
+        using var head = await anonymous.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/"), Ct);
+        using var get = await anonymous.GetAsync("/", Ct);
+
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        Assert.Empty(upstream.Requests);
+    }
+
+    [Fact]
+    public async Task HealthAndAlive_Return200()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unused"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+
+        Assert.Equal(HttpStatusCode.OK, (await gateway.Client.GetAsync("/health", Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await gateway.Client.GetAsync("/alive", Ct)).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("anthropic-compatible")]
+    [InlineData("anthropic")]
+    public async Task PassThroughStream_IsByteForByteAndKeepsQueryAndHeaders(string profile)
+    {
+        var message = new ScriptedMessage { Model = "claude-sonnet-4-5", Blocks = [new ScriptedText(["Hel", "lo ", "wor", "ld"])], InputTokens = 20, OutputTokens = 4 };
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Message(message), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?>
+        {
+            ["Gateway:Upstream:Profile"] = profile,
+            ["Gateway:Upstream:ApiKey"] = "sk-upstream-key-abcdef",
+        }, Ct);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages?beta=true") { Content = Body(Request("claude-sonnet-4-5")) };
+        request.Headers.Add("anthropic-version", "2023-06-01");
+        request.Headers.Add("anthropic-beta", "claude-code-20250219,interleaved-thinking-2025-05-14");
+
+        using var response = await gateway.Client.SendAsync(request, Ct);
+        var bytes = await response.Content.ReadAsByteArrayAsync(Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(string.Concat(AnthropicSse.MessageEvents(message with { Id = message.Id })), Encoding.UTF8.GetString(bytes));
+        var received = Assert.Single(upstream.Requests);
+        Assert.Equal("/v1/messages?beta=true", received.PathAndQuery);
+        Assert.Equal("2023-06-01", received.Header("anthropic-version"));
+        Assert.Equal("claude-code-20250219,interleaved-thinking-2025-05-14", received.Header("anthropic-beta"));
+        Assert.Equal("sk-upstream-key-abcdef", received.Header("x-api-key"));
+        Assert.DoesNotContain(GatewayHost.StackToken, string.Join(" ", received.Headers.Values));
+    }
+
+    [Fact]
+    public async Task AnthropicProfile_KeepsClaudeNamesAndBodyUntouched()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("hi", "claude-haiku-4-5-20251001"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?>
+        {
+            ["Gateway:Upstream:Profile"] = "anthropic",
+            ["Gateway:Upstream:ApiKey"] = "sk-ant-test-0123456789",
+        }, Ct);
+        var json = Request("claude-haiku-4-5-20251001");
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(json), Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(json, Assert.Single(upstream.Requests).BodyText);
+    }
+
+    [Theory]
+    [InlineData("claude-haiku-4-5-20251001", "qwen2.5-coder:1.5b")]
+    [InlineData("haiku", "qwen2.5-coder:1.5b")]
+    [InlineData("claude-opus-4-1", "llama3.1:8b")]
+    [InlineData("sonnet", "llama3.1:8b")]
+    [InlineData("qwen2.5-coder:32b", "qwen2.5-coder:32b")]
+    public async Task ClaudeNames_AreRoutedToLocalModels(string requested, string expected)
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(r => ScriptedReply.Text("ok", r.Model!), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?>
+        {
+            ["Gateway:Models:Haiku"] = "qwen2.5-coder:1.5b",
+        }, Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request(requested)), Ct);
+        await response.Content.ReadAsByteArrayAsync(Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(expected, Assert.Single(upstream.Requests).Model);
+        var span = Assert.Single(await spans.WaitForAsync(1, Ct));
+        Assert.Equal($"chat {expected}", span.DisplayName);
+        Assert.Equal(requested, span.GetTagItem(Names.ModelRequested));
+        Assert.Equal(expected, span.GetTagItem(Names.RequestModel));
+    }
+
+    [Fact]
+    public async Task ClaudeNameWithoutLocalModel_Is404AndNeverForwarded()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unused"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Models:Default"] = null }, Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request("claude-sonnet-4-5")), Ct);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("not_found_error", (string?)error["error"]!["type"]);
+        Assert.Contains("Gateway:Models:Default", (string?)error["error"]!["message"]);
+        Assert.Empty(upstream.Requests);
+    }
+
+    [Fact]
+    public async Task StreamedCall_RecordsGenAiSpanWithUsageFromMessageDelta()
+    {
+        // Ollama (middleware/anthropic.go) reports input tokens as an estimate in message_start and the real count in message_delta.
+        var message = new ScriptedMessage { Model = "llama3.1:8b", Blocks = [new ScriptedText("hi")], StartInputTokens = 3, InputTokens = 1234, OutputTokens = 56, CacheReadInputTokens = 1000 };
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Message(message), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = Body(Request()) };
+        request.Headers.Add("x-claude-code-session-id", "session-42");
+        request.Headers.Add("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+
+        using var response = await gateway.Client.SendAsync(request, Ct);
+        await response.Content.ReadAsByteArrayAsync(Ct);
+
+        var span = Assert.Single(await spans.WaitForAsync(1, Ct));
+        Assert.Equal(System.Diagnostics.ActivityKind.Client, span.Kind);
+        Assert.Equal("0af7651916cd43dd8448eb211c80319c", span.TraceId.ToHexString());
+        Assert.Equal("chat", span.GetTagItem(Names.OperationName));
+        Assert.Equal("ollama", span.GetTagItem(Names.ProviderName));
+        Assert.Equal("llama3.1:8b", span.GetTagItem(Names.ResponseModel));
+        Assert.Equal(message.Id, span.GetTagItem(Names.ResponseId));
+        Assert.Equal(new[] { "end_turn" }, span.GetTagItem(Names.ResponseFinishReasons));
+        Assert.Equal(1234L, span.GetTagItem(Names.UsageInputTokens));
+        Assert.Equal(56L, span.GetTagItem(Names.UsageOutputTokens));
+        Assert.Equal(1000L, span.GetTagItem(Names.UsageCacheReadInputTokens));
+        Assert.Equal(1024, span.GetTagItem(Names.RequestMaxTokens));
+        Assert.Equal(true, span.GetTagItem(Names.RequestStream));
+        Assert.Equal("session-42", span.GetTagItem(Names.ConversationId));
+        Assert.Equal("127.0.0.1", span.GetTagItem(Names.ServerAddress));
+        Assert.Equal(upstream.BaseAddress.Port, span.GetTagItem(Names.ServerPort));
+        Assert.Null(span.GetTagItem(Names.InputMessages));
+        Assert.Equal(System.Diagnostics.ActivityStatusCode.Unset, span.Status);
+    }
+
+    [Fact]
+    public async Task NonStreamingResend_IsRelayedWholeAndTraced()
+    {
+        // Claude Code re-sends a request without streaming after a failed stream.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("whole answer"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request(stream: false)), Ct);
+        var json = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("whole answer", (string?)json["content"]![0]!["text"]);
+        var span = Assert.Single(await spans.WaitForAsync(1, Ct));
+        Assert.Equal(false, span.GetTagItem(Names.RequestStream));
+        Assert.Equal(5L, span.GetTagItem(Names.UsageOutputTokens));
+    }
+
+    [Fact]
+    public async Task StreamEndingWithoutMessageStop_EndsWithErrorEventAndFailedSpan()
+    {
+        // Ollama's Anthropic middleware (middleware/anthropic.go) swallows a mid-stream error and just ends the body.
+        var message = ScriptedMessage.Text("partial answer");
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.StreamEndingEarly(message, 3), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request()), Ct);
+        var text = await response.Content.ReadAsStringAsync(Ct);
+
+        var upstreamPart = string.Concat(AnthropicSse.MessageEvents(message).Take(3));
+        Assert.StartsWith(upstreamPart, text);
+        Assert.Contains("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\"", text[upstreamPart.Length..]);
+        var span = Assert.Single(await spans.WaitForAsync(1, Ct));
+        Assert.Equal(System.Diagnostics.ActivityStatusCode.Error, span.Status);
+        Assert.Equal(TelemetryNames.ErrorTypes.StreamIncomplete, span.GetTagItem(Names.ErrorType));
+    }
+
+    [Fact]
+    public async Task OllamaErrorBody_BecomesAnthropicErrorWithSameStatus()
+    {
+        // api/types.go StatusError: Ollama's native errors are {"error":"..."}.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.OllamaError(500, "llama runner process has terminated: exit status 2"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request()), Ct);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal("error", (string?)error["type"]);
+        Assert.Equal("api_error", (string?)error["error"]!["type"]);
+        Assert.Equal("llama runner process has terminated: exit status 2", (string?)error["error"]!["message"]);
+    }
+
+    [Fact]
+    public async Task UnknownLocalModel_Is404NotFound()
+    {
+        // server/routes.go + middleware/anthropic.go: an unknown model is 404 not_found_error "model 'x' not found".
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("unused"), Ollama = new OllamaEmulation() }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request("mistral:7b")), Ct);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("not_found_error", (string?)error["error"]!["type"]);
+        Assert.Equal("model 'mistral:7b' not found", (string?)error["error"]!["message"]);
+    }
+
+    [Fact]
+    public async Task LoopbackOllama_GetsLocalhostHostHeader()
+    {
+        // server/routes.go allowedHostsMiddleware: a loopback-bound Ollama answers 403 to Host names it does not know.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("ok"), Ollama = new OllamaEmulation() }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = Body(Request()) };
+        request.Headers.Host = "model-gateway.example";
+
+        using var response = await gateway.Client.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal($"localhost:{upstream.BaseAddress.Port}", upstream.MessageRequests.Single().Header("host"));
+    }
+
+    [Fact]
+    public async Task ForeignHostHeader_IsRefusedByEmulatedOllama()
+    {
+        // The emulation's own check, so the test above can fail: a foreign Host gets 403 with an empty body.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("ok"), Ollama = new OllamaEmulation() }, Ct);
+        using var client = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(upstream.BaseAddress, "/api/version"));
+        request.Headers.Host = "evil.example.com";
+
+        using var response = await client.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task UnreachableUpstream_Is502ApiError()
+    {
+        var closedPort = new Uri($"http://127.0.0.1:{FreePort()}");
+        await using var gateway = await GatewayHost.StartAsync(closedPort, cancellationToken: Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request(stream: false)), Ct);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal("api_error", (string?)error["error"]!["type"]);
+        Assert.Contains("connection refused", (string?)error["error"]!["message"]);
+    }
+
+    [Fact]
+    public async Task UpstreamWithoutHeaders_TimesOutWith504()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Hang(), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:ResponseTimeout"] = "00:00:01" }, Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request(stream: false)), Ct);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.Equal("timeout_error", (string?)error["error"]!["type"]);
+    }
+
+    [Fact]
+    public async Task SilentModel_GetsHeadersAndPingsBeforeFirstToken()
+    {
+        // Ollama writes nothing, not even headers, until the first token (middleware/anthropic.go); prefill can take minutes.
+        var message = ScriptedMessage.Text("late");
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Message(message, firstEventDelay: TimeSpan.FromSeconds(2)), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?>
+        {
+            ["Gateway:Streaming:KeepAliveAfter"] = "00:00:00.300",
+            ["Gateway:Streaming:KeepAliveInterval"] = "00:00:00.500",
+        }, Ct);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = Body(Request()) };
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        using var response = await gateway.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct);
+        var headersAfter = started.Elapsed;
+        var text = await response.Content.ReadAsStringAsync(Ct);
+
+        Assert.True(headersAfter < TimeSpan.FromSeconds(1.5), $"headers took {headersAfter}");
+        Assert.StartsWith("event: ping\n", text);
+        Assert.EndsWith(string.Concat(AnthropicSse.MessageEvents(message)), text);
+    }
+
+    [Theory]
+    [InlineData(null, null, HttpStatusCode.Unauthorized)]
+    [InlineData("Bearer wrong-token", null, HttpStatusCode.Unauthorized)]
+    [InlineData(null, "wrong-token", HttpStatusCode.Unauthorized)]
+    [InlineData("Bearer " + GatewayHost.StackToken, null, HttpStatusCode.OK)]
+    [InlineData(null, GatewayHost.StackToken, HttpStatusCode.OK)]
+    public async Task CallerAuth_AcceptsOnlyTheStackToken(string? authorization, string? apiKey, HttpStatusCode expected)
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("ok"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var client = new HttpClient { BaseAddress = gateway.BaseAddress };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = Body(Request(stream: false)) };
+        if (authorization is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        }
+
+        if (apiKey is not null)
+        {
+            request.Headers.Add("x-api-key", apiKey);
+        }
+
+        using var response = await client.SendAsync(request, Ct);
+
+        Assert.Equal(expected, response.StatusCode);
+        if (expected == HttpStatusCode.Unauthorized)
+        {
+            var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+            Assert.Equal("authentication_error", (string?)error["error"]!["type"]);
+            Assert.Empty(upstream.Requests);
+        }
+    }
+
+    [Theory]
+    [InlineData("{not json", "not valid JSON")]
+    [InlineData("[]", "JSON object")]
+    [InlineData("{\"messages\":[]}", "model")]
+    [InlineData("{\"model\":\"llama3.1:8b\"}", "messages")]
+    [InlineData("{\"model\":\"llama3.1:8b\",\"messages\":[],\"stream\":\"yes\"}", "stream")]
+    public async Task MalformedRequest_Is400InvalidRequest(string body, string expectedInMessage)
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unused"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(body), Ct);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_request_error", (string?)error["error"]!["type"]);
+        Assert.Contains(expectedInMessage, (string?)error["error"]!["message"]);
+        Assert.Empty(upstream.Requests);
+    }
+
+    [Fact]
+    public async Task OversizedBody_Is413()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unused"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:MaxRequestBodyBytes"] = "4096" }, Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request(text: new string('x', 10_000))), Ct);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("request_too_large", (string?)error["error"]!["type"]);
+        Assert.Empty(upstream.Requests);
+    }
+
+    [Fact]
+    public async Task ClientDisconnect_CancelsTheUpstreamRequest()
+    {
+        var message = new ScriptedMessage { Blocks = [new ScriptedText(["a", "b"])] };
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.StreamThenHang(message, 2), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        using (var response = await gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = Body(Request()) }, HttpCompletionOption.ResponseHeadersRead, Ct))
+        {
+            await using var stream = await response.Content.ReadAsStreamAsync(Ct);
+            _ = await stream.ReadAsync(new byte[64], Ct);
+        }
+
+        var span = Assert.Single(await spans.WaitForAsync(1, Ct, TimeSpan.FromSeconds(10)));
+        var upstreamRequest = upstream.MessageRequests.Single();
+        for (var wait = 0; wait < 100 && !upstreamRequest.Aborted; wait++)
+        {
+            await Task.Delay(50, Ct);
+        }
+
+        Assert.True(upstreamRequest.Aborted, "the upstream request was not aborted within 5 s of the client leaving");
+        Assert.Equal(TelemetryNames.ErrorTypes.ClientClosed, span.GetTagItem(Names.ErrorType));
+    }
+
+    [Fact]
+    public async Task PathBase_ServesTheApiUnderAPrefix()
+    {
+        // Claude Code keeps the path of ANTHROPIC_BASE_URL: http://gateway/claude → /claude/v1/messages.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("ok"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:PathBase"] = "/claude" }, Ct);
+
+        using var response = await gateway.Client.PostAsync("/claude/v1/messages?beta=true", Body(Request(stream: false)), Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("/v1/messages?beta=true", upstream.Requests.Single().PathAndQuery);
+    }
+
+    [Fact]
+    public async Task CountTokens_OnOllama_IsAnsweredWithoutAnUpstreamCall()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unused"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages/count_tokens?beta=true", Body(Request("claude-sonnet-4-5", text: new string('w', 3600))), Ct);
+        var json = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.InRange((int)json["input_tokens"]!, 900, 1100);
+        Assert.Empty(upstream.Requests);
+    }
+
+    [Fact]
+    public async Task CountTokens_OnCompatibleUpstream_IsForwardedWithMappedModel()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(200, "{\"input_tokens\":77}"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic-compatible" }, Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages/count_tokens", Body(Request("claude-sonnet-4-5")), Ct);
+
+        Assert.Equal("{\"input_tokens\":77}", await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal("llama3.1:8b", upstream.Requests.Single().Model);
+    }
+
+    [Fact]
+    public async Task CountTokens_OnCompatibleUpstreamWithoutIt_FallsBackToEstimate()
+    {
+        // Servers without count_tokens answer 404 (Ollama: plain-text "404 page not found").
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(404, "404 page not found", "text/plain"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic-compatible" }, Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages/count_tokens", Body(Request()), Ct);
+        var json = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True((int)json["input_tokens"]! > 0);
+    }
+
+    [Fact]
+    public async Task SixtyFourConcurrentStreams_HaveNoCrossTalk()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(r =>
+        {
+            var marker = r.Json!["messages"]![0]!["content"]!.GetValue<string>();
+            return ScriptedReply.Message(new ScriptedMessage { Id = "msg_" + marker, Blocks = [new ScriptedText([.. Enumerable.Repeat(marker, 20)])] }, eventInterval: TimeSpan.FromMilliseconds(2));
+        }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        var calls = Enumerable.Range(0, 64).Select(async i =>
+        {
+            var marker = $"call-{i:D2}";
+            using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request(text: marker)), Ct);
+            var text = await response.Content.ReadAsStringAsync(Ct);
+            var expected = string.Concat(AnthropicSse.MessageEvents(new ScriptedMessage { Id = "msg_" + marker, Blocks = [new ScriptedText([.. Enumerable.Repeat(marker, 20)])] }));
+            return text == expected;
+        });
+
+        Assert.All(await Task.WhenAll(calls), Assert.True);
+        Assert.Equal(64, (await spans.WaitForAsync(64, Ct)).Count);
+    }
+
+    [Fact]
+    public async Task ContentCapture_RecordsMessagesInGenAiShapeWithoutSecrets()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.ToolUse("Bash", "{\"command\":\"ls\"}"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { [TelemetryNames.CaptureMessageContentKey] = "true" }, Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+        var body = new JsonObject
+        {
+            ["model"] = "llama3.1:8b",
+            ["stream"] = true,
+            ["system"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = "You are Claude Code." }),
+            ["tools"] = new JsonArray(new JsonObject { ["name"] = "Bash", ["description"] = "Runs a command", ["input_schema"] = new JsonObject { ["type"] = "object" } }),
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = $"my token is {GatewayHost.StackToken}" }),
+        };
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(body.ToJsonString()), Ct);
+        await response.Content.ReadAsByteArrayAsync(Ct);
+
+        var span = Assert.Single(await spans.WaitForAsync(1, Ct));
+        var input = JsonNode.Parse((string)span.GetTagItem(Names.InputMessages)!)!;
+        Assert.Equal("user", (string?)input[0]!["role"]);
+        Assert.Equal("my token is [REDACTED]", (string?)input[0]!["parts"]![0]!["content"]);
+        var output = JsonNode.Parse((string)span.GetTagItem(Names.OutputMessages)!)!;
+        Assert.Equal("tool_call", (string?)output[0]!["parts"]![0]!["type"]);
+        Assert.Equal("ls", (string?)output[0]!["parts"]![0]!["arguments"]!["command"]);
+        Assert.Equal("You are Claude Code.", (string?)JsonNode.Parse((string)span.GetTagItem(Names.SystemInstructions)!)![0]!["content"]);
+        Assert.Equal("Bash", (string?)JsonNode.Parse((string)span.GetTagItem(Names.ToolDefinitions)!)![0]!["name"]);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
