@@ -39,6 +39,7 @@ public sealed class ZeroEgressTests(ClaudeCodeImage image)
             var report = $"{run.Describe()}\nIPv6 in the namespace: {(sandbox.Ipv6Enabled ? "enabled, counted" : "disabled by Docker")}\ncounters: {string.Join(", ", counters.Select(c => $"{c.Key}={c.Value}"))}\n" +
                          $"DNS queries: {string.Join(", ", dns.Queries)}\nsockets:\n{await sandbox.SocketsAsync(cancellationToken)}";
 
+            TestContext.Current.TestOutputHelper?.WriteLine(report);
             Assert.True(run.ExitCode == 0, report);
             Assert.Contains(Scripts.FinalAnswer, run.Stdout, StringComparison.Ordinal);
             Assert.Contains(stack.Upstream.MessageRequests, r => Scripts.CarriesToolResult(r, Scripts.ToolUseId));

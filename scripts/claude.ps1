@@ -2,8 +2,7 @@
 # Runs Claude Code inside the stack's running claude-code container.
 #   scripts/claude.ps1 [claude args...]      e.g. scripts/claude.ps1 -p "explain this repo"
 # Container: $env:CLAUDE_STACK_CONTAINER (default claudestack-claude-code).
-$ErrorActionPreference = 'Stop'
-
+# No param() block on purpose: every argument, -p included, reaches claude through $args.
 $container = if ($env:CLAUDE_STACK_CONTAINER) { $env:CLAUDE_STACK_CONTAINER } else { 'claudestack-claude-code' }
 
 if (-not (Get-Command docker -ErrorAction SilentlyContinue)) {

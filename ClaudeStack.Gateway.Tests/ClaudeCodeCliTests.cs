@@ -1,0 +1,174 @@
+using System.Text.Json.Nodes;
+using ClaudeStack.Gateway.Routing;
+using ClaudeStack.Gateway.Tests.Support;
+using ClaudeStack.ScriptedUpstream;
+using Names = ClaudeStack.Gateway.Telemetry.TelemetryNames.Attributes;
+
+namespace ClaudeStack.Gateway.Tests;
+
+/// <summary>The real Claude Code CLI, headless, against the gateway in front of a scripted upstream.</summary>
+public sealed class ClaudeCodeCliTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static bool CarriesToolResult(UpstreamRequest request) =>
+        request.Json?["messages"]?.AsArray().LastOrDefault()?["content"] is JsonArray blocks
+        && blocks.Any(b => (string?)b?["type"] == "tool_result");
+
+    [Fact]
+    public async Task HeadlessPrompt_PrintsAnswerAndTracesOneSpanPerCall()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(
+            new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("Hello from the local model."), Ollama = new OllamaEmulation() }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct);
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput} {run.StandardError}");
+        Assert.Contains("Hello from the local model.", run.StandardOutput);
+        var calls = upstream.MessageRequests;
+        Assert.NotEmpty(calls);
+        Assert.All(calls, c => Assert.False(ModelRouter.IsClaudeName(c.Model!), $"upstream saw {c.Model}"));
+        var recorded = await spans.WaitForAsync(calls.Count, Ct);
+        Assert.Equal(calls.Count, recorded.Count);
+        var span = recorded[0];
+        Assert.Equal("chat llama3.1:8b", span.DisplayName);
+        Assert.Equal("ollama", span.GetTagItem(Names.ProviderName));
+        Assert.Equal("llama3.1:8b", span.GetTagItem(Names.ResponseModel));
+        Assert.Equal(12L, span.GetTagItem(Names.UsageInputTokens));
+        Assert.Equal(5L, span.GetTagItem(Names.UsageOutputTokens));
+        Assert.Equal(true, span.GetTagItem(Names.RequestStream));
+        Assert.Equal(calls[0].Header("x-claude-code-session-id"), span.GetTagItem(Names.ConversationId));
+        Assert.NotNull(span.GetTagItem(Names.ResponseId));
+    }
+
+    [Fact]
+    public async Task ToolRoundTrip_RunsTheToolAndSendsItsResult()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(request => CarriesToolResult(request)
+            ? ScriptedReply.Text("Done: wrote out.txt")
+            : ScriptedReply.ToolUse("Bash", "{\"command\":\"echo hi > out.txt\",\"description\":\"Write hi to out.txt\"}"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Write hi to out.txt", "--model", "llama3.1:8b", "--allowedTools", "Bash"], Ct);
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput} {run.StandardError}");
+        Assert.Contains("Done: wrote out.txt", run.StandardOutput);
+        Assert.Equal("hi\n", await File.ReadAllTextAsync(Path.Combine(run.Workspace, "out.txt"), Ct));
+        var calls = upstream.MessageRequests;
+        Assert.Equal(2, calls.Count);
+        var toolResult = calls[1].Json!["messages"]!.AsArray().Last()!["content"]!.AsArray().Single(b => (string?)b!["type"] == "tool_result")!;
+        Assert.Equal("toolu_scripted_1", (string?)toolResult["tool_use_id"]);
+        var recorded = await spans.WaitForAsync(2, Ct);
+        Assert.Equal(2, recorded.Count);
+        Assert.Contains(recorded, s => (s.GetTagItem(Names.ResponseFinishReasons) as string[])?.Single() == "tool_use");
+    }
+
+    [Fact]
+    public async Task SubagentAskingForHaiku_IsRoutedToTheLocalHaikuModel()
+    {
+        // A subagent with model "haiku" asks for claude-haiku-*; the upstream must only ever see local names.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(request =>
+        {
+            if ((string?)request.Json?["messages"]?[0]?["content"]?.AsArray().LastOrDefault()?["text"] == "Say hi")
+            {
+                return ScriptedReply.Text("hi from the subagent", request.Model!);
+            }
+
+            return CarriesToolResult(request)
+                ? ScriptedReply.Text("The subagent answered.")
+                : ScriptedReply.ToolUse("Agent", "{\"description\":\"greet\",\"prompt\":\"Say hi\",\"subagent_type\":\"general-purpose\",\"model\":\"haiku\",\"run_in_background\":false}");
+        }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Models:Haiku"] = "qwen2.5-coder:1.5b" }, Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Use a subagent to say hi", "--model", "llama3.1:8b", "--allowedTools", "Agent"], Ct);
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput} {run.StandardError}");
+        var models = upstream.MessageRequests.Select(r => r.Model!).ToList();
+        Assert.Contains("qwen2.5-coder:1.5b", models);
+        Assert.All(models, m => Assert.False(ModelRouter.IsClaudeName(m), $"upstream saw {m}"));
+        var recorded = await spans.WaitForAsync(models.Count, Ct);
+        Assert.Contains(recorded, s => ModelRouter.IsClaudeName((string)s.GetTagItem(Names.ModelRequested)!) && (string?)s.GetTagItem(Names.RequestModel) == "qwen2.5-coder:1.5b");
+    }
+
+    [Fact]
+    public async Task ContextCommand_IsAnsweredByTheGatewayWithoutUpstreamCalls()
+    {
+        // /context sends ~24 count_tokens requests; Ollama has none (a plain-text 404), so the gateway answers them.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(404, "404 page not found", "text/plain"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+
+        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "/context", "--model", "llama3.1:8b"], Ct);
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput} {run.StandardError}");
+        Assert.Contains("Context Usage", run.StandardOutput);
+        Assert.Empty(upstream.Requests);
+    }
+
+    [Fact]
+    public async Task OverloadedOnce_IsRetriedByClaudeCode()
+    {
+        var calls = 0;
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => Interlocked.Increment(ref calls) == 1
+            ? ScriptedReply.AnthropicError(529, "overloaded_error", "Overloaded")
+            : ScriptedReply.Text("second time lucky"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+
+        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct);
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput}");
+        Assert.Contains("second time lucky", run.StandardOutput);
+        Assert.Equal(2, upstream.MessageRequests.Count);
+    }
+
+    [Fact]
+    public async Task StreamCutByOllama_IsRecoveredByClaudeCodesNonStreamingResend()
+    {
+        // Ollama ends the stream without message_stop on a mid-generation failure; the gateway ends it with an
+        // error event, and Claude Code retries, falling back to a non-streamed request.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(request => request.Stream
+            ? ScriptedReply.StreamEndingEarly(ScriptedMessage.Text("lost"), 3)
+            : ScriptedReply.Text("recovered without streaming"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct);
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput}");
+        Assert.Contains("recovered without streaming", run.StandardOutput);
+        Assert.False(upstream.MessageRequests[^1].Stream);
+        var recorded = await spans.WaitForAsync(upstream.MessageRequests.Count, Ct);
+        Assert.Contains(recorded, s => (string?)s.GetTagItem(Names.ErrorType) == "stream_incomplete");
+    }
+
+    [Fact]
+    public async Task BadRequest_IsNotRetriedAsTheSameRequest()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.OllamaError(400, "invalid message content type: banana"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+
+        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("invalid message content type: banana", run.StandardOutput);
+        // Claude Code answers a 400 by dropping optional features step by step, never by repeating a request.
+        var bodies = upstream.MessageRequests.Select(r => r.BodyText + r.Header("anthropic-beta")).ToList();
+        Assert.Equal(bodies.Count, bodies.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task WrongStackToken_FailsWithoutReachingTheUpstream()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unreachable"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+
+        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, "not-the-stack-token", ["-p", "Say hello", "--model", "llama3.1:8b"], Ct,
+            new Dictionary<string, string> { ["CLAUDE_CODE_MAX_RETRIES"] = "0" });
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Empty(upstream.Requests);
+    }
+}

@@ -1,0 +1,350 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using ClaudeStack.Gateway.Telemetry;
+using ClaudeStack.ScriptedUpstream;
+using Xunit;
+
+namespace ClaudeStack.Gateway.Tests.Reliability;
+
+/// <summary>
+/// Issue 6, fault table: every way the upstream can fail, what the client sees (status, Anthropic error JSON or an
+/// SSE <c>event: error</c>) and what the span records (status Error and <c>error.type</c>).
+/// </summary>
+public sealed class FaultTableTests
+{
+    private const string PingEvent = "event: ping\ndata: {\"type\": \"ping\"}\n\n";
+
+    private static readonly ScriptedMessage FaultMessage = new()
+    {
+        Id = "msg_fault_table",
+        Blocks = [new ScriptedText(["The ", "quick ", "brown ", "fox ", "jumps ", "over ", "the ", "dog."])],
+        InputTokens = 42,
+        OutputTokens = 8,
+    };
+
+    public static TheoryData<string> Faults => [.. Cases.Keys];
+
+    private static readonly Dictionary<string, FaultCase> Cases = new FaultCase[]
+    {
+        // Nothing listens on the upstream port (Ollama not started yet). 502 is what Claude Code retries.
+        new("ConnectionRefused", null, Stream: false, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, answer.Status);
+            var (_, message) = Rig.AssertAnthropicError(answer.Body, "api_error");
+            Assert.Contains("connection refused", message, StringComparison.Ordinal);
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamUnreachable, 502);
+        }),
+
+        // Same with a streamed request: the refusal comes before any keep-alive, so still a plain 502.
+        new("ConnectionRefusedStreamed", null, Stream: true, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, answer.Status);
+            Assert.Equal("application/json", answer.MediaType);
+            Rig.AssertAnthropicError(answer.Body, "api_error");
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamUnreachable, 502);
+        }),
+
+        // Ollama v0.32.15 server/routes.go ChatHandler "model runner has unexpectedly stopped", turned into the
+        // Anthropic shape with a request_id by middleware/anthropic.go (*AnthropicWriter).writeError.
+        new("Upstream500", _ => ScriptedReply.Status(500, RunnerCrashedBody), Stream: true, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.InternalServerError, answer.Status);
+            Rig.AssertAnthropicError(answer.Body, "api_error");
+            Assert.Equal(RunnerCrashedBody, answer.Text); // already Anthropic-shaped: kept byte for byte
+            Rig.AssertFailedSpan(span, "api_error", 500);
+        }),
+
+        // A reverse proxy in front of the model server answering 500 with an HTML page (not JSON at all).
+        new("Upstream500Html", _ => ScriptedReply.Status(500, "<html><body>Internal Server Error</body></html>", "text/html"), Stream: false, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.InternalServerError, answer.Status);
+            Assert.Equal("application/json", answer.MediaType);
+            var (_, message) = Rig.AssertAnthropicError(answer.Body, "api_error");
+            Assert.Contains("Internal Server Error", message, StringComparison.Ordinal);
+            Rig.AssertFailedSpan(span, "api_error", 500);
+        }),
+
+        // The Anthropic API's 529 overloaded_error (docs.anthropic.com/en/api/errors); Claude Code retries it.
+        new("Overloaded529", _ => ScriptedReply.Status(529, OverloadedBody, "application/json", ("request-id", "req_overloaded_1")), Stream: true, [], (answer, span, _) =>
+        {
+            Assert.Equal(529, (int)answer.Status);
+            Assert.Equal(OverloadedBody, answer.Text);
+            Rig.AssertAnthropicError(answer.Body, "overloaded_error");
+            Assert.Equal("req_overloaded_1", Assert.Single(answer.Headers.GetValues("request-id")));
+            Rig.AssertFailedSpan(span, "overloaded_error", 529);
+        }),
+
+        // The Anthropic API's 429 with retry-after (docs.anthropic.com/en/api/rate-limits); Ollama v0.32.15
+        // anthropic/anthropic.go NewError maps 429 to rate_limit_error the same way.
+        new("RateLimited429", _ => ScriptedReply.AnthropicError(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", ("retry-after", "7")), Stream: false, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, answer.Status);
+            Assert.Equal("7", Assert.Single(answer.Headers.GetValues("retry-after")));
+            Rig.AssertAnthropicError(answer.Body, "rate_limit_error");
+            Rig.AssertFailedSpan(span, "rate_limit_error", 429);
+        }),
+
+        // Ollama v0.32.15 server/cloud_proxy.go cloudPassthroughMiddleware writes its own errors in the plain
+        // {"error":"..."} shape (api/types.go StatusError) because the Anthropic writer is not installed yet.
+        new("OllamaShapeError502", _ => ScriptedReply.OllamaError(502, "cloud proxy: upstream ollama.com unavailable"), Stream: true, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, answer.Status);
+            var (_, message) = Rig.AssertAnthropicError(answer.Body, "api_error");
+            Assert.Equal("cloud proxy: upstream ollama.com unavailable", message);
+            Rig.AssertFailedSpan(span, "api_error", 502);
+        }),
+
+        // The same shape with 503 (Ollama's "server busy" when OLLAMA_MAX_QUEUE is full, server/routes.go).
+        new("OllamaShapeError503", _ => ScriptedReply.OllamaError(503, "server busy, please try again.  maximum pending requests exceeded"), Stream: false, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.Status);
+            var (_, message) = Rig.AssertAnthropicError(answer.Body, "overloaded_error");
+            Assert.Equal("server busy, please try again.  maximum pending requests exceeded", message);
+            Rig.AssertFailedSpan(span, "overloaded_error", 503);
+        }),
+
+        // A crashed or killed model server (Ollama v0.32.15 llm/llama_server.go: the runner process dies mid-generation):
+        // some events, then the connection drops with no terminal chunk. ScriptedReply.StreamThenReset aborts right after
+        // its last flush, and Kestrel's Abort can drop bytes still queued for the socket (headers included), which makes
+        // it a reset *before* headers at random; the bytes are given time to leave first so the reset is mid-stream.
+        new("StreamReset", _ => ResetAfterDelivery(FaultMessage, 3), Stream: true, [], (answer, span, _) =>
+        {
+            AssertEventsThenError(answer, [.. AnthropicSse.MessageEvents(FaultMessage).Take(3)], "api_error");
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.StreamReset);
+        }),
+
+        // The same crash before anything was written: no response at all, so a plain 502 like a refused connection.
+        new("ResetBeforeHeaders", _ => ScriptedReply.Custom((context, _, _) =>
+        {
+            context.Abort();
+            return Task.CompletedTask;
+        }), Stream: true, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, answer.Status);
+            Rig.AssertAnthropicError(answer.Body, "api_error");
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamUnreachable, 502);
+        }),
+
+        // Ollama v0.32.15 routes.go streamResponse + middleware/anthropic.go AnthropicWriter.Write: a mid-stream
+        // error ends the SSE body cleanly with no message_delta/message_stop and no event: error.
+        new("StreamEndingEarly", _ => ScriptedReply.StreamEndingEarly(FaultMessage, 4), Stream: true, [], (answer, span, _) =>
+        {
+            AssertEventsThenError(answer, [.. AnthropicSse.MessageEvents(FaultMessage).Take(4)], "api_error");
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.StreamIncomplete);
+            Assert.Equal(true, span.GetTagItem(TelemetryNames.Attributes.StreamIncomplete));
+        }),
+
+        // A non-conforming server (or a proxy) mixing junk lines into the stream: relayed untouched, the call completes.
+        new("MalformedSse", _ => ScriptedReply.Chunks(MalformedStream()), Stream: true, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            Assert.Equal("text/event-stream", answer.MediaType);
+            Assert.Equal(MalformedStream().SelectMany(c => c).ToArray(), answer.Body);
+            Assert.DoesNotContain("event: error", answer.Text, StringComparison.Ordinal);
+
+            // What the span says: a normal completed call, usage and finish reason from the valid events.
+            Rig.AssertSucceededSpan(span);
+            Assert.Equal(FaultMessage.Id, span.GetTagItem(TelemetryNames.Attributes.ResponseId));
+            Assert.Equal(new[] { "end_turn" }, (string[])span.GetTagItem(TelemetryNames.Attributes.ResponseFinishReasons)!);
+            Assert.Equal((long)FaultMessage.OutputTokens, span.GetTagItem(TelemetryNames.Attributes.UsageOutputTokens));
+            Assert.Null(span.GetTagItem(TelemetryNames.Attributes.StreamIncomplete));
+        }),
+
+        // Junk whose values are hostile to a JSON reader: invalid UTF-8, an index beyond Int32, huge numbers.
+        new("MalformedSseHostileValues", _ => ScriptedReply.Chunks(HostileStream()), Stream: true, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            Assert.Equal(HostileStream().SelectMany(c => c).ToArray(), answer.Body);
+            Rig.AssertSucceededSpan(span);
+            Assert.Equal(new[] { "end_turn" }, (string[])span.GetTagItem(TelemetryNames.Attributes.ResponseFinishReasons)!);
+        }),
+
+        // Ollama v0.32.15 middleware/anthropic.go: nothing, not even headers, until the first token (model load,
+        // prompt evaluation). With keep-alive off the gateway gives up after ResponseTimeout with a 504.
+        new("HangStreamedNoKeepAlive", _ => ScriptedReply.Hang(), Stream: true, Timeouts(keepAliveAfter: "00:00:00"), (answer, span, rig) =>
+        {
+            Assert.Equal(HttpStatusCode.GatewayTimeout, answer.Status);
+            Assert.Equal("application/json", answer.MediaType);
+            Rig.AssertAnthropicError(answer.Body, "timeout_error");
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamTimeout, 504);
+        }),
+
+        new("HangNotStreamed", _ => ScriptedReply.Hang(), Stream: false, Timeouts(), (answer, span, rig) =>
+        {
+            Assert.Equal(HttpStatusCode.GatewayTimeout, answer.Status);
+            Rig.AssertAnthropicError(answer.Body, "timeout_error");
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamTimeout, 504);
+        }),
+
+        // Same hang, but keep-alive pings already sent 200 and SSE headers: the timeout becomes an event: error.
+        new("HangAfterKeepAlive", _ => ScriptedReply.Hang(), Stream: true, Timeouts(responseTimeout: "00:00:01.5", keepAliveAfter: "00:00:00.3"), (answer, span, rig) =>
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            Assert.Equal("text/event-stream", answer.MediaType);
+            var events = answer.Events;
+            Assert.True(events.Count >= 2, answer.Text);
+            Assert.All(events.Take(events.Count - 1), e => Assert.Equal(PingEvent, e));
+            Rig.AssertAnthropicError(ClientAnswer.ErrorEventData(events[^1]), "timeout_error");
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamTimeout, 504);
+        }),
+
+        // A stalled stream (llama-server wedged mid-generation): headers and events, then silence.
+        new("StalledStream", _ => ScriptedReply.StreamThenHang(FaultMessage, 3), Stream: true, Timeouts(idleTimeout: "00:00:01"), (answer, span, rig) =>
+        {
+            AssertEventsThenError(answer, [.. AnthropicSse.MessageEvents(FaultMessage).Take(3)], "timeout_error");
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamTimeout);
+        }),
+
+        // A slow CPU model: one event every 200 ms. Slow is not stalled: every byte arrives and the call completes.
+        new("SlowTrickle", _ => ScriptedReply.Message(FaultMessage, eventInterval: TimeSpan.FromMilliseconds(200)), Stream: true, Timeouts(idleTimeout: "00:00:01"), (answer, span, rig) =>
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            Assert.Equal(Rig.Utf8(AnthropicSse.MessageEvents(FaultMessage)), answer.Body);
+            Rig.AssertSucceededSpan(span);
+            Assert.Equal((long)FaultMessage.OutputTokens, span.GetTagItem(TelemetryNames.Attributes.UsageOutputTokens));
+        }),
+    }.ToDictionary(c => c.Name);
+
+    private const string RunnerCrashedBody =
+        "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"model runner has unexpectedly stopped, this may be due to resource limitations or an internal error, check ollama server logs for details\"},\"request_id\":\"req_0123456789abcdef01234567\"}";
+
+    private const string OverloadedBody = "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}";
+
+    [Theory]
+    [MemberData(nameof(Faults))]
+    public async Task Fault_ClientAndSpanReportIt(string fault)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var @case = Cases[fault];
+        await using var rig = @case.Script is null
+            ? await Rig.StartAgainstClosedPortAsync(@case.Settings, ct)
+            : await Rig.StartAsync(@case.Script, @case.Settings, ct);
+
+        var answer = await rig.PostAsync(Rig.MessagesBody(stream: @case.Stream), ct);
+        var span = await rig.SingleSpanAsync(ct);
+        @case.Verify(answer, span, rig);
+
+        if (rig.Upstream is { } upstream && @case.Name.StartsWith("Hang", StringComparison.Ordinal))
+        {
+            // Giving up also releases the upstream request instead of leaving it hanging.
+            var request = Assert.Single(upstream.MessageRequests);
+            await Until(() => request.Aborted, ct);
+        }
+    }
+
+    internal static async Task Until(Func<bool> condition, CancellationToken cancellationToken, double seconds = 5)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(seconds), $"condition not met within {seconds} s");
+            await Task.Delay(25, cancellationToken);
+        }
+    }
+
+    private static void AssertEventsThenError(ClientAnswer answer, IReadOnlyList<string> expectedFirst, string errorType)
+    {
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+        Assert.Equal("text/event-stream", answer.MediaType);
+        var events = answer.Events;
+        Assert.Equal(expectedFirst.Count + 1, events.Count);
+        Assert.Equal(expectedFirst, events.Take(expectedFirst.Count));
+        Rig.AssertAnthropicError(ClientAnswer.ErrorEventData(events[^1]), errorType);
+    }
+
+    /// <summary>The first events of a message, then (once they reached the socket) a connection reset.</summary>
+    private static ScriptedReply ResetAfterDelivery(ScriptedMessage message, int eventCount) =>
+        ScriptedReply.Custom(async (context, _, cancellationToken) =>
+        {
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = "text/event-stream";
+            await context.Response.StartAsync(cancellationToken);
+            foreach (var sseEvent in AnthropicSse.MessageEvents(message).Take(eventCount))
+            {
+                await context.Response.Body.WriteAsync(Encoding.UTF8.GetBytes(sseEvent), cancellationToken);
+                await context.Response.Body.FlushAsync(cancellationToken);
+            }
+
+            await Task.Delay(300, cancellationToken);
+            context.Abort();
+        });
+
+    private static Dictionary<string, string?> Timeouts(string responseTimeout = "00:00:01", string idleTimeout = "00:05:00", string? keepAliveAfter = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Gateway:Upstream:ResponseTimeout"] = responseTimeout,
+            ["Gateway:Upstream:IdleTimeout"] = idleTimeout,
+        };
+        if (keepAliveAfter is not null)
+        {
+            settings["Gateway:Streaming:KeepAliveAfter"] = keepAliveAfter;
+        }
+
+        return settings;
+    }
+
+    /// <summary>Valid events of <see cref="FaultMessage"/> with junk between them, in odd chunk boundaries.</summary>
+    private static IEnumerable<byte[]> MalformedStream()
+    {
+        var events = AnthropicSse.MessageEvents(FaultMessage);
+        string[] junk =
+        [
+            "data: this is not json\n\n",
+            ": a comment line the parser must skip\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":\n\n",
+            "event: mystery_event\ndata: {}\n\n",
+            "data: [1,2,3]\n\n",
+            "a line with no field name at all\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":7,\"delta\":{\"type\":\"text_delta\",\"text\":\"orphan\"}}\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":\"zero\",\"delta\":{}}\n\n",
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":\"not an object\"}\n\n",
+        ];
+        var text = new StringBuilder();
+        for (var i = 0; i < events.Count; i++)
+        {
+            text.Append(events[i]);
+            if (i < events.Count - 1)
+            {
+                text.Append(junk[i % junk.Length]);
+            }
+        }
+
+        // Cut at fixed odd offsets so events and junk straddle reads.
+        var bytes = Encoding.UTF8.GetBytes(text.ToString());
+        for (var offset = 0; offset < bytes.Length; offset += 37)
+        {
+            yield return bytes[offset..Math.Min(bytes.Length, offset + 37)];
+        }
+    }
+
+    private static IEnumerable<byte[]> HostileStream()
+    {
+        var events = AnthropicSse.MessageEvents(FaultMessage);
+        byte[][] junk =
+        [
+            [.. "data: {\"type\":\"ping\",\"x\":\""u8, 0xff, 0xfe, .. "\"}\n\n"u8],
+            [.. "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":99999999999,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}\n\n"u8],
+            [.. "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1.5}\n\n"u8],
+            [.. "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\""u8, 0xc3, 0x28, .. "\"}}\n\n"u8],
+            [.. "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":7},\"usage\":{\"output_tokens\":1e400}}\n\n"u8],
+            [.. "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":-1,\"content_block\":{\"type\":null}}\n\n"u8],
+        ];
+        for (var i = 0; i < events.Count; i++)
+        {
+            yield return Encoding.UTF8.GetBytes(events[i]);
+            if (i > 0 && i < events.Count - 2)
+            {
+                yield return junk[(i - 1) % junk.Length];
+            }
+        }
+    }
+
+    private sealed record FaultCase(
+        string Name,
+        Func<UpstreamRequest, ScriptedReply>? Script,
+        bool Stream,
+        Dictionary<string, string?> Settings,
+        Action<ClientAnswer, Activity, Rig> Verify);
+}

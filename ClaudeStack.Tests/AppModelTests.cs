@@ -1,0 +1,275 @@
+using Aspire.Hosting.Docker;
+using ClaudeStack.Stack;
+
+namespace ClaudeStack.Tests;
+
+/// <summary>The AppHost's application model, checked without a container engine.</summary>
+public class AppModelTests
+{
+    [Fact]
+    public async Task DefaultStack_HasEveryResourceByName()
+    {
+        await using var builder = await StackFixture.CreateAsync();
+
+        Assert.IsType<OllamaResource>(builder.Resource<IResource>("ollama"));
+        Assert.Equal("llama3.1:8b", builder.Resource<OllamaModelResource>("model-llama3-1-8b").ModelName);
+        builder.Resource<ProjectResource>("model-gateway");
+        builder.Resource<ContainerResource>("claude-code");
+        Assert.True(builder.Resource<ParameterResource>("stack-token").Secret);
+        Assert.DoesNotContain(builder.Resources, r => r.Name is "upstream-api-key" or "external-model-server" or "compose");
+    }
+
+    [Fact]
+    public async Task ExtraModels_AreModelResourcesOfOllama()
+    {
+        await using var builder = await StackFixture.CreateAsync("ExtraModels=qwen3:8b,gemma3:4b");
+
+        var models = builder.Resources.OfType<OllamaModelResource>().ToArray();
+        Assert.Equal(["model-llama3-1-8b", "model-qwen3-8b", "model-gemma3-4b"], models.Select(m => m.Name));
+        Assert.All(models, m => Assert.Equal("ollama", m.Parent.Name));
+    }
+
+    [Fact]
+    public async Task Waits_FollowTheStack()
+    {
+        await using var builder = await StackFixture.CreateAsync();
+
+        var gatewayWaits = builder.Resource<ProjectResource>("model-gateway").Annotations.OfType<WaitAnnotation>().Select(w => w.Resource.Name);
+        var claudeWaits = builder.Resource<ContainerResource>("claude-code").Annotations.OfType<WaitAnnotation>().Select(w => w.Resource.Name);
+        Assert.Equal(["ollama", "model-llama3-1-8b"], gatewayWaits);
+        Assert.Equal(["model-gateway"], claudeWaits);
+    }
+
+    [Fact]
+    public async Task Ollama_IsPinnedWithDataVolumeAndEnvironment()
+    {
+        await using var builder = await StackFixture.CreateAsync("ContextLength=131072", "KeepAlive=1h");
+        await using var app = await builder.BuildAsync();
+
+        var ollama = builder.Resource<OllamaResource>("ollama");
+        var image = ollama.Annotations.OfType<ContainerImageAnnotation>().Last();
+        var environment = await StackFixture.UnresolvedEnvironmentAsync(ollama, app.Services);
+
+        Assert.Equal("ollama/ollama", image.Image);
+        Assert.Equal("0.32.15", image.Tag);
+        Assert.Contains(ollama.Annotations.OfType<ContainerMountAnnotation>(), m => m.Type == ContainerMountType.Volume && m.Target == "/root/.ollama");
+        Assert.Equal("131072", environment["OLLAMA_CONTEXT_LENGTH"]);
+        Assert.Equal("1h", environment["OLLAMA_KEEP_ALIVE"]);
+    }
+
+    [Theory]
+    [InlineData("None", new string[0], "0.32.15")]
+    [InlineData("Nvidia", new[] { "--gpus", "all" }, "0.32.15")]
+    [InlineData("Amd", new[] { "--device", "/dev/kfd", "--device", "/dev/dri" }, "0.32.15-rocm")]
+    public async Task Gpu_AddsRuntimeArgumentsPerVendor(string gpu, string[] expected, string tag)
+    {
+        await using var builder = await StackFixture.CreateAsync($"Gpu={gpu}");
+
+        var ollama = builder.Resource<OllamaResource>("ollama");
+
+        Assert.Equal(expected, await StackFixture.ContainerRuntimeArgumentsAsync(ollama));
+        Assert.Equal(tag, ollama.Annotations.OfType<ContainerImageAnnotation>().Last().Tag);
+    }
+
+    [Fact]
+    public async Task HostOllama_IsAnExecutable()
+    {
+        await using var builder = await StackFixture.CreateAsync("UseHostOllama=true");
+
+        Assert.IsType<OllamaExecutableResource>(builder.Resource<IResource>("ollama"));
+    }
+
+    [Fact]
+    public async Task ClaudeCode_IsBuiltFromTheRepositoryDockerfileWithThePinnedVersion()
+    {
+        await using var builder = await StackFixture.CreateAsync("ClaudeCode:ContainerName=my-claude");
+
+        var claudeCode = builder.Resource<ContainerResource>("claude-code");
+        var build = claudeCode.Annotations.OfType<DockerfileBuildAnnotation>().Single();
+        var versionFile = Path.Combine(build.ContextPath, "claude-code.version");
+
+        Assert.EndsWith(Path.Combine("containers", "claude-code"), build.ContextPath.TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal);
+        Assert.Equal(File.ReadAllText(versionFile).Trim(), build.BuildArguments["CLAUDE_CODE_VERSION"]);
+        Assert.Equal("my-claude", claudeCode.Annotations.OfType<ContainerNameAnnotation>().Single().Name);
+        Assert.Contains(claudeCode.Annotations.OfType<ContainerMountAnnotation>(), m => m.Type == ContainerMountType.BindMount && m.Target == "/workspace");
+        Assert.Equal(["idle"], await StackFixture.ArgumentsAsync(claudeCode));
+        Assert.Contains(claudeCode.Annotations.OfType<ResourceCommandAnnotation>(), c => c.Name == "show-attach-command");
+    }
+
+    [Fact]
+    public async Task TaskMode_RunsTheTaskWithoutAttachCommand()
+    {
+        await using var builder = await StackFixture.CreateAsync("ClaudeCode:Mode=Task", "ClaudeCode:Prompt=say hi");
+
+        var claudeCode = builder.Resource<ContainerResource>("claude-code");
+
+        Assert.Equal(["task"], await StackFixture.ArgumentsAsync(claudeCode));
+        Assert.DoesNotContain(claudeCode.Annotations.OfType<ResourceCommandAnnotation>(), c => c.Name == "show-attach-command");
+    }
+
+    public static TheoryData<string[]> Providers => new()
+    {
+        { [] },
+        { ["Model=qwen3:8b", "ModelMap:Haiku=qwen3:1.7b", "ContextLength=98304"] },
+        { ["Provider=External", "External:Url=http://localhost:11434"] },
+        { ["Provider=External", "External:Kind=AnthropicCompatible", "External:Url=http://localhost:8080", "External:UseApiKey=true"] },
+        { ["Provider=Anthropic"] },
+        { ["ClaudeCode:Mode=Task", "ClaudeCode:Prompt=say hi", "ClaudeCode:OutputFormat=json"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Providers))]
+    public async Task ClaudeCode_GetsExactlyThePlannedEnvironment(string[] settings)
+    {
+        await using var builder = await StackFixture.CreateAsync(settings);
+        await using var app = await builder.BuildAsync();
+        var plan = StackEnvironment.ForClaudeCode(ReadOptions(builder));
+
+        var environment = await StackFixture.UnresolvedEnvironmentAsync(builder.Resource<ContainerResource>("claude-code"), app.Services);
+
+        foreach (var entry in plan)
+        {
+            switch (entry.Reference)
+            {
+                case null:
+                    Assert.Equal(entry.Literal, environment[entry.Name]);
+                    break;
+                case StackReference.GatewayUrl:
+                    var endpoint = Assert.IsType<EndpointReference>(environment[entry.Name]);
+                    Assert.Equal("model-gateway", endpoint.Resource.Name);
+                    Assert.Equal("http", endpoint.EndpointName);
+                    Assert.Null(endpoint.ContextNetworkID); // resolved in the container's network
+                    break;
+                case StackReference.StackToken:
+                    Assert.Equal("stack-token", Assert.IsType<ParameterResource>(environment[entry.Name]).Name);
+                    break;
+                default:
+                    Assert.Fail($"claude-code must not get {entry.Reference}");
+                    break;
+            }
+        }
+
+        var stackKeys = environment.Keys.Where(k => k.StartsWith("ANTHROPIC_", StringComparison.Ordinal) || k.StartsWith("CLAUDE_", StringComparison.Ordinal));
+        Assert.Equal(plan.Select(e => e.Name).Order(), stackKeys.Order());
+        Assert.True(environment.ContainsKey("OTEL_EXPORTER_OTLP_ENDPOINT"));
+        Assert.True(environment.ContainsKey("OTEL_EXPORTER_OTLP_PROTOCOL"));
+        Assert.DoesNotContain(environment.Values, v => v is ParameterResource { Name: "upstream-api-key" });
+    }
+
+    [Fact]
+    public async Task AnthropicMode_GivesTheApiKeyOnlyToTheGateway()
+    {
+        await using var builder = await StackFixture.CreateAsync("Provider=Anthropic");
+        await using var app = await builder.BuildAsync();
+
+        var gateway = await StackFixture.UnresolvedEnvironmentAsync(builder.Resource<ProjectResource>("model-gateway"), app.Services);
+        var claudeCode = await StackFixture.UnresolvedEnvironmentAsync(builder.Resource<ContainerResource>("claude-code"), app.Services);
+
+        Assert.DoesNotContain(builder.Resources, r => r is OllamaResource or OllamaModelResource);
+        Assert.True(builder.Resource<ParameterResource>("upstream-api-key").Secret);
+        Assert.Equal("upstream-api-key", Assert.IsType<ParameterResource>(gateway["Gateway__Upstream__ApiKey"]).Name);
+        Assert.DoesNotContain(claudeCode.Values, v => v is ParameterResource { Name: "upstream-api-key" });
+        Assert.DoesNotContain("ANTHROPIC_API_KEY", claudeCode.Keys);
+        Assert.DoesNotContain(claudeCode.Values, v => v as string == StackFixture.TestApiKey);
+    }
+
+    [Fact]
+    public async Task Gateway_EnvironmentResolvesToValues()
+    {
+        await using var builder = await StackFixture.CreateAsync("Model=qwen3:8b", "ModelMap:Opus=qwen3-coder:30b");
+        await using var app = await builder.BuildAsync();
+        var ollama = builder.Resource<OllamaResource>("ollama");
+        var gateway = builder.Resource<ProjectResource>("model-gateway");
+        StackFixture.Allocate(ollama, "http", "localhost", 11434, KnownNetworkIdentifiers.LocalhostNetwork);
+        StackFixture.Allocate(gateway, "http", "localhost", 5080, KnownNetworkIdentifiers.LocalhostNetwork);
+
+        var environment = await StackFixture.ResolvedEnvironmentAsync(gateway, app.Services);
+
+        Assert.Equal("Endpoint=http://localhost:11434", environment["ConnectionStrings__ollama"]);
+        Assert.Equal("ollama", environment["Gateway__Upstream__Profile"]);
+        Assert.Equal("ollama", environment["Gateway__Upstream__ConnectionName"]);
+        Assert.Equal(StackFixture.TestToken, environment["Gateway__StackToken"]);
+        Assert.Equal("qwen3:8b", environment["Gateway__Models__Default"]);
+        Assert.Equal("qwen3-coder:30b", environment["Gateway__Models__Opus"]);
+        Assert.Equal("qwen3:8b", environment["Gateway__Models__Sonnet"]);
+        Assert.Equal("qwen3:8b", environment["Gateway__Models__Haiku"]);
+        Assert.Equal("qwen3:8b", environment["Gateway__Models__Fable"]);
+        Assert.Equal("65536", environment["Gateway__ContextLength"]);
+        Assert.DoesNotContain("Gateway__Upstream__ApiKey", environment.Keys);
+    }
+
+    [Fact]
+    public async Task ClaudeCode_TokenAndGatewayUrlResolve()
+    {
+        await using var builder = await StackFixture.CreateAsync();
+        await using var app = await builder.BuildAsync();
+        var gateway = builder.Resource<ProjectResource>("model-gateway");
+        StackFixture.Allocate(gateway, "http", "host.docker.internal", 5080, KnownNetworkIdentifiers.DefaultAspireContainerNetwork);
+
+        var environment = await StackFixture.UnresolvedEnvironmentAsync(builder.Resource<ContainerResource>("claude-code"), app.Services);
+        var url = await Assert.IsType<EndpointReference>(environment["ANTHROPIC_BASE_URL"]).GetValueAsync(
+            new ValueProviderContext { Caller = builder.Resource<ContainerResource>("claude-code") }, TestContext.Current.CancellationToken);
+        var token = await Assert.IsType<ParameterResource>(environment["ANTHROPIC_AUTH_TOKEN"]).GetValueAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal("http://host.docker.internal:5080", url);
+        Assert.Equal(StackFixture.TestToken, token);
+    }
+
+    [Theory]
+    [InlineData("Provider=Nope", "ClaudeStack:Provider is 'Nope'; allowed values: Ollama, Anthropic, External.")]
+    [InlineData("ContextLength=8192", "ClaudeStack:ContextLength is 8192; set it between 65536 and 1048576 tokens.")]
+    [InlineData("ClaudeCode:Mode=Task", "ClaudeStack:ClaudeCode:Mode is Task but ClaudeStack:ClaudeCode:Prompt is empty")]
+    public async Task InvalidConfiguration_StopsTheAppHostWithTheKeyToChange(string setting, string message)
+    {
+        var exception = await Assert.ThrowsAsync<StackConfigurationException>(() => StackFixture.CreateAsync(setting));
+
+        Assert.Contains(message, exception.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("None")]
+    [InlineData("Nvidia")]
+    [InlineData("Amd")]
+    public async Task Publish_WritesComposeWithGpuAccessAndTty(string gpu)
+    {
+        var output = Directory.CreateTempSubdirectory("claudestack-compose-").FullName;
+        try
+        {
+            await using var builder = await StackFixture.CreateWithArgsAsync(
+                ["--operation", "publish", "--step", "publish", "--output-path", output, $"ClaudeStack:Gpu={gpu}"]);
+            Assert.Single(builder.Resources.OfType<DockerComposeEnvironmentResource>(), e => e.Name == "compose");
+            await using var app = await builder.BuildAsync();
+            using var cts = new CancellationTokenSource(StackFixture.ModelTimeout);
+
+            await app.RunAsync(cts.Token);
+
+            var yaml = await File.ReadAllTextAsync(Path.Combine(output, "docker-compose.yaml"), cts.Token);
+            var ollama = ServiceBlock(yaml, "ollama");
+            var claudeCode = ServiceBlock(yaml, "claude-code");
+            Assert.Contains("tty: true", claudeCode, StringComparison.Ordinal);
+            Assert.Contains("stdin_open: true", claudeCode, StringComparison.Ordinal);
+            Assert.Equal(gpu == "Nvidia", ollama.Contains("driver: \"nvidia\"", StringComparison.Ordinal));
+            Assert.Equal(gpu == "Nvidia", ollama.Contains("capabilities: [\"gpu\"]", StringComparison.Ordinal));
+            Assert.Equal(gpu == "Amd", ollama.Contains("/dev/kfd", StringComparison.Ordinal));
+            Assert.Equal(gpu == "Amd", ollama.Contains("/dev/dri", StringComparison.Ordinal));
+            Assert.DoesNotContain(StackFixture.TestApiKey, yaml, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    private static StackOptions ReadOptions(IDistributedApplicationTestingBuilder builder) =>
+        StackOptionsReader.Read(builder.Configuration, new LaunchContext(Path.GetTempPath(), Directory.Exists));
+
+    /// <summary>The lines of one service in a published compose file.</summary>
+    private static string ServiceBlock(string yaml, string service)
+    {
+        var lines = yaml.ReplaceLineEndings("\n").Split('\n');
+        var start = Array.FindIndex(lines, l => l == $"  {service}:");
+        Assert.True(start >= 0, $"service {service} not in the compose file");
+        var block = lines.Skip(start + 1).TakeWhile(l => l.Length == 0 || l.StartsWith("    ", StringComparison.Ordinal));
+        return string.Join('\n', block);
+    }
+}

@@ -1,0 +1,528 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using ClaudeStack.ScriptedUpstream;
+using Upstream = ClaudeStack.ScriptedUpstream.ScriptedUpstream;
+
+namespace ClaudeStack.Bench;
+
+/// <summary>Runs every figure, direct and through the gateway side by side, and collects the table rows.</summary>
+public sealed class BenchRun(BenchSettings settings, TextWriter log)
+{
+    private static readonly byte[] DeltaMarker = "content_block_delta"u8.ToArray();
+    private readonly List<Row> _rows = [];
+
+    private static double ElapsedMs(long from, long to) => (to - from) * 1000.0 / Stopwatch.Frequency;
+
+    public async Task<(string Header, IReadOnlyList<Row> Rows)> RunAsync(CancellationToken ct)
+    {
+        log.WriteLine($"ClaudeStack gateway bench, {settings}. Gateway: {Artifacts.Gateway}");
+        await SmallUpstreamFiguresAsync(ct);
+        await StreamRateFiguresAsync(ct);
+        await LargeStreamFiguresAsync(ct);
+        await CancellationFiguresAsync(ct);
+        return (Header(), _rows);
+    }
+
+    private string Header()
+    {
+        var cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
+        return $"ClaudeStack gateway bench ({(settings.Smoke ? "smoke" : "full")} run): Linux, {Environment.ProcessorCount} cores ({cpu}), " +
+            $".NET {Environment.Version}, {Artifacts.Configuration} build. Client, gateway and scripted upstream are separate processes on loopback; " +
+            "gateway profile `ollama` with a Claude model name mapped and the stack token checked.";
+    }
+
+    // ---------------------------------------------------------------- latency, throughput, CPU, RSS, TTFT, count_tokens
+
+    private async Task SmallUpstreamFiguresAsync(CancellationToken ct)
+    {
+        await using var upstream = await ServerProcess.StartUpstreamAsync("upstream", events: 8, eventBytes: 16, ct);
+        await using var gateway = await ServerProcess.StartGatewayAsync("gateway", upstream.BaseAddress, settings.GatewayEnvironment, ct);
+        await using var sink = await OtlpSink.StartAsync(ct);
+        var telemetryEnvironment = new List<KeyValuePair<string, string>>
+        {
+            new("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true"),
+            new("OTEL_EXPORTER_OTLP_ENDPOINT", sink.Endpoint.ToString().TrimEnd('/')),
+            new("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        };
+        await using var traced = await ServerProcess.StartGatewayAsync("gateway (telemetry on)", upstream.BaseAddress, [.. telemetryEnvironment, .. settings.GatewayEnvironment], ct);
+        var idleRss = gateway.Rss;
+        log.WriteLine($"Started upstream :{upstream.BaseAddress.Port}, gateway :{gateway.BaseAddress.Port}, gateway with telemetry :{traced.BaseAddress.Port}; gateway idle RSS {Report.Mb(idleRss)}");
+
+        var small = Workload.Small(stream: false);
+        var smallStream = Workload.Small(stream: true);
+        var large = Workload.Large(stream: false);
+        log.WriteLine($"Bodies: small {small.Length} B, Claude Code-sized {large.Length} B with {Workload.ToolNames.Length} tools");
+
+        // Warm up: JIT and tiered compilation in all three servers, connection pools.
+        foreach (var server in new[] { upstream, gateway, traced })
+        {
+            await ThroughputAsync(server.BaseAddress, small, TimeSpan.FromSeconds(settings.Smoke ? 0.5 : 2), null, ct);
+            await LatencyAsync(server.BaseAddress, "/v1/messages", large, settings.LargeLatencyPairs / 4 + 10, ct);
+            await LatencyAsync(server.BaseAddress, "/v1/messages", smallStream, 50, ct);
+        }
+
+        await LatencyAsync(gateway.BaseAddress, "/v1/messages/count_tokens", Workload.Large(false, countTokens: true), 50, ct);
+
+        // Non-streaming latency, pairs alternated so drift hits both sides alike.
+        var (smallDirect, smallGateway) = await PairedLatencyAsync(upstream.BaseAddress, "/v1/messages", small, gateway.BaseAddress, "/v1/messages", small, settings.SmallLatencyPairs, ct);
+        AddLatency("Latency p50, small non-streaming request", smallDirect, smallGateway, 50, 0.25);
+        AddLatency("Latency p99, small non-streaming request", smallDirect, smallGateway, 99, 0.8);
+        var (largeDirect, largeGateway) = await PairedLatencyAsync(upstream.BaseAddress, "/v1/messages", large, gateway.BaseAddress, "/v1/messages", large, settings.LargeLatencyPairs, ct);
+        AddLatency($"Latency p50, Claude Code-sized request ({large.Length / 1024} KB, {Workload.ToolNames.Length} tools)", largeDirect, largeGateway, 50, 1.0);
+        AddLatency($"Latency p99, Claude Code-sized request ({large.Length / 1024} KB, {Workload.ToolNames.Length} tools)", largeDirect, largeGateway, 99, null);
+
+        // Time to first token on streams.
+        var (ttftDirect, ttftGateway, usageDirect, usageGateway) = await PairedTtftAsync(upstream.BaseAddress, gateway.BaseAddress, smallStream, settings.TtftPairs, ct);
+        AddLatency("Time to first token p50, streaming", ttftDirect, ttftGateway, 50, 0.25);
+        AddLatency("Time to first token p99, streaming", ttftDirect, ttftGateway, 99, null);
+        _rows.Add(new Row(
+            "Token usage on streams (final `message_delta`)",
+            usageDirect, usageGateway, "—", "kept as sent",
+            Report.Verdict(usageDirect == usageGateway && usageDirect != "none", usageDirect == usageGateway ? "identical" : "differs")));
+
+        // count_tokens: answered by the gateway, versus the client's fallback (a max_tokens: 1 call to the model).
+        var fallback = Workload.Large(stream: false, maxTokens: 1);
+        var countBody = Workload.Large(stream: false, countTokens: true);
+        var (countDirect, countGateway) = await PairedLatencyAsync(upstream.BaseAddress, "/v1/messages", fallback, gateway.BaseAddress, "/v1/messages/count_tokens", countBody, settings.CountTokensPairs, ct);
+        _rows.Add(new Row(
+            "count_tokens p50 (direct: client's fallback, a `max_tokens: 1` call; gateway: answered locally)",
+            Report.Ms(countDirect.Median), Report.Ms(countGateway.Median), Report.Ratio(countGateway.Median, countDirect.Median),
+            "no model call; ≤ fallback",
+            Report.Verdict(countGateway.Median <= countDirect.Median, $"{Report.Ms(countGateway.Median - countDirect.Median)} vs fallback (the scripted model answers instantly; a real one prefills the whole prompt)")));
+
+        // Throughput at 16 concurrent clients, CPU per request and RSS under load; rounds alternate the three targets.
+        var direct = new List<LoadResult>();
+        var plain = new List<LoadResult>();
+        var withTelemetry = new List<LoadResult>();
+        for (var round = 0; round < settings.ThroughputRounds; round++)
+        {
+            direct.Add(await MeasuredLoadAsync(upstream, null, small, ct));
+            plain.Add(await MeasuredLoadAsync(upstream, gateway, small, ct));
+            withTelemetry.Add(await MeasuredLoadAsync(upstream, traced, small, ct));
+            log.WriteLine($"Round {round + 1}: direct {direct[^1].RequestsPerSecond:0} req/s, gateway {plain[^1].RequestsPerSecond:0}, with telemetry {withTelemetry[^1].RequestsPerSecond:0}");
+        }
+
+        var d = MedianBy(direct);
+        var g = MedianBy(plain);
+        var t = MedianBy(withTelemetry);
+        _rows.Add(new Row(
+            $"Throughput, {settings.Concurrency} concurrent clients, small non-streaming (req/s)",
+            Report.Number(d.RequestsPerSecond), Report.Number(g.RequestsPerSecond), Report.Ratio(g.RequestsPerSecond, d.RequestsPerSecond),
+            $"≥ 5,000 req/s on {Environment.ProcessorCount} cores",
+            Report.Verdict(g.RequestsPerSecond >= 5000, Report.Number(g.RequestsPerSecond, "req/s"))));
+        _rows.Add(new Row(
+            "CPU time per request in the gateway process (under load)",
+            "—", Report.Ms(g.GatewayCpuMs), "—", "≤ 0.25 ms",
+            Report.Verdict(g.GatewayCpuMs <= 0.25, Report.Ms(g.GatewayCpuMs))));
+        _rows.Add(new Row(
+            "CPU time per request, all processes (client + upstream [+ gateway])",
+            Report.Ms(d.TotalCpuMs), Report.Ms(g.TotalCpuMs), Report.Ratio(g.TotalCpuMs, d.TotalCpuMs), "—",
+            $"upstream {Report.Ms(g.UpstreamCpuMs)}, client {Report.Ms(g.ClientCpuMs)}, gateway {Report.Ms(g.GatewayCpuMs)}"));
+        _rows.Add(new Row(
+            "RSS under load (direct: upstream process; gateway: gateway process)",
+            Report.Mb(d.UpstreamPeakRss), Report.Mb(g.GatewayPeakRss), "—", "≤ 100 MB",
+            Report.Verdict(g.GatewayPeakRss <= 100L * 1024 * 1024, $"peak {Report.Mb(g.GatewayPeakRss)} (idle after start {Report.Mb(idleRss)})")));
+        var cost = 1 - (t.RequestsPerSecond / g.RequestsPerSecond);
+        _rows.Add(new Row(
+            "Throughput with telemetry on (content capture + OTLP export) (req/s; direct column: gateway with telemetry off)",
+            Report.Number(g.RequestsPerSecond), Report.Number(t.RequestsPerSecond), Report.Ratio(t.RequestsPerSecond, g.RequestsPerSecond),
+            "cost ≤ 10%",
+            Report.Verdict(cost <= 0.10, $"cost {cost * 100:0.0}%, gateway CPU {Report.Ms(t.GatewayCpuMs)}/request, peak RSS {Report.Mb(t.GatewayPeakRss)}, {sink.Requests} exports / {Report.Mb(sink.Bytes)} received")));
+    }
+
+    private void AddLatency(string figure, Samples direct, Samples gateway, double percentile, double? addedTarget)
+    {
+        var a = direct.Percentile(percentile);
+        var b = gateway.Percentile(percentile);
+        var added = b - a;
+        _rows.Add(new Row(
+            figure, Report.Ms(a), Report.Ms(b), Report.Ratio(b, a),
+            addedTarget is { } target ? $"added ≤ {Report.Ms(target)}" : "—",
+            addedTarget is { } limit ? Report.Verdict(added <= limit, $"added {Report.Ms(added)}") : $"added {Report.Ms(added)}"));
+    }
+
+    private static async Task<Samples> LatencyAsync(Uri server, string path, byte[] body, int count, CancellationToken ct)
+    {
+        var request = RawHttpConnection.Post(server, path, body);
+        var samples = new Samples();
+        var connection = await RawHttpConnection.ConnectAsync(server, ct);
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                if (!connection.IsOpen)
+                {
+                    connection = await RawHttpConnection.ConnectAsync(server, ct);
+                }
+
+                var start = Stopwatch.GetTimestamp();
+                var response = await connection.SendAsync(request, Discard.Instance, ct);
+                samples.Add(ElapsedMs(start, Stopwatch.GetTimestamp()));
+                EnsureOk(response, server, path);
+            }
+        }
+        finally
+        {
+            connection.Dispose();
+        }
+
+        return samples;
+    }
+
+    private static async Task<(Samples Direct, Samples Gateway)> PairedLatencyAsync(Uri directServer, string directPath, byte[] directBody, Uri gatewayServer, string gatewayPath, byte[] gatewayBody, int pairs, CancellationToken ct)
+    {
+        var directRequest = RawHttpConnection.Post(directServer, directPath, directBody);
+        var gatewayRequest = RawHttpConnection.Post(gatewayServer, gatewayPath, gatewayBody);
+        var direct = new Samples();
+        var gateway = new Samples();
+        using var directConnection = await RawHttpConnection.ConnectAsync(directServer, ct);
+        using var gatewayConnection = await RawHttpConnection.ConnectAsync(gatewayServer, ct);
+        for (var i = 0; i < pairs; i++)
+        {
+            // Alternate which side goes first.
+            for (var side = 0; side < 2; side++)
+            {
+                var toGateway = (side + i) % 2 == 1;
+                var connection = toGateway ? gatewayConnection : directConnection;
+                var start = Stopwatch.GetTimestamp();
+                var response = await connection.SendAsync(toGateway ? gatewayRequest : directRequest, Discard.Instance, ct);
+                var elapsed = ElapsedMs(start, Stopwatch.GetTimestamp());
+                EnsureOk(response, toGateway ? gatewayServer : directServer, toGateway ? gatewayPath : directPath);
+                if (!connection.IsOpen)
+                {
+                    throw new InvalidOperationException("The server closed a keep-alive connection during a latency run.");
+                }
+
+                (toGateway ? gateway : direct).Add(elapsed);
+            }
+        }
+
+        return (direct, gateway);
+    }
+
+    private static async Task<(Samples Direct, Samples Gateway, string UsageDirect, string UsageGateway)> PairedTtftAsync(Uri directServer, Uri gatewayServer, byte[] body, int pairs, CancellationToken ct)
+    {
+        var requests = new[] { RawHttpConnection.Post(directServer, "/v1/messages", body), RawHttpConnection.Post(gatewayServer, "/v1/messages", body) };
+        var samples = new[] { new Samples(), new Samples() };
+        var usage = new[] { "none", "none" };
+        using var directConnection = await RawHttpConnection.ConnectAsync(directServer, ct);
+        using var gatewayConnection = await RawHttpConnection.ConnectAsync(gatewayServer, ct);
+        var connections = new[] { directConnection, gatewayConnection };
+        for (var i = 0; i < pairs; i++)
+        {
+            for (var side = 0; side < 2; side++)
+            {
+                var which = (side + i) % 2;
+                var counter = new SseCounter(DeltaMarker, keepBytes: i == pairs - 1 ? 64 * 1024 : 0);
+                var start = Stopwatch.GetTimestamp();
+                var response = await connections[which].SendAsync(requests[which], counter, ct);
+                EnsureOk(response, which == 0 ? directServer : gatewayServer, "/v1/messages (stream)");
+                if (counter.MarkerSeenAt == 0)
+                {
+                    throw new InvalidDataException("A stream carried no content_block_delta.");
+                }
+
+                samples[which].Add(ElapsedMs(start, counter.MarkerSeenAt));
+                if (i == pairs - 1)
+                {
+                    usage[which] = FinalUsage(counter.Kept);
+                }
+            }
+        }
+
+        return (samples[0], samples[1], usage[0], usage[1]);
+    }
+
+    /// <summary>The usage object of the last message_delta event, compact.</summary>
+    private static string FinalUsage(byte[] stream)
+    {
+        string? usage = null;
+        foreach (var line in Encoding.UTF8.GetString(stream).Split('\n'))
+        {
+            if (!line.StartsWith("data:", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            using var document = JsonDocument.Parse(line[5..]);
+            if (document.RootElement.TryGetProperty("type", out var type) && type.ValueEquals("message_delta")
+                && document.RootElement.TryGetProperty("usage", out var value))
+            {
+                usage = string.Join(", ", value.EnumerateObject().Select(p => $"{p.Name}={p.Value}"));
+            }
+        }
+
+        return usage ?? "none";
+    }
+
+    private static void EnsureOk(RawResponse response, Uri server, string path)
+    {
+        if (response.Status != 200)
+        {
+            throw new InvalidOperationException($"{server} {path} answered {response.Status}; the measurement would be meaningless.");
+        }
+    }
+
+    private sealed record LoadResult(double RequestsPerSecond, double GatewayCpuMs, double UpstreamCpuMs, double ClientCpuMs, long GatewayPeakRss, long UpstreamPeakRss)
+    {
+        public double TotalCpuMs => GatewayCpuMs + UpstreamCpuMs + ClientCpuMs;
+    }
+
+    private static LoadResult MedianBy(List<LoadResult> results) =>
+        results.OrderBy(r => r.RequestsPerSecond).ElementAt(results.Count / 2);
+
+    private async Task<LoadResult> MeasuredLoadAsync(ServerProcess upstream, ServerProcess? gateway, byte[] body, CancellationToken ct)
+    {
+        var target = gateway ?? upstream;
+        var self = Process.GetCurrentProcess();
+        var gatewayCpu = gateway?.CpuTime ?? TimeSpan.Zero;
+        var upstreamCpu = upstream.CpuTime;
+        self.Refresh();
+        var clientCpu = self.TotalProcessorTime;
+        long gatewayPeak = 0;
+        long upstreamPeak = 0;
+        using var sampling = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                gatewayPeak = Math.Max(gatewayPeak, gateway?.Rss ?? 0);
+                upstreamPeak = Math.Max(upstreamPeak, upstream.Rss);
+                try
+                {
+                    await Task.Delay(25, sampling.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }, CancellationToken.None);
+
+        var (count, seconds) = await ThroughputAsync(target.BaseAddress, body, settings.ThroughputDuration, null, ct);
+        await sampling.CancelAsync();
+        await sampler;
+        self.Refresh();
+        var clientMs = (self.TotalProcessorTime - clientCpu).TotalMilliseconds / count;
+        var gatewayMs = gateway is null ? 0 : (gateway.CpuTime - gatewayCpu).TotalMilliseconds / count;
+        var upstreamMs = (upstream.CpuTime - upstreamCpu).TotalMilliseconds / count;
+        return new LoadResult(count / seconds, gatewayMs, upstreamMs, clientMs, gatewayPeak, upstreamPeak);
+    }
+
+    /// <summary>Closed-loop load: each client sends its next request as soon as the previous one completed.</summary>
+    private async Task<(long Count, double Seconds)> ThroughputAsync(Uri server, byte[] body, TimeSpan duration, Samples? latencies, CancellationToken ct)
+    {
+        var request = RawHttpConnection.Post(server, "/v1/messages", body);
+        long total = 0;
+        var start = Stopwatch.GetTimestamp();
+        var deadline = start + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var workers = Enumerable.Range(0, settings.Concurrency).Select(_ => Task.Run(async () =>
+        {
+            long done = 0;
+            var connection = await RawHttpConnection.ConnectAsync(server, ct);
+            try
+            {
+                while (Stopwatch.GetTimestamp() < deadline)
+                {
+                    if (!connection.IsOpen)
+                    {
+                        connection = await RawHttpConnection.ConnectAsync(server, ct);
+                    }
+
+                    var response = await connection.SendAsync(request, Discard.Instance, ct);
+                    EnsureOk(response, server, "/v1/messages");
+                    done++;
+                }
+            }
+            finally
+            {
+                connection.Dispose();
+            }
+
+            Interlocked.Add(ref total, done);
+        }, ct)).ToArray();
+        await Task.WhenAll(workers);
+        _ = latencies;
+        return (total, ElapsedMs(start, Stopwatch.GetTimestamp()) / 1000);
+    }
+
+    // ---------------------------------------------------------------- streaming throughput (events/s)
+
+    private async Task StreamRateFiguresAsync(CancellationToken ct)
+    {
+        await using var upstream = await ServerProcess.StartUpstreamAsync("upstream (long stream)", events: settings.RateStreamEvents, eventBytes: 16, ct);
+        await using var gateway = await ServerProcess.StartGatewayAsync("gateway (long stream)", upstream.BaseAddress, settings.GatewayEnvironment, ct);
+        var body = Workload.Small(stream: true);
+        foreach (var server in new[] { upstream, gateway })
+        {
+            await StreamOnceAsync(server.BaseAddress, body, ct);
+        }
+
+        var rates = new[] { new Samples(), new Samples() };
+        for (var i = 0; i < settings.RateStreamRuns; i++)
+        {
+            for (var side = 0; side < 2; side++)
+            {
+                var which = (side + i) % 2;
+                var (events, _, ms) = await StreamOnceAsync(which == 0 ? upstream.BaseAddress : gateway.BaseAddress, body, ct);
+                rates[which].Add(events / (ms / 1000));
+            }
+        }
+
+        var direct = rates[0].Median;
+        var through = rates[1].Median;
+        _rows.Add(new Row(
+            $"Streaming throughput ({settings.RateStreamEvents:N0} text deltas of 16 B, events/s)",
+            Report.Number(direct), Report.Number(through), Report.Ratio(through, direct), "≥ 0.90× direct",
+            Report.Verdict(through >= 0.9 * direct, Report.Ratio(through, direct))));
+    }
+
+    private static async Task<(int Events, long Bytes, double Ms)> StreamOnceAsync(Uri server, byte[] body, CancellationToken ct)
+    {
+        using var connection = await RawHttpConnection.ConnectAsync(server, ct);
+        var counter = new SseCounter(ReadOnlyMemory<byte>.Empty);
+        var start = Stopwatch.GetTimestamp();
+        var response = await connection.SendAsync(RawHttpConnection.Post(server, "/v1/messages", body), counter, ct);
+        var ms = ElapsedMs(start, Stopwatch.GetTimestamp());
+        EnsureOk(response, server, "/v1/messages (stream)");
+        return (counter.Events, counter.Bytes, ms);
+    }
+
+    // ---------------------------------------------------------------- 100 MB stream: no buffering
+
+    private async Task LargeStreamFiguresAsync(CancellationToken ct)
+    {
+        var eventBytes = settings.LargeStreamEventBytes;
+        var events = (int)Math.Ceiling(settings.LargeStreamBytes / (double)(eventBytes + 90));
+        await using var upstream = await ServerProcess.StartUpstreamAsync("upstream (large stream)", events, eventBytes, ct);
+        await using var gateway = await ServerProcess.StartGatewayAsync("gateway (large stream)", upstream.BaseAddress, settings.GatewayEnvironment, ct);
+        var body = Workload.Small(stream: true);
+
+        // The first stream through a fresh gateway (cold: JIT, pools), then warm ones.
+        var cold = await StreamWithRssAsync(gateway, body, ct);
+        var warm = new List<(long Growth, long Bytes, double Ms)>();
+        var direct = new Samples();
+        var through = new Samples();
+        for (var i = 0; i < settings.LargeStreamRuns; i++)
+        {
+            var (_, directBytes, directMs) = await StreamOnceAsync(upstream.BaseAddress, body, ct);
+            direct.Add(directBytes / (directMs / 1000));
+            var run = await StreamWithRssAsync(gateway, body, ct);
+            warm.Add(run);
+            through.Add(run.Bytes / (run.Ms / 1000));
+        }
+
+        var size = Report.Mb(cold.Bytes);
+        var growth = warm.Max(w => w.Growth);
+        _rows.Add(new Row(
+            $"Gateway RSS growth while streaming a {size} response",
+            "—", Report.Mb(growth), "—", "≤ 10 MB",
+            Report.Verdict(growth <= 10L * 1024 * 1024 && cold.Growth <= 10L * 1024 * 1024, $"warm {Report.Mb(growth)}, first stream after start {Report.Mb(cold.Growth)}")));
+        _rows.Add(new Row(
+            $"Large stream rate ({size}, {eventBytes / 1024} KB events, MB/s)",
+            Report.Number(direct.Median / (1024 * 1024)), Report.Number(through.Median / (1024 * 1024)), Report.Ratio(through.Median, direct.Median), "—",
+            "bytes relayed as they arrive"));
+    }
+
+    private static async Task<(long Growth, long Bytes, double Ms)> StreamWithRssAsync(ServerProcess gateway, byte[] body, CancellationToken ct)
+    {
+        var before = gateway.Rss;
+        long peak = before;
+        using var sampling = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                peak = Math.Max(peak, gateway.Rss);
+                try
+                {
+                    await Task.Delay(10, sampling.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }, CancellationToken.None);
+        var (_, bytes, ms) = await StreamOnceAsync(gateway.BaseAddress, body, ct);
+        await sampling.CancelAsync();
+        await sampler;
+        peak = Math.Max(peak, gateway.Rss);
+        return (peak - before, bytes, ms);
+    }
+
+    // ---------------------------------------------------------------- cancellation
+
+    /// <summary>
+    /// The upstream runs in this process for this figure only, so the moment it saw the abort
+    /// (<see cref="UpstreamRequest.AbortedAt"/>) is on the same clock as the client's disconnect.
+    /// </summary>
+    private async Task CancellationFiguresAsync(CancellationToken ct)
+    {
+        // A model producing a token every 10 ms; the client hangs up after the first one (Esc in Claude Code).
+        var pieces = Enumerable.Repeat("token ", 1000).ToArray();
+        await using var upstream = await Upstream.StartAsync(new ScriptedUpstreamOptions
+        {
+            Script = request => ScriptedReply.Message(
+                new ScriptedMessage { Model = request.Model ?? Workload.LocalModel, Blocks = [new ScriptedText(pieces)], OutputTokens = pieces.Length },
+                TimeSpan.Zero,
+                TimeSpan.FromMilliseconds(10)),
+        }, ct);
+        await using var gateway = await ServerProcess.StartGatewayAsync("gateway (cancellation)", upstream.BaseAddress, settings.GatewayEnvironment, ct);
+        var body = Workload.Small(stream: true);
+
+        var delays = new[] { new Samples(), new Samples() };
+        var warmup = 3;
+        for (var i = 0; i < settings.CancelPairs + warmup; i++)
+        {
+            for (var side = 0; side < 2; side++)
+            {
+                var which = (side + i) % 2;
+                var delay = await DisconnectAsync(upstream, which == 0 ? upstream.BaseAddress : gateway.BaseAddress, body, ct);
+                if (i >= warmup)
+                {
+                    delays[which].Add(delay);
+                }
+            }
+        }
+
+        foreach (var (label, percentile) in new[] { ("p50", 50.0), ("max", 100.0) })
+        {
+            var a = delays[0].Percentile(percentile);
+            var b = delays[1].Percentile(percentile);
+            _rows.Add(new Row(
+                $"Cancellation {label}: client disconnect → upstream sees its request aborted",
+                Report.Ms(a), Report.Ms(b), Report.Ratio(b, a), "≤ 100 ms",
+                Report.Verdict(b <= 100, Report.Ms(b))));
+        }
+    }
+
+    private static async Task<double> DisconnectAsync(Upstream upstream, Uri server, byte[] body, CancellationToken ct)
+    {
+        var before = upstream.MessageRequests.Count;
+        using var connection = await RawHttpConnection.ConnectAsync(server, ct);
+        var counter = new SseCounter(DeltaMarker) { StopAtMarker = true };
+        var response = await connection.SendAsync(RawHttpConnection.Post(server, "/v1/messages", body), counter, ct);
+        var closedAt = DateTimeOffset.UtcNow;
+        if (response.Status != 200 || counter.MarkerSeenAt == 0)
+        {
+            throw new InvalidOperationException($"{server} did not start a stream (status {response.Status}).");
+        }
+
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            var requests = upstream.MessageRequests;
+            if (requests.Count > before && requests[before].AbortedAt is { } abortedAt)
+            {
+                return (abortedAt - closedAt).TotalMilliseconds;
+            }
+
+            await Task.Delay(1, ct);
+        }
+
+        return 5000;
+    }
+}
