@@ -45,10 +45,13 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         }
     }
 
-    [Fact]
-    public async Task AttachScript_RunningContainer_RunsClaudeWithTheArguments()
+    [Theory]
+    [InlineData("bash")]
+    [InlineData("pwsh")]
+    public async Task AttachScript_RunningContainer_RunsClaudeWithTheArguments(string shell)
     {
         image.Require();
+        RequireShell(shell);
         var cancellationToken = TestContext.Current.CancellationToken;
         await using var stack = await LocalStack.StartAsync(Scripts.AnswerOnly, "127.0.0.1", cancellationToken);
         var name = Containers.NewName("attach");
@@ -58,7 +61,7 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
             await Containers.WaitForLogAsync(name, "Waiting", ReadyTimeout, cancellationToken);
 
             // --output-format json only changes the output if the arguments reach claude.
-            var run = await RunScriptAsync(name, ["-p", "Report the completion code.", "--output-format", "json"], cancellationToken);
+            var run = await RunScriptAsync(shell, name, ["-p", "Report the completion code.", "--output-format", "json"], cancellationToken);
 
             Assert.True(run.ExitCode == 0, run.Describe());
             var result = JsonNode.Parse(run.Stdout.Trim())!;
@@ -72,13 +75,16 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         }
     }
 
-    [Fact]
-    public async Task AttachScript_NoSuchContainer_ExplainsHowToStartTheStackAndFails()
+    [Theory]
+    [InlineData("bash")]
+    [InlineData("pwsh")]
+    public async Task AttachScript_NoSuchContainer_ExplainsHowToStartTheStackAndFails(string shell)
     {
         image.Require();
+        RequireShell(shell);
         var cancellationToken = TestContext.Current.CancellationToken;
 
-        var run = await RunScriptAsync(Containers.NewName("missing"), ["-p", "hello"], cancellationToken);
+        var run = await RunScriptAsync(shell, Containers.NewName("missing"), ["-p", "hello"], cancellationToken);
 
         Assert.NotEqual(0, run.ExitCode);
         Assert.Contains("is not running", run.Stderr, StringComparison.Ordinal);
@@ -92,10 +98,24 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
             cancellationToken,
             ["run", "-d", "--name", name, "--network", "host", .. Containers.ClaudeEnvironment(stack.GatewayAddress), image.Tag, "idle"])).EnsureSuccess();
 
-    private static Task<ProcessResult> RunScriptAsync(string container, string[] arguments, CancellationToken cancellationToken) =>
+    /// <summary>PowerShell is optional on Linux: without pwsh the .ps1 variants are skipped, also on CI.</summary>
+    private static void RequireShell(string shell)
+    {
+        var found = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Any(directory => File.Exists(Path.Combine(directory, shell)));
+        if (!found)
+        {
+            Assert.Skip($"{shell} is not installed; scripts/claude{(shell == "pwsh" ? ".ps1" : string.Empty)} is not exercised.");
+        }
+    }
+
+    private static Task<ProcessResult> RunScriptAsync(string shell, string container, string[] arguments, CancellationToken cancellationToken) =>
         ProcessRunner.RunAsync(
-            "bash",
-            [Path.Combine(ClaudeCodeImage.RepositoryRoot, "scripts", "claude"), .. arguments],
+            shell,
+            shell == "pwsh"
+                ? ["-NoProfile", "-NonInteractive", "-File", Path.Combine(ClaudeCodeImage.RepositoryRoot, "scripts", "claude.ps1"), .. arguments]
+                : [Path.Combine(ClaudeCodeImage.RepositoryRoot, "scripts", "claude"), .. arguments],
             Containers.TaskTimeout,
             cancellationToken,
             new Dictionary<string, string?> { ["CLAUDE_STACK_CONTAINER"] = container });

@@ -129,6 +129,35 @@ public sealed class TaskModeTests(ClaudeCodeImage image)
     }
 
     [Fact]
+    public async Task CustomUserIds_MacStyleUidAndGid_WritesWorkspaceFilesAsThem()
+    {
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        // 501:20 is the first macOS user; gid 20 is an existing group (dialout) in Debian.
+        var tag = image.Tag + "-uid501";
+        var workspace = Containers.NewWorkspace();
+        var name = Containers.NewName("uid");
+        try
+        {
+            (await image.BuildAsync(tag, ["USER_UID=501", "USER_GID=20"], cancellationToken)).EnsureSuccess();
+            var run = await ProcessRunner.DockerAsync(
+                Containers.CommandTimeout, cancellationToken,
+                "run", "--name", name, "--network", "none", "-v", workspace.FullName + ":/workspace",
+                "--entrypoint", "bash", tag, "-c", "id -u; id -g; echo hi > /workspace/made-by-container.txt; claude --version");
+
+            Assert.True(run.ExitCode == 0, run.Describe());
+            Assert.StartsWith("501\n20\n", run.Stdout, StringComparison.Ordinal);
+            Assert.Equal("501:20", await Containers.OwnerAsync(Path.Combine(workspace.FullName, "made-by-container.txt"), cancellationToken));
+        }
+        finally
+        {
+            await Containers.RemoveAsync(name);
+            await ProcessRunner.DockerAsync(Containers.CommandTimeout, CancellationToken.None, "rmi", "-f", tag);
+            workspace.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task FirstRun_NoConfig_SeedsOnboardingAndTrustButKeepsExistingConfig()
     {
         image.Require();

@@ -154,9 +154,9 @@ public sealed class ClaudeCodeCliTests
 
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("invalid message content type: banana", run.StandardOutput);
-        // Claude Code answers a 400 by dropping optional features step by step, never by repeating a request.
-        var bodies = upstream.MessageRequests.Select(r => r.BodyText + r.Header("anthropic-beta")).ToList();
-        Assert.Equal(bodies.Count, bodies.Distinct().Count());
+        // Claude Code answers a 400 with at most its feature-downgrade ladder (6 variants), not with its
+        // 10 backed-off retries of the same request as for 5xx.
+        Assert.InRange(upstream.MessageRequests.Count, 1, 6);
     }
 
     [Fact]

@@ -114,7 +114,7 @@ public sealed class GatewayTests
         await response.Content.ReadAsByteArrayAsync(Ct);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(expected, Assert.Single(upstream.Requests).Model);
+        Assert.Equal(expected, Assert.Single(upstream.MessageRequests).Model);
         var span = Assert.Single(await spans.WaitForAsync(1, Ct));
         Assert.Equal($"chat {expected}", span.DisplayName);
         Assert.Equal(requested, span.GetTagItem(Names.ModelRequested));
@@ -421,7 +421,7 @@ public sealed class GatewayTests
         using var response = await gateway.Client.PostAsync("/claude/v1/messages?beta=true", Body(Request(stream: false)), Ct);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("/v1/messages?beta=true", upstream.Requests.Single().PathAndQuery);
+        Assert.Equal("/v1/messages?beta=true", upstream.MessageRequests.Single().PathAndQuery);
     }
 
     [Fact]

@@ -1,6 +1,8 @@
+using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Api;
 using ClaudeStack.Gateway.Configuration;
 using ClaudeStack.Gateway.Forwarding;
+using ClaudeStack.Gateway.Guards;
 using ClaudeStack.Gateway.Routing;
 using ClaudeStack.Gateway.Telemetry;
 using ClaudeStack.Gateway.Tokens;
@@ -55,7 +57,18 @@ public static class GatewayApplication
         builder.Services.AddSingleton(new SecretRedactor([options.StackToken, options.Upstream.ApiKey]));
         builder.Services.AddSingleton<TokenCalibration>();
         builder.Services.AddSingleton(_ => new UpstreamForwarder(new HttpClient(UpstreamForwarder.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan }, upstream));
+        builder.Services.AddSingleton(LocalModelOptions.From(builder.Configuration));
         builder.Services.AddSingleton<ModelCallHandler>();
+        if (upstream.Profile == UpstreamProfile.Ollama)
+        {
+            builder.Services.AddSingleton(services => new OllamaModelCatalog(
+                new HttpClient(UpstreamForwarder.CreateHandler()) { Timeout = TimeSpan.FromSeconds(10) },
+                upstream,
+                services.GetRequiredService<LocalModelOptions>().Context.ContextLength,
+                services.GetRequiredService<ILogger<OllamaModelCatalog>>()));
+            builder.Services.AddHealthChecks().AddCheck<GpuOffloadHealthCheck>("model-gpu");
+        }
+
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
         return builder;
     }

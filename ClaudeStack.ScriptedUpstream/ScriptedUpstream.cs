@@ -66,7 +66,9 @@ public sealed class ScriptedUpstream : IAsyncDisposable
 
         try
         {
-            var reply = options.Ollama?.TryAnswer(request) ?? options.Script(request);
+            // Without the emulation this is not an Ollama server: its native API does not exist.
+            var reply = options.Ollama?.TryAnswer(request)
+                ?? (request.Path.StartsWith("/api/", StringComparison.Ordinal) ? ScriptedReply.Status(404, "404 page not found", "text/plain") : options.Script(request));
             await reply.WriteAsync(context, request, context.RequestAborted);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)

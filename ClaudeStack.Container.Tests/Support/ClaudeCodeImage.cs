@@ -24,6 +24,7 @@ public sealed class ClaudeCodeImage : IAsyncLifetime
 
     private string? unavailable;
     private string? failure;
+    private DirectoryInfo? context;
 
     public static string RepositoryRoot { get; } = Metadata("RepositoryRoot").TrimEnd('/', '\\');
 
@@ -32,6 +33,8 @@ public sealed class ClaudeCodeImage : IAsyncLifetime
     public static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 
     public string Tag { get; } = $"claudestack-test/claude-code:{ClaudeCodeVersion}";
+
+    public string BaseImage { get; private set; } = StandInBaseTag;
 
     public TimeSpan BaseBuildTime { get; private set; }
 
@@ -67,26 +70,13 @@ public sealed class ClaudeCodeImage : IAsyncLifetime
                 built.EnsureSuccess();
             }
 
-            var context = Directory.CreateTempSubdirectory("claudestack-image-context-");
-            try
-            {
-                CopyDirectory(Path.Combine(RepositoryRoot, "containers", "claude-code"), context.FullName);
-                AddHostCertificates(Path.Combine(context.FullName, "certs"));
-                var build = await ProcessRunner.DockerAsync(
-                    ImageBuildTimeout,
-                    cancellationToken,
-                    "build",
-                    "--network", "host",
-                    "--build-arg", "BASE_IMAGE=" + baseImage,
-                    "-t", Tag,
-                    context.FullName);
-                ImageBuildTime = build.Elapsed;
-                build.EnsureSuccess();
-            }
-            finally
-            {
-                context.Delete(recursive: true);
-            }
+            BaseImage = baseImage;
+            context = Directory.CreateTempSubdirectory("claudestack-image-context-");
+            CopyDirectory(Path.Combine(RepositoryRoot, "containers", "claude-code"), context.FullName);
+            AddHostCertificates(Path.Combine(context.FullName, "certs"));
+            var build = await BuildAsync(Tag, [], cancellationToken);
+            ImageBuildTime = build.Elapsed;
+            build.EnsureSuccess();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -94,7 +84,24 @@ public sealed class ClaudeCodeImage : IAsyncLifetime
         }
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public ValueTask DisposeAsync()
+    {
+        context?.Delete(recursive: true);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Builds the Dockerfile (same base, same certificates) with extra build arguments.</summary>
+    public Task<ProcessResult> BuildAsync(string tag, IEnumerable<string> buildArgs, CancellationToken cancellationToken) =>
+        ProcessRunner.DockerAsync(
+            ImageBuildTimeout,
+            cancellationToken,
+            [
+                "build", "--network", "host",
+                "--build-arg", "BASE_IMAGE=" + BaseImage,
+                .. buildArgs.SelectMany(a => new[] { "--build-arg", a }),
+                "-t", tag,
+                context!.FullName,
+            ]);
 
     /// <summary>Call first in every test: skips without Docker (fails on CI), fails when the build failed.</summary>
     public void Require()

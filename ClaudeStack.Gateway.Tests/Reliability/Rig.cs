@@ -85,8 +85,17 @@ internal sealed class Rig : IAsyncDisposable
         return Assert.Single(this.Spans.Spans);
     }
 
+    private bool disposed;
+
+    /// <summary>Stops everything; stopping the gateway also flushes its telemetry providers. Safe to call twice.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (this.disposed)
+        {
+            return;
+        }
+
+        this.disposed = true;
         this.Spans.Dispose();
         await this.Gateway.DisposeAsync();
         if (this.Upstream is not null)

@@ -1,6 +1,8 @@
 using System.Text.Json;
+using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Configuration;
 using ClaudeStack.Gateway.Forwarding;
+using ClaudeStack.Gateway.Guards;
 using ClaudeStack.Gateway.Requests;
 using ClaudeStack.Gateway.Routing;
 using ClaudeStack.Gateway.Streaming;
@@ -14,8 +16,9 @@ namespace ClaudeStack.Gateway.Api;
 /// Handles one Messages API call from the client to the upstream.
 /// </summary>
 /// <remarks>
-/// Steps: (1) read and validate the body, (2) route the model, (3) start the span, (4) adapt the request for the
-/// upstream, (5) forward, (6) relay the response while observing it, (7) record usage.
+/// Steps: (1) read and validate the body, (2) route the model, (3) start the span, (4) check the context window and
+/// adapt the request for the upstream, (5) forward, (6) relay the response while checking tool calls, (7) record usage
+/// and detect silent truncation.
 /// Failures before the response starts become Anthropic error responses; after, an SSE error event.
 /// </remarks>
 public sealed class ModelCallHandler(
@@ -25,7 +28,9 @@ public sealed class ModelCallHandler(
     GatewayFeatures features,
     SecretRedactor redactor,
     TokenCalibration calibration,
-    ILogger<ModelCallHandler> logger)
+    LocalModelOptions localModel,
+    ILogger<ModelCallHandler> logger,
+    OllamaModelCatalog? catalog = null)
 {
     private readonly GatewayOptions _options = options.Value;
     private UpstreamEndpoint Upstream => forwarder.Upstream;
@@ -63,17 +68,35 @@ public sealed class ModelCallHandler(
         var headers = context.Request.Headers;
         using var call = ModelCallTelemetry.Start(
             Upstream, route, request.Stream, request.MaxTokens, headers["x-claude-code-session-id"].FirstOrDefault(),
-            headers.TraceParent.FirstOrDefault(), headers.TraceState.FirstOrDefault(), logger);
+            headers.TraceParent.FirstOrDefault(), headers.TraceState.FirstOrDefault(), logger, redactor);
 
-        // (4) Adapt.
+        // (4) Guard the context window, then adapt.
+        var modelInfo = catalog is null ? null : await catalog.GetAsync(route.Routed, aborted);
+        var promptChars = TokenEstimator.CountPromptChars(request);
+        var messageCount = TokenEstimator.MessageCount(request);
+        var estimatedTokens = calibration.Estimate(route.Routed, promptChars, messageCount);
+        var contextLength = modelInfo?.ContextLength ?? localModel.Context.ContextLength;
+        RecordModelFacts(call, modelInfo, contextLength, estimatedTokens);
+        if (await GuardContextAsync(context, call, route, estimatedTokens, contextLength))
+        {
+            return;
+        }
+
         var edits = new RequestEdits();
         if (route.WasMapped)
         {
             edits.Set("model", route.Routed);
         }
 
-        var promptChars = TokenEstimator.CountPromptChars(request);
-        var messageCount = TokenEstimator.MessageCount(request);
+        if (Upstream.Profile == UpstreamProfile.Ollama)
+        {
+            var report = OllamaRequestAdapter.Adapt(request, localModel.Adaptation, modelInfo?.SupportsThinking, ContextGuard.RoomForOutput(estimatedTokens, contextLength), edits);
+            if (report.StructuredOutputIgnored)
+            {
+                call.SetTag(TelemetryNames.Attributes.StructuredOutputIgnored, true);
+            }
+        }
+
         if (!edits.IsEmpty)
         {
             call.SetTag(TelemetryNames.Attributes.RequestAdapted, edits.ChangedProperties.ToArray());
@@ -103,7 +126,11 @@ public sealed class ModelCallHandler(
 
         // (6) Relay.
         using var upstreamResponse = result.Response;
-        var relay = new ResponseRelay(client, call, _options.Upstream.IdleTimeout);
+        var toolCalls = new ToolCallGuard(request.Tools);
+        var relay = new ResponseRelay(client, call, _options.Upstream.IdleTimeout)
+        {
+            OnBlockComplete = block => ReportToolCallProblems(call, route, toolCalls.Check(block)),
+        };
         call.SetStatusCode((int)upstreamResponse.StatusCode);
         if (!upstreamResponse.IsSuccessStatusCode)
         {
@@ -115,6 +142,13 @@ public sealed class ModelCallHandler(
         var response = isStream
             ? await relay.RelayStreamAsync(upstreamResponse, features.CaptureMessageContent, aborted)
             : await relay.RelayWholeAsync(upstreamResponse, aborted);
+        if (!isStream)
+        {
+            foreach (var block in response.Blocks)
+            {
+                ReportToolCallProblems(call, route, toolCalls.Check(block));
+            }
+        }
 
         // (7) Record.
         call.RecordResponse(response);
@@ -125,7 +159,68 @@ public sealed class ModelCallHandler(
 
         if (response.InputTokens is { } inputTokens && response.Completed)
         {
-            calibration.Observe(route.Routed, promptChars, messageCount, inputTokens + (response.CacheReadInputTokens ?? 0));
+            var reported = inputTokens + (response.CacheReadInputTokens ?? 0) + (response.CacheCreationInputTokens ?? 0);
+            var calibrated = calibration.Observations(route.Routed) > 0;
+            if (ContextGuard.LooksTruncated(reported, estimatedTokens, contextLength, calibrated, localModel.Context.TruncationFraction))
+            {
+                call.SetTag(TelemetryNames.Attributes.PromptTruncated, true);
+                call.AddEvent(TelemetryNames.Events.PromptTruncated, (TelemetryNames.Attributes.EstimatedInputTokens, estimatedTokens), (TelemetryNames.Attributes.UsageInputTokens, reported));
+                GatewayTelemetry.PromptsTruncated.Add(1, new KeyValuePair<string, object?>(TelemetryNames.Attributes.RequestModel, route.Routed));
+                Log.PromptTruncated(logger, route.Routed, reported, estimatedTokens);
+            }
+            else
+            {
+                // A truncated prompt would teach the calibration a wrong ratio.
+                calibration.Observe(route.Routed, promptChars, messageCount, reported);
+            }
+        }
+    }
+
+    private static void RecordModelFacts(ModelCallTelemetry call, ModelInfo? modelInfo, int? contextLength, int estimatedTokens)
+    {
+        call.SetTag(TelemetryNames.Attributes.EstimatedInputTokens, estimatedTokens);
+        call.SetTag(TelemetryNames.Attributes.ContextLength, contextLength);
+        call.SetTag(TelemetryNames.Attributes.ContextSource, modelInfo?.ContextSource ?? (contextLength is null ? null : "configured"));
+        call.SetTag(TelemetryNames.Attributes.GpuShare, modelInfo?.GpuShare);
+    }
+
+    /// <summary>Returns true when the call was refused because the prompt cannot fit.</summary>
+    private async Task<bool> GuardContextAsync(HttpContext context, ModelCallTelemetry call, ModelRoute route, int estimatedTokens, int? contextLength)
+    {
+        var verdict = ContextGuard.Check(estimatedTokens, contextLength, localModel.Context);
+        if (verdict == ContextVerdict.Fits)
+        {
+            return false;
+        }
+
+        var policy = verdict == ContextVerdict.TooLongRejected ? "reject" : "warn";
+        call.SetTag(TelemetryNames.Attributes.PromptTooLong, true);
+        call.AddEvent(TelemetryNames.Events.PromptTooLong, (TelemetryNames.Attributes.EstimatedInputTokens, estimatedTokens), (TelemetryNames.Attributes.ContextLength, contextLength), ("claudestack.context.policy", policy));
+        GatewayTelemetry.PromptsTooLong.Add(1, new KeyValuePair<string, object?>(TelemetryNames.Attributes.RequestModel, route.Routed), new KeyValuePair<string, object?>("claudestack.context.policy", policy));
+        Log.PromptTooLong(logger, route.Routed, estimatedTokens, contextLength!.Value, policy);
+        if (verdict == ContextVerdict.TooLongForwarded)
+        {
+            return false;
+        }
+
+        var error = AnthropicError.BadRequest(ContextGuard.TooLongMessage(estimatedTokens, contextLength.Value));
+        call.Fail(error.Type, error.Message, error.StatusCode);
+        await error.WriteAsync(context.Response, context.RequestAborted);
+        return true;
+    }
+
+    private void ReportToolCallProblems(ModelCallTelemetry call, ModelRoute route, IReadOnlyList<ToolCallViolation> violations)
+    {
+        foreach (var violation in violations)
+        {
+            call.AddEvent(TelemetryNames.Events.InvalidToolCall,
+                (TelemetryNames.Attributes.ToolName, violation.Tool),
+                (TelemetryNames.Attributes.ToolCallProblemKind, violation.Kind),
+                (TelemetryNames.Attributes.ToolCallProblem, redactor.Redact(violation.Problem)));
+            GatewayTelemetry.InvalidToolCalls.Add(1,
+                new KeyValuePair<string, object?>(TelemetryNames.Attributes.RequestModel, route.Routed),
+                new KeyValuePair<string, object?>(TelemetryNames.Attributes.ToolCallProblemKind, violation.Kind));
+            Log.BadToolCall(logger, route.Routed, violation.Kind, violation.Tool, redactor.Redact(violation.Problem));
         }
     }
 

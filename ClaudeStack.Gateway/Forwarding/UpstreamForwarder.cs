@@ -52,7 +52,8 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
 
         foreach (var header in headers)
         {
-            if (!DroppedHeaders.Contains(header.Key) && !header.Key.StartsWith(':'))
+            // Header values must be ASCII on the way out; a client's odd header is not worth failing the call for.
+            if (!DroppedHeaders.Contains(header.Key) && !header.Key.StartsWith(':') && header.Value.All(v => v is null || System.Text.Ascii.IsValid(v)))
             {
                 message.Headers.TryAddWithoutValidation(header.Key, (IEnumerable<string?>)header.Value);
             }

@@ -62,21 +62,30 @@ public sealed class MessagesRequest : IDisposable
             return (null, $"The request body is not valid UTF-8 JSON: {exception.Message}");
         }
 
-        var error = Validate(document.RootElement);
-        if (error is not null)
+        try
         {
-            document.Dispose();
-            return (null, error);
-        }
+            var error = Validate(document.RootElement);
+            if (error is not null)
+            {
+                document.Dispose();
+                return (null, error);
+            }
 
-        var root = document.RootElement;
-        return (new MessagesRequest(document, body)
+            var root = document.RootElement;
+            return (new MessagesRequest(document, body)
+            {
+                Model = root.GetProperty("model").GetString()!,
+                Stream = root.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True,
+                MaxTokens = root.TryGetProperty("max_tokens", out var maxTokens) && maxTokens.TryGetInt32(out var value) ? value : null,
+                Tools = ReadTools(root),
+            }, null);
+        }
+        catch (InvalidOperationException exception)
         {
-            Model = root.GetProperty("model").GetString()!,
-            Stream = root.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True,
-            MaxTokens = root.TryGetProperty("max_tokens", out var maxTokens) && maxTokens.TryGetInt32(out var value) ? value : null,
-            Tools = ReadTools(root),
-        }, null);
+            // The reader checks UTF-8 inside strings only when they are read.
+            document.Dispose();
+            return (null, $"The request body is not valid UTF-8 JSON: {exception.Message}");
+        }
     }
 
     private static string? Validate(JsonElement root)

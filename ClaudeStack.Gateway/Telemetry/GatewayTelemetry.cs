@@ -31,7 +31,12 @@ public static class GatewayTelemetry
         tags: null,
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = TelemetryNames.Buckets.Seconds });
 
-    /// <summary>Creates a counter on the gateway's meter (guards add their own).</summary>
-    public static Counter<long> CreateCounter(string name, string unit, string description) =>
-        Meter.CreateCounter<long>(name, unit, description);
+    public static readonly Counter<long> PromptsTooLong = Meter.CreateCounter<long>(
+        TelemetryNames.Metrics.PromptsTooLong, "{request}", "Prompts larger than the model's context window.");
+
+    public static readonly Counter<long> PromptsTruncated = Meter.CreateCounter<long>(
+        TelemetryNames.Metrics.PromptsTruncated, "{request}", "Prompts the upstream evidently truncated.");
+
+    public static readonly Counter<long> InvalidToolCalls = Meter.CreateCounter<long>(
+        TelemetryNames.Metrics.InvalidToolCalls, "{call}", "Tool calls with an unknown tool, bad JSON or input that breaks the schema.");
 }

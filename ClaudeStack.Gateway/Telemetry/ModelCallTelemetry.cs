@@ -15,12 +15,14 @@ public sealed class ModelCallTelemetry : IDisposable
     private readonly long _startTimestamp = Stopwatch.GetTimestamp();
     private readonly TagList _metricTags;
     private readonly ILogger _logger;
+    private readonly SecretRedactor _redactor;
     private long? _firstChunkTimestamp;
     private bool _finished;
 
-    private ModelCallTelemetry(Activity? activity, TagList metricTags, ILogger logger, ModelRoute route)
+    private ModelCallTelemetry(Activity? activity, TagList metricTags, ILogger logger, SecretRedactor redactor, ModelRoute route)
     {
         Activity = activity;
+        _redactor = redactor;
         _metricTags = metricTags;
         _logger = logger;
         Route = route;
@@ -33,7 +35,7 @@ public sealed class ModelCallTelemetry : IDisposable
     public string? ErrorType { get; private set; }
 
     /// <summary>Starts the span for a call, as a child of the incoming W3C trace context when there is one.</summary>
-    public static ModelCallTelemetry Start(UpstreamEndpoint upstream, ModelRoute route, bool stream, int? maxTokens, string? conversationId, string? traceParent, string? traceState, ILogger logger)
+    public static ModelCallTelemetry Start(UpstreamEndpoint upstream, ModelRoute route, bool stream, int? maxTokens, string? conversationId, string? traceParent, string? traceState, ILogger logger, SecretRedactor redactor)
     {
         // ASP.NET Core's own span carries the incoming traceparent when something listens to it; otherwise use the header.
         ActivityContext parent = default;
@@ -66,7 +68,7 @@ public sealed class ModelCallTelemetry : IDisposable
             activity.SetTag(Names.ModelRoute, RouteName(route.Reason));
         }
 
-        return new ModelCallTelemetry(activity, metricTags, logger, route);
+        return new ModelCallTelemetry(activity, metricTags, logger, redactor, route);
     }
 
     public bool RecordsContent => Activity is { IsAllDataRequested: true };
@@ -140,6 +142,9 @@ public sealed class ModelCallTelemetry : IDisposable
         }
 
         ErrorType = errorType;
+
+        // Upstream error text can quote what the client sent, keys included.
+        message = _redactor.Redact(message);
         Activity?.SetStatus(ActivityStatusCode.Error, message);
         Activity?.SetTag(Names.ErrorType, errorType);
         if (statusCode is { } status)
@@ -183,10 +188,4 @@ public sealed class ModelCallTelemetry : IDisposable
         RouteReason.Unmapped => "unmapped",
         _ => "pass_through",
     };
-}
-
-internal static partial class Log
-{
-    [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Model call to {Model} failed ({ErrorType}, status {StatusCode}): {Reason}")]
-    public static partial void CallFailed(ILogger logger, string model, string errorType, int? statusCode, string reason);
 }

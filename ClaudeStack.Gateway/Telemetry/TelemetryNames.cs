@@ -47,6 +47,29 @@ public static class TelemetryNames
 
         /// <summary>The stream ended without message_stop and the gateway ended it with an error event.</summary>
         public const string StreamIncomplete = "claudestack.stream.incomplete";
+
+        public const string ContextLength = "claudestack.context.length";
+        public const string ContextSource = "claudestack.context.source";
+        public const string EstimatedInputTokens = "claudestack.context.estimated_input_tokens";
+        public const string PromptTooLong = "claudestack.context.prompt_too_long";
+        public const string PromptTruncated = "claudestack.context.truncated";
+
+        /// <summary>The request asked for structured output (output_config.format), which Ollama ignores.</summary>
+        public const string StructuredOutputIgnored = "claudestack.request.structured_output_ignored";
+
+        /// <summary>Share of the model in GPU memory; below 1 part of it runs on the CPU.</summary>
+        public const string GpuShare = "claudestack.model.gpu_share";
+
+        public const string ToolName = "gen_ai.tool.name";
+        public const string ToolCallProblem = "claudestack.tool_call.problem";
+        public const string ToolCallProblemKind = "claudestack.tool_call.problem_kind";
+    }
+
+    public static class Events
+    {
+        public const string PromptTooLong = "claudestack.context.prompt_too_long";
+        public const string PromptTruncated = "claudestack.context.truncated";
+        public const string InvalidToolCall = "claudestack.tool_call.invalid";
     }
 
     public static class TokenTypes
@@ -60,6 +83,9 @@ public static class TelemetryNames
         public const string TokenUsage = "gen_ai.client.token.usage";
         public const string OperationDuration = "gen_ai.client.operation.duration";
         public const string TimeToFirstChunk = "gen_ai.client.operation.time_to_first_chunk";
+        public const string PromptsTooLong = "claudestack.context.prompts_too_long";
+        public const string PromptsTruncated = "claudestack.context.prompts_truncated";
+        public const string InvalidToolCalls = "claudestack.tool_calls.invalid";
     }
 
     /// <summary>Values of <c>error.type</c> for failures that have no HTTP status of their own.</summary>

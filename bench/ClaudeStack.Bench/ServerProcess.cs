@@ -13,15 +13,20 @@ namespace ClaudeStack.Bench;
 public sealed class ServerProcess : IAsyncDisposable
 {
     private static readonly List<ServerProcess> Running = [];
-    private readonly Process _process;
     private readonly Queue<string> _output = new();
+    private Process _process = null!;
 
-    private ServerProcess(string name, Process process, Uri baseAddress)
+    private ServerProcess(string name, Uri baseAddress, ProcessStartInfo startInfo, string readyPath)
     {
         Name = name;
-        _process = process;
         BaseAddress = baseAddress;
+        StartInfo = startInfo;
+        ReadyPath = readyPath;
     }
+
+    private ProcessStartInfo StartInfo { get; }
+
+    private string ReadyPath { get; }
 
     public string Name { get; }
 
@@ -98,19 +103,54 @@ public sealed class ServerProcess : IAsyncDisposable
             info.Environment[key] = value;
         }
 
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {dll}.");
-        var server = new ServerProcess(name, process, baseAddress);
+        var server = new ServerProcess(name, baseAddress, info, readyPath);
         lock (Running)
         {
             Running.Add(server);
         }
 
-        process.OutputDataReceived += (_, e) => server.Keep(e.Data);
-        process.ErrorDataReceived += (_, e) => server.Keep(e.Data);
+        await server.LaunchAsync(cancellationToken);
+        return server;
+    }
+
+    private async Task LaunchAsync(CancellationToken cancellationToken)
+    {
+        var process = Process.Start(StartInfo) ?? throw new InvalidOperationException($"Could not start {Name}.");
+        _process = process;
+        process.OutputDataReceived += (_, e) => Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => Keep(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await server.WaitReadyAsync(readyPath, cancellationToken);
-        return server;
+        await WaitReadyAsync(ReadyPath, cancellationToken);
+    }
+
+    /// <summary>
+    /// Stops the process and starts it again on the same port. The scripted upstream keeps every request it
+    /// received; restarting it between figures keeps its heap, and so its GC pauses, the same for every figure.
+    /// </summary>
+    public async Task RestartAsync(CancellationToken cancellationToken)
+    {
+        await StopAsync();
+        await LaunchAsync(cancellationToken);
+    }
+
+    private async Task StopAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try
+            {
+                await _process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // Left to the operating system.
+            }
+        }
+
+        _process.Dispose();
     }
 
     private void Keep(string? line)
@@ -177,21 +217,7 @@ public sealed class ServerProcess : IAsyncDisposable
             Running.Remove(this);
         }
 
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            try
-            {
-                await _process.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                // Left to the operating system.
-            }
-        }
-
-        _process.Dispose();
+        await StopAsync();
     }
 
     /// <summary>Kills whatever is still running (Ctrl+C, unhandled failure).</summary>
@@ -277,6 +303,24 @@ public static class ProcStats
         var utime = long.Parse(fields[11], CultureInfo.InvariantCulture);
         var stime = long.Parse(fields[12], CultureInfo.InvariantCulture);
         return TimeSpan.FromSeconds((utime + stime) / TicksPerSecond);
+    }
+
+    /// <summary>CPU time the whole machine spent busy (all cores, first line of /proc/stat minus idle and iowait).</summary>
+    public static TimeSpan MachineBusy()
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        long busy = 0;
+        for (var i = 1; i < fields.Length && i <= 8; i++)
+        {
+            if (i is 4 or 5)
+            {
+                continue;
+            }
+
+            busy += long.Parse(fields[i], CultureInfo.InvariantCulture);
+        }
+
+        return TimeSpan.FromSeconds(busy / TicksPerSecond);
     }
 
     public static long Rss(int pid)

@@ -13,6 +13,13 @@
 # endpoint from ANTHROPIC_BASE_URL, the credential from ANTHROPIC_AUTH_TOKEN.
 set -euo pipefail
 
+# `docker run --user <uid>:<gid>` (another way to match the host user) leaves
+# HOME=/home/node, which that uid cannot write; give it a private home instead.
+if [ ! -w "${HOME:-/nonexistent}" ]; then
+  export HOME="/tmp/claude-home-$(id -u)"
+  mkdir -p "$HOME"
+fi
+
 config_file="${CLAUDE_CONFIG_DIR:-$HOME}/.claude.json"
 
 # Seed a minimal global config so the first run neither shows onboarding nor

