@@ -33,7 +33,7 @@ public sealed class BadInputTests
     public async Task HostileRequests_AllAnswered4xxAndGatewayStillServes()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await Rig.StartAsync(OllamaLikeScript, new Dictionary<string, string?> { ["Gateway:MaxRequestBodyBytes"] = BodyLimit.ToString(System.Globalization.CultureInfo.InvariantCulture) }, ct);
+        await using var rig = await Rig.StartAsync(OllamaLikeScript, Settings, ct);
 
         var cases = Cases().ToList();
         Assert.True(cases.Count >= 200, $"only {cases.Count} cases");
@@ -86,7 +86,7 @@ public sealed class BadInputTests
     public async Task OddButLegalRequests_NeverAnswered5xx()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await Rig.StartAsync(OllamaLikeScript, new Dictionary<string, string?> { ["Gateway:MaxRequestBodyBytes"] = BodyLimit.ToString(System.Globalization.CultureInfo.InvariantCulture) }, ct);
+        await using var rig = await Rig.StartAsync(OllamaLikeScript, Settings, ct);
         var token = GatewayHost.StackToken;
         var body = Rig.MessagesBody(stream: false);
 
@@ -108,6 +108,9 @@ public sealed class BadInputTests
             ("obs-text in user-agent (raw)", () => Raw([.. "user-agent: claude-cli/2 "u8, 0xc3, 0xa9, .. "\r\n"u8])),
             // A custom method token; ASP.NET Core routing matches methods case-insensitively, so this is a POST.
             ("lowercase method (raw)", () => RawVerbatim(Encoding.ASCII.GetBytes($"post /v1/messages HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}"))),
+            // JSON escapes for lone surrogates: valid JSON syntax, not valid text (Go decodes them to U+FFFD).
+            ("lone surrogate escape in content", () => Json(Rig.MessagesBody("\\ud800 lone", stream: false).Replace("\\\\ud800", "\\ud800", StringComparison.Ordinal))),
+            ("lone surrogate escape in system", () => Json(Rig.MessagesBody("hi", stream: false, system: "x").Replace("\"text\":\"x\"", "\"text\":\"\\udfff\"", StringComparison.Ordinal))),
             ("lf-only line endings (raw)", () => RawVerbatim(Encoding.ASCII.GetBytes($"POST /v1/messages HTTP/1.1\nHost: localhost\nAuthorization: Bearer {token}\nContent-Type: application/json\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\n\n{body}"))),
         };
 
@@ -137,6 +140,12 @@ public sealed class BadInputTests
             return ((int)result.Status, result.Text);
         }
 
+        async Task<(int, string)> Json(string json)
+        {
+            var result = await Rig.SendAsync(rig.Client, Rig.Post("/v1/messages", json), ct);
+            return ((int)result.Status, result.Text);
+        }
+
         async Task<(int, string)> Path(string path)
         {
             var result = await Rig.SendAsync(rig.Client, Rig.Post(path, body), ct);
@@ -152,6 +161,13 @@ public sealed class BadInputTests
             return (status, response);
         }
     }
+
+    /// <summary>A small body limit, and content capture on so the content paths read every hostile value too.</summary>
+    private static Dictionary<string, string?> Settings => new()
+    {
+        ["Gateway:MaxRequestBodyBytes"] = BodyLimit.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true",
+    };
 
     private static readonly ScriptedMessage Survivor = ScriptedMessage.Text("still here") with { Id = "msg_survivor" };
 
@@ -180,9 +196,15 @@ public sealed class BadInputTests
                 return ScriptedReply.AnthropicError(400, "invalid_request_error", "max_tokens is required and must be positive");
             }
 
-            if (json["messages"] is not JsonArray { Count: > 0 })
+            if (json["messages"] is not JsonArray { Count: > 0 } messages)
             {
                 return ScriptedReply.AnthropicError(400, "invalid_request_error", "messages is required");
+            }
+
+            // encoding/json into the typed anthropic.MessagesRequest: a wrong type anywhere is a decode error.
+            if (DecodeError(json, messages) is { } decodeError)
+            {
+                return ScriptedReply.AnthropicError(400, "invalid_request_error", decodeError);
             }
 
             return model == Model
@@ -199,6 +221,55 @@ public sealed class BadInputTests
     /// <summary>Requests that reached the upstream's model API (not the catalog's /api/show and /api/ps).</summary>
     private static int ModelRequests(Rig rig) =>
         rig.Upstream!.Requests.Count(r => !r.Path.StartsWith("/api/", StringComparison.Ordinal));
+
+    private static string? DecodeError(JsonObject json, JsonArray messages)
+    {
+        static bool IsString(JsonNode? node) => node is JsonValue value && value.GetValueKind() == System.Text.Json.JsonValueKind.String;
+        static bool IsNumber(JsonNode? node) => node is JsonValue value && value.GetValueKind() == System.Text.Json.JsonValueKind.Number;
+        static bool BlocksOk(JsonNode? content) => IsString(content) || (content is JsonArray blocks && blocks.All(b =>
+            b is JsonObject block && IsString(block["type"])
+            && (block["text"] is null || IsString(block["text"])) && (block["thinking"] is null || IsString(block["thinking"]))
+            && (block["id"] is null || IsString(block["id"])) && (block["name"] is null || IsString(block["name"]))
+            && (block["tool_use_id"] is null || IsString(block["tool_use_id"]))
+            && (block["input"] is null || block["input"] is JsonObject)
+            && (block["source"] is null || (block["source"] is JsonObject source && IsString(source["type"]) && (source["data"] is null || IsString(source["data"]))))
+            && (block["type"]!.GetValue<string>() != "tool_result" || block["content"] is null || BlocksOk(block["content"]))));
+
+        const string Error = "json: cannot unmarshal into Go value of type anthropic.MessagesRequest";
+        if (!messages.All(m => m is JsonObject message && IsString(message["role"]) && BlocksOk(message["content"])))
+        {
+            return Error;
+        }
+
+        if (json["system"] is { } system && !BlocksOk(system))
+        {
+            return Error;
+        }
+
+        if (json["tools"] is { } tools && (tools is not JsonArray toolList || !toolList.All(t => t is JsonObject tool && IsString(tool["name"])
+            && (tool["description"] is null || IsString(tool["description"])) && (tool["input_schema"] is null || tool["input_schema"] is JsonObject))))
+        {
+            return Error;
+        }
+
+        foreach (var name in new[] { "thinking", "tool_choice", "metadata" })
+        {
+            if (json[name] is { } value && value is not JsonObject)
+            {
+                return Error;
+            }
+        }
+
+        foreach (var name in new[] { "temperature", "top_p", "top_k" })
+        {
+            if (json[name] is { } value && !IsNumber(value))
+            {
+                return Error;
+            }
+        }
+
+        return json["stop_sequences"] is { } stops && (stops is not JsonArray stopList || !stopList.All(IsString)) ? Error : null;
+    }
 
     private static string? CheckAnthropicShape(string body)
     {
@@ -291,6 +362,35 @@ public sealed class BadInputTests
         yield return Json("empty messages array", Body(messages: "[]"), reach: Reach.MayForward);
         yield return Json("max_tokens zero", Body(extra: ",\"max_tokens\":0").Replace("\"max_tokens\":64,", "", StringComparison.Ordinal), reach: Reach.MayForward);
         yield return Json("unknown model", Body(model: "\"no-such-model:latest\""), reach: Reach.MayForward);
+
+        // Well-formed JSON with hostile values inside: the gateway reads these for token estimates, content capture
+        // and adaptation, so none may crash it; Ollama's typed decoding refuses them with 400.
+        string[] hostileContent =
+        [
+            "[1]", "[\"x\"]", "[null]", "[[]]", "[{}]", "[{\"type\":5}]", "[{\"type\":null}]", "[{\"type\":\"text\"}]", "[{\"type\":\"text\",\"text\":5}]",
+            "[{\"type\":\"text\",\"text\":null}]", "[{\"type\":\"text\",\"text\":{\"a\":1}}]", "[{\"type\":\"image\",\"source\":null}]",
+            "[{\"type\":\"image\",\"source\":\"x\"}]", "[{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"data\":5}}]",
+            "[{\"type\":\"tool_use\",\"id\":5,\"name\":null,\"input\":\"x\"}]", "[{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"n\",\"input\":[1,2]}]",
+            "[{\"type\":\"tool_result\",\"tool_use_id\":\"t\",\"content\":5}]", "[{\"type\":\"tool_result\",\"tool_use_id\":7,\"content\":[1,{\"type\":\"text\",\"text\":7}]}]",
+            "[{\"type\":\"thinking\",\"thinking\":5}]", "[{\"type\":\"text\",\"text\":\"ok\"},{\"type\":\"tool_result\",\"content\":{}}]",
+        ];
+        foreach (var (content, i) in hostileContent.Select((c, i) => (c, i)))
+        {
+            yield return Json($"hostile content #{i} {Printable(content)}", Body(messages: $"[{{\"role\":\"user\",\"content\":{content}}}]"), reach: Reach.MayForward);
+            yield return Json($"hostile content #{i} as system role", Body(messages: $"[{{\"role\":\"system\",\"content\":{content}}},{{\"role\":\"user\",\"content\":\"hi\"}}]"), reach: Reach.MayForward);
+        }
+
+        string[] hostileFields =
+        [
+            ",\"system\":[1]", ",\"system\":[null]", ",\"system\":[{\"type\":\"text\",\"text\":5}]", ",\"system\":[{\"type\":\"text\"}]", ",\"system\":[{\"text\":\"x-anthropic-billing-header: a\"},5]",
+            ",\"tools\":[1]", ",\"tools\":[null]", ",\"tools\":[{\"name\":5}]", ",\"tools\":[{\"name\":\"t\",\"input_schema\":\"x\"}]", ",\"tools\":[{\"name\":\"t\",\"description\":5}]",
+            ",\"thinking\":5", ",\"thinking\":\"enabled\"", ",\"tool_choice\":5", ",\"temperature\":\"hot\"", ",\"top_k\":[]", ",\"stop_sequences\":5", ",\"stop_sequences\":[1]", ",\"metadata\":5",
+            ",\"thinking\":{\"type\":5,\"budget_tokens\":\"x\"}", ",\"output_config\":5,\"temperature\":\"x\"", ",\"output_config\":{\"effort\":5,\"format\":7},\"metadata\":[]",
+        ];
+        foreach (var (field, i) in hostileFields.Select((f, i) => (f, i)))
+        {
+            yield return Json($"hostile field #{i} {Printable(field)}", Body(extra: field), reach: Reach.MayForward);
+        }
 
         // 3. Huge strings and numbers (below the body limit).
         var big = BodyLimit - 1024;

@@ -13,6 +13,13 @@ public sealed record BenchSettings
     /// <summary>Extra environment for every gateway process (KEY=VALUE), for experiments.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> GatewayEnvironment { get; init; } = [];
 
+    /// <summary>Groups of figures to run; empty runs all (requests, streaming, memory, cancellation).</summary>
+    public IReadOnlySet<string> Only { get; init; } = new HashSet<string>();
+
+    public static readonly string[] Groups = ["requests", "streaming", "memory", "cancellation"];
+
+    public bool Runs(string group) => Only.Count == 0 || Only.Contains(group);
+
     public int WarmupRequests => Smoke ? 300 : 3000;
 
     public int SmallLatencyPairs => Smoke ? 300 : 4000;
@@ -47,6 +54,7 @@ public sealed record BenchSettings
     {
         var settings = new BenchSettings();
         var environment = new List<KeyValuePair<string, string>>();
+        var only = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -67,6 +75,13 @@ public sealed record BenchSettings
 
                     environment.Add(new(pair[..separator], pair[(separator + 1)..]));
                     break;
+                case "--only" when i + 1 < args.Length:
+                    foreach (var group in args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                    {
+                        only.Add(Groups.Contains(group) ? group : throw new ArgumentException($"--only takes {string.Join(", ", Groups)}; got '{group}'."));
+                    }
+
+                    break;
                 case "--help" or "-h":
                     throw new ArgumentException(Usage);
                 default:
@@ -74,13 +89,14 @@ public sealed record BenchSettings
             }
         }
 
-        return settings with { GatewayEnvironment = environment };
+        return settings with { GatewayEnvironment = environment, Only = only };
     }
 
     public const string Usage =
-        "Usage: ClaudeStack.Bench [--smoke] [--out FILE] [--gateway-env KEY=VALUE]...\n" +
+        "Usage: ClaudeStack.Bench [--smoke] [--out FILE] [--only GROUP[,GROUP]] [--gateway-env KEY=VALUE]...\n" +
         "  --smoke        a short run (a few hundred requests, small streams) for CI\n" +
         "  --out FILE     also write the Markdown table to FILE\n" +
+        "  --only GROUPS  run only some figures: requests, streaming, memory, cancellation\n" +
         "  --gateway-env  extra environment for the gateway processes (repeatable), e.g. Logging__LogLevel__Default=Warning";
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{(Smoke ? "smoke" : "full")} run");

@@ -1,0 +1,137 @@
+using System.Text;
+using System.Text.Json;
+using ClaudeStack.Gateway.Guards;
+using ClaudeStack.Gateway.Requests;
+using ClaudeStack.Gateway.Streaming;
+using ClaudeStack.Gateway.Tests.Support;
+using ClaudeStack.Gateway.Tokens;
+
+namespace ClaudeStack.Gateway.Tests.Logic;
+
+public sealed class GuardTests
+{
+    private static readonly JsonElement BashSchema = JsonDocument.Parse("""
+        {"type":"object","properties":{"command":{"type":"string"},"timeout":{"type":"number","maximum":600000},
+        "run_in_background":{"type":"boolean"},"mode":{"type":"string","enum":["a","b"]},
+        "todos":{"type":"array","items":{"type":"object","properties":{"content":{"type":"string","minLength":1},
+        "status":{"type":"string","enum":["pending","completed"]}},"required":["content","status"],"additionalProperties":false}}},
+        "required":["command"],"additionalProperties":false}
+        """).RootElement;
+
+    [Theory]
+    [InlineData("""{"command":"ls"}""", null)]
+    [InlineData("""{"command":"ls","timeout":1000,"run_in_background":false,"mode":"a"}""", null)]
+    [InlineData("""{"timeout":1}""", "missing required property 'command'")]
+    [InlineData("""{"command":42}""", "$.command: expected string, got integer")]
+    [InlineData("""{"command":"ls","timeout":"soon"}""", "$.timeout: expected number")]
+    [InlineData("""{"command":"ls","timeout":9999999}""", "above the maximum")]
+    [InlineData("""{"command":"ls","mode":"c"}""", "is not one of")]
+    [InlineData("""{"command":"ls","cmd":"ls"}""", "unexpected property 'cmd'")]
+    [InlineData("""{"command":"ls","todos":[{"content":"x","status":"pending"}]}""", null)]
+    [InlineData("""{"command":"ls","todos":[{"content":"","status":"done"}]}""", "$.todos[0].content: shorter than 1")]
+    [InlineData("""{"command":"ls","todos":[{"status":"pending"}]}""", "$.todos[0]: missing required property 'content'")]
+    public void Schema_SubsetClaudeCodeToolsUse(string input, string? problem)
+    {
+        var problems = ToolSchemaValidator.Validate(JsonDocument.Parse(input).RootElement, BashSchema);
+
+        if (problem is null)
+        {
+            Assert.Empty(problems);
+        }
+        else
+        {
+            Assert.Contains(problems, p => p.Contains(problem, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void Schema_AllClaudeCodeToolsAcceptTheirOwnFixtureCalls()
+    {
+        // The assistant turn in the captured tool-result request is a tool call Claude Code itself accepted.
+        var (request, _) = MessagesRequest.Parse(Encoding.UTF8.GetBytes(Fixtures.ToolResultRequest));
+        using (request)
+        {
+            var guard = new ToolCallGuard(request!.Tools);
+            var call = request.Messages.EnumerateArray().Single(m => m.GetProperty("role").GetString() == "assistant")
+                .GetProperty("content").EnumerateArray().Single(b => b.GetProperty("type").GetString() == "tool_use");
+            var block = new ObservedBlock { Index = 0, Type = "tool_use", ToolName = call.GetProperty("name").GetString(), Complete = true };
+            block.Content.Append(call.GetProperty("input").GetRawText());
+
+            Assert.Empty(guard.Check(block));
+            Assert.Equal(12, request.Tools.Count);
+        }
+    }
+
+    [Theory]
+    [InlineData("tool_use", "RunShell", "{}", ToolCallProblems.UnknownTool)]
+    [InlineData("tool_use", "Bash", "{\"command\":", ToolCallProblems.InvalidJson)]
+    [InlineData("tool_use", "Bash", "[\"ls\"]", ToolCallProblems.InvalidJson)]
+    [InlineData("tool_use", "Bash", "{\"cmd\":\"ls\"}", ToolCallProblems.SchemaViolation)]
+    [InlineData("text", null, "I'll run it: {\"name\": \"Bash\", \"arguments\": {\"command\": \"ls\"}}", ToolCallProblems.CallAsText)]
+    [InlineData("text", null, "<tool_call>{\"name\":\"Bash\",\"parameters\":{\"command\":\"ls\"}}</tool_call>", ToolCallProblems.CallAsText)]
+    public void BrokenToolCalls_AreNamed(string type, string? tool, string content, string kind)
+    {
+        var guard = new ToolCallGuard([new OfferedTool("Bash", BashSchema)]);
+        var block = new ObservedBlock { Index = 0, Type = type, ToolName = tool, Complete = true };
+        block.Content.Append(content);
+
+        var violation = Assert.Single(guard.Check(block).Take(1));
+
+        Assert.Equal(kind, violation.Kind);
+    }
+
+    [Fact]
+    public void PlainText_IsNotAToolCall()
+    {
+        var guard = new ToolCallGuard([new OfferedTool("Bash", BashSchema)]);
+        var block = new ObservedBlock { Index = 0, Type = "text" };
+        block.Content.Append("Run `ls` in Bash to see the files; the JSON is {\"name\": \"value\"}.");
+
+        Assert.Empty(guard.Check(block));
+    }
+
+    [Theory]
+    [InlineData(1000, 8192, "reject", ContextVerdict.Fits)]
+    [InlineData(9000, 8192, "reject", ContextVerdict.TooLongRejected)]
+    [InlineData(9000, 8192, "warn", ContextVerdict.TooLongForwarded)]
+    [InlineData(9000, 8192, "off", ContextVerdict.Fits)]
+    [InlineData(9000, null, "reject", ContextVerdict.Fits)]
+    public void ContextGuard_AppliesThePolicy(int estimate, int? window, string policy, ContextVerdict verdict) =>
+        Assert.Equal(verdict, ContextGuard.Check(estimate, window, new ContextGuardOptions { Policy = policy }));
+
+    [Theory]
+    [InlineData(8192, 20000, 8192, false, true)]
+    [InlineData(5000, 20000, 65536, true, true)]
+    [InlineData(5000, 20000, 65536, false, false)]
+    [InlineData(19000, 20000, 65536, true, false)]
+    public void Truncation_IsSpottedAfterTheFact(long reported, int estimate, int window, bool calibrated, bool truncated) =>
+        Assert.Equal(truncated, ContextGuard.LooksTruncated(reported, estimate, window, calibrated, 0.8));
+
+    [Fact]
+    public void TooLongMessage_UsesAnthropicsWording() =>
+        Assert.Equal("prompt is too long: 30000 tokens > 8192 maximum", ContextGuard.TooLongMessage(30000, 8192));
+
+    [Fact]
+    public void Calibration_ConvergesWithinFifteenPercentAfterFiveCalls()
+    {
+        // A tokenizer at 4.3 characters per token plus template overhead, as the upstream would report it.
+        var calibration = new TokenCalibration();
+        var (request, _) = MessagesRequest.Parse(Encoding.UTF8.GetBytes(Fixtures.MainRequest));
+        using (request)
+        {
+            var chars = TokenEstimator.CountPromptChars(request!);
+            var messages = TokenEstimator.MessageCount(request!);
+            long Reported(long c) => (long)(c / 4.3) + (messages * TokenEstimator.TokensPerMessage) + 12;
+
+            foreach (var extra in new[] { 0, 1200, 2400, 3600, 4800 })
+            {
+                calibration.Observe("llama3.1:8b", chars + extra, messages, Reported(chars + extra));
+            }
+
+            var estimate = calibration.Estimate("llama3.1:8b", chars + 6000, messages);
+            var actual = Reported(chars + 6000);
+            Assert.InRange(estimate, actual * 0.85, actual * 1.15);
+            Assert.Equal(5, calibration.Observations("llama3.1:8b"));
+        }
+    }
+}

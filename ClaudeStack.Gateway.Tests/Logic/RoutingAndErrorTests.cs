@@ -1,0 +1,144 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using ClaudeStack.Gateway.Api;
+using ClaudeStack.Gateway.Configuration;
+using ClaudeStack.Gateway.Routing;
+using ClaudeStack.Gateway.Telemetry;
+using Microsoft.Extensions.Configuration;
+
+namespace ClaudeStack.Gateway.Tests.Logic;
+
+public sealed class RoutingAndErrorTests
+{
+    private static readonly ModelMapOptions Map = new() { Default = "llama3.1:8b", Haiku = "qwen2.5-coder:1.5b", Opus = "qwen2.5-coder:32b" };
+
+    [Theory]
+    [InlineData("claude-haiku-4-5-20251001", "qwen2.5-coder:1.5b", RouteReason.Family)]
+    [InlineData("claude-haiku-5-5", "qwen2.5-coder:1.5b", RouteReason.Family)]
+    [InlineData("haiku", "qwen2.5-coder:1.5b", RouteReason.Family)]
+    [InlineData("opus", "qwen2.5-coder:32b", RouteReason.Family)]
+    [InlineData("opusplan", "qwen2.5-coder:32b", RouteReason.Family)]
+    [InlineData("claude-opus-5-5[1m]", "qwen2.5-coder:32b", RouteReason.Family)]
+    [InlineData("claude-sonnet-5-5", "llama3.1:8b", RouteReason.Default)]
+    [InlineData("sonnet", "llama3.1:8b", RouteReason.Default)]
+    [InlineData("fable", "llama3.1:8b", RouteReason.Default)]
+    [InlineData("claude-3-7-sonnet-latest", "llama3.1:8b", RouteReason.Default)]
+    [InlineData("llama3.1:8b", "llama3.1:8b", RouteReason.PassThrough)]
+    [InlineData("qwen3-coder:30b", "qwen3-coder:30b", RouteReason.PassThrough)]
+    public void Route_MapsClaudeNamesOnly(string requested, string routed, RouteReason reason)
+    {
+        var route = new ModelRouter(Map, mapClaudeNames: true).Route(requested);
+
+        Assert.Equal(routed, route.Routed);
+        Assert.Equal(reason, route.Reason);
+    }
+
+    [Fact]
+    public void Route_WithoutMapping_KeepsClaudeNames() =>
+        Assert.Equal(RouteReason.PassThrough, new ModelRouter(Map, mapClaudeNames: false).Route("claude-sonnet-5-5").Reason);
+
+    [Fact]
+    public void Route_ClaudeNameWithNoLocalModel_IsUnmapped() =>
+        Assert.Equal(RouteReason.Unmapped, new ModelRouter(new ModelMapOptions(), mapClaudeNames: true).Route("claude-sonnet-5-5").Reason);
+
+    [Theory]
+    [InlineData(400, "invalid_request_error")]
+    [InlineData(401, "authentication_error")]
+    [InlineData(403, "permission_error")]
+    [InlineData(404, "not_found_error")]
+    [InlineData(413, "request_too_large")]
+    [InlineData(429, "rate_limit_error")]
+    [InlineData(500, "api_error")]
+    [InlineData(502, "api_error")]
+    [InlineData(503, "overloaded_error")]
+    [InlineData(504, "timeout_error")]
+    [InlineData(529, "overloaded_error")]
+    public void TypeForStatus_FollowsAnthropic(int status, string type) => Assert.Equal(type, AnthropicError.TypeForStatus(status));
+
+    [Theory]
+    [InlineData("{\"error\":\"model 'x' not found\"}", "model 'x' not found")]
+    [InlineData("{\"error\":{\"message\":\"context overflow\",\"code\":400}}", "context overflow")]
+    [InlineData("upstream exploded", "upstream exploded")]
+    [InlineData("", "upstream answered 500 with no body")]
+    public void NormalizeUpstream_WrapsForeignBodies(string body, string message)
+    {
+        var (normalized, rewritten, _) = AnthropicError.NormalizeUpstream(500, Encoding.UTF8.GetBytes(body));
+        var json = JsonNode.Parse(normalized)!;
+
+        Assert.True(rewritten);
+        Assert.Equal("error", (string?)json["type"]);
+        Assert.Equal("api_error", (string?)json["error"]!["type"]);
+        Assert.Equal(message, (string?)json["error"]!["message"]);
+    }
+
+    [Fact]
+    public void NormalizeUpstream_KeepsAnthropicBodiesByteForByte()
+    {
+        var body = Encoding.UTF8.GetBytes("{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"},\"request_id\":\"req_1\"}");
+
+        var (normalized, rewritten, type) = AnthropicError.NormalizeUpstream(529, body);
+
+        Assert.False(rewritten);
+        Assert.Equal("overloaded_error", type);
+        Assert.Equal(body, normalized);
+    }
+
+    [Theory]
+    [InlineData("Endpoint=http://localhost:11434;Model=llama3.1:8b", "http://localhost:11434")]
+    [InlineData("endpoint = http://ollama:11434", "http://ollama:11434")]
+    [InlineData("http://10.0.0.5:11434", "http://10.0.0.5:11434")]
+    public void ConnectionString_YieldsTheUrl(string connectionString, string url) =>
+        Assert.Equal(url, UpstreamEndpoint.ParseConnectionString(connectionString));
+
+    [Fact]
+    public void Resolve_PrefersTheConnectionString()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:ollama"] = "Endpoint=http://localhost:5555" }).Build();
+
+        var (endpoint, error) = UpstreamEndpoint.Resolve(new UpstreamOptions { Url = "http://elsewhere:1" }, configuration);
+
+        Assert.Null(error);
+        Assert.Equal(new Uri("http://localhost:5555"), endpoint!.BaseAddress);
+        Assert.True(endpoint.IsLoopback);
+    }
+
+    [Theory]
+    [InlineData("vllm", null, null, "Profile")]
+    [InlineData("ollama", null, null, "ConnectionStrings:ollama")]
+    [InlineData("anthropic", null, null, "ApiKey")]
+    [InlineData("ollama", "not a url", null, "not an absolute")]
+    public void Resolve_BadSettings_SayWhatToChange(string profile, string? url, string? key, string expected)
+    {
+        var (endpoint, error) = UpstreamEndpoint.Resolve(new UpstreamOptions { Profile = profile, Url = url, ApiKey = key }, new ConfigurationBuilder().Build());
+
+        Assert.Null(endpoint);
+        Assert.Contains(expected, error);
+    }
+
+    [Fact]
+    public void Target_KeepsTheUpstreamBasePathAndQuery()
+    {
+        var endpoint = new UpstreamEndpoint(UpstreamProfile.AnthropicCompatible, new Uri("http://host:8080/proxy/"), null, "x");
+
+        Assert.Equal("http://host:8080/proxy/v1/messages?beta=true", endpoint.Target("/v1/messages", "?beta=true").ToString());
+    }
+
+    [Theory]
+    [InlineData("Bearer s3cret-token", "", true)]
+    [InlineData("bearer s3cret-token", "", true)]
+    [InlineData("", "s3cret-token", true)]
+    [InlineData("Bearer s3cret-tokeN", "", false)]
+    [InlineData("Basic s3cret-token", "", false)]
+    [InlineData("", "", false)]
+    public void StackToken_IsCheckedExactly(string authorization, string apiKey, bool authorized) =>
+        Assert.Equal(authorized, new StackTokenGuard("s3cret-token").IsAuthorized(
+            authorization.Length == 0 ? default : new(authorization), apiKey.Length == 0 ? default : new(apiKey)));
+
+    [Fact]
+    public void Redactor_MasksEverySecretButIgnoresShortValues()
+    {
+        var redactor = new SecretRedactor(["sk-ant-0123456789", "abc", null]);
+
+        Assert.Equal("key [REDACTED] and abc", redactor.Redact("key sk-ant-0123456789 and abc"));
+    }
+}
