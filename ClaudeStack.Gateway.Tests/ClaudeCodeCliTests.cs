@@ -171,4 +171,37 @@ public sealed class ClaudeCodeCliTests
         Assert.Equal(1, run.ExitCode);
         Assert.Empty(upstream.Requests);
     }
+
+    [Fact]
+    public async Task PromptTooLongForTheLocalWindow_GivesClaudeCodesClearError()
+    {
+        // Without the guard Ollama would cut the prompt silently (server/prompt.go) and the model would answer nonsense.
+        var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 4096 }] };
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("nonsense"), Ollama = ollama }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+
+        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("Prompt is too long", run.StandardOutput);
+        Assert.Contains("(limit 4096)", run.StandardOutput);
+        Assert.Empty(upstream.MessageRequests);
+    }
+
+    [Fact]
+    public async Task HallucinatedToolName_ShowsUpAsASpanEvent()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(request => CarriesToolResult(request)
+            ? ScriptedReply.Text("Sorry, that tool does not exist.")
+            : ScriptedReply.ToolUse("run_shell_command", "{\"cmd\":\"ls\"}"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "List the files", "--model", "llama3.1:8b"], Ct);
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput}");
+        var recorded = await spans.WaitForAsync(upstream.MessageRequests.Count, Ct);
+        var invalid = recorded.SelectMany(s => s.Events).Single(e => e.Name == ClaudeStack.Gateway.Telemetry.TelemetryNames.Events.InvalidToolCall);
+        Assert.Equal("run_shell_command", invalid.Tags.Single(t => t.Key == Names.ToolName).Value);
+    }
 }

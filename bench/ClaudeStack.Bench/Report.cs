@@ -75,5 +75,7 @@ public sealed class Samples
 
     public double Max => Percentile(100);
 
+    public int CountAbove(double limit) => _values.Count(v => v > limit);
+
     public double Median => Percentile(50);
 }

@@ -1,0 +1,138 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using ClaudeStack.Gateway.Telemetry;
+using ClaudeStack.Gateway.Tests.Support;
+using ClaudeStack.ScriptedUpstream;
+using Names = ClaudeStack.Gateway.Telemetry.TelemetryNames.Attributes;
+
+namespace ClaudeStack.Gateway.Tests;
+
+/// <summary>The ollama profile's guards on Kestrel, each against the Ollama behaviour it exists for.</summary>
+public sealed class LocalModelGuardTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static StringContent Body(string json) => new(json, Encoding.UTF8, "application/json");
+
+    [Fact]
+    public async Task PromptLargerThanTheLoadedContext_Is400PromptTooLongAndNeverForwarded()
+    {
+        // server/prompt.go chatPrompt drops the oldest messages silently when the prompt exceeds num_ctx;
+        // /api/ps reports the loaded runner's context_length (here a small 8192).
+        var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 8192 }] };
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("unused"), Ollama = ollama }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Fixtures.MainRequest), Ct);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_request_error", (string?)error["error"]!["type"]);
+        Assert.Matches(@"^prompt is too long: \d+ tokens > 8192 maximum$", (string?)error["error"]!["message"]);
+        Assert.Empty(upstream.MessageRequests);
+        var span = Assert.Single(await spans.WaitForAsync(1, Ct));
+        Assert.Equal(true, span.GetTagItem(Names.PromptTooLong));
+        Assert.Equal(8192, span.GetTagItem(Names.ContextLength));
+        Assert.Equal("api/ps", span.GetTagItem(Names.ContextSource));
+        Assert.Contains(span.Events, e => e.Name == TelemetryNames.Events.PromptTooLong);
+    }
+
+    [Fact]
+    public async Task WarnPolicy_ForwardsTheTooLongPromptAndFlagsIt()
+    {
+        var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 8192 }] };
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("ok"), Ollama = ollama }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Context:Policy"] = "warn" }, Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Fixtures.MainRequest), Ct);
+        await response.Content.ReadAsByteArrayAsync(Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(upstream.MessageRequests);
+        Assert.Equal(true, (await spans.WaitForAsync(1, Ct))[0].GetTagItem(Names.PromptTooLong));
+    }
+
+    [Fact]
+    public async Task ClaudeCodeRequest_IsAdaptedForOllama()
+    {
+        var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 65536 }] };
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("ok"), Ollama = ollama }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages?beta=true", Body(Fixtures.MainRequest), Ct);
+        await response.Content.ReadAsByteArrayAsync(Ct);
+
+        var sent = upstream.MessageRequests.Single().Json!;
+        Assert.Single(sent["system"]!.AsArray());
+        Assert.DoesNotContain(sent["messages"]!.AsArray(), m => (string?)m!["role"] == "system");
+        Assert.Equal("disabled", (string?)sent["thinking"]!["type"]);
+        Assert.True((int)sent["max_tokens"]! <= 65536);
+        var adapted = (string[])(await spans.WaitForAsync(1, Ct))[0].GetTagItem(Names.RequestAdapted)!;
+        Assert.Contains("system", adapted);
+        Assert.Contains("messages", adapted);
+    }
+
+    [Fact]
+    public async Task HallucinatedToolName_IsASpanEventAndTheAnswerStillPasses()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.ToolUse("run_shell_command", "{\"cmd\":\"ls\"}"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Fixtures.MainRequest), Ct);
+        var text = await response.Content.ReadAsStringAsync(Ct);
+
+        Assert.Contains("run_shell_command", text);
+        var span = Assert.Single(await spans.WaitForAsync(1, Ct));
+        var invalid = Assert.Single(span.Events, e => e.Name == TelemetryNames.Events.InvalidToolCall);
+        Assert.Equal("run_shell_command", invalid.Tags.Single(t => t.Key == Names.ToolName).Value);
+        Assert.Equal("unknown_tool", invalid.Tags.Single(t => t.Key == Names.ToolCallProblemKind).Value);
+    }
+
+    [Fact]
+    public async Task ModelPartlyOnCpu_TurnsHealthDegradedAndTagsTheSpan()
+    {
+        // /api/ps size_vram < size: layers were offloaded to the CPU (the "go make coffee" case).
+        var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 65536, Size = 8_000, SizeVram = 2_000 }] };
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("slow"), Ollama = ollama }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body("""{"model":"llama3.1:8b","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"""), Ct);
+        await response.Content.ReadAsByteArrayAsync(Ct);
+        var health = await gateway.Client.GetAsync("/health", Ct);
+
+        Assert.Equal(0.25, (await spans.WaitForAsync(1, Ct))[0].GetTagItem(Names.GpuShare));
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Contains("Degraded", await health.Content.ReadAsStringAsync(Ct));
+    }
+
+    [Fact]
+    public async Task ReportedTokensFarBelowTheEstimate_AreFlaggedAsTruncation()
+    {
+        // Ollama reports at most num_ctx input tokens after cutting the prompt (server/prompt.go); here it claims 100.
+        var calls = 0;
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ =>
+        {
+            var truncated = Interlocked.Increment(ref calls) > 1;
+            return ScriptedReply.Message(new ScriptedMessage { Blocks = [new ScriptedText("ok")], InputTokens = truncated ? 100 : 14000 });
+        }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        for (var i = 0; i < 2; i++)
+        {
+            using var response = await gateway.Client.PostAsync("/v1/messages", Body(Fixtures.MainRequest), Ct);
+            await response.Content.ReadAsByteArrayAsync(Ct);
+        }
+
+        var recorded = await spans.WaitForAsync(2, Ct);
+        Assert.Null(recorded[0].GetTagItem(Names.PromptTruncated));
+        Assert.Equal(true, recorded[1].GetTagItem(Names.PromptTruncated));
+        Assert.Contains(recorded[1].Events, e => e.Name == TelemetryNames.Events.PromptTruncated);
+    }
+}
