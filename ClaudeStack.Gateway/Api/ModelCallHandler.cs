@@ -72,8 +72,14 @@ public sealed class ModelCallHandler(
 
         // (4) Guard the context window, then adapt.
         var modelInfo = catalog is null ? null : await catalog.GetAsync(route.Routed, aborted);
-        var promptChars = TokenEstimator.CountPromptChars(request);
-        var messageCount = TokenEstimator.MessageCount(request);
+        if (!TryMeasure(request, route, out var promptChars, out var messageCount, out var malformed))
+        {
+            var error = AnthropicError.BadRequest(malformed!);
+            call.Fail(error.Type, error.Message, error.StatusCode);
+            await error.WriteAsync(context.Response, aborted);
+            return;
+        }
+
         var estimatedTokens = calibration.Estimate(route.Routed, promptChars, messageCount);
         var contextLength = modelInfo?.ContextLength ?? localModel.Context.ContextLength;
         RecordModelFacts(call, modelInfo, contextLength, estimatedTokens);
@@ -82,32 +88,19 @@ public sealed class ModelCallHandler(
             return;
         }
 
-        var edits = new RequestEdits();
-        if (route.WasMapped)
+        ReadOnlyMemory<byte> forwardBody;
+        try
         {
-            edits.Set("model", route.Routed);
+            forwardBody = Adapt(request, route, call, modelInfo, ContextGuard.RoomForOutput(estimatedTokens, contextLength));
         }
-
-        if (Upstream.Profile == UpstreamProfile.Ollama)
+        catch (Exception exception) when (exception is InvalidOperationException or FormatException or KeyNotFoundException or JsonException or ArgumentException)
         {
-            var report = OllamaRequestAdapter.Adapt(request, localModel.Adaptation, modelInfo?.SupportsThinking, ContextGuard.RoomForOutput(estimatedTokens, contextLength), edits);
-            if (report.StructuredOutputIgnored)
-            {
-                call.SetTag(TelemetryNames.Attributes.StructuredOutputIgnored, true);
-            }
+            // Valid JSON of an unexpected shape (a number where a block belongs, a lone surrogate in a string).
+            var error = AnthropicError.BadRequest($"The request has a part of an unexpected shape: {exception.Message}");
+            call.Fail(error.Type, error.Message, error.StatusCode);
+            await error.WriteAsync(context.Response, aborted);
+            return;
         }
-
-        if (!edits.IsEmpty)
-        {
-            call.SetTag(TelemetryNames.Attributes.RequestAdapted, edits.ChangedProperties.ToArray());
-        }
-
-        if (features.CaptureMessageContent && call.RecordsContent)
-        {
-            RecordInputContent(call, request);
-        }
-
-        var forwardBody = edits.Apply(request.Root, request.Body);
 
         // (5) Forward; keep a silent stream alive while the model prefills.
         await using var client = new ClientResponse(context.Response);
@@ -173,6 +166,52 @@ public sealed class ModelCallHandler(
                 // A truncated prompt would teach the calibration a wrong ratio.
                 calibration.Observe(route.Routed, promptChars, messageCount, reported);
             }
+        }
+    }
+
+    private ReadOnlyMemory<byte> Adapt(MessagesRequest request, ModelRoute route, ModelCallTelemetry call, ModelInfo? modelInfo, int? roomForOutput)
+    {
+        var edits = new RequestEdits();
+        if (route.WasMapped)
+        {
+            edits.Set("model", route.Routed);
+        }
+
+        if (Upstream.Profile == UpstreamProfile.Ollama)
+        {
+            var report = OllamaRequestAdapter.Adapt(request, localModel.Adaptation, modelInfo?.SupportsThinking, roomForOutput, edits);
+            if (report.StructuredOutputIgnored)
+            {
+                call.SetTag(TelemetryNames.Attributes.StructuredOutputIgnored, true);
+            }
+        }
+
+        if (!edits.IsEmpty)
+        {
+            call.SetTag(TelemetryNames.Attributes.RequestAdapted, edits.ChangedProperties.ToArray());
+        }
+
+        if (features.CaptureMessageContent && call.RecordsContent)
+        {
+            RecordInputContent(call, request);
+        }
+
+        return edits.Apply(request.Root, request.Body);
+    }
+
+    private static bool TryMeasure(MessagesRequest request, ModelRoute route, out long promptChars, out int messageCount, out string? error)
+    {
+        (promptChars, messageCount, error) = (0, 0, null);
+        try
+        {
+            promptChars = TokenEstimator.CountPromptChars(request);
+            messageCount = TokenEstimator.MessageCount(request);
+            return true;
+        }
+        catch (Exception exception) when (exception is InvalidOperationException or FormatException or KeyNotFoundException)
+        {
+            error = $"The request for {route.Requested} has a part of an unexpected shape: {exception.Message}";
+            return false;
         }
     }
 
@@ -264,7 +303,13 @@ public sealed class ModelCallHandler(
             }
         }
 
-        var estimate = calibration.Estimate(route.Routed, TokenEstimator.CountPromptChars(request), TokenEstimator.MessageCount(request));
+        if (!TryMeasure(request, route, out var promptChars, out var messageCount, out var malformed))
+        {
+            await AnthropicError.BadRequest(malformed!).WriteAsync(context.Response, aborted);
+            return;
+        }
+
+        var estimate = calibration.Estimate(route.Routed, promptChars, messageCount);
         context.Response.Headers["x-claudestack-token-estimate"] = calibration.Observations(route.Routed) > 0 ? "calibrated" : "uncalibrated";
         await Results.Json(new { input_tokens = estimate }).ExecuteAsync(context);
     }

@@ -101,7 +101,7 @@ public sealed class MessageStreamObserver
                     break;
             }
         }
-        catch (Exception exception) when (exception is JsonException or InvalidOperationException or KeyNotFoundException)
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException or KeyNotFoundException or FormatException or ArgumentException)
         {
             Response.MalformedEvents++;
         }

@@ -69,10 +69,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
 
                 call.MarkFirstChunk();
                 var chunk = buffer.AsMemory(0, read);
-                foreach (var block in observer.Observe(chunk.Span))
-                {
-                    OnBlockComplete?.Invoke(block);
-                }
+                Observe(observer, chunk.Span);
 
                 if (!await client.WriteAsync(chunk, clientAborted))
                 {
@@ -102,6 +99,22 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         }
 
         return response;
+    }
+
+    /// <summary>Observation serves telemetry and guards; whatever the upstream sends, it never stops the bytes.</summary>
+    private void Observe(MessageStreamObserver observer, ReadOnlySpan<byte> chunk)
+    {
+        try
+        {
+            foreach (var block in observer.Observe(chunk))
+            {
+                OnBlockComplete?.Invoke(block);
+            }
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            observer.Response.MalformedEvents++;
+        }
     }
 
     /// <summary>Relays a whole JSON response and returns what it said.</summary>

@@ -110,8 +110,8 @@ public sealed class BenchRun(BenchSettings settings, TextWriter log)
         _rows.Add(new Row(
             "count_tokens p50 (direct: client's fallback, a `max_tokens: 1` call; gateway: answered locally)",
             Report.Ms(countDirect.Median), Report.Ms(countGateway.Median), Report.Ratio(countGateway.Median, countDirect.Median),
-            "no model call; ≤ fallback",
-            Report.Verdict(countGateway.Median <= countDirect.Median, $"{Report.Ms(countGateway.Median - countDirect.Median)} vs fallback (the scripted model answers instantly; a real one prefills the whole prompt)")));
+            "— (no model call)",
+            $"{Report.Ms(countGateway.Median - countDirect.Median)} vs a fallback the scripted model answers instantly; a real model would prefill the whole prompt first"));
 
         // Throughput at 16 concurrent clients, CPU per request and RSS under load; rounds alternate the three targets.
         var direct = new List<LoadResult>();
