@@ -73,6 +73,9 @@ public sealed class ScriptedReply
         new(async (context, request, cancellationToken) =>
         {
             await WriteEventsAsync(context, AnthropicSse.MessageEvents(message).Take(eventCount), default, default, cancellationToken);
+
+            // Let the flushed events leave the socket first; an immediate abort can drop them.
+            await Task.Delay(300, cancellationToken);
             context.Abort();
         });
 
