@@ -517,6 +517,30 @@ public sealed class GatewayTests
         Assert.Equal("Bash", (string?)JsonNode.Parse((string)span.GetTagItem(Names.ToolDefinitions)!)![0]!["name"]);
     }
 
+    [Theory]
+    [InlineData("main")]
+    [InlineData("title")]
+    [InlineData("tool-result")]
+    public async Task CapturedClaudeCodeRequests_AreForwardedAndTraced(string fixture)
+    {
+        // The main request (12 tools, a mid-conversation system message, adaptive thinking), the streamed title
+        // request with output_config.format, and the follow-up carrying a tool_result, as Claude Code 2.1.329 sent them.
+        var body = fixture switch { "main" => Fixtures.MainRequest, "title" => Fixtures.TitleRequest, _ => Fixtures.ToolResultRequest };
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("{\"title\":\"Greeting\"}"), Ollama = new OllamaEmulation() }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages?beta=true", Body(body), Ct);
+        var text = await response.Content.ReadAsStringAsync(Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.EndsWith("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n", text);
+        var span = Assert.Single(await spans.WaitForAsync(1, Ct));
+        Assert.Equal("chat llama3.1:8b", span.DisplayName);
+        Assert.Equal(fixture == "title" ? true : null, span.GetTagItem(Names.StructuredOutputIgnored));
+        Assert.Equal(System.Diagnostics.ActivityStatusCode.Unset, span.Status);
+    }
+
     private static int FreePort()
     {
         using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
