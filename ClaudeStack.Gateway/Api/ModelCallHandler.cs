@@ -39,30 +39,14 @@ public sealed class ModelCallHandler(
     {
         var aborted = context.RequestAborted;
 
-        // (1) Read and validate.
-        var (body, readError) = await RequestBodyReader.ReadAsync(context.Request, _options.MaxRequestBodyBytes, aborted);
-        if (readError is not null)
-        {
-            await readError.WriteAsync(context.Response, aborted);
-            return;
-        }
-
-        var (request, parseError) = MessagesRequest.Parse(body);
+        // (1) Read and validate, (2) route.
+        var (request, route) = await ReadAndRouteAsync(context);
         if (request is null)
         {
-            await AnthropicError.BadRequest(parseError!).WriteAsync(context.Response, aborted);
             return;
         }
 
         using var _ = request;
-
-        // (2) Route: a Claude name must never reach an upstream that does not have it.
-        var route = router.Route(request.Model);
-        if (route.Reason == RouteReason.Unmapped)
-        {
-            await UnmappedModel(route).WriteAsync(context.Response, aborted);
-            return;
-        }
 
         // (3) The span, child of the caller's trace.
         var headers = context.Request.Headers;
@@ -266,27 +250,13 @@ public sealed class ModelCallHandler(
     public async Task HandleCountTokensAsync(HttpContext context)
     {
         var aborted = context.RequestAborted;
-        var (body, readError) = await RequestBodyReader.ReadAsync(context.Request, _options.MaxRequestBodyBytes, aborted);
-        if (readError is not null)
-        {
-            await readError.WriteAsync(context.Response, aborted);
-            return;
-        }
-
-        var (request, parseError) = MessagesRequest.Parse(body);
+        var (request, route) = await ReadAndRouteAsync(context);
         if (request is null)
         {
-            await AnthropicError.BadRequest(parseError!).WriteAsync(context.Response, aborted);
             return;
         }
 
         using var _ = request;
-        var route = router.Route(request.Model);
-        if (route.Reason == RouteReason.Unmapped)
-        {
-            await UnmappedModel(route).WriteAsync(context.Response, aborted);
-            return;
-        }
 
         // Ollama has no count_tokens; without an answer Claude Code falls back to max_tokens: 1 generations.
         if (Upstream.Profile != UpstreamProfile.Ollama)
@@ -312,6 +282,38 @@ public sealed class ModelCallHandler(
         var estimate = calibration.Estimate(route.Routed, promptChars, messageCount);
         context.Response.Headers["x-claudestack-token-estimate"] = calibration.Observations(route.Routed) > 0 ? "calibrated" : "uncalibrated";
         await Results.Json(new { input_tokens = estimate }).ExecuteAsync(context);
+    }
+
+    /// <summary>
+    /// Reads, validates and routes a request; on failure writes the Anthropic error and returns no request.
+    /// A Claude name with no local model is refused here: it must never reach an upstream that does not have it.
+    /// </summary>
+    private async Task<(MessagesRequest? Request, ModelRoute Route)> ReadAndRouteAsync(HttpContext context)
+    {
+        var aborted = context.RequestAborted;
+        var (body, readError) = await RequestBodyReader.ReadAsync(context.Request, _options.MaxRequestBodyBytes, aborted);
+        if (readError is not null)
+        {
+            await readError.WriteAsync(context.Response, aborted);
+            return (null, default);
+        }
+
+        var (request, parseError) = MessagesRequest.Parse(body);
+        if (request is null)
+        {
+            await AnthropicError.BadRequest(parseError!).WriteAsync(context.Response, aborted);
+            return (null, default);
+        }
+
+        var route = router.Route(request.Model);
+        if (route.Reason == RouteReason.Unmapped)
+        {
+            request.Dispose();
+            await UnmappedModel(route).WriteAsync(context.Response, aborted);
+            return (null, default);
+        }
+
+        return (request, route);
     }
 
     private void RecordInputContent(ModelCallTelemetry call, MessagesRequest request)
