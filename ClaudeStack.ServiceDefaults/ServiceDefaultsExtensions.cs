@@ -70,8 +70,8 @@ public static class ServiceDefaultsExtensions
     }
 
     /// <summary>
-    /// Registers tracer, meter and logger providers in DI, created at startup and flushed and disposed at shutdown.
-    /// OTLP export is on only when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is configured; the exporter itself reads the
+    /// Registers tracer, meter and logger providers in DI, created at startup and flushed and disposed at shutdown,
+    /// when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is configured (otherwise nothing is recorded); the exporter itself reads the
     /// endpoint, protocol, headers and timeout from <see cref="IHostApplicationBuilder.Configuration"/>, and the
     /// resource reads <c>OTEL_SERVICE_NAME</c> and <c>OTEL_RESOURCE_ATTRIBUTES</c> from it too.
     /// </summary>
@@ -82,6 +82,12 @@ public static class ServiceDefaultsExtensions
 
         // Touching Sdk runs its static constructor, which installs the W3C trace-context and baggage propagators.
         _ = Sdk.SuppressInstrumentation;
+
+        // With nowhere to export to, recording spans, metrics and log records would be pure cost on every request.
+        if (string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointKey]))
+        {
+            return builder;
+        }
 
         builder.Logging.AddOpenTelemetry(logging =>
         {
@@ -103,11 +109,7 @@ public static class ServiceDefaultsExtensions
                 .AddEnvironmentVariableDetector())
             .WithTracing(tracing => tracing.AddSource(TracingSources))
             .WithMetrics(metrics => metrics.AddMeter(Meters));
-
-        if (!string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointKey]))
-        {
-            telemetry.UseOtlpExporter();
-        }
+        telemetry.UseOtlpExporter();
 
         // First in the list so the providers exist before any other hosted service starts emitting telemetry.
         builder.Services.Insert(0, ServiceDescriptor.Singleton<IHostedService, TelemetryLifetimeService>());

@@ -58,7 +58,7 @@ public static class OllamaRequestAdapter
 
         // Ollama hoists role:system messages to the top (breaking the cache); templates that expect a final user
         // message then render no assistant header.
-        if (options.FoldSystemMessages || options.MarkToolErrors)
+        if (NeedsMessageRewrite(request.Messages, options.FoldSystemMessages, options.MarkToolErrors))
         {
             var (messages, folded, marked) = RewriteMessages(request.Messages, options.FoldSystemMessages, options.MarkToolErrors);
             if (folded || marked)
@@ -134,6 +134,31 @@ public static class OllamaRequestAdapter
         "passthrough" => null,
         _ => supportsThinking == true ? "enabled" : "disabled",
     };
+
+    /// <summary>A read-only scan, so the common request (nothing to fold or mark) costs no copy of the conversation.</summary>
+    private static bool NeedsMessageRewrite(JsonElement messages, bool fold, bool markErrors)
+    {
+        foreach (var message in messages.EnumerateArray())
+        {
+            if (fold && message.GetProperty("role").ValueEquals("system"))
+            {
+                return true;
+            }
+
+            if (markErrors && message.GetProperty("content") is { ValueKind: JsonValueKind.Array } blocks)
+            {
+                foreach (var block in blocks.EnumerateArray())
+                {
+                    if (block.ValueKind == JsonValueKind.Object && block.TryGetProperty("is_error", out var isError) && isError.ValueKind == JsonValueKind.True)
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+
+        return false;
+    }
 
     private static JsonArray? NormalizeSystem(JsonElement system)
     {

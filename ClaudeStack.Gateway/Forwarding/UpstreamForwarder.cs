@@ -131,6 +131,9 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         AllowAutoRedirect = false,
         PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
         ConnectTimeout = TimeSpan.FromSeconds(15),
+
+        // A response abandoned because the client left is not drained: the connection closes and the model stops.
+        MaxResponseDrainSize = 0,
         EnableMultipleHttp2Connections = true,
     };
 }

@@ -93,9 +93,9 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
         await StopKeepAliveAsync();
         try
         {
-            await response.Body.WriteAsync(bytes, clientAborted);
-            await response.Body.FlushAsync(clientAborted);
-            return true;
+            // One call writes and flushes: each chunk reaches the client as soon as it arrived.
+            var result = await response.BodyWriter.WriteAsync(bytes, clientAborted);
+            return !result.IsCanceled && !result.IsCompleted;
         }
         catch (Exception exception) when (exception is OperationCanceledException or IOException or ObjectDisposedException)
         {

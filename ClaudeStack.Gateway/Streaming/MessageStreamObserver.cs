@@ -8,6 +8,9 @@ namespace ClaudeStack.Gateway.Streaming;
 /// </summary>
 public sealed class MessageStreamObserver
 {
+    /// <summary>Text kept per block without content capture: enough to spot a tool call printed as text.</summary>
+    private const int TextKeptWithoutCapture = 4096;
+
     private readonly SseParser _parser = new();
     private readonly List<SseEvent> _events = [];
     private readonly bool _keepText;
@@ -49,7 +52,7 @@ public sealed class MessageStreamObserver
     private ObservedBlock? Apply(SseEvent sseEvent)
     {
         Response.EventCount++;
-        if (sseEvent.Name == "ping")
+        if (sseEvent.Name == "ping" || IsUnneededTextDelta(sseEvent))
         {
             return null;
         }
@@ -108,6 +111,17 @@ public sealed class MessageStreamObserver
 
         return null;
     }
+
+    /// <summary>
+    /// Text deltas are most of a stream. Without content capture only a block's first few KB are kept,
+    /// so later ones need no parsing at all.
+    /// </summary>
+    private bool IsUnneededTextDelta(SseEvent sseEvent) =>
+        !_keepText
+        && sseEvent.Name == "content_block_delta"
+        && Response.Blocks.Count > 0
+        && Response.Blocks[^1] is { Type: "text", Content.Length: >= TextKeptWithoutCapture }
+        && sseEvent.Data.Span.IndexOf("\"text_delta\""u8) >= 0;
 
     /// <summary>Reads usage numbers present in <paramref name="usage"/>; absent ones keep their earlier value.</summary>
     public static void ReadUsage(JsonElement usage, ModelResponse response)
@@ -188,7 +202,7 @@ public sealed class MessageStreamObserver
 
     private void Append(ObservedBlock block, string? text)
     {
-        if (string.IsNullOrEmpty(text) || (!_keepText && block.Type is "text" or "thinking" && block.Content.Length >= 4096))
+        if (string.IsNullOrEmpty(text) || (!_keepText && block.Type is "text" or "thinking" && block.Content.Length >= TextKeptWithoutCapture))
         {
             // Without content capture only the first few KB of text are kept (enough to spot a tool call printed as text).
             return;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using ClaudeStack.Gateway.Api;
 using ClaudeStack.Gateway.Telemetry;
 
@@ -34,13 +35,22 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         await client.StartStreamAsync(clientAborted);
 
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
-        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var buffer = ArrayPool<byte>.Shared.Rent(32 * 1024);
+
+        // Re-arming the timer on every read of a fast stream costs more than the read; a tenth of the timeout is precise enough.
+        var rearmEvery = idleTimeout / 10;
+        long armedAt = 0;
         try
         {
             await using var body = await upstream.Content.ReadAsStreamAsync(clientAborted);
             while (true)
             {
-                idle.CancelAfter(idleTimeout);
+                if (armedAt == 0 || Stopwatch.GetElapsedTime(armedAt) >= rearmEvery)
+                {
+                    idle.CancelAfter(idleTimeout);
+                    armedAt = Stopwatch.GetTimestamp();
+                }
+
                 int read;
                 try
                 {
