@@ -8,7 +8,6 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
 {
     private static readonly byte[] PingEvent = "event: ping\ndata: {\"type\": \"ping\"}\n\n"u8.ToArray();
 
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
     private CancellationTokenSource? _keepAliveStop;
     private Task? _keepAlive;
 
@@ -28,40 +27,33 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
         }
 
         _keepAliveStop = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
-        var stop = _keepAliveStop.Token;
-        _keepAlive = Task.Run(async () =>
+        _keepAlive = PingWhileSilentAsync(delay, interval, _keepAliveStop.Token);
+    }
+
+    // Called directly, not queued: it yields at its first delay, so a fast upstream costs only a timer.
+    // Every other write first stops and awaits this loop, so the two never write at once.
+    private async Task PingWhileSilentAsync(TimeSpan delay, TimeSpan interval, CancellationToken stop)
+    {
+        try
         {
-            try
+            await Task.Delay(delay, stop);
+            while (!stop.IsCancellationRequested)
             {
-                await Task.Delay(delay, stop);
-                while (!stop.IsCancellationRequested)
+                if (!response.HasStarted)
                 {
-                    await _writeLock.WaitAsync(stop);
-                    try
-                    {
-                        if (!response.HasStarted)
-                        {
-                            response.StatusCode = StatusCodes.Status200OK;
-                            response.ContentType = "text/event-stream";
-                            response.Headers.CacheControl = "no-cache";
-                        }
-
-                        await response.Body.WriteAsync(PingEvent, stop);
-                        await response.Body.FlushAsync(stop);
-                    }
-                    finally
-                    {
-                        _writeLock.Release();
-                    }
-
-                    await Task.Delay(interval, stop);
+                    response.StatusCode = StatusCodes.Status200OK;
+                    response.ContentType = "text/event-stream";
+                    response.Headers.CacheControl = "no-cache";
                 }
+
+                await response.BodyWriter.WriteAsync(PingEvent, stop);
+                await Task.Delay(interval, stop);
             }
-            catch (Exception exception) when (exception is OperationCanceledException or IOException or ObjectDisposedException)
-            {
-                // Stopped, or the client left; the call itself notices that.
-            }
-        }, CancellationToken.None);
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // Stopped, or the client left; the call itself notices that.
+        }
     }
 
     /// <summary>Stops the keep-alive pings and waits for the last one to finish.</summary>
@@ -107,6 +99,5 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
     {
         await StopKeepAliveAsync();
         _keepAliveStop?.Dispose();
-        _writeLock.Dispose();
     }
 }
