@@ -204,4 +204,22 @@ public sealed class ClaudeCodeCliTests
         var invalid = recorded.SelectMany(s => s.Events).Single(e => e.Name == ClaudeStack.Gateway.Telemetry.TelemetryNames.Events.InvalidToolCall);
         Assert.Equal("run_shell_command", invalid.Tags.Single(t => t.Key == Names.ToolName).Value);
     }
+
+    [Fact]
+    public async Task SilentPrefill_IsBridgedWithMessageStartAndPings()
+    {
+        // Ollama sends nothing until the first token (middleware/anthropic.go); a 20K-token prefill on a CPU takes minutes.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Message(ScriptedMessage.Text("worth the wait"), firstEventDelay: TimeSpan.FromSeconds(4)), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?>
+        {
+            ["Gateway:Streaming:KeepAliveAfter"] = "00:00:00.500",
+            ["Gateway:Streaming:KeepAliveInterval"] = "00:00:01",
+        }, Ct);
+
+        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct);
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput}");
+        Assert.Contains("worth the wait", run.StandardOutput);
+        Assert.Single(upstream.MessageRequests);
+    }
 }

@@ -315,8 +315,11 @@ public sealed class GatewayTests
         var text = await response.Content.ReadAsStringAsync(Ct);
 
         Assert.True(headersAfter < TimeSpan.FromSeconds(1.5), $"headers took {headersAfter}");
-        Assert.StartsWith("event: ping\n", text);
-        Assert.EndsWith(string.Concat(AnthropicSse.MessageEvents(message)), text);
+        Assert.StartsWith("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_gateway_", text);
+        Assert.Contains("event: ping\n", text);
+        // The upstream's own message_start is dropped; everything after it arrives as sent.
+        Assert.EndsWith(string.Concat(AnthropicSse.MessageEvents(message).Skip(1)), text);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(text, "event: message_start"));
     }
 
     [Theory]

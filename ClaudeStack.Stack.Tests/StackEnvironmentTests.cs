@@ -19,7 +19,7 @@ public class StackEnvironmentTests
             [
                 "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=65536",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=65536", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
                 .. TelemetryVariables,
             ]
         },
@@ -28,7 +28,7 @@ public class StackEnvironmentTests
             [
                 "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
                 "ANTHROPIC_MODEL=qwen3:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=qwen3-coder:30b", "ANTHROPIC_DEFAULT_SONNET_MODEL=qwen3:8b",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL=qwen3:1.7b", "CLAUDE_CODE_SUBAGENT_MODEL=qwen3:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=131072",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=qwen3:1.7b", "CLAUDE_CODE_SUBAGENT_MODEL=qwen3:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=131072", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=131072",
                 .. TelemetryVariables,
             ]
         },
@@ -37,13 +37,26 @@ public class StackEnvironmentTests
             [
                 "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
                 "ANTHROPIC_MODEL=gpt-oss:20b", "ANTHROPIC_DEFAULT_OPUS_MODEL=gpt-oss:20b", "ANTHROPIC_DEFAULT_SONNET_MODEL=gpt-oss:20b",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL=gpt-oss:20b", "CLAUDE_CODE_SUBAGENT_MODEL=gpt-oss:20b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=65536",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=gpt-oss:20b", "CLAUDE_CODE_SUBAGENT_MODEL=gpt-oss:20b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=65536", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
                 .. TelemetryVariables,
             ]
         },
         {
             ["Provider=Anthropic"],
             ["ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", .. TelemetryVariables]
+        },
+        {
+            ["Provider=Anthropic", "ClaudeCode:MaxContextTokens=200000"],
+            ["ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=200000", .. TelemetryVariables]
+        },
+        {
+            ["Provider=External", "External:Url=http://gpu-box:11434", "ContextLength=131072", "ClaudeCode:MaxContextTokens=98304"],
+            [
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=131072", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=98304",
+                .. TelemetryVariables,
+            ]
         },
         {
             ["Provider=Anthropic", "Model=claude-sonnet-4-5", "ModelMap:Haiku=claude-haiku-4-5"],
@@ -58,7 +71,7 @@ public class StackEnvironmentTests
             [
                 "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=65536",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=65536", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
                 .. TelemetryVariables,
                 "CLAUDE_TASK_PROMPT=write hello.txt", "CLAUDE_TASK_OUTPUT_FORMAT=json", "CLAUDE_TASK_ALLOWED_TOOLS=Write",
             ]
@@ -68,7 +81,7 @@ public class StackEnvironmentTests
             [
                 "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=65536",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=65536", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
                 .. TelemetryVariables,
                 "CLAUDE_TASK_PROMPT=summarize",
             ]
@@ -78,7 +91,7 @@ public class StackEnvironmentTests
             [
                 "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=65536",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=65536", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
                 .. TelemetryVariables,
             ]
         },
@@ -119,6 +132,50 @@ public class StackEnvironmentTests
             Assert.False(string.IsNullOrEmpty(variables[name].Literal), name);
             Assert.DoesNotContain("claude", variables[name].Literal!, StringComparison.OrdinalIgnoreCase);
         }
+    }
+
+    [Theory]
+    [InlineData(new string[0], 65536)]
+    [InlineData(new[] { "ContextLength=131072" }, 131072)]
+    [InlineData(new[] { "UseHostOllama=true", "ContextLength=98304" }, 98304)]
+    [InlineData(new[] { "Provider=External", "External:Url=http://localhost:11434", "ContextLength=262144" }, 262144)]
+    [InlineData(new[] { "Provider=External", "External:Kind=AnthropicCompatible", "External:Url=http://localhost:8080" }, 65536)]
+    [InlineData(new[] { "Provider=Anthropic" }, null)]
+    [InlineData(new[] { "Provider=Anthropic", "ContextLength=131072" }, null)]
+    [InlineData(new[] { "Provider=Anthropic", "ClaudeCode:MaxContextTokens=1000000" }, 1000000)]
+    [InlineData(new[] { "ContextLength=131072", "ClaudeCode:MaxContextTokens=65536" }, 65536)]
+    public void ClaudeCode_IsToldTheContextWindow_WhenTheModelIsLocalOrItIsConfigured(string[] settings, int? expected)
+    {
+        var options = TestConfig.Read(settings);
+        var variables = TestConfig.ByName(StackEnvironment.ForClaudeCode(options));
+
+        Assert.Equal(expected, StackEnvironment.ClaudeCodeMaxContextTokens(options));
+        Assert.Equal(expected?.ToString(System.Globalization.CultureInfo.InvariantCulture), variables.GetValueOrDefault(StackConstants.ClaudeCodeVariables.MaxContextTokens)?.Literal);
+    }
+
+    [Theory]
+    [InlineData(new string[0], "1000", "1000")]
+    [InlineData(new[] { "ClaudeCode:UserId=1001", "ClaudeCode:GroupId=20" }, "1001", "20")]
+    [InlineData(new[] { "ClaudeCode:UserId=4294967294", "ClaudeCode:GroupId=0" }, "4294967294", "0")]
+    public void ClaudeCodeBuildArguments_PinTheVersionAndTheUser(string[] settings, string uid, string gid)
+    {
+        var arguments = StackEnvironment.ClaudeCodeBuildArguments(TestConfig.Read(settings), "2.1.329");
+
+        Assert.Equal(
+            [new("CLAUDE_CODE_VERSION", "2.1.329"), new("USER_UID", uid), new("USER_GID", gid)],
+            arguments);
+    }
+
+    [Fact]
+    public void ClaudeCodeBuildArguments_DefaultToTheHostUser()
+    {
+        var launch = TestConfig.Launch with { HostUser = new ContainerUser(1234, 5678) };
+        var options = StackOptionsReader.Read(TestConfig.Build(), launch);
+
+        var arguments = StackEnvironment.ClaudeCodeBuildArguments(options, "2.1.329").ToDictionary();
+
+        Assert.Equal("1234", arguments["USER_UID"]);
+        Assert.Equal("5678", arguments["USER_GID"]);
     }
 
     public static TheoryData<string[], string[]> GatewayCases => new()

@@ -64,6 +64,12 @@ public static class StackConstants
     public static class BuildArgs
     {
         public const string ClaudeCodeVersion = "CLAUDE_CODE_VERSION";
+
+        /// <summary>uid of the image's <c>node</c> user, so files written into the mounted workspace belong to the host user.</summary>
+        public const string UserId = "USER_UID";
+
+        /// <summary>gid of the image's <c>node</c> user.</summary>
+        public const string GroupId = "USER_GID";
     }
 
     /// <summary>First argument of the Claude Code image's entrypoint.</summary>
@@ -88,6 +94,14 @@ public static class StackConstants
         public const int MaximumContextLength = 1048576;
         public const string KeepAlive = "30m";
         public const string ContainerName = "claudestack-claude-code";
+
+        /// <summary>The image's own default uid/gid (<c>node</c> in the official Node images), used where the host user cannot be read.</summary>
+        public const long ContainerUserId = 1000;
+
+        public const long ContainerGroupId = 1000;
+
+        /// <summary>The largest uid/gid; <c>(uid_t)-1</c> (4294967295) is reserved.</summary>
+        public const long MaximumUserOrGroupId = 4294967294;
     }
 
     /// <summary>Host commands shown to the user.</summary>
@@ -141,6 +155,12 @@ public static class StackConstants
         public const string DefaultHaikuModel = "ANTHROPIC_DEFAULT_HAIKU_MODEL";
         public const string SubagentModel = "CLAUDE_CODE_SUBAGENT_MODEL";
         public const string AutoCompactWindow = "CLAUDE_CODE_AUTO_COMPACT_WINDOW";
+
+        /// <summary>
+        /// The context window Claude Code assumes for the model. Without it Claude Code warns that it does not
+        /// recognize a local model name and assumes a 1M-token window (observed with 2.1.329).
+        /// </summary>
+        public const string MaxContextTokens = "CLAUDE_CODE_MAX_CONTEXT_TOKENS";
         public const string EnableTelemetry = "CLAUDE_CODE_ENABLE_TELEMETRY";
         public const string EnhancedTelemetryBeta = "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA";
         public const string PropagateTraceparent = "CLAUDE_CODE_PROPAGATE_TRACEPARENT";

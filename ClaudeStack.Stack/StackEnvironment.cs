@@ -124,6 +124,11 @@ public static class StackEnvironment
             entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.AutoCompactWindow, Invariant(options.ContextLength)));
         }
 
+        if (ClaudeCodeMaxContextTokens(options) is { } maxContextTokens)
+        {
+            entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.MaxContextTokens, Invariant(maxContextTokens)));
+        }
+
         entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.EnableTelemetry, "1"));
         entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.MetricsExporter, "otlp"));
         entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.LogsExporter, "otlp"));
@@ -140,6 +145,34 @@ public static class StackEnvironment
         }
 
         return entries;
+    }
+
+    /// <summary>
+    /// The context window Claude Code is told about (<c>CLAUDE_CODE_MAX_CONTEXT_TOKENS</c>): <c>ClaudeCode:MaxContextTokens</c>
+    /// when set; otherwise the <c>ContextLength</c> the local model is given (Ollama, or an external server), so Claude Code
+    /// does not assume a 1M-token window for a model name it does not know; nothing with the Anthropic provider.
+    /// </summary>
+    public static int? ClaudeCodeMaxContextTokens(StackOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.ClaudeCode.MaxContextTokens ?? (options.UsesLocalModels ? options.ContextLength : null);
+    }
+
+    /// <summary>
+    /// The Docker build arguments of the Claude Code image: the pinned Claude Code version and the uid/gid its
+    /// user is built with, so files written into the mounted workspace belong to the host user.
+    /// </summary>
+    public static IReadOnlyList<KeyValuePair<string, string>> ClaudeCodeBuildArguments(StackOptions options, string claudeCodeVersion)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrWhiteSpace(claudeCodeVersion);
+        var user = options.ClaudeCode.User;
+        return
+        [
+            new(StackConstants.BuildArgs.ClaudeCodeVersion, claudeCodeVersion),
+            new(StackConstants.BuildArgs.UserId, user.UserIdText),
+            new(StackConstants.BuildArgs.GroupId, user.GroupIdText),
+        ];
     }
 
     /// <summary>

@@ -60,7 +60,20 @@ public sealed record ClaudeCodeOptions(
     string? AllowedTools,
     string? OutputFormat,
     string ContainerName,
-    bool Terminal);
+    bool Terminal)
+{
+    /// <summary>
+    /// The uid/gid the image's user is built with (<c>ClaudeCode:UserId</c>/<c>GroupId</c>); by default the user
+    /// running the AppHost on Linux, 1000:1000 elsewhere.
+    /// </summary>
+    public ContainerUser User { get; init; } = ContainerUser.Default;
+
+    /// <summary>
+    /// <c>ClaudeCode:MaxContextTokens</c>: the context window Claude Code is told about. When not set it is the
+    /// <c>ContextLength</c> with local models, and nothing with the Anthropic provider (Claude Code knows Claude's windows).
+    /// </summary>
+    public int? MaxContextTokens { get; init; }
+}
 
 /// <summary>
 /// The validated <c>ClaudeStack</c> section. Build it with <see cref="StackOptionsReader.Read"/>;

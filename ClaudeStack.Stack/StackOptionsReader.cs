@@ -15,22 +15,26 @@ public sealed class StackConfigurationException(IReadOnlyList<string> errors)
         + string.Concat(errors.Select(e => Environment.NewLine + " - " + e));
 }
 
-/// <summary>Where the user launched the stack from, and how to check folders (replaceable in tests).</summary>
-public sealed record LaunchContext(string LaunchDirectory, Func<string, bool> DirectoryExists)
+/// <summary>
+/// Where the user launched the stack from, how to check folders, and the host user the Claude Code image is
+/// built for when <c>ClaudeCode:UserId</c>/<c>GroupId</c> are not set (replaceable in tests; <c>null</c> means 1000:1000).
+/// </summary>
+public sealed record LaunchContext(string LaunchDirectory, Func<string, bool> DirectoryExists, ContainerUser? HostUser = null)
 {
     /// <summary>
     /// The folder the user launched from. <c>dotnet run --project</c> starts the AppHost in its project
     /// folder, so the shell's <c>PWD</c> (inherited through dotnet run and the Aspire CLI) is preferred
     /// over the process's current directory, which is the fallback (e.g. on Windows).
     /// </summary>
+    /// <remarks>The host user is the process's own (<see cref="ContainerUser.FromProcess"/>).</remarks>
     public static LaunchContext FromProcess() =>
-        FromEnvironment(Environment.GetEnvironmentVariable("PWD"), Environment.CurrentDirectory, Directory.Exists);
+        FromEnvironment(Environment.GetEnvironmentVariable("PWD"), Environment.CurrentDirectory, Directory.Exists, ContainerUser.FromProcess());
 
-    public static LaunchContext FromEnvironment(string? pwd, string currentDirectory, Func<string, bool> directoryExists)
+    public static LaunchContext FromEnvironment(string? pwd, string currentDirectory, Func<string, bool> directoryExists, ContainerUser? hostUser = null)
     {
         ArgumentNullException.ThrowIfNull(directoryExists);
         var launch = !string.IsNullOrWhiteSpace(pwd) && Path.IsPathRooted(pwd) && directoryExists(pwd) ? pwd : currentDirectory;
-        return new LaunchContext(launch, directoryExists);
+        return new LaunchContext(launch, directoryExists, hostUser);
     }
 }
 
@@ -87,7 +91,12 @@ public static partial class StackOptionsReader
         }
 
         var workspace = ReadWorkspace(section, launch, errors);
-        var claudeCode = ReadClaudeCode(section, errors);
+        var claudeCode = ReadClaudeCode(section, launch, errors);
+
+        if (claudeCode?.MaxContextTokens is { } maxContextTokens && provider != ModelProvider.Anthropic && maxContextTokens > contextLength)
+        {
+            errors.Add($"{Key("ClaudeCode:MaxContextTokens")} is {maxContextTokens} but {Key("ContextLength")} is {contextLength}; with local models Claude Code must not assume a larger window than the model is given. Lower MaxContextTokens, raise ContextLength, or leave MaxContextTokens empty (it then equals ContextLength).");
+        }
 
         if (useHostOllama && provider != ModelProvider.Ollama)
         {
@@ -180,7 +189,7 @@ public static partial class StackOptionsReader
         return path;
     }
 
-    private static ClaudeCodeOptions? ReadClaudeCode(IConfigurationSection section, List<string> errors)
+    private static ClaudeCodeOptions? ReadClaudeCode(IConfigurationSection section, LaunchContext launch, List<string> errors)
     {
         var count = errors.Count;
         var mode = ReadEnum(section, "ClaudeCode:Mode", ClaudeCodeMode.Idle, errors);
@@ -189,6 +198,20 @@ public static partial class StackOptionsReader
         var outputFormat = Value(section, "ClaudeCode:OutputFormat");
         var containerName = Value(section, "ClaudeCode:ContainerName") ?? StackConstants.Defaults.ContainerName;
         var terminal = ReadBool(section, "ClaudeCode:Terminal", false, errors);
+        var hostUser = launch.HostUser is { UserId: > 0 } user ? user : ContainerUser.Default;
+        var userId = ReadId(section, "ClaudeCode:UserId", hostUser.UserId, errors);
+        var groupId = ReadId(section, "ClaudeCode:GroupId", hostUser.GroupId, errors);
+        var maxContextTokens = ReadOptionalInt(section, "ClaudeCode:MaxContextTokens", errors);
+
+        if (userId == 0)
+        {
+            errors.Add($"{Key("ClaudeCode:UserId")} is 0; the Claude Code image does not run as root. Set the uid that should own the files written into the workspace (e.g. the output of 'id -u'), or leave it empty.");
+        }
+
+        if (maxContextTokens is < StackConstants.Defaults.MinimumContextLength or > StackConstants.Defaults.MaximumContextLength)
+        {
+            errors.Add($"{Key("ClaudeCode:MaxContextTokens")} is {maxContextTokens}; set it between {StackConstants.Defaults.MinimumContextLength} and {StackConstants.Defaults.MaximumContextLength} tokens, or leave it empty.");
+        }
 
         if (mode == ClaudeCodeMode.Task && prompt is null)
         {
@@ -207,7 +230,11 @@ public static partial class StackOptionsReader
 
         return errors.Count > count
             ? null
-            : new ClaudeCodeOptions(mode, prompt, allowedTools, outputFormat, containerName, terminal);
+            : new ClaudeCodeOptions(mode, prompt, allowedTools, outputFormat, containerName, terminal)
+            {
+                User = new ContainerUser(userId, groupId),
+                MaxContextTokens = maxContextTokens,
+            };
     }
 
     private static string? Value(IConfigurationSection section, string key) =>
@@ -265,6 +292,41 @@ public static partial class StackOptionsReader
         }
 
         errors.Add($"{Key(key)} is '{value}'; use a whole number of tokens, e.g. {StackConstants.Defaults.ContextLength}.");
+        return fallback;
+    }
+
+    private static int? ReadOptionalInt(IConfigurationSection section, string key, List<string> errors)
+    {
+        var value = Value(section, key);
+        if (value is null)
+        {
+            return null;
+        }
+
+        if (int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var result))
+        {
+            return result;
+        }
+
+        errors.Add($"{Key(key)} is '{value}'; use a whole number of tokens, e.g. {StackConstants.Defaults.ContextLength}, or leave it empty.");
+        return null;
+    }
+
+    /// <summary>A uid or gid: a non-negative whole number up to 4294967294.</summary>
+    private static long ReadId(IConfigurationSection section, string key, long fallback, List<string> errors)
+    {
+        var value = Value(section, key);
+        if (value is null)
+        {
+            return fallback;
+        }
+
+        if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var result) && ContainerUser.IsValidId(result))
+        {
+            return result;
+        }
+
+        errors.Add($"{Key(key)} is '{value}'; use a non-negative whole number up to {StackConstants.Defaults.MaximumUserOrGroupId} (on Linux: the output of 'id -u' or 'id -g'), or leave it empty for the user running the AppHost.");
         return fallback;
     }
 

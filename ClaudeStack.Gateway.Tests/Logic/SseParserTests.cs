@@ -110,3 +110,33 @@ public sealed class SseParserTests
         Assert.True(Assert.Single(events).Data.IsEmpty);
     }
 }
+
+public sealed class LeadingEventFilterTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    [InlineData(4096)]
+    public void UpstreamMessageStart_IsDroppedAtAnySplit(int chunkSize)
+    {
+        var events = AnthropicSse.MessageEvents(ScriptedMessage.Text("hi"));
+        var bytes = Encoding.UTF8.GetBytes(string.Concat(events));
+        var filter = new LeadingEventFilter();
+        var forwarded = new List<byte>();
+
+        for (var offset = 0; offset < bytes.Length; offset += chunkSize)
+        {
+            forwarded.AddRange(filter.Filter(bytes.AsMemory(offset, Math.Min(chunkSize, bytes.Length - offset))).Span);
+        }
+
+        Assert.Equal(string.Concat(events.Skip(1)), Encoding.UTF8.GetString([.. forwarded]));
+    }
+
+    [Fact]
+    public void OtherFirstEvent_IsKept()
+    {
+        var bytes = "event: ping\r\ndata: {}\r\n\r\nevent: message_stop\r\ndata: {}\r\n\r\n"u8.ToArray();
+
+        Assert.Equal(bytes, new LeadingEventFilter().Filter(bytes).ToArray());
+    }
+}

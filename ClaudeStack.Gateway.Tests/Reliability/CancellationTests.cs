@@ -50,7 +50,7 @@ public sealed class CancellationTests
         {
             var received = await ReadEventsThenDisconnectAsync(rig, stream, eventsBeforeLeaving, ct);
             var expected = stage == "WaitingForFirstTokenAfterPing"
-                ? "event: ping\ndata: {\"type\": \"ping\"}\n\n"
+                ? "event: message_start\ndata: {\"type\":\"message_start\""
                 : string.Concat(AnthropicSse.MessageEvents(LongAnswer).Take(eventsBeforeLeaving));
             Assert.StartsWith(expected, received, StringComparison.Ordinal);
             left.Restart();

@@ -183,8 +183,9 @@ public sealed class FaultTableTests
             Assert.Equal(HttpStatusCode.OK, answer.Status);
             Assert.Equal("text/event-stream", answer.MediaType);
             var events = answer.Events;
-            Assert.True(events.Count >= 2, answer.Text);
-            Assert.All(events.Take(events.Count - 1), e => Assert.Equal(PingEvent, e));
+            Assert.True(events.Count >= 3, answer.Text);
+            Assert.StartsWith("event: message_start\n", events[0], StringComparison.Ordinal);
+            Assert.All(events.Skip(1).Take(events.Count - 2), e => Assert.Equal(PingEvent, e));
             Rig.AssertAnthropicError(ClientAnswer.ErrorEventData(events[^1]), "timeout_error");
             Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamTimeout, 504);
         }),

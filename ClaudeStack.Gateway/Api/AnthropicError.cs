@@ -56,17 +56,7 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
     }
 
     /// <summary>The same error as an SSE event, for streams whose headers are already sent.</summary>
-    public byte[] ToSseEvent()
-    {
-        var json = ToJsonBytes();
-        var prefix = "event: error\ndata: "u8;
-        var suffix = "\n\n"u8;
-        var bytes = new byte[prefix.Length + json.Length + suffix.Length];
-        prefix.CopyTo(bytes);
-        json.CopyTo(bytes.AsSpan(prefix.Length));
-        suffix.CopyTo(bytes.AsSpan(prefix.Length + json.Length));
-        return bytes;
-    }
+    public byte[] ToSseEvent() => Streaming.SseEvents.Error(ToJsonBytes());
 
     public Task ExecuteAsync(HttpContext httpContext) => WriteAsync(httpContext.Response, httpContext.RequestAborted);
 

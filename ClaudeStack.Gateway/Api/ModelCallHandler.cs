@@ -90,7 +90,7 @@ public sealed class ModelCallHandler(
         await using var client = new ClientResponse(context.Response);
         if (request.Stream)
         {
-            client.StartKeepAlive(features.KeepAliveAfter, features.KeepAliveInterval, aborted);
+            client.StartKeepAlive(features.KeepAliveAfter, features.KeepAliveInterval, () => SseEvents.MessageStart(route.Routed, estimatedTokens), aborted);
         }
 
         var result = await forwarder.SendAsync(HttpMethod.Post, "/v1/messages", context.Request.QueryString.Value, headers, forwardBody, _options.Upstream.ResponseTimeout, aborted);

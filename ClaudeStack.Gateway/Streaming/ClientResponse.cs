@@ -6,8 +6,6 @@ namespace ClaudeStack.Gateway.Streaming;
 /// </summary>
 public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
 {
-    private static readonly byte[] PingEvent = "event: ping\ndata: {\"type\": \"ping\"}\n\n"u8.ToArray();
-
     private CancellationTokenSource? _keepAliveStop;
     private Task? _keepAlive;
 
@@ -16,10 +14,12 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
     public bool HeadersSent => response.HasStarted;
 
     /// <summary>
-    /// After <paramref name="delay"/> without an upstream answer, sends 200 with SSE headers and a ping, then a ping
-    /// every <paramref name="interval"/>: Ollama sends nothing until the first token, which can take minutes on a CPU.
+    /// After <paramref name="delay"/> without an upstream answer, sends 200 with SSE headers, a <c>message_start</c> and a
+    /// ping, then a ping every <paramref name="interval"/>: Ollama sends nothing until the first token, which can take
+    /// minutes on a CPU.
     /// </summary>
-    public void StartKeepAlive(TimeSpan delay, TimeSpan interval, CancellationToken clientAborted)
+    /// <param name="messageStart">Sent once, before the first ping, so the client sees the message begin.</param>
+    public void StartKeepAlive(TimeSpan delay, TimeSpan interval, Func<byte[]> messageStart, CancellationToken clientAborted)
     {
         if (delay <= TimeSpan.Zero)
         {
@@ -27,12 +27,15 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
         }
 
         _keepAliveStop = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
-        _keepAlive = PingWhileSilentAsync(delay, interval, _keepAliveStop.Token);
+        _keepAlive = PingWhileSilentAsync(delay, interval, messageStart, _keepAliveStop.Token);
     }
+
+    /// <summary>The gateway sent its own <c>message_start</c>; the upstream's must not follow it.</summary>
+    public bool SentMessageStart { get; private set; }
 
     // Called directly, not queued: it yields at its first delay, so a fast upstream costs only a timer.
     // Every other write first stops and awaits this loop, so the two never write at once.
-    private async Task PingWhileSilentAsync(TimeSpan delay, TimeSpan interval, CancellationToken stop)
+    private async Task PingWhileSilentAsync(TimeSpan delay, TimeSpan interval, Func<byte[]> messageStart, CancellationToken stop)
     {
         try
         {
@@ -44,9 +47,11 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
                     response.StatusCode = StatusCodes.Status200OK;
                     response.ContentType = "text/event-stream";
                     response.Headers.CacheControl = "no-cache";
+                    SentMessageStart = true;
+                    await response.BodyWriter.WriteAsync(messageStart(), stop);
                 }
 
-                await response.BodyWriter.WriteAsync(PingEvent, stop);
+                await response.BodyWriter.WriteAsync(SseEvents.Ping, stop);
                 await Task.Delay(interval, stop);
             }
         }

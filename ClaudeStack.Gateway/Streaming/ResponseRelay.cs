@@ -34,6 +34,8 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
 
         await client.StartStreamAsync(clientAborted);
 
+        // The client already has the gateway's message_start; the upstream's would be a second one.
+        var startFilter = client.SentMessageStart ? new LeadingEventFilter() : null;
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
         var buffer = ArrayPool<byte>.Shared.Rent(32 * 1024);
 
@@ -78,10 +80,14 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
                 }
 
                 call.MarkFirstChunk();
-                var chunk = buffer.AsMemory(0, read);
+                ReadOnlyMemory<byte> chunk = buffer.AsMemory(0, read);
                 Observe(observer, chunk.Span);
+                if (startFilter is not null)
+                {
+                    chunk = startFilter.Filter(chunk);
+                }
 
-                if (!await client.WriteAsync(chunk, clientAborted))
+                if (!chunk.IsEmpty && !await client.WriteAsync(chunk, clientAborted))
                 {
                     call.Fail(TelemetryNames.ErrorTypes.ClientClosed, "the client closed the connection during the stream");
                     return observer.Response;
@@ -155,7 +161,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         call.Fail(errorType, $"the upstream answered {status}", status);
         if (client.HeadersSent)
         {
-            await client.WriteAsync(SseError(normalized), clientAborted);
+            await client.WriteAsync(SseEvents.Error(normalized), clientAborted);
             return;
         }
 
@@ -172,9 +178,6 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         call.Fail(errorType, error.Message, error.StatusCode);
         await client.WriteAsync(error.ToSseEvent(), clientAborted);
     }
-
-    private static byte[] SseError(byte[] json) =>
-        [.. "event: error\ndata: "u8, .. json, .. "\n\n"u8];
 
     private static async Task<ReadOnlyMemory<byte>> ReadBoundedAsync(HttpResponseMessage upstream, CancellationToken cancellationToken, int limit = MaxBufferedBody)
     {
