@@ -114,15 +114,21 @@ internal static class StackResourceExtensions
     }
 
     /// <summary>
-    /// Adds the Claude Code container: built from containers/claude-code with the pinned version,
-    /// the workspace at /workspace, a fixed container name, and the entrypoint mode as argument.
+    /// Adds the Claude Code container: built from containers/claude-code with the pinned version and the
+    /// host user's uid/gid (so files written into the workspace belong to that user), the workspace at
+    /// /workspace, a fixed container name, and the entrypoint mode as argument.
     /// </summary>
     public static IResourceBuilder<ContainerResource> AddClaudeCode(this IDistributedApplicationBuilder builder, StackOptions stack)
     {
         var versionFile = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, StackConstants.Paths.ClaudeCodeContext, StackConstants.Paths.ClaudeCodeVersionFile));
 
-        return builder.AddDockerfile(StackConstants.Resources.ClaudeCode, StackConstants.Paths.ClaudeCodeContext)
-            .WithBuildArg(StackConstants.BuildArgs.ClaudeCodeVersion, ClaudeCodeVersion.Read(versionFile))
+        var claudeCode = builder.AddDockerfile(StackConstants.Resources.ClaudeCode, StackConstants.Paths.ClaudeCodeContext);
+        foreach (var (name, value) in StackEnvironment.ClaudeCodeBuildArguments(stack, ClaudeCodeVersion.Read(versionFile)))
+        {
+            claudeCode.WithBuildArg(name, value);
+        }
+
+        return claudeCode
             .WithBindMount(stack.Workspace, StackConstants.Paths.ContainerWorkspace)
             .WithContainerName(stack.ClaudeCode.ContainerName)
             .WithArgs(StackEnvironment.ClaudeCodeArguments(stack).ToArray());

@@ -23,6 +23,8 @@ public class StackOptionsReaderTests
         Assert.False(options.ClaudeCode.Terminal);
         Assert.False(options.UseHostOllama);
         Assert.False(options.NeedsUpstreamApiKey);
+        Assert.Equal(new ContainerUser(1000, 1000), options.ClaudeCode.User);
+        Assert.Null(options.ClaudeCode.MaxContextTokens);
     }
 
     [Fact]
@@ -44,7 +46,10 @@ public class StackOptionsReaderTests
             "ClaudeCode:AllowedTools=Write Bash(dotnet:*)",
             "ClaudeCode:OutputFormat=stream-json",
             "ClaudeCode:ContainerName=my-claude",
-            "ClaudeCode:Terminal=true");
+            "ClaudeCode:Terminal=true",
+            "ClaudeCode:UserId=1001",
+            "ClaudeCode:GroupId=20",
+            "ClaudeCode:MaxContextTokens=98304");
 
         Assert.Equal("qwen3:8b", options.Model);
         Assert.Equal(["gemma3:4b", "qwen3:8b"], options.ExtraModels);
@@ -55,7 +60,40 @@ public class StackOptionsReaderTests
         Assert.Equal(131072, options.ContextLength);
         Assert.Equal("-1", options.KeepAlive);
         Assert.Equal("/home/dev/project/sub", options.Workspace);
-        Assert.Equal(new ClaudeCodeOptions(ClaudeCodeMode.Task, "fix the build", "Write Bash(dotnet:*)", "stream-json", "my-claude", true), options.ClaudeCode);
+        Assert.Equal(
+            new ClaudeCodeOptions(ClaudeCodeMode.Task, "fix the build", "Write Bash(dotnet:*)", "stream-json", "my-claude", true)
+            {
+                User = new ContainerUser(1001, 20),
+                MaxContextTokens = 98304,
+            },
+            options.ClaudeCode);
+    }
+
+    [Fact]
+    public void ContainerUser_DefaultsToTheHostUser()
+    {
+        var launch = TestConfig.Launch with { HostUser = new ContainerUser(1234, 5678) };
+
+        Assert.Equal(new ContainerUser(1234, 5678), StackOptionsReader.Read(TestConfig.Build(), launch).ClaudeCode.User);
+        Assert.Equal(new ContainerUser(1234, 20), StackOptionsReader.Read(TestConfig.Build("ClaudeCode:GroupId=20"), launch).ClaudeCode.User);
+        Assert.Equal(new ContainerUser(1001, 5678), StackOptionsReader.Read(TestConfig.Build("ClaudeCode:UserId=1001"), launch).ClaudeCode.User);
+    }
+
+    [Fact]
+    public void ContainerUser_FallsBackTo1000WhenTheHostUserIsRoot()
+    {
+        var launch = TestConfig.Launch with { HostUser = new ContainerUser(0, 0) };
+
+        Assert.Equal(ContainerUser.Default, StackOptionsReader.Read(TestConfig.Build(), launch).ClaudeCode.User);
+    }
+
+    [Fact]
+    public void LaunchFromEnvironment_CarriesTheHostUser()
+    {
+        var launch = LaunchContext.FromEnvironment("/home/dev/project", "/somewhere/apphost", _ => true, new ContainerUser(1001, 1001));
+
+        Assert.Equal(new ContainerUser(1001, 1001), launch.HostUser);
+        Assert.Null(LaunchContext.FromEnvironment("/home/dev/project", "/somewhere/apphost", _ => true).HostUser);
     }
 
     [Theory]
@@ -143,6 +181,15 @@ public class StackOptionsReaderTests
         { ["ClaudeCode:ContainerName=-bad name"], "ClaudeStack:ClaudeCode:ContainerName is '-bad name'; a container name starts with a letter or digit and contains only letters, digits, '_', '.' and '-'." },
         { ["ClaudeCode:Terminal=on"], "ClaudeStack:ClaudeCode:Terminal is 'on'; use true or false." },
         { ["UseHostOllama=1"], "ClaudeStack:UseHostOllama is '1'; use true or false." },
+        { ["ClaudeCode:UserId=-1"], "ClaudeStack:ClaudeCode:UserId is '-1'; use a non-negative whole number up to 4294967294 (on Linux: the output of 'id -u' or 'id -g'), or leave it empty for the user running the AppHost." },
+        { ["ClaudeCode:UserId=me"], "ClaudeStack:ClaudeCode:UserId is 'me'; use a non-negative whole number up to 4294967294 (on Linux: the output of 'id -u' or 'id -g'), or leave it empty for the user running the AppHost." },
+        { ["ClaudeCode:UserId=1.5"], "ClaudeStack:ClaudeCode:UserId is '1.5'; use a non-negative whole number up to 4294967294 (on Linux: the output of 'id -u' or 'id -g'), or leave it empty for the user running the AppHost." },
+        { ["ClaudeCode:GroupId=4294967295"], "ClaudeStack:ClaudeCode:GroupId is '4294967295'; use a non-negative whole number up to 4294967294 (on Linux: the output of 'id -u' or 'id -g'), or leave it empty for the user running the AppHost." },
+        { ["ClaudeCode:GroupId=+20"], "ClaudeStack:ClaudeCode:GroupId is '+20'; use a non-negative whole number up to 4294967294 (on Linux: the output of 'id -u' or 'id -g'), or leave it empty for the user running the AppHost." },
+        { ["ClaudeCode:UserId=0"], "ClaudeStack:ClaudeCode:UserId is 0; the Claude Code image does not run as root. Set the uid that should own the files written into the workspace (e.g. the output of 'id -u'), or leave it empty." },
+        { ["ClaudeCode:MaxContextTokens=lots"], "ClaudeStack:ClaudeCode:MaxContextTokens is 'lots'; use a whole number of tokens, e.g. 65536, or leave it empty." },
+        { ["ClaudeCode:MaxContextTokens=1000"], "ClaudeStack:ClaudeCode:MaxContextTokens is 1000; set it between 65536 and 1048576 tokens, or leave it empty." },
+        { ["ClaudeCode:MaxContextTokens=131072"], "ClaudeStack:ClaudeCode:MaxContextTokens is 131072 but ClaudeStack:ContextLength is 65536; with local models Claude Code must not assume a larger window than the model is given. Lower MaxContextTokens, raise ContextLength, or leave MaxContextTokens empty (it then equals ContextLength)." },
         { ["Provider=Anthropic", "UseHostOllama=true"], "ClaudeStack:UseHostOllama is true but ClaudeStack:Provider is Anthropic; the host's Ollama is used only with Provider Ollama. Set UseHostOllama to false, or Provider to Ollama." },
         { ["Gpu=Nvidia", "UseHostOllama=true"], "ClaudeStack:Gpu is Nvidia but there is no Ollama container (Provider Ollama, UseHostOllama true); GPU access applies only to the Ollama container. Set Gpu to None." },
         { ["Gpu=Amd", "Provider=Anthropic"], "ClaudeStack:Gpu is Amd but there is no Ollama container (Provider Anthropic); GPU access applies only to the Ollama container. Set Gpu to None." },

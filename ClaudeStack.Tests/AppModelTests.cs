@@ -90,10 +90,51 @@ public class AppModelTests
 
         Assert.EndsWith(Path.Combine("containers", "claude-code"), build.ContextPath.TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal);
         Assert.Equal(File.ReadAllText(versionFile).Trim(), build.BuildArguments["CLAUDE_CODE_VERSION"]);
+        // The AppHost runs in the test process, so its host user is this process's user.
+        Assert.Equal(ContainerUser.FromProcess().UserIdText, build.BuildArguments["USER_UID"]);
+        Assert.Equal(ContainerUser.FromProcess().GroupIdText, build.BuildArguments["USER_GID"]);
         Assert.Equal("my-claude", claudeCode.Annotations.OfType<ContainerNameAnnotation>().Single().Name);
         Assert.Contains(claudeCode.Annotations.OfType<ContainerMountAnnotation>(), m => m.Type == ContainerMountType.BindMount && m.Target == "/workspace");
         Assert.Equal(["idle"], await StackFixture.ArgumentsAsync(claudeCode));
         Assert.Contains(claudeCode.Annotations.OfType<ResourceCommandAnnotation>(), c => c.Name == "show-attach-command");
+    }
+
+    [Fact]
+    public async Task ClaudeCode_IsBuiltForTheConfiguredUser()
+    {
+        await using var builder = await StackFixture.CreateAsync("ClaudeCode:UserId=1001", "ClaudeCode:GroupId=20");
+
+        var build = builder.Resource<ContainerResource>("claude-code").Annotations.OfType<DockerfileBuildAnnotation>().Single();
+
+        Assert.Equal("1001", build.BuildArguments["USER_UID"]);
+        Assert.Equal("20", build.BuildArguments["USER_GID"]);
+    }
+
+    [Theory]
+    [InlineData(new string[0], "65536")]
+    [InlineData(new[] { "ContextLength=98304" }, "98304")]
+    [InlineData(new[] { "Provider=External", "External:Url=http://localhost:11434", "ContextLength=131072" }, "131072")]
+    [InlineData(new[] { "Provider=Anthropic" }, null)]
+    [InlineData(new[] { "Provider=Anthropic", "ClaudeCode:MaxContextTokens=200000" }, "200000")]
+    public async Task ClaudeCode_IsToldTheContextWindowOfLocalModels(string[] settings, string? expected)
+    {
+        await using var builder = await StackFixture.CreateAsync(settings);
+        await using var app = await builder.BuildAsync();
+
+        var environment = await StackFixture.UnresolvedEnvironmentAsync(builder.Resource<ContainerResource>("claude-code"), app.Services);
+
+        Assert.Equal(expected, environment.GetValueOrDefault("CLAUDE_CODE_MAX_CONTEXT_TOKENS") as string);
+    }
+
+    [Theory]
+    [InlineData("ClaudeCode:UserId=-1", "ClaudeStack:ClaudeCode:UserId is '-1'; use a non-negative whole number")]
+    [InlineData("ClaudeCode:GroupId=staff", "ClaudeStack:ClaudeCode:GroupId is 'staff'; use a non-negative whole number")]
+    [InlineData("ClaudeCode:UserId=0", "ClaudeStack:ClaudeCode:UserId is 0; the Claude Code image does not run as root.")]
+    public async Task InvalidContainerUser_StopsTheAppHost(string setting, string message)
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => StackFixture.CreateAsync(setting));
+
+        Assert.Contains(message, exception.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -114,6 +155,7 @@ public class AppModelTests
         { ["Provider=External", "External:Url=http://localhost:11434"] },
         { ["Provider=External", "External:Kind=AnthropicCompatible", "External:Url=http://localhost:8080", "External:UseApiKey=true"] },
         { ["Provider=Anthropic"] },
+        { ["Provider=Anthropic", "ClaudeCode:MaxContextTokens=200000"] },
         { ["ClaudeCode:Mode=Task", "ClaudeCode:Prompt=say hi", "ClaudeCode:OutputFormat=json"] },
     };
 

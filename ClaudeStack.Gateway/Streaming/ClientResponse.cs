@@ -74,16 +74,6 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
         _keepAlive = null;
     }
 
-    /// <summary>Starts an SSE response if the keep-alive has not already.</summary>
-    public async Task StartStreamAsync(CancellationToken cancellationToken)
-    {
-        await StopKeepAliveAsync();
-        if (!response.HasStarted)
-        {
-            await response.StartAsync(cancellationToken);
-        }
-    }
-
     /// <summary>Writes and flushes. Returns false when the client is gone.</summary>
     public async Task<bool> WriteAsync(ReadOnlyMemory<byte> bytes, CancellationToken clientAborted)
     {

@@ -29,10 +29,9 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         var observer = new MessageStreamObserver(keepText);
         if (!client.HeadersSent)
         {
+            // Not flushed on their own: the headers leave with the first chunk, one packet sooner.
             CopyHeaders(upstream, client.Response);
         }
-
-        await client.StartStreamAsync(clientAborted);
 
         // The client already has the gateway's message_start; the upstream's would be a second one.
         var startFilter = client.SentMessageStart ? new LeadingEventFilter() : null;
