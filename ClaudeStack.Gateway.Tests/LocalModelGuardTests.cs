@@ -58,7 +58,9 @@ public sealed class LocalModelGuardTests
     [Fact]
     public async Task ClaudeCodeRequest_IsAdaptedForOllama()
     {
-        var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 65536 }] };
+        // A 20K window leaves less room than Claude Code's max_tokens of 32000 (anthropic/anthropic.go passes it
+        // through as num_predict and lets context shift drop the start of the prompt).
+        var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 20000 }] };
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("ok"), Ollama = ollama }, Ct);
         await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
         using var spans = new SpanCollector(upstream.BaseAddress);
@@ -67,13 +69,12 @@ public sealed class LocalModelGuardTests
         await response.Content.ReadAsByteArrayAsync(Ct);
 
         var sent = upstream.MessageRequests.Single().Json!;
+        var span = Assert.Single(await spans.WaitForAsync(1, Ct));
         Assert.Single(sent["system"]!.AsArray());
         Assert.DoesNotContain(sent["messages"]!.AsArray(), m => (string?)m!["role"] == "system");
         Assert.Equal("disabled", (string?)sent["thinking"]!["type"]);
-        Assert.True((int)sent["max_tokens"]! <= 65536);
-        var adapted = (string[])(await spans.WaitForAsync(1, Ct))[0].GetTagItem(Names.RequestAdapted)!;
-        Assert.Contains("system", adapted);
-        Assert.Contains("messages", adapted);
+        Assert.Equal(20000 - (int)span.GetTagItem(Names.EstimatedInputTokens)!, (int)sent["max_tokens"]!);
+        Assert.Equal(["system", "messages.system", "thinking", "output_config.effort", "max_tokens"], (string[])span.GetTagItem(Names.RequestAdapted)!);
     }
 
     [Fact]

@@ -58,7 +58,9 @@ public static class GatewayApplication
         builder.Services.AddSingleton<TokenCalibration>();
         builder.Services.AddSingleton(_ => new UpstreamForwarder(new HttpClient(UpstreamForwarder.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan }, upstream));
         builder.Services.AddSingleton(LocalModelOptions.From(builder.Configuration));
+        builder.Services.AddSingleton<IncomingRequestReader>();
         builder.Services.AddSingleton<ModelCallHandler>();
+        builder.Services.AddSingleton<CountTokensHandler>();
         if (upstream.Profile == UpstreamProfile.Ollama)
         {
             builder.Services.AddSingleton(services => new OllamaModelCatalog(

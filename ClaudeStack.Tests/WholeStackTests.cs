@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using ClaudeStack.Gateway.Tests.Support;
+using ClaudeStack.Stack;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ClaudeStack.Tests;
@@ -35,7 +36,7 @@ public class WholeStackTests
 
         await app.StartAsync(ct);
         var collecting = CollectLogsAsync(app, StackConstants.Resources.ClaudeCode, logs, ct);
-        var collectingGateway = CollectLogsAsync(app, StackConstants.Resources.Gateway, gatewayLogs, ct);
+        _ = CollectLogsAsync(app, StackConstants.Resources.Gateway, gatewayLogs, ct);
         var finished = await app.ResourceNotifications.WaitForResourceAsync(
             StackConstants.Resources.ClaudeCode,
             e => e.Snapshot.State?.Text is { } state && KnownResourceStates.TerminalStates.Contains(state),
@@ -49,27 +50,35 @@ public class WholeStackTests
         Assert.True(result.GetProperty("usage").GetProperty("output_tokens").GetInt32() > 0, logs.ToString());
 
         // The gateway traced the model call, with token usage, to the OTLP receiver.
-        IReadOnlyList<OtlpSpan> spans;
-        try
-        {
-            spans = await receiver.WaitForSpansAsync(IsTracedModelCall, timeout: SpanExportTimeout, cancellationToken: ct);
-        }
-        catch (TimeoutException e)
-        {
-            Assert.Fail($"{e.Message}{Environment.NewLine}model-gateway log:{Environment.NewLine}{gatewayLogs}");
-            throw;
-        }
-
-        var span = spans[0];
+        var span = await WaitForModelCallSpanAsync(receiver, gatewayLogs, ct);
         Assert.Equal(OtlpSpanKind.Client, span.Kind);
         Assert.Equal("chat", span.Attributes.GetString("gen_ai.operation.name"));
         Assert.Equal(SmallToolModel, span.Attributes.GetString("gen_ai.request.model"));
-        _ = collectingGateway;
+    }
+
+    /// <summary>Waits (bounded) for the gateway's span of a model call; on timeout the message lists the spans received and the gateway's log.</summary>
+    private static async Task<OtlpSpan> WaitForModelCallSpanAsync(OtlpReceiver receiver, StringBuilder gatewayLogs, CancellationToken ct)
+    {
+        try
+        {
+            var spans = await receiver.WaitForSpansAsync(IsTracedModelCall, timeout: SpanExportTimeout, cancellationToken: ct);
+            return spans[0];
+        }
+        catch (TimeoutException e)
+        {
+            string log;
+            lock (gatewayLogs)
+            {
+                log = gatewayLogs.ToString();
+            }
+
+            throw new TimeoutException($"The gateway traced no '{ExpectedSpanName}' span with token usage: {e.Message}{Environment.NewLine}model-gateway log:{Environment.NewLine}{log}", e);
+        }
     }
 
     /// <summary>A span of the gateway's model call: <c>chat {model}</c> from Ollama with input and output token counts.</summary>
     private static bool IsTracedModelCall(OtlpSpan span) =>
-        span.Name == $"chat {SmallToolModel}"
+        span.Name == ExpectedSpanName
         && span.ScopeName == GatewaySource
         && span.Attributes.GetString("gen_ai.provider.name") == "ollama"
         && span.Attributes.GetInt("gen_ai.usage.input_tokens") > 0
@@ -77,6 +86,9 @@ public class WholeStackTests
 
     /// <summary>The gateway's ActivitySource.</summary>
     private const string GatewaySource = "ClaudeStack.Gateway";
+
+    /// <summary>The gateway names a model call's span <c>chat {routed model}</c>; every family maps to the one small model here.</summary>
+    private const string ExpectedSpanName = $"chat {SmallToolModel}";
 
     /// <summary>
     /// Points the gateway's OTLP exporter at <paramref name="receiver"/>. The testing builder disables the dashboard, so

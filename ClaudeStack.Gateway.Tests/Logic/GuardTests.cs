@@ -119,8 +119,8 @@ public sealed class GuardTests
         var (request, _) = MessagesRequest.Parse(Encoding.UTF8.GetBytes(Fixtures.MainRequest));
         using (request)
         {
-            var chars = TokenEstimator.CountPromptChars(request!);
-            var messages = TokenEstimator.MessageCount(request!);
+            var chars = request!.PromptChars;
+            var messages = request.MessageCount;
             long Reported(long c) => (long)(c / 4.3) + (messages * TokenEstimator.TokensPerMessage) + 12;
 
             foreach (var extra in new[] { 0, 1200, 2400, 3600, 4800 })

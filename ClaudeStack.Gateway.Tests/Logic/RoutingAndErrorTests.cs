@@ -62,10 +62,11 @@ public sealed class RoutingAndErrorTests
     [InlineData("", "upstream answered 500 with no body")]
     public void NormalizeUpstream_WrapsForeignBodies(string body, string message)
     {
-        var (normalized, rewritten, _) = AnthropicError.NormalizeUpstream(500, Encoding.UTF8.GetBytes(body));
+        var (normalized, type, text) = AnthropicError.NormalizeUpstream(500, Encoding.UTF8.GetBytes(body));
         var json = JsonNode.Parse(normalized)!;
 
-        Assert.True(rewritten);
+        Assert.Equal("api_error", type);
+        Assert.Equal(message, text);
         Assert.Equal("error", (string?)json["type"]);
         Assert.Equal("api_error", (string?)json["error"]!["type"]);
         Assert.Equal(message, (string?)json["error"]!["message"]);
@@ -76,10 +77,10 @@ public sealed class RoutingAndErrorTests
     {
         var body = Encoding.UTF8.GetBytes("{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"},\"request_id\":\"req_1\"}");
 
-        var (normalized, rewritten, type) = AnthropicError.NormalizeUpstream(529, body);
+        var (normalized, type, text) = AnthropicError.NormalizeUpstream(529, body);
 
-        Assert.False(rewritten);
         Assert.Equal("overloaded_error", type);
+        Assert.Equal("Overloaded", text);
         Assert.Equal(body, normalized);
     }
 

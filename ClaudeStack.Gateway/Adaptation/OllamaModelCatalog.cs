@@ -14,19 +14,23 @@ public sealed class OllamaModelCatalog(HttpClient client, UpstreamEndpoint upstr
     /// <summary>/api/ps changes as models load and unload; re-read it after this long.</summary>
     public static readonly TimeSpan CacheLifetime = TimeSpan.FromSeconds(30);
 
-    private readonly ConcurrentDictionary<string, (ModelInfo Info, DateTimeOffset ReadAt)> _cache = new(StringComparer.Ordinal);
+    /// <summary>After a failed look-up, how soon to ask again.</summary>
+    public static readonly TimeSpan FailureLifetime = TimeSpan.FromSeconds(2);
 
-    /// <summary>The most recent GPU share of any loaded model, for the health check.</summary>
-    public IReadOnlyCollection<ModelInfo> Known => [.. _cache.Values.Select(v => v.Info)];
+    private readonly ConcurrentDictionary<string, (ModelInfo Info, DateTimeOffset ExpiresAt)> _cache = new(StringComparer.Ordinal);
+
+    /// <summary>Facts still current (read within the cache lifetime), for the health check.</summary>
+    public IReadOnlyCollection<ModelInfo> Current => [.. _cache.Values.Where(v => DateTimeOffset.UtcNow < v.ExpiresAt).Select(v => v.Info)];
 
     public async Task<ModelInfo> GetAsync(string model, CancellationToken cancellationToken)
     {
-        if (_cache.TryGetValue(model, out var cached) && DateTimeOffset.UtcNow - cached.ReadAt < CacheLifetime)
+        if (_cache.TryGetValue(model, out var cached) && DateTimeOffset.UtcNow < cached.ExpiresAt)
         {
             return cached.Info;
         }
 
         ModelInfo info;
+        var lifetime = CacheLifetime;
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -35,13 +39,19 @@ public sealed class OllamaModelCatalog(HttpClient client, UpstreamEndpoint upstr
             var ps = await GetJsonAsync(HttpMethod.Get, "/api/ps", null, timeout.Token);
             info = OllamaModelFacts.Combine(model, show, ps, configuredContextLength);
         }
-        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or JsonException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            throw;
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or JsonException or InvalidOperationException)
+        {
+            // Ollama may still be starting: use the configured facts, and ask again soon rather than in 30 s.
             Log.ModelInfoUnavailable(logger, model, exception.Message);
             info = OllamaModelFacts.Combine(model, null, null, configuredContextLength);
+            lifetime = FailureLifetime;
         }
 
-        _cache[model] = (info, DateTimeOffset.UtcNow);
+        _cache[model] = (info, DateTimeOffset.UtcNow + lifetime);
         return info;
     }
 
@@ -54,10 +64,7 @@ public sealed class OllamaModelCatalog(HttpClient client, UpstreamEndpoint upstr
             request.Content.Headers.ContentType = new("application/json");
         }
 
-        if (upstream.IsLoopback)
-        {
-            request.Headers.Host = $"localhost:{upstream.BaseAddress.Port}";
-        }
+        upstream.ApplyHostHeader(request);
 
         using var response = await client.SendAsync(request, cancellationToken);
         if (!response.IsSuccessStatusCode)

@@ -73,8 +73,8 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
     /// Turns an upstream error body into Anthropic form. Anthropic-shaped bodies are kept as they are;
     /// Ollama's <c>{"error":"..."}</c>, OpenAI-style <c>{"error":{"message":..}}</c> and plain text are wrapped.
     /// </summary>
-    /// <returns>The body to send and whether it was rewritten.</returns>
-    public static (byte[] Body, bool Rewritten, string ErrorType) NormalizeUpstream(int statusCode, ReadOnlySpan<byte> body)
+    /// <returns>The body to send, its error type and its message.</returns>
+    public static (byte[] Body, string ErrorType, string Message) NormalizeUpstream(int statusCode, ReadOnlySpan<byte> body)
     {
         string? message = null;
         try
@@ -88,7 +88,8 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
                     && error.ValueKind == JsonValueKind.Object && error.TryGetProperty("type", out var errorType)
                     && errorType.ValueKind == JsonValueKind.String)
                 {
-                    return (body.ToArray(), false, errorType.GetString()!);
+                    var text = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "";
+                    return (body.ToArray(), errorType.GetString()!, text);
                 }
 
                 message = error.ValueKind switch
@@ -99,14 +100,14 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
                 };
             }
         }
-        catch (JsonException)
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException)
         {
-            // Not JSON: use the text itself.
+            // Not JSON (or not readable): use the text itself.
         }
 
         message ??= body.IsEmpty ? $"upstream answered {statusCode} with no body" : Truncate(Encoding.UTF8.GetString(body), 2000);
         var normalized = ForStatus(statusCode, message);
-        return (normalized.ToJsonBytes(), true, normalized.Type);
+        return (normalized.ToJsonBytes(), normalized.Type, message);
     }
 
     private static string Truncate(string text, int max) => text.Length <= max ? text : text[..max] + "…";

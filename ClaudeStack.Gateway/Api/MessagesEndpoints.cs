@@ -18,7 +18,7 @@ public static class MessagesEndpoints
             .WithName("CreateMessage")
             .WithSummary("Forwards a Messages API call to the upstream, traced as one GenAI span.");
 
-        api.MapPost("/messages/count_tokens", (HttpContext context, ModelCallHandler handler) => handler.HandleCountTokensAsync(context))
+        api.MapPost("/messages/count_tokens", (HttpContext context, CountTokensHandler handler) => handler.HandleAsync(context))
             .WithName("CountTokens")
             .WithSummary("Counts a request's input tokens: forwarded when the upstream can, estimated otherwise.");
 

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Configuration;
 using ClaudeStack.Gateway.Forwarding;
@@ -16,31 +15,32 @@ namespace ClaudeStack.Gateway.Api;
 /// Handles one Messages API call from the client to the upstream.
 /// </summary>
 /// <remarks>
-/// Steps: (1) read and validate the body, (2) route the model, (3) start the span, (4) check the context window and
-/// adapt the request for the upstream, (5) forward, (6) relay the response while checking tool calls, (7) record usage
-/// and detect silent truncation.
-/// Failures before the response starts become Anthropic error responses; after, an SSE error event.
+/// Steps: (1) read, validate and route the request, (2) start the span, (3) check the context window,
+/// (4) adapt the request for the upstream, (5) forward, (6) relay the response while checking tool calls,
+/// (7) record usage and detect silent truncation. Failures before the response starts become Anthropic error
+/// responses; after, an SSE error event. Anything unexpected still marks the span failed.
 /// </remarks>
 public sealed class ModelCallHandler(
     UpstreamForwarder forwarder,
-    ModelRouter router,
-    IOptions<GatewayOptions> options,
+    IncomingRequestReader reader,
     GatewayFeatures features,
     SecretRedactor redactor,
     TokenCalibration calibration,
     LocalModelOptions localModel,
+    IOptions<GatewayOptions> options,
     ILogger<ModelCallHandler> logger,
     OllamaModelCatalog? catalog = null)
 {
-    private readonly GatewayOptions _options = options.Value;
+    private readonly UpstreamOptions _upstreamOptions = options.Value.Upstream;
+
     private UpstreamEndpoint Upstream => forwarder.Upstream;
 
     public async Task HandleMessagesAsync(HttpContext context)
     {
         var aborted = context.RequestAborted;
 
-        // (1) Read and validate, (2) route.
-        var (request, route) = await ReadAndRouteAsync(context);
+        // (1) Read, validate, route.
+        var (request, route) = await reader.ReadAsync(context);
         if (request is null)
         {
             return;
@@ -48,52 +48,68 @@ public sealed class ModelCallHandler(
 
         using var _ = request;
 
-        // (3) The span, child of the caller's trace.
+        // (2) The span, child of the caller's trace.
         var headers = context.Request.Headers;
         using var call = ModelCallTelemetry.Start(
             Upstream, route, request.Stream, request.MaxTokens, headers["x-claude-code-session-id"].FirstOrDefault(),
             headers.TraceParent.FirstOrDefault(), headers.TraceState.FirstOrDefault(), logger, redactor);
-
-        // (4) Guard the context window, then adapt.
-        var modelInfo = catalog is null ? null : await catalog.GetAsync(route.Routed, aborted);
-        if (!TryMeasure(request, route, out var promptChars, out var messageCount, out var malformed))
-        {
-            var error = AnthropicError.BadRequest(malformed!);
-            call.Fail(error.Type, error.Message, error.StatusCode);
-            await error.WriteAsync(context.Response, aborted);
-            return;
-        }
-
-        var estimatedTokens = calibration.Estimate(route.Routed, promptChars, messageCount);
-        var contextLength = modelInfo?.ContextLength ?? localModel.Context.ContextLength;
-        RecordModelFacts(call, modelInfo, contextLength, estimatedTokens);
-        if (await GuardContextAsync(context, call, route, estimatedTokens, contextLength))
-        {
-            return;
-        }
-
-        ReadOnlyMemory<byte> forwardBody;
         try
         {
-            forwardBody = Adapt(request, route, call, modelInfo, ContextGuard.RoomForOutput(estimatedTokens, contextLength));
+            await CallAsync(context, request, route, call);
         }
-        catch (Exception exception) when (exception is InvalidOperationException or FormatException or KeyNotFoundException or JsonException or ArgumentException)
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
-            // Valid JSON of an unexpected shape (a number where a block belongs, a lone surrogate in a string).
-            var error = AnthropicError.BadRequest($"The request has a part of an unexpected shape: {exception.Message}");
-            call.Fail(error.Type, error.Message, error.StatusCode);
-            await error.WriteAsync(context.Response, aborted);
+            call.Fail(TelemetryNames.ErrorTypes.ClientClosed, "the client closed the connection");
+        }
+        catch (Exception exception)
+        {
+            call.Fail(TelemetryNames.ErrorTypes.GatewayError, exception.Message);
+            throw;
+        }
+    }
+
+    private async Task CallAsync(HttpContext context, MessagesRequest request, ModelRoute route, ModelCallTelemetry call)
+    {
+        var aborted = context.RequestAborted;
+        await using var client = new ClientResponse(context.Response);
+
+        // (3) The context window: a prompt that cannot fit is refused here rather than silently cut upstream.
+        var guardsLocalModel = Upstream.Profile != UpstreamProfile.Anthropic;
+        var modelInfo = catalog is null ? null : await catalog.GetAsync(route.Routed, aborted);
+        var estimatedTokens = calibration.Estimate(route.Routed, request.PromptChars, request.MessageCount);
+        var contextLength = guardsLocalModel ? modelInfo?.ContextLength ?? localModel.Context.ContextLength : null;
+        call.RecordModelFacts(modelInfo, contextLength, estimatedTokens);
+        var verdict = ContextGuard.Check(estimatedTokens, contextLength, localModel.Context);
+        if (verdict != ContextVerdict.Fits)
+        {
+            call.ReportPromptTooLong(estimatedTokens, contextLength!.Value, verdict == ContextVerdict.TooLongRejected ? "reject" : "warn");
+            if (verdict == ContextVerdict.TooLongRejected)
+            {
+                await FailAsync(client, call, AnthropicError.BadRequest(ContextGuard.TooLongMessage(estimatedTokens, contextLength.Value)), AnthropicError.InvalidRequest, aborted);
+                return;
+            }
+        }
+
+        // (4) Adapt.
+        var (forwardBody, adaptError) = Adapt(request, route, call, modelInfo, ContextGuard.RoomForOutput(estimatedTokens, contextLength));
+        if (adaptError is not null)
+        {
+            await FailAsync(client, call, adaptError, adaptError.Type, aborted);
             return;
         }
 
+        RecordInputContent(call, request, route);
+
         // (5) Forward; keep a silent stream alive while the model prefills.
-        await using var client = new ClientResponse(context.Response);
         if (request.Stream)
         {
-            client.StartKeepAlive(features.KeepAliveAfter, features.KeepAliveInterval, () => SseEvents.MessageStart(route.Routed, estimatedTokens), aborted);
+            // Only for Ollama does the gateway speak first with its own message_start; pass-through upstreams keep
+            // their own, and get pings alone.
+            Func<byte[]>? messageStart = Upstream.Profile == UpstreamProfile.Ollama ? () => SseEvents.MessageStart(route.Routed, estimatedTokens) : null;
+            client.StartKeepAlive(features.KeepAliveAfter, features.KeepAliveInterval, messageStart, aborted);
         }
 
-        var result = await forwarder.SendAsync(HttpMethod.Post, "/v1/messages", context.Request.QueryString.Value, headers, forwardBody, _options.Upstream.ResponseTimeout, aborted);
+        var result = await forwarder.SendAsync(HttpMethod.Post, "/v1/messages", context.Request.QueryString.Value, context.Request.Headers, forwardBody, _upstreamOptions.ResponseTimeout, aborted);
         await client.StopKeepAliveAsync();
         if (result.Response is null)
         {
@@ -104,9 +120,9 @@ public sealed class ModelCallHandler(
         // (6) Relay.
         using var upstreamResponse = result.Response;
         var toolCalls = new ToolCallGuard(request.Tools);
-        var relay = new ResponseRelay(client, call, _options.Upstream.IdleTimeout)
+        var relay = new ResponseRelay(client, call, _upstreamOptions.IdleTimeout)
         {
-            OnBlockComplete = block => ReportToolCallProblems(call, route, toolCalls.Check(block)),
+            OnBlockComplete = block => ReportToolCalls(call, toolCalls, block),
         };
         call.SetStatusCode((int)upstreamResponse.StatusCode);
         if (!upstreamResponse.IsSuccessStatusCode)
@@ -115,218 +131,113 @@ public sealed class ModelCallHandler(
             return;
         }
 
-        var isStream = upstreamResponse.Content.Headers.ContentType?.MediaType == "text/event-stream";
-        var response = isStream
+        var response = upstreamResponse.Content.Headers.ContentType?.MediaType == "text/event-stream"
             ? await relay.RelayStreamAsync(upstreamResponse, features.CaptureMessageContent, aborted)
             : await relay.RelayWholeAsync(upstreamResponse, aborted);
-        if (!isStream)
-        {
-            foreach (var block in response.Blocks)
-            {
-                ReportToolCallProblems(call, route, toolCalls.Check(block));
-            }
-        }
 
         // (7) Record.
         call.RecordResponse(response);
-        if (features.CaptureMessageContent && call.RecordsContent)
-        {
-            call.SetTag(TelemetryNames.Attributes.OutputMessages, redactor.Redact(GenAiContent.OutputMessages(response)));
-        }
-
-        if (response.InputTokens is { } inputTokens && response.Completed)
+        RecordOutputContent(call, response, route);
+        if (response.InputTokens is { } inputTokens && response.Completed && guardsLocalModel)
         {
             var reported = inputTokens + (response.CacheReadInputTokens ?? 0) + (response.CacheCreationInputTokens ?? 0);
-            var calibrated = calibration.Observations(route.Routed) > 0;
-            if (ContextGuard.LooksTruncated(reported, estimatedTokens, contextLength, calibrated, localModel.Context.TruncationFraction))
+            if (ContextGuard.LooksTruncated(reported, estimatedTokens, contextLength, calibration.Observations(route.Routed) > 0, localModel.Context.TruncationFraction))
             {
-                call.SetTag(TelemetryNames.Attributes.PromptTruncated, true);
-                call.AddEvent(TelemetryNames.Events.PromptTruncated, (TelemetryNames.Attributes.EstimatedInputTokens, estimatedTokens), (TelemetryNames.Attributes.UsageInputTokens, reported));
-                GatewayTelemetry.PromptsTruncated.Add(1, new KeyValuePair<string, object?>(TelemetryNames.Attributes.RequestModel, route.Routed));
-                Log.PromptTruncated(logger, route.Routed, reported, estimatedTokens);
+                call.ReportPromptTruncated(reported, estimatedTokens);
             }
             else
             {
                 // A truncated prompt would teach the calibration a wrong ratio.
-                calibration.Observe(route.Routed, promptChars, messageCount, reported);
+                calibration.Observe(route.Routed, request.PromptChars, request.MessageCount, reported);
             }
         }
     }
 
-    private ReadOnlyMemory<byte> Adapt(MessagesRequest request, ModelRoute route, ModelCallTelemetry call, ModelInfo? modelInfo, int? roomForOutput)
+    /// <returns>The body to forward, or a 400 for valid JSON of a shape the adaptation cannot read.</returns>
+    private (ReadOnlyMemory<byte> Body, AnthropicError? Error) Adapt(MessagesRequest request, ModelRoute route, ModelCallTelemetry call, ModelInfo? modelInfo, int? roomForOutput)
     {
         var edits = new RequestEdits();
+        var changes = new List<string>();
         if (route.WasMapped)
         {
             edits.Set("model", route.Routed);
+            changes.Add("model");
         }
 
         if (Upstream.Profile == UpstreamProfile.Ollama)
         {
-            var report = OllamaRequestAdapter.Adapt(request, localModel.Adaptation, modelInfo?.SupportsThinking, roomForOutput, edits);
-            if (report.StructuredOutputIgnored)
+            try
             {
-                call.SetTag(TelemetryNames.Attributes.StructuredOutputIgnored, true);
+                var report = OllamaRequestAdapter.Adapt(request, localModel.Adaptation, modelInfo?.SupportsThinking, roomForOutput, edits);
+                changes.AddRange(report.Changes);
+                if (report.StructuredOutputIgnored)
+                {
+                    call.SetTag(TelemetryNames.Attributes.StructuredOutputIgnored, true);
+                }
+            }
+            catch (Exception exception) when (exception is InvalidOperationException or FormatException or KeyNotFoundException or ArgumentException or System.Text.Json.JsonException)
+            {
+                return (default, AnthropicError.BadRequest($"The request has a part of an unexpected shape: {exception.Message}"));
             }
         }
 
-        if (!edits.IsEmpty)
+        if (changes.Count > 0)
         {
-            call.SetTag(TelemetryNames.Attributes.RequestAdapted, edits.ChangedProperties.ToArray());
+            call.SetTag(TelemetryNames.Attributes.RequestAdapted, changes.ToArray());
         }
 
-        if (features.CaptureMessageContent && call.RecordsContent)
-        {
-            RecordInputContent(call, request);
-        }
-
-        return edits.Apply(request.Root, request.Body);
+        return (edits.Apply(request.Root, request.Body), null);
     }
 
-    private static bool TryMeasure(MessagesRequest request, ModelRoute route, out long promptChars, out int messageCount, out string? error)
+    private void ReportToolCalls(ModelCallTelemetry call, ToolCallGuard guard, ObservedBlock block)
     {
-        (promptChars, messageCount, error) = (0, 0, null);
+        foreach (var violation in guard.Check(block))
+        {
+            call.ReportInvalidToolCall(violation);
+        }
+    }
+
+    /// <summary>Content capture is telemetry: whatever the request holds, it never changes the call's outcome.</summary>
+    private void RecordInputContent(ModelCallTelemetry call, MessagesRequest request, ModelRoute route)
+    {
+        if (!features.CaptureMessageContent || !call.RecordsContent)
+        {
+            return;
+        }
+
         try
         {
-            promptChars = TokenEstimator.CountPromptChars(request);
-            messageCount = TokenEstimator.MessageCount(request);
-            return true;
-        }
-        catch (Exception exception) when (exception is InvalidOperationException or FormatException or KeyNotFoundException)
-        {
-            error = $"The request for {route.Requested} has a part of an unexpected shape: {exception.Message}";
-            return false;
-        }
-    }
-
-    private static void RecordModelFacts(ModelCallTelemetry call, ModelInfo? modelInfo, int? contextLength, int estimatedTokens)
-    {
-        call.SetTag(TelemetryNames.Attributes.EstimatedInputTokens, estimatedTokens);
-        call.SetTag(TelemetryNames.Attributes.ContextLength, contextLength);
-        call.SetTag(TelemetryNames.Attributes.ContextSource, modelInfo?.ContextSource ?? (contextLength is null ? null : "configured"));
-        call.SetTag(TelemetryNames.Attributes.GpuShare, modelInfo?.GpuShare);
-    }
-
-    /// <summary>Returns true when the call was refused because the prompt cannot fit.</summary>
-    private async Task<bool> GuardContextAsync(HttpContext context, ModelCallTelemetry call, ModelRoute route, int estimatedTokens, int? contextLength)
-    {
-        var verdict = ContextGuard.Check(estimatedTokens, contextLength, localModel.Context);
-        if (verdict == ContextVerdict.Fits)
-        {
-            return false;
-        }
-
-        var policy = verdict == ContextVerdict.TooLongRejected ? "reject" : "warn";
-        call.SetTag(TelemetryNames.Attributes.PromptTooLong, true);
-        call.AddEvent(TelemetryNames.Events.PromptTooLong, (TelemetryNames.Attributes.EstimatedInputTokens, estimatedTokens), (TelemetryNames.Attributes.ContextLength, contextLength), ("claudestack.context.policy", policy));
-        GatewayTelemetry.PromptsTooLong.Add(1, new KeyValuePair<string, object?>(TelemetryNames.Attributes.RequestModel, route.Routed), new KeyValuePair<string, object?>("claudestack.context.policy", policy));
-        Log.PromptTooLong(logger, route.Routed, estimatedTokens, contextLength!.Value, policy);
-        if (verdict == ContextVerdict.TooLongForwarded)
-        {
-            return false;
-        }
-
-        var error = AnthropicError.BadRequest(ContextGuard.TooLongMessage(estimatedTokens, contextLength.Value));
-        call.Fail(error.Type, error.Message, error.StatusCode);
-        await error.WriteAsync(context.Response, context.RequestAborted);
-        return true;
-    }
-
-    private void ReportToolCallProblems(ModelCallTelemetry call, ModelRoute route, IReadOnlyList<ToolCallViolation> violations)
-    {
-        foreach (var violation in violations)
-        {
-            call.AddEvent(TelemetryNames.Events.InvalidToolCall,
-                (TelemetryNames.Attributes.ToolName, violation.Tool),
-                (TelemetryNames.Attributes.ToolCallProblemKind, violation.Kind),
-                (TelemetryNames.Attributes.ToolCallProblem, redactor.Redact(violation.Problem)));
-            GatewayTelemetry.InvalidToolCalls.Add(1,
-                new KeyValuePair<string, object?>(TelemetryNames.Attributes.RequestModel, route.Routed),
-                new KeyValuePair<string, object?>(TelemetryNames.Attributes.ToolCallProblemKind, violation.Kind));
-            Log.BadToolCall(logger, route.Routed, violation.Kind, violation.Tool, redactor.Redact(violation.Problem));
-        }
-    }
-
-    public async Task HandleCountTokensAsync(HttpContext context)
-    {
-        var aborted = context.RequestAborted;
-        var (request, route) = await ReadAndRouteAsync(context);
-        if (request is null)
-        {
-            return;
-        }
-
-        using var _ = request;
-
-        // Ollama has no count_tokens; without an answer Claude Code falls back to max_tokens: 1 generations.
-        if (Upstream.Profile != UpstreamProfile.Ollama)
-        {
-            var edits = route.WasMapped ? new RequestEdits().Set("model", route.Routed) : new RequestEdits();
-            var result = await forwarder.SendAsync(HttpMethod.Post, "/v1/messages/count_tokens", context.Request.QueryString.Value, context.Request.Headers, edits.Apply(request.Root, request.Body), _options.Upstream.ResponseTimeout, aborted);
-            using var upstreamResponse = result.Response;
-            if (upstreamResponse is not null && (upstreamResponse.IsSuccessStatusCode || Upstream.Profile == UpstreamProfile.Anthropic))
+            if (request.System is { } system)
             {
-                context.Response.StatusCode = (int)upstreamResponse.StatusCode;
-                context.Response.ContentType = upstreamResponse.Content.Headers.ContentType?.ToString() ?? "application/json";
-                await upstreamResponse.Content.CopyToAsync(context.Response.Body, aborted);
-                return;
+                call.SetTag(TelemetryNames.Attributes.SystemInstructions, redactor.Redact(GenAiContent.SystemInstructions(system)));
+            }
+
+            call.SetTag(TelemetryNames.Attributes.InputMessages, redactor.Redact(GenAiContent.InputMessages(request.Messages)));
+            if (request.Root.TryGetProperty("tools", out var tools) && tools.ValueKind == System.Text.Json.JsonValueKind.Array)
+            {
+                call.SetTag(TelemetryNames.Attributes.ToolDefinitions, redactor.Redact(GenAiContent.ToolDefinitions(tools)));
             }
         }
-
-        if (!TryMeasure(request, route, out var promptChars, out var messageCount, out var malformed))
+        catch (Exception exception) when (exception is InvalidOperationException or FormatException or KeyNotFoundException or System.Text.Json.JsonException)
         {
-            await AnthropicError.BadRequest(malformed!).WriteAsync(context.Response, aborted);
+            Log.ContentNotCaptured(logger, route.Routed, exception.Message);
+        }
+    }
+
+    private void RecordOutputContent(ModelCallTelemetry call, ModelResponse response, ModelRoute route)
+    {
+        if (!features.CaptureMessageContent || !call.RecordsContent)
+        {
             return;
         }
 
-        var estimate = calibration.Estimate(route.Routed, promptChars, messageCount);
-        context.Response.Headers["x-claudestack-token-estimate"] = calibration.Observations(route.Routed) > 0 ? "calibrated" : "uncalibrated";
-        await Results.Json(new { input_tokens = estimate }).ExecuteAsync(context);
-    }
-
-    /// <summary>
-    /// Reads, validates and routes a request; on failure writes the Anthropic error and returns no request.
-    /// A Claude name with no local model is refused here: it must never reach an upstream that does not have it.
-    /// </summary>
-    private async Task<(MessagesRequest? Request, ModelRoute Route)> ReadAndRouteAsync(HttpContext context)
-    {
-        var aborted = context.RequestAborted;
-        var (body, readError) = await RequestBodyReader.ReadAsync(context.Request, _options.MaxRequestBodyBytes, aborted);
-        if (readError is not null)
+        try
         {
-            await readError.WriteAsync(context.Response, aborted);
-            return (null, default);
+            call.SetTag(TelemetryNames.Attributes.OutputMessages, redactor.Redact(GenAiContent.OutputMessages(response)));
         }
-
-        var (request, parseError) = MessagesRequest.Parse(body);
-        if (request is null)
+        catch (Exception exception) when (exception is InvalidOperationException or System.Text.Json.JsonException)
         {
-            await AnthropicError.BadRequest(parseError!).WriteAsync(context.Response, aborted);
-            return (null, default);
-        }
-
-        var route = router.Route(request.Model);
-        if (route.Reason == RouteReason.Unmapped)
-        {
-            request.Dispose();
-            await UnmappedModel(route).WriteAsync(context.Response, aborted);
-            return (null, default);
-        }
-
-        return (request, route);
-    }
-
-    private void RecordInputContent(ModelCallTelemetry call, MessagesRequest request)
-    {
-        if (request.System is { } system)
-        {
-            call.SetTag(TelemetryNames.Attributes.SystemInstructions, redactor.Redact(GenAiContent.SystemInstructions(system)));
-        }
-
-        call.SetTag(TelemetryNames.Attributes.InputMessages, redactor.Redact(GenAiContent.InputMessages(request.Messages)));
-        if (request.Root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array)
-        {
-            call.SetTag(TelemetryNames.Attributes.ToolDefinitions, redactor.Redact(GenAiContent.ToolDefinitions(tools)));
+            Log.ContentNotCaptured(logger, route.Routed, exception.Message);
         }
     }
 
@@ -336,18 +247,19 @@ public sealed class ModelCallHandler(
         {
             case ForwardFailure.ClientClosed:
                 call.Fail(TelemetryNames.ErrorTypes.ClientClosed, result.Message!);
-                return;
+                break;
             case ForwardFailure.Timeout:
-                await WriteErrorAsync(client, call, AnthropicError.ForStatus(504, result.Message!), TelemetryNames.ErrorTypes.UpstreamTimeout, aborted);
-                return;
+                await FailAsync(client, call, AnthropicError.ForStatus(504, result.Message!), TelemetryNames.ErrorTypes.UpstreamTimeout, aborted);
+                break;
             default:
                 // 502 is retried by Claude Code, which is right for a model server that is still starting.
-                await WriteErrorAsync(client, call, AnthropicError.ForStatus(502, result.Message!), TelemetryNames.ErrorTypes.UpstreamUnreachable, aborted);
-                return;
+                await FailAsync(client, call, AnthropicError.ForStatus(502, result.Message!), TelemetryNames.ErrorTypes.UpstreamUnreachable, aborted);
+                break;
         }
     }
 
-    private static async Task WriteErrorAsync(ClientResponse client, ModelCallTelemetry call, AnthropicError error, string errorType, CancellationToken aborted)
+    /// <summary>Reports a failure on the span and tells the client, in whichever form the response still allows.</summary>
+    private static async Task FailAsync(ClientResponse client, ModelCallTelemetry call, AnthropicError error, string errorType, CancellationToken aborted)
     {
         call.Fail(errorType, error.Message, error.StatusCode);
         if (client.HeadersSent)
@@ -359,8 +271,4 @@ public sealed class ModelCallHandler(
             await error.WriteAsync(client.Response, aborted);
         }
     }
-
-    private static AnthropicError UnmappedModel(ModelRoute route) =>
-        new(StatusCodes.Status404NotFound, AnthropicError.NotFound,
-            $"model '{route.Requested}' is a Claude model name and no local model is configured for it: set Gateway:Models:Default (or the family's Gateway:Models entry).");
 }

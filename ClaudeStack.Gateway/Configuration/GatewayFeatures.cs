@@ -18,11 +18,18 @@ public sealed record GatewayFeatures
     {
         var streaming = configuration.GetSection("Gateway:Streaming");
         var defaults = new GatewayFeatures();
-        return new GatewayFeatures
+        var features = new GatewayFeatures
         {
             CaptureMessageContent = string.Equals(configuration[TelemetryNames.CaptureMessageContentKey], "true", StringComparison.OrdinalIgnoreCase),
             KeepAliveAfter = streaming.GetValue("KeepAliveAfter", defaults.KeepAliveAfter),
             KeepAliveInterval = streaming.GetValue("KeepAliveInterval", defaults.KeepAliveInterval),
         };
+        if (features.KeepAliveAfter < TimeSpan.Zero || features.KeepAliveInterval <= TimeSpan.Zero)
+        {
+            throw new Microsoft.Extensions.Options.OptionsValidationException("Gateway:Streaming", typeof(GatewayFeatures),
+                ["Gateway:Streaming:KeepAliveAfter must be 0 (off) or positive, and Gateway:Streaming:KeepAliveInterval positive, e.g. 00:00:10."]);
+        }
+
+        return features;
     }
 }

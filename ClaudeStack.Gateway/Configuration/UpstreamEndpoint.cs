@@ -65,6 +65,15 @@ public sealed record UpstreamEndpoint(UpstreamProfile Profile, Uri BaseAddress, 
         return connectionString.Trim();
     }
 
+    /// <summary>A loopback-bound Ollama answers 403 to Host names it does not know; localhost is always allowed.</summary>
+    public void ApplyHostHeader(HttpRequestMessage message)
+    {
+        if (Profile == UpstreamProfile.Ollama && IsLoopback)
+        {
+            message.Headers.Host = $"localhost:{BaseAddress.Port}";
+        }
+    }
+
     /// <summary>The upstream URL for a gateway path (the upstream's own base path kept), query string preserved.</summary>
     public Uri Target(string path, string? query)
     {

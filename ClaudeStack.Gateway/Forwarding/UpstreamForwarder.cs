@@ -60,11 +60,7 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         }
 
         AddCredentials(message);
-        if (upstream.Profile == UpstreamProfile.Ollama && upstream.IsLoopback)
-        {
-            // A loopback-bound Ollama answers 403 to Host names it does not know; localhost is always allowed.
-            message.Headers.Host = $"localhost:{upstream.BaseAddress.Port}";
-        }
+        upstream.ApplyHostHeader(message);
 
         using var timeout = new CancellationTokenSource(responseTimeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(clientAborted, timeout.Token);
@@ -80,6 +76,11 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
             return ForwardResult.Failed(ForwardFailure.Timeout, $"the upstream sent no response within {responseTimeout.TotalSeconds:0.#} s");
+        }
+        catch (OperationCanceledException exception) when (exception.InnerException is TimeoutException)
+        {
+            // SocketsHttpHandler's ConnectTimeout surfaces as a cancellation that no token of ours caused.
+            return ForwardResult.Failed(ForwardFailure.Unreachable, $"upstream {Authority} unreachable: connection timed out");
         }
         catch (HttpRequestException exception)
         {
@@ -120,8 +121,11 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
                 HttpRequestError.SecureConnectionError => "TLS handshake failed",
                 _ => exception.Message,
             };
-        return $"upstream {upstream.BaseAddress.GetLeftPart(UriPartial.Authority)} unreachable: {reason}";
+        return $"upstream {Authority} unreachable: {reason}";
     }
+
+    /// <summary>Host and port only: a URL's user information may hold credentials.</summary>
+    private string Authority => $"{upstream.BaseAddress.Host}:{upstream.BaseAddress.Port}";
 
     /// <summary>An HttpClient handler tuned for a streaming proxy.</summary>
     public static SocketsHttpHandler CreateHandler() => new()

@@ -11,7 +11,7 @@ public sealed class GpuOffloadHealthCheck(OllamaModelCatalog catalog) : IHealthC
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var partial = catalog.Known.Where(m => m.GpuShare is < 0.999).ToList();
+        var partial = catalog.Current.Where(m => m.GpuShare is < 0.999).ToList();
         if (partial.Count == 0)
         {
             return Task.FromResult(HealthCheckResult.Healthy("Every loaded model runs fully on the GPU (or none is loaded yet)."));

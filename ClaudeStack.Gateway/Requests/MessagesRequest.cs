@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ClaudeStack.Gateway.Tokens;
 
 namespace ClaudeStack.Gateway.Requests;
 
@@ -34,6 +35,12 @@ public sealed class MessagesRequest : IDisposable
 
     public IReadOnlyList<OfferedTool> Tools { get; private init; } = [];
 
+    /// <summary>Characters of prompt text, for token estimates.</summary>
+    public long PromptChars { get; private init; }
+
+    /// <summary>Messages plus the system prompt, for template overhead in token estimates.</summary>
+    public int MessageCount { get; private init; }
+
     public JsonElement Messages => Root.GetProperty("messages");
 
     public JsonElement? System => Root.TryGetProperty("system", out var system) ? system : null;
@@ -50,7 +57,8 @@ public sealed class MessagesRequest : IDisposable
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = MaxDepth });
+            // Duplicate keys would let the gateway read one value while the upstream reads another.
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = MaxDepth, AllowDuplicateProperties = false });
         }
         catch (JsonException exception)
         {
@@ -78,6 +86,8 @@ public sealed class MessagesRequest : IDisposable
                 Stream = root.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True,
                 MaxTokens = root.TryGetProperty("max_tokens", out var maxTokens) && maxTokens.TryGetInt32(out var value) ? value : null,
                 Tools = ReadTools(root),
+                PromptChars = TokenEstimator.CountPromptChars(root),
+                MessageCount = TokenEstimator.MessageCount(root),
             }, null);
         }
         catch (InvalidOperationException exception)
@@ -116,6 +126,11 @@ public sealed class MessagesRequest : IDisposable
                 return $"messages.{index}: each message needs a string 'role' and 'content' (a string or an array of blocks).";
             }
 
+            if (BlockError(content, $"messages.{index}.content") is { } blockError)
+            {
+                return blockError;
+            }
+
             index++;
         }
 
@@ -137,6 +152,28 @@ public sealed class MessagesRequest : IDisposable
         if (root.TryGetProperty("system", out var system) && system.ValueKind is not (JsonValueKind.String or JsonValueKind.Array))
         {
             return "system: Input should be a string or an array of text blocks.";
+        }
+
+        return system.ValueKind == JsonValueKind.Array ? BlockError(system, "system") : null;
+    }
+
+    /// <summary>Every block of an array must be an object with a string <c>type</c>, as Anthropic requires.</summary>
+    private static string? BlockError(JsonElement content, string path)
+    {
+        if (content.ValueKind != JsonValueKind.Array)
+        {
+            return null;
+        }
+
+        var index = 0;
+        foreach (var block in content.EnumerateArray())
+        {
+            if (block.ValueKind != JsonValueKind.Object || !block.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+            {
+                return $"{path}.{index}: each content block must be an object with a string 'type'.";
+            }
+
+            index++;
         }
 
         return null;

@@ -18,8 +18,8 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
     /// ping, then a ping every <paramref name="interval"/>: Ollama sends nothing until the first token, which can take
     /// minutes on a CPU.
     /// </summary>
-    /// <param name="messageStart">Sent once, before the first ping, so the client sees the message begin.</param>
-    public void StartKeepAlive(TimeSpan delay, TimeSpan interval, Func<byte[]> messageStart, CancellationToken clientAborted)
+    /// <param name="messageStart">When given, sent once before the first ping, so the client sees the message begin.</param>
+    public void StartKeepAlive(TimeSpan delay, TimeSpan interval, Func<byte[]>? messageStart, CancellationToken clientAborted)
     {
         if (delay <= TimeSpan.Zero)
         {
@@ -27,15 +27,16 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
         }
 
         _keepAliveStop = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
-        _keepAlive = PingWhileSilentAsync(delay, interval, messageStart, _keepAliveStop.Token);
+        _keepAlive = PingWhileSilentAsync(delay, interval, messageStart, _keepAliveStop.Token, clientAborted);
     }
 
     /// <summary>The gateway sent its own <c>message_start</c>; the upstream's must not follow it.</summary>
     public bool SentMessageStart { get; private set; }
 
     // Called directly, not queued: it yields at its first delay, so a fast upstream costs only a timer.
-    // Every other write first stops and awaits this loop, so the two never write at once.
-    private async Task PingWhileSilentAsync(TimeSpan delay, TimeSpan interval, Func<byte[]> messageStart, CancellationToken stop)
+    // Every other write first stops and awaits this loop, so the two never write at once. Stopping interrupts the
+    // waits, never a write, so what was written is known.
+    private async Task PingWhileSilentAsync(TimeSpan delay, TimeSpan interval, Func<byte[]>? messageStart, CancellationToken stop, CancellationToken clientAborted)
     {
         try
         {
@@ -47,11 +48,14 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
                     response.StatusCode = StatusCodes.Status200OK;
                     response.ContentType = "text/event-stream";
                     response.Headers.CacheControl = "no-cache";
-                    SentMessageStart = true;
-                    await response.BodyWriter.WriteAsync(messageStart(), stop);
+                    if (messageStart is not null)
+                    {
+                        await response.BodyWriter.WriteAsync(messageStart(), clientAborted);
+                        SentMessageStart = true;
+                    }
                 }
 
-                await response.BodyWriter.WriteAsync(SseEvents.Ping, stop);
+                await response.BodyWriter.WriteAsync(SseEvents.Ping, clientAborted);
                 await Task.Delay(interval, stop);
             }
         }

@@ -11,13 +11,19 @@ namespace ClaudeStack.Gateway.Streaming;
 /// </summary>
 public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call, TimeSpan idleTimeout)
 {
-    /// <summary>Largest non-streamed body or error body the gateway reads; model answers are far smaller.</summary>
+    /// <summary>Largest non-streamed body the gateway reads; model answers are far smaller.</summary>
     public const int MaxBufferedBody = 64 * 1024 * 1024;
+
+    /// <summary>Largest error body the gateway reads.</summary>
+    public const int MaxErrorBody = 1024 * 1024;
 
     /// <summary>Response headers not copied to the client: hop-by-hop, and those Kestrel sets itself.</summary>
     private static readonly HashSet<string> DroppedHeaders = new(StringComparer.OrdinalIgnoreCase)
     {
         "Connection", "Keep-Alive", "Transfer-Encoding", "Trailer", "Upgrade", "Proxy-Connection", "Content-Length", "Server", "Date",
+
+        // Meant for a browser talking to the upstream's own site, not for the gateway's client.
+        "Set-Cookie", "Alt-Svc", "Strict-Transport-Security", "Content-MD5",
     };
 
     /// <summary>Called for each content block the model finished (tool calls are checked there).</summary>
@@ -135,37 +141,46 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     /// <summary>Relays a whole JSON response and returns what it said.</summary>
     public async Task<ModelResponse> RelayWholeAsync(HttpResponseMessage upstream, CancellationToken clientAborted)
     {
-        var body = await ReadBoundedAsync(upstream, clientAborted);
-        call.MarkFirstChunk();
+        var (body, failure) = await ReadBoundedAsync(upstream, MaxBufferedBody, clientAborted);
+        if (failure is not null)
+        {
+            await EndWithErrorAsync(failure.Value.Error, failure.Value.ErrorType, clientAborted);
+            return new ModelResponse();
+        }
+
+        var response = ModelResponseReader.Read(body.Span);
         if (client.HeadersSent)
         {
-            // Pings already went out as SSE; the client asked for a stream, so this cannot happen for whole responses.
-            await client.WriteAsync(body, clientAborted);
-            return ModelResponseReader.Read(body.Span);
+            // Keep-alive already opened an SSE stream and the upstream ignored "stream": answer in events all the same.
+            await client.WriteAsync(SseEvents.FromWholeMessage(response, includeStart: !client.SentMessageStart), clientAborted);
+            return response;
         }
 
         CopyHeaders(upstream, client.Response);
         client.Response.StatusCode = (int)upstream.StatusCode;
         client.Response.ContentLength = body.Length;
         await client.WriteAsync(body, clientAborted);
-        return ModelResponseReader.Read(body.Span);
+        return response;
     }
 
     /// <summary>Relays an error response, in Anthropic form whatever form the upstream used.</summary>
     public async Task RelayErrorAsync(HttpResponseMessage upstream, CancellationToken clientAborted)
     {
         var status = (int)upstream.StatusCode;
-        var body = await ReadBoundedAsync(upstream, clientAborted, 1024 * 1024);
-        var (normalized, _, errorType) = AnthropicError.NormalizeUpstream(status, body.Span);
-        call.Fail(errorType, $"the upstream answered {status}", status);
+
+        // Whatever arrived before a failure still says what went wrong.
+        var (body, _) = await ReadBoundedAsync(upstream, MaxErrorBody, clientAborted);
+        var (normalized, errorType, message) = AnthropicError.NormalizeUpstream(status, body.Span);
+        call.Fail(errorType, $"the upstream answered {status}: {message}", status);
         if (client.HeadersSent)
         {
             await client.WriteAsync(SseEvents.Error(normalized), clientAborted);
             return;
         }
 
-        // Keep retry-after and request ids: Claude Code's retry logic reads them.
+        // Keep retry-after and request ids: Claude Code's retry logic reads them. The body is new, so is its type.
         CopyHeaders(upstream, client.Response);
+        client.Response.Headers.ContentEncoding = default;
         client.Response.StatusCode = status;
         client.Response.ContentType = "application/json";
         client.Response.ContentLength = normalized.Length;
@@ -175,28 +190,55 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     private async Task EndWithErrorAsync(AnthropicError error, string errorType, CancellationToken clientAborted)
     {
         call.Fail(errorType, error.Message, error.StatusCode);
-        await client.WriteAsync(error.ToSseEvent(), clientAborted);
+        if (client.HeadersSent)
+        {
+            await client.WriteAsync(error.ToSseEvent(), clientAborted);
+        }
+        else
+        {
+            await error.WriteAsync(client.Response, clientAborted);
+        }
     }
 
-    private static async Task<ReadOnlyMemory<byte>> ReadBoundedAsync(HttpResponseMessage upstream, CancellationToken cancellationToken, int limit = MaxBufferedBody)
+    /// <summary>
+    /// Reads a whole body under the idle timeout. A client that leaves cancels it (the caller sees the cancellation);
+    /// an upstream that resets, stalls or sends too much is a typed failure.
+    /// </summary>
+    private async Task<(ReadOnlyMemory<byte> Body, (AnthropicError Error, string ErrorType)? Failure)> ReadBoundedAsync(HttpResponseMessage upstream, int limit, CancellationToken clientAborted)
     {
-        await using var stream = await upstream.Content.ReadAsStreamAsync(cancellationToken);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
         using var buffer = new MemoryStream();
         var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
         try
         {
+            idle.CancelAfter(idleTimeout);
+            await using var stream = await upstream.Content.ReadAsStreamAsync(idle.Token);
             int read;
-            while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0 && buffer.Length < limit)
+            while ((read = await stream.ReadAsync(chunk, idle.Token)) > 0)
             {
-                buffer.Write(chunk, 0, (int)Math.Min(read, limit - buffer.Length));
+                if (buffer.Length + read > limit)
+                {
+                    return (buffer.ToArray(), (AnthropicError.ForStatus(502, $"the upstream's response is larger than {limit / (1024 * 1024)} MiB"), AnthropicError.Api));
+                }
+
+                buffer.Write(chunk, 0, read);
+                idle.CancelAfter(idleTimeout);
             }
+        }
+        catch (OperationCanceledException) when (!clientAborted.IsCancellationRequested)
+        {
+            return (buffer.ToArray(), (AnthropicError.ForStatus(504, $"the upstream's response was silent for {idleTimeout.TotalSeconds:0.#} s"), TelemetryNames.ErrorTypes.UpstreamTimeout));
+        }
+        catch (Exception exception) when (exception is IOException or HttpRequestException)
+        {
+            return (buffer.ToArray(), (AnthropicError.ForStatus(502, "the upstream connection was reset during the response"), TelemetryNames.ErrorTypes.StreamReset));
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(chunk);
         }
 
-        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        return (buffer.GetBuffer().AsMemory(0, (int)buffer.Length), null);
     }
 
     private static void CopyHeaders(HttpResponseMessage upstream, HttpResponse response)

@@ -39,4 +39,87 @@ public static class SseEvents
         buffer.Write("\n\n"u8);
         return buffer.ToArray();
     }
+
+    /// <summary>
+    /// A whole (non-streamed) message as the events a stream would have carried, for a client whose stream
+    /// had already started when the upstream answered with JSON.
+    /// </summary>
+    public static byte[] FromWholeMessage(ModelResponse message, bool includeStart)
+    {
+        using var buffer = new MemoryStream();
+        if (includeStart)
+        {
+            buffer.Write(MessageStart(message.Model ?? "", (int)(message.InputTokens ?? 0)));
+        }
+
+        foreach (var block in message.Blocks)
+        {
+            Write(buffer, "content_block_start", writer =>
+            {
+                writer.WriteNumber("index", block.Index);
+                writer.WriteStartObject("content_block");
+                writer.WriteString("type", block.Type);
+                switch (block.Type)
+                {
+                    case "tool_use":
+                        writer.WriteString("id", block.ToolUseId);
+                        writer.WriteString("name", block.ToolName);
+                        writer.WriteStartObject("input");
+                        writer.WriteEndObject();
+                        break;
+                    case "thinking":
+                        writer.WriteString("thinking", "");
+                        break;
+                    default:
+                        writer.WriteString("text", "");
+                        break;
+                }
+
+                writer.WriteEndObject();
+            });
+            Write(buffer, "content_block_delta", writer =>
+            {
+                writer.WriteNumber("index", block.Index);
+                writer.WriteStartObject("delta");
+                var (deltaType, field) = block.Type switch
+                {
+                    "tool_use" => ("input_json_delta", "partial_json"),
+                    "thinking" => ("thinking_delta", "thinking"),
+                    _ => ("text_delta", "text"),
+                };
+                writer.WriteString("type", deltaType);
+                writer.WriteString(field, block.Content.ToString());
+                writer.WriteEndObject();
+            });
+            Write(buffer, "content_block_stop", writer => writer.WriteNumber("index", block.Index));
+        }
+
+        Write(buffer, "message_delta", writer =>
+        {
+            writer.WriteStartObject("delta");
+            writer.WriteString("stop_reason", message.StopReason);
+            writer.WriteNull("stop_sequence");
+            writer.WriteEndObject();
+            writer.WriteStartObject("usage");
+            writer.WriteNumber("input_tokens", message.InputTokens ?? 0);
+            writer.WriteNumber("output_tokens", message.OutputTokens ?? 0);
+            writer.WriteEndObject();
+        });
+        Write(buffer, "message_stop", _ => { });
+        return buffer.ToArray();
+    }
+
+    private static void Write(MemoryStream buffer, string name, Action<Utf8JsonWriter> body)
+    {
+        buffer.Write(System.Text.Encoding.UTF8.GetBytes($"event: {name}\ndata: "));
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type", name);
+            body(writer);
+            writer.WriteEndObject();
+        }
+
+        buffer.Write("\n\n"u8);
+    }
 }

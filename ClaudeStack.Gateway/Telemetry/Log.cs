@@ -17,4 +17,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Model {Model} made a bad tool call ({Kind}) to {Tool}: {Problem}")]
     public static partial void BadToolCall(ILogger logger, string model, string kind, string tool, string problem);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "The client left during a call to {Model}; the upstream request was cancelled")]
+    public static partial void ClientClosed(ILogger logger, string model);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Debug, Message = "Message content of a call to {Model} was not recorded: {Reason}")]
+    public static partial void ContentNotCaptured(ILogger logger, string model, string reason);
 }

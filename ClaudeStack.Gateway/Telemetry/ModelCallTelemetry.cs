@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Configuration;
+using ClaudeStack.Gateway.Guards;
 using ClaudeStack.Gateway.Routing;
 using ClaudeStack.Gateway.Streaming;
 using Names = ClaudeStack.Gateway.Telemetry.TelemetryNames.Attributes;
@@ -16,6 +18,8 @@ public sealed class ModelCallTelemetry : IDisposable
     private readonly TagList _metricTags;
     private readonly ILogger _logger;
     private readonly SecretRedactor _redactor;
+    private readonly ModelRoute _route;
+    private string? _errorType;
     private long? _firstChunkTimestamp;
     private bool _finished;
 
@@ -25,14 +29,11 @@ public sealed class ModelCallTelemetry : IDisposable
         _redactor = redactor;
         _metricTags = metricTags;
         _logger = logger;
-        Route = route;
+        _route = route;
     }
 
     public Activity? Activity { get; }
 
-    public ModelRoute Route { get; }
-
-    public string? ErrorType { get; private set; }
 
     /// <summary>Starts the span for a call, as a child of the incoming W3C trace context when there is one.</summary>
     public static ModelCallTelemetry Start(UpstreamEndpoint upstream, ModelRoute route, bool stream, int? maxTokens, string? conversationId, string? traceParent, string? traceState, ILogger logger, SecretRedactor redactor)
@@ -91,7 +92,43 @@ public sealed class ModelCallTelemetry : IDisposable
         Activity.AddEvent(new ActivityEvent(name, tags: tagList));
     }
 
-    /// <summary>The first bytes of the response body arrived.</summary>
+    /// <summary>What the gateway knows of the model and the prompt's size, before forwarding.</summary>
+    public void RecordModelFacts(ModelInfo? modelInfo, int? contextLength, int estimatedTokens)
+    {
+        SetTag(Names.EstimatedInputTokens, estimatedTokens);
+        SetTag(Names.ContextLength, contextLength);
+        SetTag(Names.ContextSource, modelInfo?.ContextSource ?? (contextLength is null ? null : "configured"));
+        SetTag(Names.GpuShare, modelInfo?.GpuShare);
+    }
+
+    /// <summary>The prompt does not fit the window: span event and attribute, counter, warning.</summary>
+    public void ReportPromptTooLong(int estimatedTokens, int contextLength, string policy)
+    {
+        SetTag(Names.PromptTooLong, true);
+        AddEvent(TelemetryNames.Events.PromptTooLong, (Names.EstimatedInputTokens, estimatedTokens), (Names.ContextLength, contextLength), (Names.ContextPolicy, policy));
+        GatewayTelemetry.PromptsTooLong.Add(1, new KeyValuePair<string, object?>(Names.RequestModel, _route.Routed), new KeyValuePair<string, object?>(Names.ContextPolicy, policy));
+        Log.PromptTooLong(_logger, _route.Routed, estimatedTokens, contextLength, policy);
+    }
+
+    /// <summary>The upstream evidently cut the prompt: span event and attribute, counter, warning.</summary>
+    public void ReportPromptTruncated(long reportedTokens, int estimatedTokens)
+    {
+        SetTag(Names.PromptTruncated, true);
+        AddEvent(TelemetryNames.Events.PromptTruncated, (Names.EstimatedInputTokens, estimatedTokens), (Names.UsageInputTokens, reportedTokens));
+        GatewayTelemetry.PromptsTruncated.Add(1, new KeyValuePair<string, object?>(Names.RequestModel, _route.Routed));
+        Log.PromptTruncated(_logger, _route.Routed, reportedTokens, estimatedTokens);
+    }
+
+    /// <summary>A broken tool call: span event naming the tool and the problem, counter by model and kind, warning.</summary>
+    public void ReportInvalidToolCall(ToolCallViolation violation)
+    {
+        var problem = _redactor.Redact(violation.Problem);
+        AddEvent(TelemetryNames.Events.InvalidToolCall, (Names.ToolName, violation.Tool), (Names.ToolCallProblemKind, violation.Kind), (Names.ToolCallProblem, problem));
+        GatewayTelemetry.InvalidToolCalls.Add(1, new KeyValuePair<string, object?>(Names.RequestModel, _route.Routed), new KeyValuePair<string, object?>(Names.ToolCallProblemKind, violation.Kind));
+        Log.BadToolCall(_logger, _route.Routed, violation.Kind, violation.Tool, problem);
+    }
+
+    /// <summary>The first bytes of a streamed response arrived.</summary>
     public void MarkFirstChunk() => _firstChunkTimestamp ??= Stopwatch.GetTimestamp();
 
     /// <summary>Records what the response said: ids, model, finish reason and token usage.</summary>
@@ -136,12 +173,12 @@ public sealed class ModelCallTelemetry : IDisposable
     /// <summary>Marks the call failed: span status, error.type, a warning log. The first failure wins.</summary>
     public void Fail(string errorType, string message, int? statusCode = null)
     {
-        if (ErrorType is not null)
+        if (_errorType is not null)
         {
             return;
         }
 
-        ErrorType = errorType;
+        _errorType = errorType;
 
         // Upstream error text can quote what the client sent, keys included.
         message = _redactor.Redact(message);
@@ -152,7 +189,15 @@ public sealed class ModelCallTelemetry : IDisposable
             Activity?.SetTag(Names.HttpResponseStatusCode, status);
         }
 
-        Log.CallFailed(_logger, Route.Routed, errorType, statusCode, message);
+        // A user pressing Esc is not a fault worth a warning.
+        if (errorType == TelemetryNames.ErrorTypes.ClientClosed)
+        {
+            Log.ClientClosed(_logger, _route.Routed);
+        }
+        else
+        {
+            Log.CallFailed(_logger, _route.Routed, errorType, statusCode, message);
+        }
     }
 
     public void SetStatusCode(int statusCode) => Activity?.SetTag(Names.HttpResponseStatusCode, statusCode);
@@ -167,9 +212,9 @@ public sealed class ModelCallTelemetry : IDisposable
 
         _finished = true;
         var tags = _metricTags;
-        if (ErrorType is not null)
+        if (_errorType is not null)
         {
-            tags.Add(Names.ErrorType, ErrorType);
+            tags.Add(Names.ErrorType, _errorType);
         }
 
         GatewayTelemetry.OperationDuration.Record(Stopwatch.GetElapsedTime(_startTimestamp).TotalSeconds, tags);

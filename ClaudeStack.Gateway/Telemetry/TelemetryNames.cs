@@ -53,6 +53,7 @@ public static class TelemetryNames
         public const string EstimatedInputTokens = "claudestack.context.estimated_input_tokens";
         public const string PromptTooLong = "claudestack.context.prompt_too_long";
         public const string PromptTruncated = "claudestack.context.truncated";
+        public const string ContextPolicy = "claudestack.context.policy";
 
         /// <summary>The request asked for structured output (output_config.format), which Ollama ignores.</summary>
         public const string StructuredOutputIgnored = "claudestack.request.structured_output_ignored";
@@ -96,6 +97,9 @@ public static class TelemetryNames
         public const string StreamIncomplete = "stream_incomplete";
         public const string StreamReset = "stream_reset";
         public const string ClientClosed = "client_closed";
+
+        /// <summary>The gateway itself failed; its log has the details.</summary>
+        public const string GatewayError = "gateway_error";
     }
 
     /// <summary>The environment variable (or configuration key) that turns on message content capture.</summary>

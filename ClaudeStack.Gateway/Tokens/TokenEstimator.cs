@@ -1,5 +1,4 @@
 using System.Text.Json;
-using ClaudeStack.Gateway.Requests;
 
 namespace ClaudeStack.Gateway.Tokens;
 
@@ -16,21 +15,24 @@ public static class TokenEstimator
     /// <summary>Template tokens around each message (role headers, separators).</summary>
     public const int TokensPerMessage = 4;
 
-    /// <summary>Characters that become prompt text: what the ratio divides.</summary>
-    public static long CountPromptChars(MessagesRequest request)
+    /// <summary>
+    /// Characters that become prompt text: what the ratio divides. Reading every string also proves each one
+    /// is valid UTF-16 (a lone surrogate escape throws <see cref="InvalidOperationException"/>).
+    /// </summary>
+    public static long CountPromptChars(JsonElement root)
     {
         long chars = 0;
-        if (request.System is { } system)
+        if (root.TryGetProperty("system", out var system))
         {
             chars += CountContent(system);
         }
 
-        foreach (var message in request.Messages.EnumerateArray())
+        foreach (var message in root.GetProperty("messages").EnumerateArray())
         {
             chars += message.TryGetProperty("content", out var content) ? CountContent(content) : 0;
         }
 
-        if (request.Root.TryGetProperty("tools", out var tools))
+        if (root.TryGetProperty("tools", out var tools))
         {
             // Templates render tool definitions as JSON; the raw length is a close stand-in.
             chars += tools.GetRawText().Length;
@@ -39,7 +41,8 @@ public static class TokenEstimator
         return chars;
     }
 
-    public static int MessageCount(MessagesRequest request) => request.Messages.GetArrayLength() + (request.System is null ? 0 : 1);
+    public static int MessageCount(JsonElement root) =>
+        root.GetProperty("messages").GetArrayLength() + (root.TryGetProperty("system", out _) ? 1 : 0);
 
     /// <summary>Estimated prompt tokens at a given ratio.</summary>
     public static int Estimate(long promptChars, int messageCount, double charsPerToken) =>

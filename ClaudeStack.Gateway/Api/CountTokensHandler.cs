@@ -1,0 +1,85 @@
+using ClaudeStack.Gateway.Configuration;
+using ClaudeStack.Gateway.Forwarding;
+using ClaudeStack.Gateway.Requests;
+using ClaudeStack.Gateway.Tokens;
+using Microsoft.Extensions.Options;
+
+namespace ClaudeStack.Gateway.Api;
+
+/// <summary>
+/// <c>/v1/messages/count_tokens</c>: forwarded when the upstream has it, otherwise answered with the per-model
+/// calibrated estimate. Ollama has none, and without an answer Claude Code's <c>/context</c> falls back to local guesses
+/// (older versions to <c>max_tokens: 1</c> generations, each evicting the conversation's cache).
+/// </summary>
+public sealed class CountTokensHandler(
+    UpstreamForwarder forwarder,
+    IncomingRequestReader reader,
+    TokenCalibration calibration,
+    IOptions<GatewayOptions> options)
+{
+    /// <summary>Upstream response headers worth keeping on a forwarded count.</summary>
+    private static readonly string[] KeptHeaders = ["retry-after", "request-id", "x-request-id"];
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        var aborted = context.RequestAborted;
+        var (request, route) = await reader.ReadAsync(context);
+        if (request is null)
+        {
+            return;
+        }
+
+        using var _ = request;
+        var upstream = forwarder.Upstream;
+        if (upstream.Profile != UpstreamProfile.Ollama)
+        {
+            var edits = route.WasMapped ? new RequestEdits().Set("model", route.Routed) : new RequestEdits();
+            var result = await forwarder.SendAsync(HttpMethod.Post, "/v1/messages/count_tokens", context.Request.QueryString.Value, context.Request.Headers, edits.Apply(request.Root, request.Body), options.Value.Upstream.ResponseTimeout, aborted);
+            switch (result)
+            {
+                case { Failure: ForwardFailure.ClientClosed }:
+                    return;
+                case { Response: null }:
+                    // The Anthropic API counts exactly; a guess would mislead. A local server that is down gets the estimate.
+                    if (upstream.Profile == UpstreamProfile.Anthropic)
+                    {
+                        await AnthropicError.ForStatus(result.Failure == ForwardFailure.Timeout ? 504 : 502, result.Message!).WriteAsync(context.Response, aborted);
+                        return;
+                    }
+
+                    break;
+                case { Response: { } response }:
+                    using (response)
+                    {
+                        // Servers without count_tokens answer 404 (or 405/501); those get the estimate.
+                        if (response.IsSuccessStatusCode || upstream.Profile == UpstreamProfile.Anthropic)
+                        {
+                            await CopyAsync(response, context.Response, aborted);
+                            return;
+                        }
+                    }
+
+                    break;
+            }
+        }
+
+        var estimate = calibration.Estimate(route.Routed, request.PromptChars, request.MessageCount);
+        context.Response.Headers["x-claudestack-token-estimate"] = calibration.Observations(route.Routed) > 0 ? "calibrated" : "uncalibrated";
+        await Results.Json(new { input_tokens = estimate }).ExecuteAsync(context);
+    }
+
+    private static async Task CopyAsync(HttpResponseMessage upstream, HttpResponse client, CancellationToken aborted)
+    {
+        client.StatusCode = (int)upstream.StatusCode;
+        client.ContentType = upstream.Content.Headers.ContentType?.ToString() ?? "application/json";
+        foreach (var name in KeptHeaders)
+        {
+            if (upstream.Headers.TryGetValues(name, out var values))
+            {
+                client.Headers[name] = values.ToArray();
+            }
+        }
+
+        await upstream.Content.CopyToAsync(client.Body, aborted);
+    }
+}
