@@ -169,6 +169,7 @@ public sealed class ClaudeCodeCliTests
             new Dictionary<string, string> { ["CLAUDE_CODE_MAX_RETRIES"] = "0" });
 
         Assert.Equal(1, run.ExitCode);
+        Assert.Contains("Not logged in", run.StandardOutput);
         Assert.Empty(upstream.Requests);
     }
 

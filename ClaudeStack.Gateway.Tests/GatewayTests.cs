@@ -301,7 +301,7 @@ public sealed class GatewayTests
     {
         // Ollama writes nothing, not even headers, until the first token (middleware/anthropic.go); prefill can take minutes.
         var message = ScriptedMessage.Text("late");
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Message(message, firstEventDelay: TimeSpan.FromSeconds(2)), Ct);
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Message(message, firstEventDelay: TimeSpan.FromSeconds(6)), Ct);
         await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?>
         {
             ["Gateway:Streaming:KeepAliveAfter"] = "00:00:00.300",
@@ -314,7 +314,8 @@ public sealed class GatewayTests
         var headersAfter = started.Elapsed;
         var text = await response.Content.ReadAsStringAsync(Ct);
 
-        Assert.True(headersAfter < TimeSpan.FromSeconds(1.5), $"headers took {headersAfter}");
+        // Well before the model's first token at 6 s, even on a loaded machine.
+        Assert.True(headersAfter < TimeSpan.FromSeconds(4), $"headers took {headersAfter}");
         Assert.StartsWith("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_gateway_", text);
         Assert.Contains("event: ping\n", text);
         // The upstream's own message_start is dropped; everything after it arrives as sent.
@@ -542,6 +543,82 @@ public sealed class GatewayTests
         Assert.Equal("chat llama3.1:8b", span.DisplayName);
         Assert.Equal(fixture == "title" ? true : null, span.GetTagItem(Names.StructuredOutputIgnored));
         Assert.Equal(System.Diagnostics.ActivityStatusCode.Unset, span.Status);
+    }
+
+    [Fact]
+    public async Task WholeJsonAnswerToAStreamAlreadyStarted_ArrivesAsEvents()
+    {
+        // Some servers ignore "stream": true; when keep-alive already opened the stream, the answer must still be SSE.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Custom(async (context, _, ct) =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(2), ct);
+            var json = Encoding.UTF8.GetBytes(AnthropicSse.MessageJson(ScriptedMessage.Text("whole")));
+            context.Response.ContentType = "application/json";
+            await context.Response.Body.WriteAsync(json, ct);
+        }), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Streaming:KeepAliveAfter"] = "00:00:00.300" }, Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request()), Ct);
+        var text = await response.Content.ReadAsStringAsync(Ct);
+
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(text, "event: message_start"));
+        Assert.Contains("\"text\":\"whole\"", text);
+        Assert.EndsWith("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n", text);
+    }
+
+    [Fact]
+    public async Task NonObjectJsonAnswer_IsRelayedAndCountedMalformed()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(200, "[]"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var spans = new SpanCollector(upstream.BaseAddress);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request(stream: false)), Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("[]", await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal(1, (await spans.WaitForAsync(1, Ct))[0].GetTagItem(Names.MalformedEvents));
+    }
+
+    [Fact]
+    public async Task DuplicateKeys_Are400()
+    {
+        // Otherwise the gateway would act on the last "stream" while the upstream might read the first.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unused"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body("""{"model":"llama3.1:8b","stream":false,"messages":[],"stream":true}"""), Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Empty(upstream.MessageRequests);
+    }
+
+    [Fact]
+    public async Task ContentCaptureOfAnOddBlock_NeverChangesTheOutcome()
+    {
+        // A tool_use block with a numeric id is the upstream's business to judge, not the telemetry's.
+        var body = """{"model":"llama3.1:8b","messages":[{"role":"assistant","content":[{"type":"tool_use","id":7,"name":"Bash","input":{}}]},{"role":"user","content":"go on"}]}""";
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("fine"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { [TelemetryNames.CaptureMessageContentKey] = "true" }, Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(body), Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(upstream.MessageRequests);
+    }
+
+    [Theory]
+    [InlineData("Gateway:Streaming:KeepAliveInterval", "00:00:00", "KeepAliveInterval")]
+    [InlineData("Gateway:Context:Policy", "maybe", "Gateway:Context:Policy")]
+    [InlineData("Gateway:Adaptation:Thinking", "sometimes", "Gateway:Adaptation:Thinking")]
+    [InlineData("Gateway:Upstream:Profile", "vllm", "Gateway:Upstream:Profile")]
+    public async Task BadSetting_StopsStartWithAMessageNamingIt(string key, string value, string expected)
+    {
+        var exception = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            GatewayHost.StartAsync(new Uri("http://127.0.0.1:9"), new Dictionary<string, string?> { [key] = value }, Ct));
+
+        Assert.Contains(expected, exception.Message);
     }
 
     private static int FreePort()

@@ -13,8 +13,6 @@ public sealed record ModelInfo
 
     public bool? SupportsThinking { get; init; }
 
-    public bool? SupportsTools { get; init; }
-
     /// <summary>Share of the loaded model in GPU memory (0..1); below 1 the rest runs on the CPU.</summary>
     public double? GpuShare { get; init; }
 }

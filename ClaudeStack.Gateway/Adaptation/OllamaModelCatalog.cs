@@ -109,7 +109,7 @@ public static class OllamaModelFacts
                 }
             }
 
-            bool? thinking = null, tools = null;
+            bool? thinking = null;
             if (show is not null)
             {
                 var root = show.RootElement;
@@ -140,7 +140,6 @@ public static class OllamaModelFacts
                 {
                     var names = capabilities.EnumerateArray().Select(c => c.GetString()).ToHashSet();
                     thinking = names.Contains("thinking");
-                    tools = names.Contains("tools");
                 }
             }
 
@@ -149,7 +148,7 @@ public static class OllamaModelFacts
                 (context, source) = (fallback, "configured");
             }
 
-            return new ModelInfo { Model = model, ContextLength = context, ContextSource = source, SupportsThinking = thinking, SupportsTools = tools, GpuShare = gpuShare };
+            return new ModelInfo { Model = model, ContextLength = context, ContextSource = source, SupportsThinking = thinking, GpuShare = gpuShare };
         }
     }
 

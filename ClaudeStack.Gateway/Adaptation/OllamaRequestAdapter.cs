@@ -14,7 +14,7 @@ public sealed class AdaptationOptions
     /// <summary>Fold <c>role: "system"</c> messages into the neighbouring user message.</summary>
     public bool FoldSystemMessages { get; set; } = true;
 
-    /// <summary><c>auto</c> (by the model's thinking capability), <c>enabled</c> or <c>disabled</c>.</summary>
+    /// <summary><c>auto</c> (by the model's thinking capability), <c>enabled</c>, <c>disabled</c> or <c>passthrough</c> (leave the request's own).</summary>
     public string Thinking { get; set; } = "auto";
 
     /// <summary>Thinking budget sent with an explicit <c>enabled</c>.</summary>

@@ -15,8 +15,6 @@ public sealed class StackTokenGuard
     public StackTokenGuard(string? token) =>
         _expectedHash = string.IsNullOrEmpty(token) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(token));
 
-    public bool IsEnabled => _expectedHash is not null;
-
     public bool IsAuthorized(StringValues authorization, StringValues apiKey)
     {
         if (_expectedHash is null)

@@ -19,10 +19,28 @@ public sealed class LocalModelOptions
     {
         var context = configuration.GetSection("Gateway:Context").Get<ContextGuardOptions>() ?? new ContextGuardOptions();
         context.ContextLength ??= configuration.GetValue<int?>("Gateway:ContextLength") ?? configuration.GetValue<int?>("OLLAMA_CONTEXT_LENGTH");
-        return new LocalModelOptions
+        var adaptation = configuration.GetSection("Gateway:Adaptation").Get<AdaptationOptions>() ?? new AdaptationOptions();
+        var errors = new List<string>();
+        if (context.Policy.ToLowerInvariant() is not ("reject" or "warn" or "off"))
         {
-            Adaptation = configuration.GetSection("Gateway:Adaptation").Get<AdaptationOptions>() ?? new AdaptationOptions(),
-            Context = context,
-        };
+            errors.Add($"Gateway:Context:Policy is '{context.Policy}'; use 'reject', 'warn' or 'off'.");
+        }
+
+        if (adaptation.Thinking.ToLowerInvariant() is not ("auto" or "enabled" or "disabled" or "passthrough"))
+        {
+            errors.Add($"Gateway:Adaptation:Thinking is '{adaptation.Thinking}'; use 'auto', 'enabled', 'disabled' or 'passthrough'.");
+        }
+
+        if (context.TruncationFraction is <= 0 or > 1)
+        {
+            errors.Add($"Gateway:Context:TruncationFraction is {context.TruncationFraction}; use a fraction between 0 and 1, e.g. 0.8.");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new Microsoft.Extensions.Options.OptionsValidationException("Gateway", typeof(LocalModelOptions), errors);
+        }
+
+        return new LocalModelOptions { Adaptation = adaptation, Context = context };
     }
 }

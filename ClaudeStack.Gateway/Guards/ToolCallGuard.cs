@@ -79,17 +79,28 @@ public sealed partial class ToolCallGuard(IReadOnlyList<OfferedTool> offered)
     /// </summary>
     private string? CallPrintedAsText(string text)
     {
-        foreach (Match match in ToolNamePattern().Matches(text))
+        // A model that means to call a tool says so early; the same prefix is all a stream keeps without content capture.
+        var head = text.Length > TextScanned ? text[..TextScanned] : text;
+        try
         {
-            var name = match.Groups["name"].Value;
-            if (offered.Any(t => t.Name == name))
+            foreach (Match match in ToolNamePattern().Matches(head))
             {
-                return name;
+                var name = match.Groups["name"].Value;
+                if (offered.Any(t => t.Name == name))
+                {
+                    return name;
+                }
             }
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            // Pathological text: no verdict rather than a stalled call.
         }
 
         return null;
     }
+
+    private const int TextScanned = 4096;
 
     [GeneratedRegex("""\{\s*"(?:name|tool|function)"\s*:\s*"(?<name>[A-Za-z0-9_\-]+)"\s*,\s*"(?:arguments|parameters|input)"\s*:\s*\{""", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 200)]
     private static partial Regex ToolNamePattern();

@@ -32,8 +32,6 @@ public sealed class RequestEdits
         return this;
     }
 
-    public bool Changes(string property) => _set.ContainsKey(property) || _removed.Contains(property);
-
     /// <summary>Writes the edited body; returns the original bytes when there is nothing to change.</summary>
     public ReadOnlyMemory<byte> Apply(JsonElement root, ReadOnlyMemory<byte> original)
     {

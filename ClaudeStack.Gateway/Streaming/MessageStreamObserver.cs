@@ -51,7 +51,6 @@ public sealed class MessageStreamObserver
 
     private ObservedBlock? Apply(SseEvent sseEvent)
     {
-        Response.EventCount++;
         if (sseEvent.Name == "ping" || IsUnneededTextDelta(sseEvent))
         {
             return null;

@@ -41,7 +41,7 @@ public sealed class ModelResponse
 
     public List<ObservedBlock> Blocks { get; } = [];
 
-    /// <summary>The stream ended with message_stop (always true for a whole JSON response).</summary>
+    /// <summary>The stream ended with message_stop, or a whole JSON response was read.</summary>
     public bool Completed { get; set; }
 
     /// <summary>The upstream sent an <c>event: error</c>.</summary>
@@ -49,7 +49,6 @@ public sealed class ModelResponse
 
     public string? ErrorMessage { get; set; }
 
+    /// <summary>Events the gateway could not read; the bytes were relayed all the same.</summary>
     public int MalformedEvents { get; set; }
-
-    public int EventCount { get; set; }
 }

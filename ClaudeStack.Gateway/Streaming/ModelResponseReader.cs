@@ -13,6 +13,12 @@ public static class ModelResponseReader
             var reader = new Utf8JsonReader(body);
             using var document = JsonDocument.ParseValue(ref reader);
             var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                response.MalformedEvents++;
+                return response;
+            }
+
             response.Id = String(root, "id");
             response.Model = String(root, "model");
             response.StopReason = String(root, "stop_reason");

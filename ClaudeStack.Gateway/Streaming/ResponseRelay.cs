@@ -125,16 +125,33 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     /// <summary>Observation serves telemetry and guards; whatever the upstream sends, it never stops the bytes.</summary>
     private void Observe(MessageStreamObserver observer, ReadOnlySpan<byte> chunk)
     {
+        IReadOnlyList<ObservedBlock> completed;
         try
         {
-            foreach (var block in observer.Observe(chunk))
-            {
-                OnBlockComplete?.Invoke(block);
-            }
+            completed = observer.Observe(chunk);
         }
         catch (Exception exception) when (exception is not OutOfMemoryException)
         {
             observer.Response.MalformedEvents++;
+            return;
+        }
+
+        foreach (var block in completed)
+        {
+            Check(block);
+        }
+    }
+
+    /// <summary>Runs the block check; a fault in a guard is the gateway's, reported as such, and never stops the call.</summary>
+    private void Check(ObservedBlock block)
+    {
+        try
+        {
+            OnBlockComplete?.Invoke(block);
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            call.AddEvent("claudestack.guard.failed", ("exception.message", exception.Message));
         }
     }
 
@@ -149,6 +166,11 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         }
 
         var response = ModelResponseReader.Read(body.Span);
+        foreach (var block in response.Blocks)
+        {
+            Check(block);
+        }
+
         if (client.HeadersSent)
         {
             // Keep-alive already opened an SSE stream and the upstream ignored "stream": answer in events all the same.

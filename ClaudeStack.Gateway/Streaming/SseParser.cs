@@ -55,9 +55,6 @@ public sealed class SseParser
         }
     }
 
-    /// <summary>Reports an event left unterminated at the end of the stream, as browsers do not, but telemetry wants.</summary>
-    public bool HasPartialEvent => _hasData || _line.WrittenCount > 0;
-
     private void AppendToLine(ReadOnlySpan<byte> bytes)
     {
         // A line longer than the event limit is cut; its event is reported as oversized.

@@ -147,6 +147,10 @@ public sealed class ModelCallTelemetry : IDisposable
             Activity.SetTag(Names.UsageOutputTokens, response.OutputTokens);
             Activity.SetTag(Names.UsageCacheReadInputTokens, response.CacheReadInputTokens);
             Activity.SetTag(Names.UsageCacheCreationInputTokens, response.CacheCreationInputTokens);
+            if (response.MalformedEvents > 0)
+            {
+                Activity.SetTag(Names.MalformedEvents, response.MalformedEvents);
+            }
         }
 
         var tags = _metricTags;

@@ -48,6 +48,9 @@ public static class TelemetryNames
         /// <summary>The stream ended without message_stop and the gateway ended it with an error event.</summary>
         public const string StreamIncomplete = "claudestack.stream.incomplete";
 
+        /// <summary>Response events the gateway could not read (relayed all the same).</summary>
+        public const string MalformedEvents = "claudestack.response.malformed_events";
+
         public const string ContextLength = "claudestack.context.length";
         public const string ContextSource = "claudestack.context.source";
         public const string EstimatedInputTokens = "claudestack.context.estimated_input_tokens";
