@@ -1,49 +1,30 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using ClaudeStack.Gateway;
+using ClaudeStack.Gateway.Tests.Support;
 using ClaudeStack.ScriptedUpstream;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace ClaudeStack.Container.Tests.Support;
 
 /// <summary>
 /// The stack's local mode without Aspire: a scripted Ollama (Anthropic API plus native endpoints) on 127.0.0.1
-/// and the real gateway in front of it, listening where the container can reach it.
-/// Records the gateway's spans (ActivitySource "ClaudeStack.Gateway").
+/// and the real gateway in front of it, listening where the container can reach it. Records the gateway's spans.
 /// </summary>
 public sealed class LocalStack : IAsyncDisposable
 {
     public const string StackToken = "stack-token-for-container-tests";
     public const string LocalModel = "llama3.1:8b";
 
-    private readonly ConcurrentQueue<Activity> spans = new();
-    private readonly ActivityListener listener;
-    private WebApplication? gateway;
+    private GatewayHost? _gateway;
+    private SpanCollector? _spans;
 
-    private LocalStack(ScriptedUpstream.ScriptedUpstream upstream)
-    {
-        Upstream = upstream;
-        listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "ClaudeStack.Gateway",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = spans.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
-    }
+    private LocalStack(ScriptedUpstream.ScriptedUpstream upstream) => Upstream = upstream;
 
     public ScriptedUpstream.ScriptedUpstream Upstream { get; }
 
     /// <summary>Where Claude Code is pointed (ANTHROPIC_BASE_URL).</summary>
-    public Uri GatewayAddress { get; private set; } = null!;
+    public Uri GatewayAddress => _gateway!.BaseAddress;
 
-    public IReadOnlyList<Activity> Spans => [.. spans];
+    public IReadOnlyList<Activity> Spans => _spans!.Spans;
 
     /// <param name="listenHost">The address the gateway binds, e.g. 127.0.0.1 or the host end of a veth pair.</param>
     public static async Task<LocalStack> StartAsync(Func<UpstreamRequest, ScriptedReply> script, string listenHost, CancellationToken cancellationToken)
@@ -54,24 +35,12 @@ public sealed class LocalStack : IAsyncDisposable
         var stack = new LocalStack(upstream);
         try
         {
-            var settings = new Dictionary<string, string?>
-            {
-                ["Gateway:Upstream:Profile"] = "ollama",
-                ["Gateway:Upstream:Url"] = upstream.BaseAddress.ToString(),
-                ["Gateway:StackToken"] = StackToken,
-                ["Gateway:Models:Default"] = LocalModel,
-            };
-            var app = GatewayApplication.Build([], builder =>
-            {
-                builder.Configuration.AddInMemoryCollection(settings);
-                builder.WebHost.UseUrls($"http://{listenHost}:0");
-            });
-            stack.gateway = app;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(30));
-            await app.StartAsync(timeout.Token);
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            stack.GatewayAddress = new Uri(address);
+            stack._spans = new SpanCollector(upstream.BaseAddress);
+            stack._gateway = await GatewayHost.StartAsync(
+                upstream.BaseAddress,
+                new Dictionary<string, string?> { ["Gateway:StackToken"] = StackToken, ["Gateway:Models:Default"] = LocalModel },
+                cancellationToken,
+                listenHost);
             return stack;
         }
         catch
@@ -83,18 +52,10 @@ public sealed class LocalStack : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        listener.Dispose();
-        if (gateway is not null)
+        _spans?.Dispose();
+        if (_gateway is not null)
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            try
-            {
-                await gateway.StopAsync(timeout.Token);
-            }
-            finally
-            {
-                await gateway.DisposeAsync();
-            }
+            await _gateway.DisposeAsync();
         }
 
         await Upstream.DisposeAsync();

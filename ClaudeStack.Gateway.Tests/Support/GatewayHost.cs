@@ -36,7 +36,8 @@ public sealed class GatewayHost : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     /// <summary>Starts the gateway in front of <paramref name="upstream"/> with the <c>ollama</c> profile unless settings say otherwise.</summary>
-    public static async Task<GatewayHost> StartAsync(Uri upstream, IDictionary<string, string?>? settings = null, CancellationToken cancellationToken = default)
+    /// <param name="listenHost">The address to bind: loopback, or the host end of a network a test made.</param>
+    public static async Task<GatewayHost> StartAsync(Uri upstream, IDictionary<string, string?>? settings = null, CancellationToken cancellationToken = default, string listenHost = "127.0.0.1")
     {
         var configuration = new Dictionary<string, string?>
         {
@@ -53,10 +54,12 @@ public sealed class GatewayHost : IAsyncDisposable
         var app = GatewayApplication.Build([], builder =>
         {
             builder.Configuration.AddInMemoryCollection(configuration);
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.WebHost.UseUrls($"http://{listenHost}:0");
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
         });
-        await app.StartAsync(cancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(30));
+        await app.StartAsync(timeout.Token);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new GatewayHost(app, new Uri(address), string.IsNullOrEmpty(configuration["Gateway:StackToken"]) ? null : configuration["Gateway:StackToken"]);
     }
