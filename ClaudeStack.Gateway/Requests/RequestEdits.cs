@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -59,7 +60,9 @@ public sealed class RequestEdits
                 }
                 else
                 {
-                    property.WriteTo(writer);
+                    // The original bytes, copied as they are: the document already validated them.
+                    writer.WritePropertyName(property.Name);
+                    writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(property.Value), skipInputValidation: true);
                 }
             }
 
