@@ -73,7 +73,9 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
             return;
         }
 
-        await _keepAliveStop!.CancelAsync();
+        // Cancel inline, not CancelAsync: the pending delay then ends on this thread, with no thread-pool hop
+        // in front of the first byte of the answer.
+        _keepAliveStop!.Cancel();
         await _keepAlive;
         _keepAlive = null;
     }
