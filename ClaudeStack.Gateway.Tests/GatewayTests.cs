@@ -25,7 +25,7 @@ public sealed class GatewayTests
         }.ToJsonString();
 
     [Fact]
-    public async Task HeadAndGetRoot_Return200()
+    public async Task ReachabilityProbes_Return200()
     {
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unused"), Ct);
         await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
@@ -33,9 +33,11 @@ public sealed class GatewayTests
 
         using var head = await anonymous.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/"), Ct);
         using var get = await anonymous.GetAsync("/", Ct);
+        using var hello = await anonymous.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/api/hello"), Ct);
 
         Assert.Equal(HttpStatusCode.OK, head.StatusCode);
         Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, hello.StatusCode);
         Assert.Empty(upstream.Requests);
     }
 

@@ -7,10 +7,14 @@ public static class MessagesEndpoints
 {
     public static WebApplication MapMessagesApi(this WebApplication app)
     {
-        // Claude Code sends a HEAD to its base URL before the first call.
+        // Claude Code checks its base URL is reachable before the first call (HEAD /, or HEAD /api/hello when
+        // nonessential traffic is not disabled).
         app.MapMethods("/", [HttpMethods.Head, HttpMethods.Get], () => Results.Text("ClaudeStack model gateway"))
             .WithName("Root")
             .WithSummary("Answers the client's reachability check.");
+        app.MapMethods("/api/hello", [HttpMethods.Head, HttpMethods.Get], () => Results.Text("ClaudeStack model gateway"))
+            .WithName("Hello")
+            .WithSummary("Answers Claude Code's connectivity probe.");
 
         var api = app.MapGroup("/v1").AddEndpointFilter<StackTokenFilter>();
 
