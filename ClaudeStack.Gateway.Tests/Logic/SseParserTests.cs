@@ -140,3 +140,57 @@ public sealed class LeadingEventFilterTests
         Assert.Equal(bytes, new LeadingEventFilter().Filter(bytes).ToArray());
     }
 }
+
+public sealed class ArrivedBytesReaderTests
+{
+    [Fact]
+    public async Task BytesAlreadyThere_ComeInOnePiece()
+    {
+        var pipe = new System.IO.Pipelines.Pipe();
+        foreach (var part in new[] { "event: a\n\n", "event: b\n\n", "event: c\n\n" })
+        {
+            await pipe.Writer.WriteAsync(Encoding.UTF8.GetBytes(part), TestContext.Current.CancellationToken);
+        }
+
+        var reader = new ArrivedBytesReader(pipe.Reader.AsStream(), new byte[64 * 1024]);
+
+        var first = await reader.ReadAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal("event: a\n\nevent: b\n\nevent: c\n\n", Encoding.UTF8.GetString(first.Span));
+    }
+
+    [Fact]
+    public async Task LaterBytes_AreNotWaitedForButReadNextTime()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var pipe = new System.IO.Pipelines.Pipe();
+        await pipe.Writer.WriteAsync("event: a\n\n"u8.ToArray(), ct);
+        var reader = new ArrivedBytesReader(pipe.Reader.AsStream(), new byte[64 * 1024]);
+
+        var first = await reader.ReadAsync(ct);
+        Assert.Equal("event: a\n\n", Encoding.UTF8.GetString(first.Span));
+
+        await pipe.Writer.WriteAsync("event: b\n\n"u8.ToArray(), ct);
+        await pipe.Writer.CompleteAsync();
+        var second = await reader.ReadAsync(ct);
+        var end = await reader.ReadAsync(ct);
+
+        Assert.Equal("event: b\n\n", Encoding.UTF8.GetString(second.Span));
+        Assert.True(end.IsEmpty);
+    }
+
+    [Fact]
+    public async Task AbandonedReadAhead_IsCancelledAndAwaited()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var pipe = new System.IO.Pipelines.Pipe();
+        await pipe.Writer.WriteAsync("event: a\n\n"u8.ToArray(), ct);
+        using var cancellation = new CancellationTokenSource();
+        var reader = new ArrivedBytesReader(pipe.Reader.AsStream(), new byte[64 * 1024]);
+        await reader.ReadAsync(cancellation.Token);
+
+        await reader.AbandonAsync(cancellation).WaitAsync(TimeSpan.FromSeconds(5), ct);
+
+        Assert.True(cancellation.IsCancellationRequested);
+    }
+}

@@ -47,9 +47,10 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         // Re-arming the timer on every read of a fast stream costs more than the read; a tenth of the timeout is precise enough.
         var rearmEvery = idleTimeout / 10;
         long armedAt = 0;
+        await using var body = await upstream.Content.ReadAsStreamAsync(clientAborted);
+        var reader = new ArrivedBytesReader(body, buffer);
         try
         {
-            await using var body = await upstream.Content.ReadAsStreamAsync(clientAborted);
             while (true)
             {
                 if (armedAt == 0 || Stopwatch.GetElapsedTime(armedAt) >= rearmEvery)
@@ -58,10 +59,10 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
                     armedAt = Stopwatch.GetTimestamp();
                 }
 
-                int read;
+                ReadOnlyMemory<byte> chunk;
                 try
                 {
-                    read = await body.ReadAsync(buffer, idle.Token);
+                    chunk = await reader.ReadAsync(idle.Token);
                 }
                 catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
                 {
@@ -79,13 +80,12 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
                     return observer.Response;
                 }
 
-                if (read == 0)
+                if (chunk.IsEmpty)
                 {
                     break;
                 }
 
                 call.MarkFirstChunk();
-                ReadOnlyMemory<byte> chunk = buffer.AsMemory(0, read);
                 Observe(observer, chunk.Span);
                 if (startFilter is not null)
                 {
@@ -101,6 +101,8 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         }
         finally
         {
+            // A read started ahead must not outlive the call (nor the buffer it writes into).
+            await reader.AbandonAsync(idle);
             ArrayPool<byte>.Shared.Return(buffer);
         }
 
