@@ -38,9 +38,10 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
     // waits, never a write, so what was written is known.
     private async Task PingWhileSilentAsync(TimeSpan delay, TimeSpan interval, Func<byte[]>? messageStart, CancellationToken stop, CancellationToken clientAborted)
     {
+        // Stopping is the common case (the model answered in time): waits end quietly rather than by an exception.
+        await Task.Delay(delay, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         try
         {
-            await Task.Delay(delay, stop);
             while (!stop.IsCancellationRequested)
             {
                 if (!response.HasStarted)
@@ -56,7 +57,7 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
                 }
 
                 await response.BodyWriter.WriteAsync(SseEvents.Ping, clientAborted);
-                await Task.Delay(interval, stop);
+                await Task.Delay(interval, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
         catch (Exception exception) when (exception is OperationCanceledException or IOException or ObjectDisposedException)
