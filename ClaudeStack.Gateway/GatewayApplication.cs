@@ -49,7 +49,8 @@ public static class GatewayApplication
             throw new OptionsValidationException(GatewayOptions.SectionName, typeof(GatewayOptions), [error!]);
         }
 
-        builder.Services.Configure<GatewayOptions>(section);
+        // Bound once: what start-up validated is what the handlers use.
+        builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddSingleton(upstream);
         builder.Services.AddSingleton(GatewayFeatures.From(builder.Configuration));
         builder.Services.AddSingleton(new ModelRouter(options.Models, upstream.Profile.MapsClaudeNames()));
