@@ -262,13 +262,6 @@ public sealed class ModelCallHandler(
     private static async Task FailAsync(ClientResponse client, ModelCallTelemetry call, AnthropicError error, string errorType, CancellationToken aborted)
     {
         call.Fail(errorType, error.Message, error.StatusCode);
-        if (client.HeadersSent)
-        {
-            await client.WriteAsync(error.ToSseEvent(), aborted);
-        }
-        else
-        {
-            await error.WriteAsync(client.Response, aborted);
-        }
+        await client.WriteErrorAsync(error, aborted);
     }
 }

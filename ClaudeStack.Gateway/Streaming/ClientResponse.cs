@@ -81,6 +81,20 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
         _keepAlive = null;
     }
 
+    /// <summary>An error in whichever form the response still allows: a JSON response, or an SSE event once streaming.</summary>
+    public async Task WriteErrorAsync(Api.AnthropicError error, CancellationToken clientAborted)
+    {
+        await StopKeepAliveAsync();
+        if (HeadersSent)
+        {
+            await WriteAsync(error.ToSseEvent(), clientAborted);
+        }
+        else
+        {
+            await error.WriteAsync(response, clientAborted);
+        }
+    }
+
     /// <summary>Writes and flushes. Returns false when the client is gone.</summary>
     public async Task<bool> WriteAsync(ReadOnlyMemory<byte> bytes, CancellationToken clientAborted)
     {

@@ -214,14 +214,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     private async Task EndWithErrorAsync(AnthropicError error, string errorType, CancellationToken clientAborted)
     {
         call.Fail(errorType, error.Message, error.StatusCode);
-        if (client.HeadersSent)
-        {
-            await client.WriteAsync(error.ToSseEvent(), clientAborted);
-        }
-        else
-        {
-            await error.WriteAsync(client.Response, clientAborted);
-        }
+        await client.WriteErrorAsync(error, clientAborted);
     }
 
     /// <summary>
