@@ -1,49 +1,47 @@
-using ClaudeStack.Gateway.Configuration;
-
 namespace ClaudeStack.Gateway.Api;
 
 /// <summary>The Anthropic Messages API surface of the gateway.</summary>
+/// <remarks>
+/// Endpoints are plain <see cref="RequestDelegate"/>s: the handlers read the request themselves, so minimal-API
+/// parameter binding (compiled expression trees, per-request filter contexts) would only cost memory and time.
+/// </remarks>
 public static class MessagesEndpoints
 {
+    private const string Banner = "ClaudeStack model gateway";
+
     public static WebApplication MapMessagesApi(this WebApplication app)
     {
         // Claude Code checks its base URL is reachable before the first call (HEAD /, or HEAD /api/hello when
         // nonessential traffic is not disabled).
-        app.MapMethods("/", [HttpMethods.Head, HttpMethods.Get], () => Results.Text("ClaudeStack model gateway"))
+        app.MapMethods("/", [HttpMethods.Head, HttpMethods.Get], WriteBanner)
             .WithName("Root")
             .WithSummary("Answers the client's reachability check.");
-        app.MapMethods("/api/hello", [HttpMethods.Head, HttpMethods.Get], () => Results.Text("ClaudeStack model gateway"))
+        app.MapMethods("/api/hello", [HttpMethods.Head, HttpMethods.Get], WriteBanner)
             .WithName("Hello")
             .WithSummary("Answers Claude Code's connectivity probe.");
 
-        var api = app.MapGroup("/v1").AddEndpointFilter<StackTokenFilter>();
+        var guard = app.Services.GetRequiredService<StackTokenGuard>();
+        var messages = app.Services.GetRequiredService<ModelCallHandler>();
+        var countTokens = app.Services.GetRequiredService<CountTokensHandler>();
 
-        api.MapPost("/messages", (HttpContext context, ModelCallHandler handler) => handler.HandleMessagesAsync(context))
+        app.MapPost("/v1/messages", guard.Protect(messages.HandleMessagesAsync))
             .WithName("CreateMessage")
             .WithSummary("Forwards a Messages API call to the upstream, traced as one GenAI span.");
 
-        api.MapPost("/messages/count_tokens", (HttpContext context, CountTokensHandler handler) => handler.HandleAsync(context))
+        app.MapPost("/v1/messages/count_tokens", guard.Protect(countTokens.HandleAsync))
             .WithName("CountTokens")
             .WithSummary("Counts a request's input tokens: forwarded when the upstream can, estimated otherwise.");
 
-        app.MapFallback((HttpContext context) =>
-            AnthropicError.ForStatus(404, $"No route for {context.Request.Method} {context.Request.Path}; the gateway serves /v1/messages and /v1/messages/count_tokens."));
+        app.MapFallback(context =>
+            AnthropicError.ForStatus(404, $"No route for {context.Request.Method} {context.Request.Path}; the gateway serves /v1/messages and /v1/messages/count_tokens.")
+                .WriteAsync(context.Response, context.RequestAborted));
 
         return app;
     }
-}
 
-/// <summary>Refuses callers without the stack token, in Anthropic error form.</summary>
-public sealed class StackTokenFilter(StackTokenGuard guard) : IEndpointFilter
-{
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    private static Task WriteBanner(HttpContext context)
     {
-        var headers = context.HttpContext.Request.Headers;
-        if (guard.IsAuthorized(headers.Authorization, headers["x-api-key"]))
-        {
-            return await next(context);
-        }
-
-        return new AnthropicError(StatusCodes.Status401Unauthorized, AnthropicError.Authentication, "invalid x-api-key: the gateway expects the stack token (ANTHROPIC_AUTH_TOKEN or ANTHROPIC_API_KEY).");
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(Banner, context.RequestAborted);
     }
 }

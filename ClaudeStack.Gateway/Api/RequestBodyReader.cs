@@ -12,12 +12,16 @@ public static class RequestBodyReader
             return (default, TooLarge(limit));
         }
 
-        var buffer = new ArrayBufferWriter<byte>((int)Math.Min(request.ContentLength ?? 16 * 1024, limit) + 1);
+        // With a Content-Length the buffer is the body's size (plus the byte that sees the end): nothing grows or
+        // is copied. A chunked body grows 16 KB at a time.
+        var expected = request.ContentLength;
+        var buffer = new ArrayBufferWriter<byte>((int)Math.Min(expected ?? 16 * 1024, limit) + 1);
+        var readSize = expected is null ? 16 * 1024 : 1;
         try
         {
             while (true)
             {
-                var memory = buffer.GetMemory(16 * 1024);
+                var memory = buffer.GetMemory(readSize);
                 var read = await request.Body.ReadAsync(memory, cancellationToken);
                 if (read == 0)
                 {

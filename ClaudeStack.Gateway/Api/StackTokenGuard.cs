@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Primitives;
 
@@ -10,26 +9,49 @@ namespace ClaudeStack.Gateway.Api;
 /// </summary>
 public sealed class StackTokenGuard
 {
-    private readonly byte[]? _expectedHash;
+    private static readonly AnthropicError Refusal = new(
+        StatusCodes.Status401Unauthorized,
+        AnthropicError.Authentication,
+        "invalid x-api-key: the gateway expects the stack token (ANTHROPIC_AUTH_TOKEN or ANTHROPIC_API_KEY).");
+
+    private readonly byte[]? _expected;
 
     public StackTokenGuard(string? token) =>
-        _expectedHash = string.IsNullOrEmpty(token) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(token));
+        _expected = string.IsNullOrEmpty(token) ? null : Encoding.UTF8.GetBytes(token);
+
+    /// <summary>Wraps an endpoint so that only callers presenting the stack token reach it.</summary>
+    public RequestDelegate Protect(RequestDelegate endpoint) => context =>
+    {
+        var headers = context.Request.Headers;
+        return IsAuthorized(headers.Authorization, headers["x-api-key"])
+            ? endpoint(context)
+            : Refusal.WriteAsync(context.Response, context.RequestAborted);
+    };
 
     public bool IsAuthorized(StringValues authorization, StringValues apiKey)
     {
-        if (_expectedHash is null)
+        if (_expected is null)
         {
             return true;
         }
 
         var presented = BearerToken(authorization) ?? (apiKey.Count == 1 ? apiKey[0] : null);
-        if (string.IsNullOrEmpty(presented))
+        return !string.IsNullOrEmpty(presented) && ConstantTimeEquals(Encoding.UTF8.GetBytes(presented), _expected);
+    }
+
+    /// <summary>
+    /// Compares every byte whatever the lengths, so the time taken tells nothing about the token (only about the
+    /// caller's own input's length).
+    /// </summary>
+    private static bool ConstantTimeEquals(ReadOnlySpan<byte> presented, ReadOnlySpan<byte> expected)
+    {
+        var difference = presented.Length ^ expected.Length;
+        for (var i = 0; i < presented.Length; i++)
         {
-            return false;
+            difference |= presented[i] ^ expected[i % expected.Length];
         }
 
-        // Comparing fixed-length hashes keeps the comparison constant-time whatever the lengths.
-        return CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), _expectedHash);
+        return difference == 0;
     }
 
     private static string? BearerToken(StringValues authorization)

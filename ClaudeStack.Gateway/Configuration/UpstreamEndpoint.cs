@@ -66,11 +66,13 @@ public sealed record UpstreamEndpoint(UpstreamProfile Profile, Uri BaseAddress, 
     }
 
     /// <summary>A loopback-bound Ollama answers 403 to Host names it does not know; localhost is always allowed.</summary>
+    public string? HostHeaderOverride() => Profile == UpstreamProfile.Ollama && IsLoopback ? $"localhost:{BaseAddress.Port}" : null;
+
     public void ApplyHostHeader(HttpRequestMessage message)
     {
-        if (Profile == UpstreamProfile.Ollama && IsLoopback)
+        if (HostHeaderOverride() is { } host)
         {
-            message.Headers.Host = $"localhost:{BaseAddress.Port}";
+            message.Headers.Host = host;
         }
     }
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using ClaudeStack.Gateway.Configuration;
+using Microsoft.Extensions.Primitives;
 
 namespace ClaudeStack.Gateway.Forwarding;
 
@@ -39,11 +40,16 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         "Accept-Encoding", "traceparent", "tracestate", "baggage", "Expect",
     };
 
+    private readonly string? _hostHeader = upstream.HostHeaderOverride();
+
+    /// <summary>The last target built: a client sends the same path and query on every call.</summary>
+    private Target? _lastTarget;
+
     public UpstreamEndpoint Upstream => upstream;
 
     public async Task<ForwardResult> SendAsync(HttpMethod method, string path, string? query, IHeaderDictionary headers, ReadOnlyMemory<byte> body, TimeSpan responseTimeout, CancellationToken clientAborted)
     {
-        using var message = new HttpRequestMessage(method, upstream.Target(path, query));
+        using var message = new HttpRequestMessage(method, TargetFor(path, query));
         if (method != HttpMethod.Get && method != HttpMethod.Head)
         {
             message.Content = new ReadOnlyMemoryContent(body);
@@ -53,27 +59,31 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         foreach (var header in headers)
         {
             // Header values must be ASCII on the way out; a client's odd header is not worth failing the call for.
-            if (!DroppedHeaders.Contains(header.Key) && !header.Key.StartsWith(':') && header.Value.All(v => v is null || System.Text.Ascii.IsValid(v)))
+            if (!DroppedHeaders.Contains(header.Key) && !header.Key.StartsWith(':') && IsAscii(header.Value))
             {
                 message.Headers.TryAddWithoutValidation(header.Key, (IEnumerable<string?>)header.Value);
             }
         }
 
         AddCredentials(message);
-        upstream.ApplyHostHeader(message);
+        if (_hostHeader is not null)
+        {
+            message.Headers.Host = _hostHeader;
+        }
 
-        using var timeout = new CancellationTokenSource(responseTimeout);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(clientAborted, timeout.Token);
+        // One source for both reasons to stop waiting: the client leaving, or the response timeout.
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
+        waiting.CancelAfter(responseTimeout);
         try
         {
-            var response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, linked.Token);
+            var response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, waiting.Token);
             return new ForwardResult(response, ForwardFailure.None, null);
         }
         catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
         {
             return ForwardResult.Failed(ForwardFailure.ClientClosed, "the client closed the connection");
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        catch (OperationCanceledException) when (waiting.IsCancellationRequested)
         {
             return ForwardResult.Failed(ForwardFailure.Timeout, $"the upstream sent no response within {responseTimeout.TotalSeconds:0.#} s");
         }
@@ -86,6 +96,32 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         {
             return ForwardResult.Failed(ForwardFailure.Unreachable, Describe(exception));
         }
+    }
+
+    private Uri TargetFor(string path, string? query)
+    {
+        var last = _lastTarget;
+        if (last is not null && last.Path == path && last.Query == query)
+        {
+            return last.Uri;
+        }
+
+        var uri = upstream.Target(path, query);
+        _lastTarget = new Target(path, query, uri);
+        return uri;
+    }
+
+    private static bool IsAscii(StringValues values)
+    {
+        foreach (var value in values)
+        {
+            if (value is not null && !System.Text.Ascii.IsValid(value))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private void AddCredentials(HttpRequestMessage message)
@@ -140,4 +176,6 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         MaxResponseDrainSize = 0,
         EnableMultipleHttp2Connections = true,
     };
+
+    private sealed record Target(string Path, string? Query, Uri Uri);
 }

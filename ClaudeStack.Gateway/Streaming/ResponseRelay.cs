@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Net.Http.Headers;
 using ClaudeStack.Gateway.Api;
 using ClaudeStack.Gateway.Telemetry;
 
@@ -224,7 +225,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     private async Task<(ReadOnlyMemory<byte> Body, (AnthropicError Error, string ErrorType)? Failure)> ReadBoundedAsync(HttpResponseMessage upstream, int limit, CancellationToken clientAborted)
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
-        using var buffer = new MemoryStream();
+        using var buffer = new MemoryStream(upstream.Content.Headers.ContentLength is { } length && length < limit ? (int)length : 0);
         var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
         try
         {
@@ -260,11 +261,18 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
 
     private static void CopyHeaders(HttpResponseMessage upstream, HttpResponse response)
     {
-        foreach (var header in upstream.Headers.Concat(upstream.Content.Headers))
+        // Unvalidated: the values are passed on as sent, without parsing them into typed headers first.
+        CopyHeaders(upstream.Headers.NonValidated, response.Headers);
+        CopyHeaders(upstream.Content.Headers.NonValidated, response.Headers);
+    }
+
+    private static void CopyHeaders(HttpHeadersNonValidated from, IHeaderDictionary to)
+    {
+        foreach (var (name, values) in from)
         {
-            if (!DroppedHeaders.Contains(header.Key))
+            if (!DroppedHeaders.Contains(name))
             {
-                response.Headers[header.Key] = header.Value.ToArray();
+                to[name] = values.Count == 1 ? values.ToString() : values.ToArray();
             }
         }
     }

@@ -45,7 +45,9 @@ public sealed class ModelCallTelemetry : IDisposable
             ActivityContext.TryParse(traceParent, traceState, isRemote: true, out parent);
         }
 
-        var activity = GatewayTelemetry.Source.StartActivity($"{TelemetryNames.OperationChat} {route.Routed}", ActivityKind.Client, parent);
+        var activity = GatewayTelemetry.Source.HasListeners()
+            ? GatewayTelemetry.Source.StartActivity($"{TelemetryNames.OperationChat} {route.Routed}", ActivityKind.Client, parent)
+            : null;
         var metricTags = new TagList
         {
             { Names.OperationName, TelemetryNames.OperationChat },
