@@ -217,7 +217,9 @@ public static class OllamaRequestAdapter
                 continue;
             }
 
-            var node = JsonNode.Parse(message.GetRawText())!.AsObject();
+            // Backed by the parsed document: only a message that is changed is materialised; the others are
+            // written straight from the request's bytes.
+            var node = JsonObject.Create(message) ?? throw new FormatException("a message is not an object");
             if (markErrors && role == "user")
             {
                 marked |= MarkToolErrors(node);
