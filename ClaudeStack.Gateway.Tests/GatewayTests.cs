@@ -51,6 +51,25 @@ public sealed class GatewayTests
         Assert.Equal(HttpStatusCode.OK, (await gateway.Client.GetAsync("/alive", Ct)).StatusCode);
     }
 
+    [Fact]
+    public async Task EachCall_ReachesTheUpstreamWithItsOwnPathAndQuery()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Message(new ScriptedMessage { Model = "llama3.1:8b" }), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+
+        // The forwarder reuses the last target it built; a different query must not reuse it. (The ollama profile
+        // also asks /api/ps and /api/show for model facts, which are not what this test is about.)
+        foreach (var path in new[] { "/v1/messages?beta=true", "/v1/messages?beta=true", "/v1/messages", "/v1/messages?beta=false" })
+        {
+            using var response = await gateway.Client.PostAsync(path, Body(Request(stream: false)), Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(
+            ["/v1/messages?beta=true", "/v1/messages?beta=true", "/v1/messages", "/v1/messages?beta=false"],
+            upstream.Requests.Select(request => request.PathAndQuery).Where(path => path.StartsWith("/v1/", StringComparison.Ordinal)));
+    }
+
     [Theory]
     [InlineData("anthropic-compatible")]
     [InlineData("anthropic")]

@@ -129,6 +129,10 @@ public sealed class RoutingAndErrorTests
     [InlineData("bearer s3cret-token", "", true)]
     [InlineData("", "s3cret-token", true)]
     [InlineData("Bearer s3cret-tokeN", "", false)]
+    [InlineData("Bearer s3cret-toke", "", false)]
+    [InlineData("Bearer s3cret-tokenX", "", false)]
+    [InlineData("Bearer s3cret-tokens3cret-token", "", false)]
+    [InlineData("", "s3cret-tok", false)]
     [InlineData("Basic s3cret-token", "", false)]
     [InlineData("", "", false)]
     public void StackToken_IsCheckedExactly(string authorization, string apiKey, bool authorized) =>
