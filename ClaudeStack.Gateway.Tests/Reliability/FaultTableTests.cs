@@ -234,6 +234,45 @@ public sealed class FaultTableTests
         }
     }
 
+    /// <summary>
+    /// A client that stops reading (a terminal paused, a laptop lid closed) blocks the gateway's writes; the upstream
+    /// is not silent meanwhile, so the stream must carry on once the client reads again, not end as upstream_timeout.
+    /// </summary>
+    [Fact]
+    public async Task SlowReader_IsNotMistakenForASilentUpstream()
+    {
+        var ct = TestContext.Current.CancellationToken;
+
+        // 12 MB of text deltas, sent as fast as the connection takes them (Ollama v0.32.15 anthropic/anthropic.go
+        // writes one text_delta per generated chunk and waits only on the socket).
+        var piece = new string('x', 4096);
+        var message = FaultMessage with { Blocks = [new ScriptedText([.. Enumerable.Repeat(piece, 3000)])], OutputTokens = 3000 };
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Message(message), Timeouts(idleTimeout: "00:00:01"), ct);
+
+        // A small receive window, so the gateway's writes block long before 12 MB have left it.
+        using var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, token) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { ReceiveBufferSize = 8 * 1024 };
+                await socket.ConnectAsync(context.DnsEndPoint, token);
+                return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+            },
+        };
+        using var client = new HttpClient(handler) { BaseAddress = rig.Gateway.BaseAddress, Timeout = Rig.Bound };
+        client.DefaultRequestHeaders.Authorization = rig.Client.DefaultRequestHeaders.Authorization;
+        using var response = await client.SendAsync(Rig.Post("/v1/messages", Rig.MessagesBody()), HttpCompletionOption.ResponseHeadersRead, ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        // Three idle timeouts without reading a byte.
+        await Task.Delay(TimeSpan.FromSeconds(3), ct);
+        var text = await response.Content.ReadAsStringAsync(ct).WaitAsync(Rig.Bound, ct);
+
+        Assert.DoesNotContain("event: error", text, StringComparison.Ordinal);
+        Assert.EndsWith(string.Concat(AnthropicSse.MessageEvents(message).TakeLast(1)), text, StringComparison.Ordinal);
+        Rig.AssertSucceededSpan(await rig.SingleSpanAsync(ct));
+    }
+
     internal static async Task Until(Func<bool> condition, CancellationToken cancellationToken, double seconds = 5)
     {
         var deadline = Stopwatch.StartNew();

@@ -93,10 +93,22 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
                     chunk = startFilter.Filter(chunk);
                 }
 
-                if (!chunk.IsEmpty && !await client.WriteAsync(chunk, clientAborted))
+                if (!chunk.IsEmpty)
                 {
-                    call.Fail(TelemetryNames.ErrorTypes.ClientClosed, "the client closed the connection during the stream");
-                    return observer.Response;
+                    var write = client.WriteAsync(chunk, clientAborted);
+                    if (!write.IsCompleted)
+                    {
+                        // The client is not keeping up. While its write waits, the silence is not the upstream's:
+                        // the timer stops (it would cancel the read already started) and restarts before the next read.
+                        idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                        armedAt = 0;
+                    }
+
+                    if (!await write)
+                    {
+                        call.Fail(TelemetryNames.ErrorTypes.ClientClosed, "the client closed the connection during the stream");
+                        return observer.Response;
+                    }
                 }
             }
         }
