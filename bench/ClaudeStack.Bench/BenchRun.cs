@@ -426,10 +426,11 @@ public sealed class BenchRun(BenchSettings settings, TextWriter log)
         await using var upstream = await ServerProcess.StartUpstreamAsync("upstream (long stream)", events: settings.RateStreamEvents, eventBytes: 16, ct);
         await using var gateway = await ServerProcess.StartGatewayAsync("gateway (long stream)", upstream.BaseAddress, settings.GatewayEnvironment, ct);
         var body = Workload.Small(stream: true);
-        foreach (var server in new[] { upstream, gateway })
+        await WarmUntilSettledAsync([upstream, gateway], async () =>
         {
-            await StreamOnceAsync(server.BaseAddress, body, ct);
-        }
+            await StreamOnceAsync(upstream.BaseAddress, body, ct);
+            await StreamOnceAsync(gateway.BaseAddress, body, ct);
+        }, ct);
 
         var rates = new[] { new Samples(), new Samples() };
         for (var i = 0; i < settings.RateStreamRuns; i++)
