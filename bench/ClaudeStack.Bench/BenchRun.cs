@@ -351,29 +351,11 @@ public sealed class BenchRun(BenchSettings settings, TextWriter log)
         self.Refresh();
         var clientCpu = self.TotalProcessorTime;
         var machine = ProcStats.MachineBusy();
-        long gatewayPeak = 0;
-        long upstreamPeak = 0;
-        using var sampling = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var sampler = Task.Run(async () =>
-        {
-            while (!sampling.IsCancellationRequested)
-            {
-                gatewayPeak = Math.Max(gatewayPeak, gateway?.Rss ?? 0);
-                upstreamPeak = Math.Max(upstreamPeak, upstream.Rss);
-                try
-                {
-                    await Task.Delay(25, sampling.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-        }, CancellationToken.None);
-
-        var (count, seconds) = await ThroughputAsync(target.BaseAddress, body, settings.ThroughputDuration, ct);
-        await sampling.CancelAsync();
-        await sampler;
+        var ((count, seconds), peaks) = await WithPeakRssAsync(
+            [() => gateway?.Rss ?? 0, () => upstream.Rss],
+            TimeSpan.FromMilliseconds(25),
+            () => ThroughputAsync(target.BaseAddress, body, settings.ThroughputDuration, ct));
+        var (gatewayPeak, upstreamPeak) = (peaks[0], peaks[1]);
         self.Refresh();
         var machineMs = (ProcStats.MachineBusy() - machine).TotalMilliseconds;
         var clientMs = (self.TotalProcessorTime - clientCpu).TotalMilliseconds / count;
@@ -501,28 +483,47 @@ public sealed class BenchRun(BenchSettings settings, TextWriter log)
     private static async Task<(long Growth, long Bytes, double Ms)> StreamWithRssAsync(ServerProcess gateway, byte[] body, CancellationToken ct)
     {
         var before = gateway.Rss;
-        long peak = before;
-        using var sampling = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var ((_, bytes, ms), peaks) = await WithPeakRssAsync(
+            [() => gateway.Rss],
+            TimeSpan.FromMilliseconds(10),
+            () => StreamOnceAsync(gateway.BaseAddress, body, ct));
+        return (Math.Max(peaks[0], before) - before, bytes, ms);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> while sampling each reading (a process's RSS) every <paramref name="interval"/>;
+    /// returns the work's result and each reading's peak, a last sample taken once the work is done.
+    /// </summary>
+    private static async Task<(T Result, long[] Peaks)> WithPeakRssAsync<T>(Func<long>[] readings, TimeSpan interval, Func<Task<T>> work)
+    {
+        var peaks = new long[readings.Length];
+        void Sample()
+        {
+            for (var i = 0; i < readings.Length; i++)
+            {
+                peaks[i] = Math.Max(peaks[i], readings[i]());
+            }
+        }
+
+        using var sampling = new CancellationTokenSource();
         var sampler = Task.Run(async () =>
         {
             while (!sampling.IsCancellationRequested)
             {
-                peak = Math.Max(peak, gateway.Rss);
-                try
-                {
-                    await Task.Delay(10, sampling.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
+                Sample();
+                await Task.Delay(interval, sampling.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }, CancellationToken.None);
-        var (_, bytes, ms) = await StreamOnceAsync(gateway.BaseAddress, body, ct);
-        await sampling.CancelAsync();
-        await sampler;
-        peak = Math.Max(peak, gateway.Rss);
-        return (peak - before, bytes, ms);
+        try
+        {
+            return (await work(), peaks);
+        }
+        finally
+        {
+            await sampling.CancelAsync();
+            await sampler;
+            Sample();
+        }
     }
 
     // ---------------------------------------------------------------- cancellation
