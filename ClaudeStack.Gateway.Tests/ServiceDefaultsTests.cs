@@ -282,19 +282,12 @@ public sealed class ServiceDefaultsTests
 
     private static string NewMarker() => Guid.NewGuid().ToString("N");
 
-    // Every OTLP key is set explicitly so that values in the test process's environment cannot leak in.
-    private static Dictionary<string, string?> ExportingTo(OtlpReceiver receiver, string? apiKey = null) => new()
+    private static Dictionary<string, string?> ExportingTo(OtlpReceiver receiver, string? apiKey = null)
     {
-        ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Endpoint.ToString(),
-        ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
-        ["OTEL_EXPORTER_OTLP_HEADERS"] = apiKey is null ? string.Empty : $"{ApiKeyHeader}={apiKey}",
-        ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = string.Empty,
-        ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"] = string.Empty,
-        ["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] = string.Empty,
-        ["OTEL_SERVICE_NAME"] = ServiceName,
-        ["OTEL_RESOURCE_ATTRIBUTES"] = "deployment.environment.name=test",
-        ["OTEL_SDK_DISABLED"] = "false",
-    };
+        var settings = receiver.ExporterSettings(ServiceName, apiKey is null ? string.Empty : $"{ApiKeyHeader}={apiKey}");
+        settings["OTEL_RESOURCE_ATTRIBUTES"] = "deployment.environment.name=test";
+        return settings;
+    }
 
     /// <summary>A minimal service: AddServiceDefaults, MapDefaultEndpoints and one routed endpoint.</summary>
     private sealed class TestApp : IAsyncDisposable

@@ -18,21 +18,12 @@ public sealed partial class LoadTests
         var ct = TestContext.Current.CancellationToken;
         var run = Guid.NewGuid().ToString("N");
         await using var receiver = await OtlpReceiver.StartAsync(ct).WaitAsync(Rig.Bound, ct);
-        var settings = new Dictionary<string, string?>
-        {
-            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Endpoint.ToString(),
-            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
-            ["OTEL_EXPORTER_OTLP_HEADERS"] = string.Empty,
-            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = string.Empty,
-            ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"] = string.Empty,
-            ["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] = string.Empty,
-            ["OTEL_SERVICE_NAME"] = "claudestack-reliability-load",
-            ["OTEL_SDK_DISABLED"] = "false",
-            // Listeners are process-wide: other tests' spans go through this exporter too; a roomy queue keeps
-            // them from crowding ours out, a short delay keeps the test quick.
-            ["OTEL_BSP_MAX_QUEUE_SIZE"] = "65536",
-            ["OTEL_BSP_SCHEDULE_DELAY"] = "250",
-        };
+        var settings = receiver.ExporterSettings("claudestack-reliability-load");
+
+        // Listeners are process-wide: other tests' spans go through this exporter too; a roomy queue keeps
+        // them from crowding ours out, a short delay keeps the test quick.
+        settings["OTEL_BSP_MAX_QUEUE_SIZE"] = "65536";
+        settings["OTEL_BSP_SCHEDULE_DELAY"] = "250";
 
         // Ollama v0.32.15 anthropic/anthropic.go (*StreamConverter).Process: message_start, one text_delta per
         // upstream chunk, message_delta with the usage, message_stop; the size depends on the call's marker.

@@ -158,25 +158,20 @@ public sealed class SecretsTests
             "sk-upstream-" + Guid.NewGuid().ToString("N"),
             "marker-" + Guid.NewGuid().ToString("N"));
 
-        public Dictionary<string, string?> Settings(OtlpReceiver receiver) => new()
+        public Dictionary<string, string?> Settings(OtlpReceiver receiver)
         {
-            ["Gateway:Upstream:Profile"] = "anthropic-compatible",
-            ["Gateway:Upstream:ApiKey"] = this.ApiKey,
-            ["Gateway:StackToken"] = this.Token,
-            [TelemetryNames.CaptureMessageContentKey] = "true",
-            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.Endpoint.ToString(),
-            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
-            ["OTEL_EXPORTER_OTLP_HEADERS"] = string.Empty,
-            ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = string.Empty,
-            ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"] = string.Empty,
-            ["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] = string.Empty,
-            ["OTEL_SERVICE_NAME"] = ServiceName,
-            ["OTEL_SDK_DISABLED"] = "false",
+            var settings = receiver.ExporterSettings(ServiceName);
+            settings["Gateway:Upstream:Profile"] = "anthropic-compatible";
+            settings["Gateway:Upstream:ApiKey"] = this.ApiKey;
+            settings["Gateway:StackToken"] = this.Token;
+            settings[TelemetryNames.CaptureMessageContentKey] = "true";
+
             // The SDK reads these from IConfiguration: a metric export every 500 ms and quick batches.
-            ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
-            ["OTEL_BSP_SCHEDULE_DELAY"] = "250",
-            ["OTEL_BLRP_SCHEDULE_DELAY"] = "250",
-            ["OTEL_BSP_MAX_QUEUE_SIZE"] = "65536",
-        };
+            settings["OTEL_METRIC_EXPORT_INTERVAL"] = "500";
+            settings["OTEL_BSP_SCHEDULE_DELAY"] = "250";
+            settings["OTEL_BLRP_SCHEDULE_DELAY"] = "250";
+            settings["OTEL_BSP_MAX_QUEUE_SIZE"] = "65536";
+            return settings;
+        }
     }
 }

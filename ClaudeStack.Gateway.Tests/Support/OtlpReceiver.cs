@@ -44,6 +44,22 @@ public sealed class OtlpReceiver : IAsyncDisposable
     /// <summary>Base address to give an exporter, e.g. <c>http://127.0.0.1:54321</c> (no signal path).</summary>
     public Uri Endpoint { get; private set; } = null!;
 
+    /// <summary>
+    /// Configuration that makes a ServiceDefaults app export every signal here and nowhere else. Every OTLP key is set
+    /// explicitly so that values in the test process's environment cannot leak in; callers add their own settings.
+    /// </summary>
+    public Dictionary<string, string?> ExporterSettings(string serviceName, string headers = "") => new()
+    {
+        ["OTEL_EXPORTER_OTLP_ENDPOINT"] = this.Endpoint.ToString(),
+        ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+        ["OTEL_EXPORTER_OTLP_HEADERS"] = headers,
+        ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = string.Empty,
+        ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"] = string.Empty,
+        ["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] = string.Empty,
+        ["OTEL_SERVICE_NAME"] = serviceName,
+        ["OTEL_SDK_DISABLED"] = "false",
+    };
+
     /// <summary>Accepted export requests, in arrival order.</summary>
     public IReadOnlyList<OtlpExportRequest> Requests => this.Snapshot(this.requests);
 
