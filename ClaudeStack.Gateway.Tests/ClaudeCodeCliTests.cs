@@ -18,10 +18,8 @@ public sealed class ClaudeCodeCliTests
     [Fact]
     public async Task HeadlessPrompt_PrintsAnswerAndTracesOneSpanPerCall()
     {
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(
-            new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("Hello from the local model."), Ollama = new OllamaEmulation() }, Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("Hello from the local model."), null, Ct, new OllamaEmulation());
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct);
 
@@ -46,11 +44,10 @@ public sealed class ClaudeCodeCliTests
     [Fact]
     public async Task ToolRoundTrip_RunsTheToolAndSendsItsResult()
     {
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(request => CarriesToolResult(request)
+        await using var rig = await Rig.StartAsync(request => CarriesToolResult(request)
             ? ScriptedReply.Text("Done: wrote out.txt")
-            : ScriptedReply.ToolUse("Bash", "{\"command\":\"echo hi > out.txt\",\"description\":\"Write hi to out.txt\"}"), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+            : ScriptedReply.ToolUse("Bash", "{\"command\":\"echo hi > out.txt\",\"description\":\"Write hi to out.txt\"}"), null, Ct);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Write hi to out.txt", "--model", "llama3.1:8b", "--allowedTools", "Bash"], Ct);
 
@@ -70,7 +67,7 @@ public sealed class ClaudeCodeCliTests
     public async Task SubagentAskingForHaiku_IsRoutedToTheLocalHaikuModel()
     {
         // A subagent with model "haiku" asks for claude-haiku-*; the upstream must only ever see local names.
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(request =>
+        await using var rig = await Rig.StartAsync(request =>
         {
             if ((string?)request.Json?["messages"]?[0]?["content"]?.AsArray().LastOrDefault()?["text"] == "Say hi")
             {
@@ -80,9 +77,8 @@ public sealed class ClaudeCodeCliTests
             return CarriesToolResult(request)
                 ? ScriptedReply.Text("The subagent answered.")
                 : ScriptedReply.ToolUse("Agent", "{\"description\":\"greet\",\"prompt\":\"Say hi\",\"subagent_type\":\"general-purpose\",\"model\":\"haiku\",\"run_in_background\":false}");
-        }, Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Models:Haiku"] = "qwen2.5-coder:1.5b" }, Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        }, new Dictionary<string, string?> { ["Gateway:Models:Haiku"] = "qwen2.5-coder:1.5b" }, Ct);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Use a subagent to say hi", "--model", "llama3.1:8b", "--allowedTools", "Agent"], Ct);
 
@@ -129,11 +125,10 @@ public sealed class ClaudeCodeCliTests
     {
         // Ollama ends the stream without message_stop on a mid-generation failure; the gateway ends it with an
         // error event, and Claude Code retries, falling back to a non-streamed request.
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(request => request.Stream
+        await using var rig = await Rig.StartAsync(request => request.Stream
             ? ScriptedReply.StreamEndingEarly(ScriptedMessage.Text("lost"), 3)
-            : ScriptedReply.Text("recovered without streaming"), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+            : ScriptedReply.Text("recovered without streaming"), null, Ct);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct);
 
@@ -192,11 +187,10 @@ public sealed class ClaudeCodeCliTests
     [Fact]
     public async Task HallucinatedToolName_ShowsUpAsASpanEvent()
     {
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(request => CarriesToolResult(request)
+        await using var rig = await Rig.StartAsync(request => CarriesToolResult(request)
             ? ScriptedReply.Text("Sorry, that tool does not exist.")
-            : ScriptedReply.ToolUse("run_shell_command", "{\"cmd\":\"ls\"}"), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+            : ScriptedReply.ToolUse("run_shell_command", "{\"cmd\":\"ls\"}"), null, Ct);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "List the files", "--model", "llama3.1:8b"], Ct);
 

@@ -162,9 +162,8 @@ public sealed class GatewayTests
     {
         // Ollama (middleware/anthropic.go) reports input tokens as an estimate in message_start and the real count in message_delta.
         var message = new ScriptedMessage { Model = "llama3.1:8b", Blocks = [new ScriptedText("hi")], StartInputTokens = 3, InputTokens = 1234, OutputTokens = 56, CacheReadInputTokens = 1000 };
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Message(message), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Message(message), null, Ct);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = Body(Request()) };
         request.Headers.Add("x-claude-code-session-id", "session-42");
         request.Headers.Add("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
@@ -196,9 +195,8 @@ public sealed class GatewayTests
     public async Task NonStreamingResend_IsRelayedWholeAndTraced()
     {
         // Claude Code re-sends a request without streaming after a failed stream.
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("whole answer"), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("whole answer"), null, Ct);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request(stream: false)), Ct);
         var json = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
@@ -215,9 +213,8 @@ public sealed class GatewayTests
     {
         // Ollama's Anthropic middleware (middleware/anthropic.go) swallows a mid-stream error and just ends the body.
         var message = ScriptedMessage.Text("partial answer");
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.StreamEndingEarly(message, 3), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.StreamEndingEarly(message, 3), null, Ct);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request()), Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
@@ -415,9 +412,8 @@ public sealed class GatewayTests
     public async Task ClientDisconnect_CancelsTheUpstreamRequest()
     {
         var message = new ScriptedMessage { Blocks = [new ScriptedText(["a", "b"])] };
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.StreamThenHang(message, 2), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.StreamThenHang(message, 2), null, Ct);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         using (var response = await gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = Body(Request()) }, HttpCompletionOption.ResponseHeadersRead, Ct))
         {
@@ -492,13 +488,12 @@ public sealed class GatewayTests
     [Fact]
     public async Task SixtyFourConcurrentStreams_HaveNoCrossTalk()
     {
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(r =>
+        await using var rig = await Rig.StartAsync(r =>
         {
             var marker = r.Json!["messages"]![0]!["content"]!.GetValue<string>();
             return ScriptedReply.Message(new ScriptedMessage { Id = "msg_" + marker, Blocks = [new ScriptedText([.. Enumerable.Repeat(marker, 20)])] }, eventInterval: TimeSpan.FromMilliseconds(2));
-        }, Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        }, null, Ct);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         var calls = Enumerable.Range(0, 64).Select(async i =>
         {
@@ -516,9 +511,8 @@ public sealed class GatewayTests
     [Fact]
     public async Task ContentCapture_RecordsMessagesInGenAiShapeWithoutSecrets()
     {
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.ToolUse("Bash", "{\"command\":\"ls\"}"), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { [TelemetryNames.CaptureMessageContentKey] = "true" }, Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.ToolUse("Bash", "{\"command\":\"ls\"}"), new Dictionary<string, string?> { [TelemetryNames.CaptureMessageContentKey] = "true" }, Ct);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
         var body = new JsonObject
         {
             ["model"] = "llama3.1:8b",
@@ -551,9 +545,8 @@ public sealed class GatewayTests
         // The main request (12 tools, a mid-conversation system message, adaptive thinking), the streamed title
         // request with output_config.format, and the follow-up carrying a tool_result, as Claude Code 2.1.329 sent them.
         var body = fixture switch { "main" => Fixtures.MainRequest, "title" => Fixtures.TitleRequest, _ => Fixtures.ToolResultRequest };
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("{\"title\":\"Greeting\"}"), Ollama = new OllamaEmulation() }, Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("{\"title\":\"Greeting\"}"), null, Ct, new OllamaEmulation());
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         using var response = await gateway.Client.PostAsync("/v1/messages?beta=true", Body(body), Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
@@ -591,9 +584,8 @@ public sealed class GatewayTests
     [Fact]
     public async Task NonObjectJsonAnswer_IsRelayedAndCountedMalformed()
     {
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(200, "[]"), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Status(200, "[]"), null, Ct);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request(stream: false)), Ct);
 

@@ -21,9 +21,8 @@ public sealed class LocalModelGuardTests
         // server/prompt.go chatPrompt drops the oldest messages silently when the prompt exceeds num_ctx;
         // /api/ps reports the loaded runner's context_length (here a small 8192).
         var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 8192 }] };
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("unused"), Ollama = ollama }, Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("unused"), null, Ct, ollama);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         using var response = await gateway.Client.PostAsync("/v1/messages", Body(Fixtures.MainRequest), Ct);
         var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
@@ -43,9 +42,8 @@ public sealed class LocalModelGuardTests
     public async Task WarnPolicy_ForwardsTheTooLongPromptAndFlagsIt()
     {
         var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 8192 }] };
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("ok"), Ollama = ollama }, Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Context:Policy"] = "warn" }, Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("ok"), new Dictionary<string, string?> { ["Gateway:Context:Policy"] = "warn" }, Ct, ollama);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         using var response = await gateway.Client.PostAsync("/v1/messages", Body(Fixtures.MainRequest), Ct);
         await response.Content.ReadAsByteArrayAsync(Ct);
@@ -61,9 +59,8 @@ public sealed class LocalModelGuardTests
         // A 20K window leaves less room than Claude Code's max_tokens of 32000 (anthropic/anthropic.go passes it
         // through as num_predict and lets context shift drop the start of the prompt).
         var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 20000 }] };
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("ok"), Ollama = ollama }, Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("ok"), null, Ct, ollama);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         using var response = await gateway.Client.PostAsync("/v1/messages?beta=true", Body(Fixtures.MainRequest), Ct);
         await response.Content.ReadAsByteArrayAsync(Ct);
@@ -80,9 +77,8 @@ public sealed class LocalModelGuardTests
     [Fact]
     public async Task HallucinatedToolName_IsASpanEventAndTheAnswerStillPasses()
     {
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.ToolUse("run_shell_command", "{\"cmd\":\"ls\"}"), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.ToolUse("run_shell_command", "{\"cmd\":\"ls\"}"), null, Ct);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         using var response = await gateway.Client.PostAsync("/v1/messages", Body(Fixtures.MainRequest), Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
@@ -99,9 +95,8 @@ public sealed class LocalModelGuardTests
     {
         // /api/ps size_vram < size: layers were offloaded to the CPU (the "go make coffee" case).
         var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 65536, Size = 8_000, SizeVram = 2_000 }] };
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("slow"), Ollama = ollama }, Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("slow"), null, Ct, ollama);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         using var response = await gateway.Client.PostAsync("/v1/messages", Body("""{"model":"llama3.1:8b","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}"""), Ct);
         await response.Content.ReadAsByteArrayAsync(Ct);
@@ -117,13 +112,12 @@ public sealed class LocalModelGuardTests
     {
         // Ollama reports at most num_ctx input tokens after cutting the prompt (server/prompt.go); here it claims 100.
         var calls = 0;
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ =>
+        await using var rig = await Rig.StartAsync(_ =>
         {
             var truncated = Interlocked.Increment(ref calls) > 1;
             return ScriptedReply.Message(new ScriptedMessage { Blocks = [new ScriptedText("ok")], InputTokens = truncated ? 100 : 14000 });
-        }, Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        using var spans = new SpanCollector(upstream.BaseAddress);
+        }, null, Ct);
+        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         for (var i = 0; i < 2; i++)
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using ClaudeStack.Gateway.Telemetry;
+using ClaudeStack.Gateway.Tests.Support;
 using ClaudeStack.ScriptedUpstream;
 using Xunit;
 

@@ -6,16 +6,15 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ClaudeStack.Gateway.Telemetry;
-using ClaudeStack.Gateway.Tests.Support;
 using ClaudeStack.ScriptedUpstream;
 using Xunit;
 using Upstream = ClaudeStack.ScriptedUpstream.ScriptedUpstream;
 
-namespace ClaudeStack.Gateway.Tests.Reliability;
+namespace ClaudeStack.Gateway.Tests.Support;
 
 /// <summary>
 /// One scripted upstream, one gateway in front of it and a span collector for that upstream's port.
-/// Every reliability test starts its own, so tests stay independent when xunit runs them in parallel.
+/// Every test starts its own, so tests stay independent when xunit runs them in parallel.
 /// </summary>
 internal sealed class Rig : IAsyncDisposable
 {
