@@ -1,6 +1,7 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
-using System.Text.Json.Nodes;
-using ClaudeStack.Gateway.Requests;
 using ClaudeStack.Gateway.Streaming;
 
 namespace ClaudeStack.Gateway.Telemetry;
@@ -8,21 +9,31 @@ namespace ClaudeStack.Gateway.Telemetry;
 /// <summary>
 /// Message content as JSON in the shape of the GenAI conventions, which the Aspire dashboard's GenAI view reads:
 /// messages with a role and parts of type text, tool_call{id,name,arguments}, tool_call_response{id,response}, reasoning.
-/// Only built when content capture is on.
+/// Only built when content capture is on. Written straight from the request's JSON, so tool inputs and schemas are
+/// copied rather than parsed into objects first.
 /// </summary>
 public static class GenAiContent
 {
     /// <summary>Longest text kept per part; Claude Code's system prompt alone is ~80 KB.</summary>
     public const int MaxPartChars = 128 * 1024;
 
-    private static readonly JsonSerializerOptions Compact = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    // A thread keeps its buffer between calls unless one call made it larger than this.
+    private const int KeptBufferBytes = 256 * 1024;
 
-    public static string SystemInstructions(JsonElement system)
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
+    public static string SystemInstructions(JsonElement system) => Write(system, static (writer, system) =>
     {
-        var parts = new JsonArray();
+        writer.WriteStartArray();
         if (system.ValueKind == JsonValueKind.String)
         {
-            parts.Add(TextPart(system.GetString()));
+            WriteTextPart(writer, system.GetString());
         }
         else if (system.ValueKind == JsonValueKind.Array)
         {
@@ -30,75 +41,80 @@ public static class GenAiContent
             {
                 if (block.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
                 {
-                    parts.Add(TextPart(text.GetString()));
+                    WriteTextPart(writer, text.GetString());
                 }
             }
         }
 
-        return parts.ToJsonString(Compact);
-    }
+        writer.WriteEndArray();
+    });
 
-    public static string InputMessages(JsonElement messages)
+    public static string InputMessages(JsonElement messages) => Write(messages, static (writer, messages) =>
     {
-        var result = new JsonArray();
+        writer.WriteStartArray();
         foreach (var message in messages.EnumerateArray())
         {
-            var role = message.GetProperty("role").GetString() ?? "user";
-            var parts = new JsonArray();
+            writer.WriteStartObject();
+            writer.WriteString("role", message.GetProperty("role").GetString() ?? "user");
+            writer.WriteStartArray("parts");
             var content = message.GetProperty("content");
             if (content.ValueKind == JsonValueKind.String)
             {
-                parts.Add(TextPart(content.GetString()));
+                WriteTextPart(writer, content.GetString());
             }
             else
             {
                 foreach (var block in content.EnumerateArray())
                 {
-                    if (InputPart(block) is { } part)
-                    {
-                        parts.Add(part);
-                    }
+                    WriteInputPart(writer, block);
                 }
             }
 
-            result.Add(new JsonObject { ["role"] = role, ["parts"] = parts });
+            writer.WriteEndArray();
+            writer.WriteEndObject();
         }
 
-        return result.ToJsonString(Compact);
-    }
+        writer.WriteEndArray();
+    });
 
-    public static string OutputMessages(ModelResponse response)
+    public static string OutputMessages(ModelResponse response) => Write(response, static (writer, response) =>
     {
-        var parts = new JsonArray();
+        writer.WriteStartArray();
+        writer.WriteStartObject();
+        writer.WriteString("role", "assistant");
+        writer.WriteStartArray("parts");
         foreach (var block in response.Blocks)
         {
             var content = block.Content.ToString();
-            parts.Add(block.Type switch
+            switch (block.Type)
             {
-                "tool_use" => new JsonObject
-                {
-                    ["type"] = "tool_call",
-                    ["id"] = block.ToolUseId,
-                    ["name"] = block.ToolName,
-                    ["arguments"] = ParseOrText(content),
-                },
-                "thinking" => new JsonObject { ["type"] = "reasoning", ["content"] = Truncate(content) },
-                _ => TextPart(content),
-            });
+                case "tool_use":
+                    WriteToolCallStart(writer, block.ToolUseId, block.ToolName);
+                    WriteJsonOrText(writer, content);
+                    writer.WriteEndObject();
+                    break;
+                case "thinking":
+                    WriteReasoningPart(writer, content);
+                    break;
+                default:
+                    WriteTextPart(writer, content);
+                    break;
+            }
         }
 
-        var message = new JsonObject { ["role"] = "assistant", ["parts"] = parts };
+        writer.WriteEndArray();
         if (response.StopReason is { } stopReason)
         {
-            message["finish_reason"] = stopReason;
+            writer.WriteString("finish_reason", stopReason);
         }
 
-        return new JsonArray(message).ToJsonString(Compact);
-    }
+        writer.WriteEndObject();
+        writer.WriteEndArray();
+    });
 
-    public static string ToolDefinitions(JsonElement tools)
+    public static string ToolDefinitions(JsonElement tools) => Write(tools, static (writer, tools) =>
     {
-        var result = new JsonArray();
+        writer.WriteStartArray();
         foreach (var tool in tools.EnumerateArray())
         {
             if (tool.ValueKind != JsonValueKind.Object)
@@ -106,52 +122,72 @@ public static class GenAiContent
                 continue;
             }
 
-            var definition = new JsonObject { ["type"] = "function" };
+            writer.WriteStartObject();
+            writer.WriteString("type", "function");
             if (tool.TryGetProperty("name", out var name))
             {
-                definition["name"] = JsonNode.Parse(name.GetRawText());
+                writer.WritePropertyName("name");
+                name.WriteTo(writer);
             }
 
             if (tool.TryGetProperty("description", out var description) && description.ValueKind == JsonValueKind.String)
             {
-                definition["description"] = Truncate(description.GetString());
+                writer.WriteString("description", Truncate(description.GetString()));
             }
 
             if (tool.TryGetProperty("input_schema", out var schema))
             {
-                definition["parameters"] = JsonNode.Parse(schema.GetRawText());
+                writer.WritePropertyName("parameters");
+                schema.WriteTo(writer);
             }
 
-            result.Add(definition);
+            writer.WriteEndObject();
         }
 
-        return result.ToJsonString(Compact);
-    }
+        writer.WriteEndArray();
+    });
 
-    private static JsonObject? InputPart(JsonElement block)
+    private static void WriteInputPart(Utf8JsonWriter writer, JsonElement block)
     {
         var type = block.TryGetProperty("type", out var t) ? t.GetString() : null;
-        return type switch
+        switch (type)
         {
-            "text" => TextPart(block.TryGetProperty("text", out var text) ? text.GetString() : null),
-            "thinking" => new JsonObject { ["type"] = "reasoning", ["content"] = Truncate(block.TryGetProperty("thinking", out var thinking) ? thinking.GetString() : null) },
-            "tool_use" => new JsonObject
-            {
-                ["type"] = "tool_call",
-                ["id"] = block.TryGetProperty("id", out var id) ? id.GetString() : null,
-                ["name"] = block.TryGetProperty("name", out var name) ? name.GetString() : null,
-                ["arguments"] = block.TryGetProperty("input", out var input) ? JsonNode.Parse(input.GetRawText()) : null,
-            },
-            "tool_result" => new JsonObject
-            {
-                ["type"] = "tool_call_response",
-                ["id"] = block.TryGetProperty("tool_use_id", out var toolUseId) ? toolUseId.GetString() : null,
-                ["response"] = ToolResultText(block),
-            },
-            "image" or "document" => TextPart($"[{type}]"),
-            "redacted_thinking" => null,
-            _ => TextPart(block.GetRawText()),
-        };
+            case "text":
+                WriteTextPart(writer, block.TryGetProperty("text", out var text) ? text.GetString() : null);
+                break;
+            case "thinking":
+                WriteReasoningPart(writer, block.TryGetProperty("thinking", out var thinking) ? thinking.GetString() : null);
+                break;
+            case "tool_use":
+                WriteToolCallStart(writer, OptionalString(block, "id"), OptionalString(block, "name"));
+                writer.WritePropertyName("arguments");
+                if (block.TryGetProperty("input", out var input))
+                {
+                    input.WriteTo(writer);
+                }
+                else
+                {
+                    writer.WriteNullValue();
+                }
+
+                writer.WriteEndObject();
+                break;
+            case "tool_result":
+                writer.WriteStartObject();
+                writer.WriteString("type", "tool_call_response");
+                writer.WriteString("id", OptionalString(block, "tool_use_id"));
+                writer.WriteString("response", ToolResultText(block));
+                writer.WriteEndObject();
+                break;
+            case "image" or "document":
+                WriteTextPart(writer, $"[{type}]");
+                break;
+            case "redacted_thinking":
+                break;
+            default:
+                WriteTextPart(writer, block.GetRawText());
+                break;
+        }
     }
 
     private static string ToolResultText(JsonElement block)
@@ -172,17 +208,82 @@ public static class GenAiContent
         return Truncate(string.Join("\n", pieces));
     }
 
-    private static JsonObject TextPart(string? text) => new() { ["type"] = "text", ["content"] = Truncate(text) };
-
-    private static JsonNode? ParseOrText(string json)
+    private static void WriteTextPart(Utf8JsonWriter writer, string? text)
     {
+        writer.WriteStartObject();
+        writer.WriteString("type", "text");
+        writer.WriteString("content", Truncate(text));
+        writer.WriteEndObject();
+    }
+
+    private static void WriteReasoningPart(Utf8JsonWriter writer, string? text)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("type", "reasoning");
+        writer.WriteString("content", Truncate(text));
+        writer.WriteEndObject();
+    }
+
+    /// <summary>Opens a tool_call part; the caller writes <c>arguments</c> and closes it.</summary>
+    private static void WriteToolCallStart(Utf8JsonWriter writer, string? id, string? name)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("type", "tool_call");
+        writer.WriteString("id", id);
+        writer.WriteString("name", name);
+    }
+
+    /// <summary>Streamed tool input as JSON when it is one JSON value, else as text (a model can stop mid-argument).</summary>
+    private static void WriteJsonOrText(Utf8JsonWriter writer, string content)
+    {
+        writer.WritePropertyName("arguments");
+        var utf8 = Encoding.UTF8.GetBytes(content);
+        if (IsSingleJsonValue(utf8))
+        {
+            writer.WriteRawValue(utf8, skipInputValidation: true);
+        }
+        else
+        {
+            writer.WriteStringValue(Truncate(content));
+        }
+    }
+
+    private static bool IsSingleJsonValue(ReadOnlySpan<byte> utf8)
+    {
+        var reader = new Utf8JsonReader(utf8);
         try
         {
-            return JsonNode.Parse(json);
+            return reader.Read() && reader.TrySkip() && !reader.Read();
         }
         catch (JsonException)
         {
-            return Truncate(json);
+            return false;
+        }
+    }
+
+    private static string? OptionalString(JsonElement block, string property) =>
+        block.TryGetProperty(property, out var value) ? value.GetString() : null;
+
+    private static string Write<TState>(TState state, Action<Utf8JsonWriter, TState> write)
+    {
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        var writer = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
+        // Also clears whatever a call that threw left half-written.
+        writer.Reset(buffer);
+        try
+        {
+            write(writer, state);
+            writer.Flush();
+            return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        }
+        finally
+        {
+            if (buffer.Capacity > KeptBufferBytes)
+            {
+                t_buffer = null;
+                t_writer = null;
+            }
         }
     }
 

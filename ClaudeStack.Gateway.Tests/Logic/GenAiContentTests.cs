@@ -1,0 +1,163 @@
+using System.Text.Json;
+using ClaudeStack.Gateway.Streaming;
+using ClaudeStack.Gateway.Telemetry;
+
+namespace ClaudeStack.Gateway.Tests.Logic;
+
+/// <summary>
+/// Captured content in the GenAI conventions' shape (what the Aspire dashboard's GenAI view renders), written out
+/// exactly, for every kind of Anthropic content block.
+/// </summary>
+public sealed class GenAiContentTests
+{
+    private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement;
+
+    [Fact]
+    public void InputMessages_MapEveryAnthropicBlockToAGenAiPart()
+    {
+        var messages = Json("""
+            [
+              {"role":"user","content":"Hi <there> & \"you\""},
+              {"role":"assistant","content":[
+                {"type":"thinking","thinking":"Plan","signature":"sig"},
+                {"type":"redacted_thinking","data":"opaque"},
+                {"type":"text","text":"Running ls"},
+                {"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"ls -la","n":[1,2.5,true,null]}}
+              ]},
+              {"role":"user","content":[
+                {"type":"tool_result","tool_use_id":"toolu_1","content":"a.txt"},
+                {"type":"tool_result","tool_use_id":"toolu_2","content":[{"type":"text","text":"one"},{"type":"image"}]},
+                {"type":"tool_result","tool_use_id":"toolu_3"},
+                {"type":"image","source":{"type":"base64","data":"AAAA"}},
+                {"type":"document","source":{}},
+                {"type":"server_tool_use","id":"s1"}
+              ]}
+            ]
+            """);
+
+        Assert.Equal(
+            """[{"role":"user","parts":[{"type":"text","content":"Hi <there> & \"you\""}]},""" +
+            """{"role":"assistant","parts":[{"type":"reasoning","content":"Plan"},{"type":"text","content":"Running ls"},""" +
+            """{"type":"tool_call","id":"toolu_1","name":"Bash","arguments":{"command":"ls -la","n":[1,2.5,true,null]}}]},""" +
+            """{"role":"user","parts":[{"type":"tool_call_response","id":"toolu_1","response":"a.txt"},""" +
+            """{"type":"tool_call_response","id":"toolu_2","response":"one\n[image]"},""" +
+            """{"type":"tool_call_response","id":"toolu_3","response":""},""" +
+            """{"type":"text","content":"[image]"},{"type":"text","content":"[document]"},""" +
+            """{"type":"text","content":"{\"type\":\"server_tool_use\",\"id\":\"s1\"}"}]}]""",
+            GenAiContent.InputMessages(messages));
+    }
+
+    [Fact]
+    public void InputMessages_ToolUseWithoutIdNameOrInput_WritesNulls()
+    {
+        var messages = Json("""[{"role":"assistant","content":[{"type":"tool_use"}]}]""");
+
+        Assert.Equal(
+            """[{"role":"assistant","parts":[{"type":"tool_call","id":null,"name":null,"arguments":null}]}]""",
+            GenAiContent.InputMessages(messages));
+    }
+
+    [Theory]
+    [InlineData("""[{"content":"no role"}]""", typeof(KeyNotFoundException))]
+    [InlineData("""[{"role":"user","content":7}]""", typeof(InvalidOperationException))]
+    [InlineData("""[{"role":"user","content":[{"type":"text","text":3}]}]""", typeof(InvalidOperationException))]
+    [InlineData("""[{"role":"user","content":"half \ud800 a pair"}]""", typeof(InvalidOperationException))]
+    public void InputMessages_ThatCannotBeRead_Throw(string json, Type expected)
+    {
+        // The caller logs these and records no content; the call itself goes on.
+        Assert.Throws(expected, () => GenAiContent.InputMessages(Json(json)));
+    }
+
+    [Fact]
+    public void InputMessages_AfterAFailure_StartFromAnEmptyDocument()
+    {
+        Assert.ThrowsAny<Exception>(() => GenAiContent.InputMessages(Json("""[{"role":"user","content":[{"type":"text","text":3}]}]""")));
+
+        Assert.Equal("""[{"role":"user","parts":[{"type":"text","content":"ok"}]}]""", GenAiContent.InputMessages(Json("""[{"role":"user","content":"ok"}]""")));
+    }
+
+    [Fact]
+    public void LongText_IsCutAtTheLimitAndMarked()
+    {
+        var text = new string('a', GenAiContent.MaxPartChars + 10);
+        var messages = Json(JsonSerializer.Serialize(new[] { new { role = "user", content = text } }));
+
+        using var captured = JsonDocument.Parse(GenAiContent.InputMessages(messages));
+
+        var content = captured.RootElement[0].GetProperty("parts")[0].GetProperty("content").GetString()!;
+        Assert.Equal(new string('a', GenAiContent.MaxPartChars) + "…[truncated]", content);
+    }
+
+    [Fact]
+    public void SystemInstructions_AcceptTheStringAndTheBlockForm()
+    {
+        Assert.Equal("""[{"type":"text","content":"Be brief."}]""", GenAiContent.SystemInstructions(Json("\"Be brief.\"")));
+        Assert.Equal(
+            """[{"type":"text","content":"One"},{"type":"text","content":"Two"}]""",
+            GenAiContent.SystemInstructions(Json("""[{"type":"text","text":"One"},{"type":"text","cache_control":{}},{"type":"text","text":"Two"}]""")));
+        Assert.Equal("[]", GenAiContent.SystemInstructions(Json("42")));
+    }
+
+    [Fact]
+    public void OutputMessages_CarryPartsAndFinishReason()
+    {
+        var response = new ModelResponse { StopReason = "tool_use" };
+        response.Blocks.Add(Block(0, "thinking", "Let me look"));
+        response.Blocks.Add(Block(1, "text", "Listing files"));
+        response.Blocks.Add(Block(2, "tool_use", """{"command":"ls"}""", id: "toolu_9", name: "Bash"));
+        response.Blocks.Add(Block(3, "tool_use", """{"command":"l""", id: "toolu_10", name: "Bash"));
+        response.Blocks.Add(Block(4, "tool_use", "", id: "toolu_11", name: "Glob"));
+
+        Assert.Equal(
+            """[{"role":"assistant","parts":[{"type":"reasoning","content":"Let me look"},{"type":"text","content":"Listing files"},""" +
+            """{"type":"tool_call","id":"toolu_9","name":"Bash","arguments":{"command":"ls"}},""" +
+            """{"type":"tool_call","id":"toolu_10","name":"Bash","arguments":"{\"command\":\"l"},""" +
+            """{"type":"tool_call","id":"toolu_11","name":"Glob","arguments":""}],"finish_reason":"tool_use"}]""",
+            GenAiContent.OutputMessages(response));
+    }
+
+    [Fact]
+    public void OutputMessages_WithoutStopReason_HaveNoFinishReason()
+    {
+        var response = new ModelResponse();
+        response.Blocks.Add(Block(0, "text", "cut off"));
+
+        Assert.Equal("""[{"role":"assistant","parts":[{"type":"text","content":"cut off"}]}]""", GenAiContent.OutputMessages(response));
+    }
+
+    [Fact]
+    public void OutputMessages_ToolInputOfSeveralJsonValues_IsKeptAsText()
+    {
+        var response = new ModelResponse();
+        response.Blocks.Add(Block(0, "tool_use", "{} {}", id: "t", name: "Bash"));
+
+        Assert.Equal(
+            """[{"role":"assistant","parts":[{"type":"tool_call","id":"t","name":"Bash","arguments":"{} {}"}]}]""",
+            GenAiContent.OutputMessages(response));
+    }
+
+    [Fact]
+    public void ToolDefinitions_BecomeFunctionsWithTheirSchemas()
+    {
+        var tools = Json("""
+            [
+              {"name":"Bash","description":"Runs a command","input_schema":{"type":"object","properties":{"command":{"type":"string"}},"required":["command"]}},
+              {"name":"Nameless","description":7},
+              "not a tool",
+              {"type":"web_search_20250305","name":"web_search","max_uses":5}
+            ]
+            """);
+
+        Assert.Equal(
+            """[{"type":"function","name":"Bash","description":"Runs a command","parameters":{"type":"object","properties":{"command":{"type":"string"}},"required":["command"]}},""" +
+            """{"type":"function","name":"Nameless"},{"type":"function","name":"web_search"}]""",
+            GenAiContent.ToolDefinitions(tools));
+    }
+
+    private static ObservedBlock Block(int index, string type, string content, string? id = null, string? name = null)
+    {
+        var block = new ObservedBlock { Index = index, Type = type, ToolUseId = id, ToolName = name };
+        block.Content.Append(content);
+        return block;
+    }
+}
