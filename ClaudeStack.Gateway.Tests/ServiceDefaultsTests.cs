@@ -169,7 +169,7 @@ public sealed class ServiceDefaultsTests
                     Assert.Equal("Healthy", await probe.Content.ReadAsStringAsync(ct));
                 }
 
-                using var ping = await app.Client.GetAsync(new Uri("/ping/7", UriKind.Relative), ct);
+                using var ping = await app.Client.GetAsync(new Uri("/ping/7?token=query-secret", UriKind.Relative), ct);
                 Assert.Equal(HttpStatusCode.OK, ping.StatusCode);
             }
 
@@ -183,6 +183,9 @@ public sealed class ServiceDefaultsTests
         Assert.Equal("/ping/{id}", server.Attributes.GetString("http.route"));
         Assert.Equal("/ping/7", server.Attributes.GetString("url.path"));
         Assert.Equal(200, server.Attributes.GetInt("http.response.status_code"));
+        Assert.Equal("GET", server.Attributes.GetString("http.request.method"));
+        Assert.Equal("1.1", server.Attributes.GetString("network.protocol.version"));
+        Assert.DoesNotContain(server.Attributes.Values, value => value?.ToString()?.Contains("query-secret", StringComparison.Ordinal) == true);
 
         // The three client spans (System.Net.Http) are the parents of the server spans that would exist.
         var clients = await receiver.WaitForSpansAsync(

@@ -8,10 +8,10 @@ using Microsoft.AspNetCore.Routing;
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// ASP.NET Core's built-in server activity carries no attributes and is named
-/// "Microsoft.AspNetCore.Hosting.HttpRequestIn"; without the instrumentation package nothing else fills it in.
-/// This outermost middleware adds the stable HTTP server semantic-convention attributes and names the span
-/// "{method} {route}" so the dashboard can group requests. The query string is left out: it may carry secrets.
+/// ASP.NET Core 10 gives its server span the request's semantic-convention attributes when it starts (method, scheme,
+/// path, server address and port, user agent), but leaves the outcome to the OpenTelemetry instrumentation package,
+/// which this stack does without. This outermost middleware adds the outcome: status code, route, protocol version,
+/// error type, and the name "{method} {route}" the dashboard groups requests by.
 /// </summary>
 internal sealed class HttpServerSpanEnricher : IStartupFilter
 {
@@ -31,22 +31,6 @@ internal sealed class HttpServerSpanEnricher : IStartupFilter
             return;
         }
 
-        var request = context.Request;
-        activity.SetTag("http.request.method", request.Method);
-        activity.SetTag("url.scheme", request.Scheme);
-        activity.SetTag("url.path", request.PathBase.Add(request.Path).Value);
-        activity.SetTag("server.address", request.Host.Host);
-        if (request.Host.Port is { } port)
-        {
-            activity.SetTag("server.port", port);
-        }
-
-        activity.SetTag("network.protocol.version", ProtocolVersion(request.Protocol));
-        if (request.Headers.UserAgent is { Count: > 0 } userAgent)
-        {
-            activity.SetTag("user_agent.original", userAgent.ToString());
-        }
-
         try
         {
             await next(context);
@@ -56,7 +40,7 @@ internal sealed class HttpServerSpanEnricher : IStartupFilter
             // Hosting turns this into a 500 only after we return, so record the failure here.
             activity.SetTag("error.type", exception.GetType().FullName);
             activity.SetStatus(ActivityStatusCode.Error, exception.Message);
-            Complete(activity, context, request.Method);
+            Complete(activity, context);
             throw;
         }
 
@@ -69,11 +53,13 @@ internal sealed class HttpServerSpanEnricher : IStartupFilter
             activity.SetStatus(ActivityStatusCode.Error);
         }
 
-        Complete(activity, context, request.Method);
+        Complete(activity, context);
     }
 
-    private static void Complete(Activity activity, HttpContext context, string method)
+    private static void Complete(Activity activity, HttpContext context)
     {
+        var method = context.Request.Method;
+        activity.SetTag("network.protocol.version", ProtocolVersion(context.Request.Protocol));
         var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText;
         if (string.IsNullOrEmpty(route))
         {

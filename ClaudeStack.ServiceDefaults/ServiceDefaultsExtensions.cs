@@ -35,6 +35,8 @@ public static class ServiceDefaultsExtensions
     /// <summary>Configuration key (or environment variable) whose presence turns on OTLP export.</summary>
     public const string OtlpEndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
+    private const string SuppressServerSpanDataSwitch = "Microsoft.AspNetCore.Hosting.SuppressActivityOpenTelemetryData";
+
     internal static readonly string[] TracingSources =
     [
         "Microsoft.AspNetCore",
@@ -87,6 +89,14 @@ public static class ServiceDefaultsExtensions
         if (string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointKey]))
         {
             return builder;
+        }
+
+        // With this switch off (the default from .NET 11 on) ASP.NET Core 10 gives its server span the request's
+        // semantic-convention attributes itself, passed at creation rather than set one by one afterwards; the enricher
+        // below adds the outcome. An application that set the switch either way keeps its choice.
+        if (!AppContext.TryGetSwitch(SuppressServerSpanDataSwitch, out _))
+        {
+            AppContext.SetSwitch(SuppressServerSpanDataSwitch, false);
         }
 
         builder.Logging.AddOpenTelemetry(logging =>
