@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -189,6 +191,34 @@ public sealed class GatewayTests
         Assert.Equal(upstream.BaseAddress.Port, span.GetTagItem(Names.ServerPort));
         Assert.Null(span.GetTagItem(Names.InputMessages));
         Assert.Equal(System.Diagnostics.ActivityStatusCode.Unset, span.Status);
+    }
+
+    [Fact]
+    public async Task ModelCall_IsOneClientSpan_WhoseContextReachesTheUpstream()
+    {
+        const string traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+        var httpClientSpans = new ConcurrentQueue<Activity>();
+        using var httpListener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "System.Net.Http",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = httpClientSpans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(httpListener);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("hi"), null, Ct);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = Body(Request()) };
+        request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
+
+        using var response = await rig.Client.SendAsync(request, Ct);
+        await response.Content.ReadAsByteArrayAsync(Ct);
+
+        // The chat span is the call's CLIENT span: HttpClient adds none of its own under it, and the upstream's
+        // spans would hang off the chat span as they would off HttpClient's.
+        var span = await rig.SingleSpanAsync(Ct);
+        var sent = Assert.Single(rig.Upstream!.MessageRequests);
+        Assert.Equal($"00-{traceId}-{span.SpanId.ToHexString()}-01", sent.Headers["traceparent"]);
+        Assert.Equal(200, span.GetTagItem(Names.HttpResponseStatusCode));
+        Assert.DoesNotContain(httpClientSpans, s => s.GetTagItem("url.full") is string url && url == new Uri(rig.UpstreamUri, "/v1/messages").ToString());
     }
 
     [Fact]

@@ -57,7 +57,11 @@ public sealed class ScriptedUpstream : IAsyncDisposable
             Headers = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()),
             Body = body.ToArray(),
         };
-        _requests.Enqueue(request);
+        if (options.RecordRequests)
+        {
+            _requests.Enqueue(request);
+        }
+
         using var aborted = context.RequestAborted.Register(() =>
         {
             request.AbortedAt = DateTimeOffset.UtcNow;
@@ -95,4 +99,10 @@ public sealed class ScriptedUpstreamOptions
 
     /// <summary>When set, the upstream also behaves like Ollama's native API and Host check.</summary>
     public OllamaEmulation? Ollama { get; init; }
+
+    /// <summary>
+    /// Keep every request for <see cref="ScriptedUpstream.Requests"/>. A stand-alone process has no reader for
+    /// them, and under sustained load they would grow its heap, and its GC work, without bound.
+    /// </summary>
+    public bool RecordRequests { get; init; } = true;
 }

@@ -49,6 +49,7 @@ public sealed record UpstreamCommandLine
         {
             Url = Url,
             Ollama = Ollama ? new OllamaEmulation() : null,
+            RecordRequests = false,
             Script = request => ScriptedReply.Message(
                 new ScriptedMessage { Model = request.Model ?? "scripted", Blocks = [new ScriptedText(pieces)], OutputTokens = Events },
                 TimeSpan.FromMilliseconds(FirstEventDelayMs),

@@ -172,7 +172,7 @@ public sealed class ModelCallHandler(
                 changes.AddRange(report.Changes);
                 if (report.StructuredOutputIgnored)
                 {
-                    call.SetTag(TelemetryNames.Attributes.StructuredOutputIgnored, true);
+                    call.AddTag(TelemetryNames.Attributes.StructuredOutputIgnored, true);
                 }
             }
             catch (Exception exception) when (exception is InvalidOperationException or FormatException or KeyNotFoundException or ArgumentException or System.Text.Json.JsonException)
@@ -183,7 +183,7 @@ public sealed class ModelCallHandler(
 
         if (changes.Count > 0)
         {
-            call.SetTag(TelemetryNames.Attributes.RequestAdapted, changes.ToArray());
+            call.AddTag(TelemetryNames.Attributes.RequestAdapted, changes.ToArray());
         }
 
         return (edits.Apply(request.Root, request.Body), null);
@@ -209,13 +209,13 @@ public sealed class ModelCallHandler(
         {
             if (request.System is { } system)
             {
-                call.SetTag(TelemetryNames.Attributes.SystemInstructions, redactor.Redact(GenAiContent.SystemInstructions(system)));
+                call.AddTag(TelemetryNames.Attributes.SystemInstructions, redactor.Redact(GenAiContent.SystemInstructions(system)));
             }
 
-            call.SetTag(TelemetryNames.Attributes.InputMessages, redactor.Redact(GenAiContent.InputMessages(request.Messages)));
+            call.AddTag(TelemetryNames.Attributes.InputMessages, redactor.Redact(GenAiContent.InputMessages(request.Messages)));
             if (request.Root.TryGetProperty("tools", out var tools) && tools.ValueKind == System.Text.Json.JsonValueKind.Array)
             {
-                call.SetTag(TelemetryNames.Attributes.ToolDefinitions, redactor.Redact(GenAiContent.ToolDefinitions(tools)));
+                call.AddTag(TelemetryNames.Attributes.ToolDefinitions, redactor.Redact(GenAiContent.ToolDefinitions(tools)));
             }
         }
         catch (Exception exception) when (exception is InvalidOperationException or FormatException or KeyNotFoundException or System.Text.Json.JsonException)
@@ -233,7 +233,7 @@ public sealed class ModelCallHandler(
 
         try
         {
-            call.SetTag(TelemetryNames.Attributes.OutputMessages, redactor.Redact(GenAiContent.OutputMessages(response)));
+            call.AddTag(TelemetryNames.Attributes.OutputMessages, redactor.Redact(GenAiContent.OutputMessages(response)));
         }
         catch (Exception exception) when (exception is InvalidOperationException or System.Text.Json.JsonException)
         {

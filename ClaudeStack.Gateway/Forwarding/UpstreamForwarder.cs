@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
@@ -28,7 +29,8 @@ public sealed record ForwardResult(HttpResponseMessage? Response, ForwardFailure
 
 /// <summary>
 /// Sends a request to the upstream and returns as soon as its response headers arrive (the body is streamed
-/// by the caller). Copies the client's Anthropic headers, never its credentials; injects the gateway's own key.
+/// by the caller). Copies the client's Anthropic headers, never its credentials; injects the gateway's own key
+/// and the trace context of the current span.
 /// </summary>
 public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstream)
 {
@@ -66,6 +68,7 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         }
 
         AddCredentials(message);
+        AddTraceContext(message);
         if (_hostHeader is not null)
         {
             message.Headers.Host = _hostHeader;
@@ -139,6 +142,19 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         }
     }
 
+    /// <summary>
+    /// The forwarding handler makes no HttpClient span of its own (<see cref="CreateForwardingHandler"/>), so the
+    /// upstream's spans become children of the span that covers the call: the model call's, or the request's.
+    /// </summary>
+    private static void AddTraceContext(HttpRequestMessage message)
+    {
+        if (Activity.Current is { } current)
+        {
+            DistributedContextPropagator.Current.Inject(current, message, static (carrier, name, value) =>
+                ((HttpRequestMessage)carrier!).Headers.TryAddWithoutValidation(name, value));
+        }
+    }
+
     private string Describe(HttpRequestException exception)
     {
         var reason = exception.InnerException is SocketException socket
@@ -176,6 +192,18 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         MaxResponseDrainSize = 0,
         EnableMultipleHttp2Connections = true,
     };
+
+    /// <summary>
+    /// The handler for forwarded calls: without a trace-context propagator SocketsHttpHandler leaves out its
+    /// diagnostics stage, so no HttpClient span duplicates the model call's CLIENT span (which records the same
+    /// server, status and error) at a cost on every call. Its HTTP metrics stay.
+    /// </summary>
+    public static SocketsHttpHandler CreateForwardingHandler()
+    {
+        var handler = CreateHandler();
+        handler.ActivityHeadersPropagator = null;
+        return handler;
+    }
 
     private sealed record Target(string Path, string? Query, Uri Uri);
 }

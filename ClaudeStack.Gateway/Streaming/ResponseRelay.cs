@@ -127,7 +127,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         else if (!response.Completed)
         {
             // Ollama ends the stream without message_stop when generation fails; say so instead of leaving the client guessing.
-            call.SetTag(TelemetryNames.Attributes.StreamIncomplete, true);
+            call.AddTag(TelemetryNames.Attributes.StreamIncomplete, true);
             await EndWithErrorAsync(
                 AnthropicError.ForStatus(502, "the upstream ended the stream before message_stop (the model server failed mid-generation)"),
                 TelemetryNames.ErrorTypes.StreamIncomplete,

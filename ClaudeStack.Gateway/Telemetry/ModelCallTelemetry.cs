@@ -59,16 +59,16 @@ public sealed class ModelCallTelemetry : IDisposable
 
         if (activity is { IsAllDataRequested: true })
         {
-            activity.SetTag(Names.OperationName, TelemetryNames.OperationChat);
-            activity.SetTag(Names.ProviderName, upstream.ProviderName);
-            activity.SetTag(Names.RequestModel, route.Routed);
-            activity.SetTag(Names.RequestStream, stream);
-            activity.SetTag(Names.RequestMaxTokens, maxTokens);
-            activity.SetTag(Names.ServerAddress, upstream.BaseAddress.Host);
-            activity.SetTag(Names.ServerPort, upstream.BaseAddress.Port);
-            activity.SetTag(Names.ConversationId, conversationId);
-            activity.SetTag(Names.ModelRequested, route.Requested);
-            activity.SetTag(Names.ModelRoute, RouteName(route.Reason));
+            AddTag(activity, Names.OperationName, TelemetryNames.OperationChat);
+            AddTag(activity, Names.ProviderName, upstream.ProviderName);
+            AddTag(activity, Names.RequestModel, route.Routed);
+            AddTag(activity, Names.RequestStream, stream);
+            AddTag(activity, Names.RequestMaxTokens, maxTokens);
+            AddTag(activity, Names.ServerAddress, upstream.BaseAddress.Host);
+            AddTag(activity, Names.ServerPort, upstream.BaseAddress.Port);
+            AddTag(activity, Names.ConversationId, conversationId);
+            AddTag(activity, Names.ModelRequested, route.Requested);
+            AddTag(activity, Names.ModelRoute, RouteName(route.Reason));
         }
 
         return new ModelCallTelemetry(activity, metricTags, logger, redactor, route);
@@ -76,7 +76,11 @@ public sealed class ModelCallTelemetry : IDisposable
 
     public bool RecordsContent => Activity is { IsAllDataRequested: true };
 
-    public void SetTag(string name, object? value) => Activity?.SetTag(name, value);
+    /// <summary>
+    /// Adds an attribute the call records once (all but status and error do): appending skips the search for an
+    /// existing key that SetTag makes, which over a span of some twenty attributes adds up on every call.
+    /// </summary>
+    public void AddTag(string name, object? value) => AddTag(Activity, name, value);
 
     public void AddEvent(string name, params (string Key, object? Value)[] tags)
     {
@@ -97,16 +101,16 @@ public sealed class ModelCallTelemetry : IDisposable
     /// <summary>What the gateway knows of the model and the prompt's size, before forwarding.</summary>
     public void RecordModelFacts(ModelInfo? modelInfo, int? contextLength, int estimatedTokens)
     {
-        SetTag(Names.EstimatedInputTokens, estimatedTokens);
-        SetTag(Names.ContextLength, contextLength);
-        SetTag(Names.ContextSource, modelInfo?.ContextSource ?? (contextLength is null ? null : "configured"));
-        SetTag(Names.GpuShare, modelInfo?.GpuShare);
+        AddTag(Names.EstimatedInputTokens, estimatedTokens);
+        AddTag(Names.ContextLength, contextLength);
+        AddTag(Names.ContextSource, modelInfo?.ContextSource ?? (contextLength is null ? null : "configured"));
+        AddTag(Names.GpuShare, modelInfo?.GpuShare);
     }
 
     /// <summary>The prompt does not fit the window: span event and attribute, counter, warning.</summary>
     public void ReportPromptTooLong(int estimatedTokens, int contextLength, string policy)
     {
-        SetTag(Names.PromptTooLong, true);
+        AddTag(Names.PromptTooLong, true);
         AddEvent(TelemetryNames.Events.PromptTooLong, (Names.EstimatedInputTokens, estimatedTokens), (Names.ContextLength, contextLength), (Names.ContextPolicy, policy));
         GatewayTelemetry.PromptsTooLong.Add(1, new KeyValuePair<string, object?>(Names.RequestModel, _route.Routed), new KeyValuePair<string, object?>(Names.ContextPolicy, policy));
         Log.PromptTooLong(_logger, _route.Routed, estimatedTokens, contextLength, policy);
@@ -115,7 +119,7 @@ public sealed class ModelCallTelemetry : IDisposable
     /// <summary>The upstream evidently cut the prompt: span event and attribute, counter, warning.</summary>
     public void ReportPromptTruncated(long reportedTokens, int estimatedTokens)
     {
-        SetTag(Names.PromptTruncated, true);
+        AddTag(Names.PromptTruncated, true);
         AddEvent(TelemetryNames.Events.PromptTruncated, (Names.EstimatedInputTokens, estimatedTokens), (Names.UsageInputTokens, reportedTokens));
         GatewayTelemetry.PromptsTruncated.Add(1, new KeyValuePair<string, object?>(Names.RequestModel, _route.Routed));
         Log.PromptTruncated(_logger, _route.Routed, reportedTokens, estimatedTokens);
@@ -138,20 +142,20 @@ public sealed class ModelCallTelemetry : IDisposable
     {
         if (Activity is not null)
         {
-            Activity.SetTag(Names.ResponseId, response.Id);
-            Activity.SetTag(Names.ResponseModel, response.Model);
+            AddTag(Names.ResponseId, response.Id);
+            AddTag(Names.ResponseModel, response.Model);
             if (response.StopReason is { } stopReason)
             {
-                Activity.SetTag(Names.ResponseFinishReasons, new[] { stopReason });
+                AddTag(Names.ResponseFinishReasons, new[] { stopReason });
             }
 
-            Activity.SetTag(Names.UsageInputTokens, response.InputTokens);
-            Activity.SetTag(Names.UsageOutputTokens, response.OutputTokens);
-            Activity.SetTag(Names.UsageCacheReadInputTokens, response.CacheReadInputTokens);
-            Activity.SetTag(Names.UsageCacheCreationInputTokens, response.CacheCreationInputTokens);
+            AddTag(Names.UsageInputTokens, response.InputTokens);
+            AddTag(Names.UsageOutputTokens, response.OutputTokens);
+            AddTag(Names.UsageCacheReadInputTokens, response.CacheReadInputTokens);
+            AddTag(Names.UsageCacheCreationInputTokens, response.CacheCreationInputTokens);
             if (response.MalformedEvents > 0)
             {
-                Activity.SetTag(Names.MalformedEvents, response.MalformedEvents);
+                AddTag(Names.MalformedEvents, response.MalformedEvents);
             }
         }
 
@@ -230,6 +234,15 @@ public sealed class ModelCallTelemetry : IDisposable
         }
 
         Activity?.Dispose();
+    }
+
+    private static void AddTag(Activity? activity, string name, object? value)
+    {
+        // Unlike SetTag, AddTag would record a null value; an absent value stays absent.
+        if (value is not null)
+        {
+            activity?.AddTag(name, value);
+        }
     }
 
     private static string RouteName(RouteReason reason) => reason switch

@@ -30,7 +30,7 @@ public sealed record BenchSettings
 
     public TimeSpan ThroughputDuration => Smoke ? TimeSpan.FromSeconds(1.5) : TimeSpan.FromSeconds(5);
 
-    public int ThroughputRounds => Smoke ? 1 : 3;
+    public int ThroughputRounds => Smoke ? 1 : 5;
 
     public int TtftPairs => Smoke ? 200 : 2000;
 

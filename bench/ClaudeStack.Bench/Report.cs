@@ -41,7 +41,7 @@ public static class Report
     }
 }
 
-/// <summary>Percentiles of a set of durations.</summary>
+/// <summary>Percentiles of a set of measurements.</summary>
 public sealed class Samples
 {
     private readonly List<double> _values = [];
@@ -72,6 +72,8 @@ public sealed class Samples
         var rank = (int)Math.Ceiling(p / 100 * _values.Count);
         return _values[Math.Clamp(rank - 1, 0, _values.Count - 1)];
     }
+
+    public double Min => Percentile(0);
 
     public double Max => Percentile(100);
 

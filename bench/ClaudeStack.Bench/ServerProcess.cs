@@ -124,16 +124,6 @@ public sealed class ServerProcess : IAsyncDisposable
         await WaitReadyAsync(ReadyPath, cancellationToken);
     }
 
-    /// <summary>
-    /// Stops the process and starts it again on the same port. The scripted upstream keeps every request it
-    /// received; restarting it between figures keeps its heap, and so its GC pauses, the same for every figure.
-    /// </summary>
-    public async Task RestartAsync(CancellationToken cancellationToken)
-    {
-        await StopAsync();
-        await LaunchAsync(cancellationToken);
-    }
-
     private async Task StopAsync()
     {
         if (!_process.HasExited)
