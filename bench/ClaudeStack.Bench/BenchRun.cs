@@ -161,7 +161,7 @@ public sealed class BenchRun(BenchSettings settings, TextWriter log)
             $"Throughput with telemetry on (content capture + OTLP export) (req/s, best of {settings.ThroughputRounds}; direct column: gateway with telemetry off; ratio: median of paired rounds)",
             Report.Number(g.RequestsPerSecond), Report.Number(t.RequestsPerSecond), Report.Ratio(telemetryRatios.Median, 1),
             "cost ≤ 10%",
-            Report.Verdict(cost <= 0.10, $"cost {cost * 100:0.0}% (median of {telemetryRatios.Count} paired rounds, {(1 - telemetryRatios.Max) * 100:0.0}–{(1 - telemetryRatios.Min) * 100:0.0}%), gateway CPU {Report.Ms(t.GatewayCpuMs)}/request, peak RSS {Report.Mb(t.GatewayPeakRss)}, {sink.Requests} exports / {Report.Mb(sink.Bytes)} received")));
+            Report.Verdict(cost <= 0.10, $"cost {cost * 100:0.0}% ({(telemetryRatios.Count == 1 ? "one round" : $"median of {telemetryRatios.Count} paired rounds, {(1 - telemetryRatios.Max) * 100:0.0}–{(1 - telemetryRatios.Min) * 100:0.0}%")}), gateway CPU {Report.Ms(t.GatewayCpuMs)}/request, peak RSS {Report.Mb(t.GatewayPeakRss)}, {sink.Requests} exports / {Report.Mb(sink.Bytes)} received")));
     }
 
     /// <summary>
