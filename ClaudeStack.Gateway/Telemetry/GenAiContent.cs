@@ -153,10 +153,10 @@ public static class GenAiContent
         switch (type)
         {
             case "text":
-                WriteTextPart(writer, block.TryGetProperty("text", out var text) ? text.GetString() : null);
+                WriteTextPart(writer, OptionalString(block, "text"));
                 break;
             case "thinking":
-                WriteReasoningPart(writer, block.TryGetProperty("thinking", out var thinking) ? thinking.GetString() : null);
+                WriteReasoningPart(writer, OptionalString(block, "thinking"));
                 break;
             case "tool_use":
                 WriteToolCallStart(writer, OptionalString(block, "id"), OptionalString(block, "name"));
@@ -208,18 +208,15 @@ public static class GenAiContent
         return Truncate(string.Join("\n", pieces));
     }
 
-    private static void WriteTextPart(Utf8JsonWriter writer, string? text)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("type", "text");
-        writer.WriteString("content", Truncate(text));
-        writer.WriteEndObject();
-    }
+    private static void WriteTextPart(Utf8JsonWriter writer, string? text) => WriteContentPart(writer, "text", text);
 
-    private static void WriteReasoningPart(Utf8JsonWriter writer, string? text)
+    private static void WriteReasoningPart(Utf8JsonWriter writer, string? text) => WriteContentPart(writer, "reasoning", text);
+
+    /// <summary>A part whose payload is one truncated string: text or reasoning.</summary>
+    private static void WriteContentPart(Utf8JsonWriter writer, string type, string? text)
     {
         writer.WriteStartObject();
-        writer.WriteString("type", "reasoning");
+        writer.WriteString("type", type);
         writer.WriteString("content", Truncate(text));
         writer.WriteEndObject();
     }
