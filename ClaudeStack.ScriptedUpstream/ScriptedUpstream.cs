@@ -81,6 +81,9 @@ public sealed class ScriptedUpstream : IAsyncDisposable
         }
     }
 
+    /// <summary>Completes once the server has stopped: on Ctrl+C or SIGTERM, or when stopped in code.</summary>
+    public Task WaitForShutdownAsync() => _app.WaitForShutdownAsync();
+
     public async ValueTask DisposeAsync()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));

@@ -20,21 +20,28 @@ public sealed record UpstreamCommandLine
     /// <summary>Also answer Ollama's native endpoints.</summary>
     public bool Ollama { get; init; }
 
+    /// <summary>Reads <c>--option value</c> pairs; a bad option or value throws an <see cref="ArgumentException"/> saying which.</summary>
     public static UpstreamCommandLine Parse(string[] args)
     {
         var settings = new UpstreamCommandLine();
-        for (var i = 0; i + 1 < args.Length; i += 2)
+        for (var i = 0; i < args.Length; i += 2)
         {
+            var option = args[i];
+            if (i + 1 == args.Length)
+            {
+                throw new ArgumentException($"Option {option} needs a value.");
+            }
+
             var value = args[i + 1];
-            settings = args[i] switch
+            settings = option switch
             {
                 "--url" => settings with { Url = value },
-                "--events" => settings with { Events = int.Parse(value, CultureInfo.InvariantCulture) },
-                "--event-bytes" => settings with { EventBytes = int.Parse(value, CultureInfo.InvariantCulture) },
-                "--event-interval-ms" => settings with { EventIntervalMs = int.Parse(value, CultureInfo.InvariantCulture) },
-                "--first-event-delay-ms" => settings with { FirstEventDelayMs = int.Parse(value, CultureInfo.InvariantCulture) },
-                "--ollama" => settings with { Ollama = bool.Parse(value) },
-                _ => throw new ArgumentException($"Unknown option {args[i]}. Options: --url, --events, --event-bytes, --event-interval-ms, --first-event-delay-ms, --ollama true|false."),
+                "--events" => settings with { Events = Count(option, value) },
+                "--event-bytes" => settings with { EventBytes = Count(option, value) },
+                "--event-interval-ms" => settings with { EventIntervalMs = Count(option, value) },
+                "--first-event-delay-ms" => settings with { FirstEventDelayMs = Count(option, value) },
+                "--ollama" => settings with { Ollama = bool.TryParse(value, out var ollama) ? ollama : throw new ArgumentException($"Option --ollama takes true or false, not '{value}'.") },
+                _ => throw new ArgumentException($"Unknown option {option}. Options: --url, --events, --event-bytes, --event-interval-ms, --first-event-delay-ms, --ollama true|false."),
             };
         }
 
@@ -56,4 +63,9 @@ public sealed record UpstreamCommandLine
                 TimeSpan.FromMilliseconds(EventIntervalMs)),
         };
     }
+
+    private static int Count(string option, string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var count)
+            ? count
+            : throw new ArgumentException($"Option {option} takes a whole number of zero or more, not '{value}'.");
 }

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using ClaudeStack.ScriptedUpstream;
+
+namespace ClaudeStack.Gateway.Tests;
+
+/// <summary>
+/// The stand-alone scripted upstream the benchmark and manual runs start: its command line and its process lifetime.
+/// </summary>
+public sealed class ScriptedUpstreamProcessTests
+{
+    private const int SigTerm = 15;
+
+    [Fact]
+    public void CommandLine_ReadsEveryOption()
+    {
+        var settings = UpstreamCommandLine.Parse(
+            ["--url", "http://127.0.0.1:5601", "--events", "200", "--event-bytes", "32", "--event-interval-ms", "5", "--first-event-delay-ms", "40", "--ollama", "true"]);
+
+        Assert.Equal(
+            new UpstreamCommandLine { Url = "http://127.0.0.1:5601", Events = 200, EventBytes = 32, EventIntervalMs = 5, FirstEventDelayMs = 40, Ollama = true },
+            settings);
+    }
+
+    [Theory]
+    [InlineData("Option --events needs a value.", "--events")]
+    [InlineData("Option --events takes a whole number of zero or more, not 'x1'.", "--events", "x1")]
+    [InlineData("Option --event-interval-ms takes a whole number of zero or more, not '-5'.", "--event-interval-ms", "-5")]
+    [InlineData("Option --ollama takes true or false, not 'yes'.", "--ollama", "yes")]
+    [InlineData("Unknown option --port. Options: --url, --events, --event-bytes, --event-interval-ms, --first-event-delay-ms, --ollama true|false.", "--port", "1")]
+    public void CommandLine_BadOption_SaysWhatIsWrong(string message, params string[] args)
+    {
+        var error = Assert.Throws<ArgumentException>(() => UpstreamCommandLine.Parse(args));
+
+        Assert.Equal(message, error.Message);
+    }
+
+    [Fact]
+    public async Task BadOption_ExitsWithUsageErrorAndNoStackTrace()
+    {
+        using var process = Start("--events", "many");
+
+        var stderr = await process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(2, process.ExitCode);
+        Assert.Equal("Option --events takes a whole number of zero or more, not 'many'.", stderr.Trim());
+    }
+
+    [Fact]
+    public async Task Sigterm_StopsTheServerAndEndsTheProcess()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "SIGTERM is a POSIX signal.");
+        using var process = Start("--url", "http://127.0.0.1:0");
+        try
+        {
+            var banner = await process.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken);
+            Assert.StartsWith("Scripted upstream listening on http://127.0.0.1:", banner, StringComparison.Ordinal);
+
+            // What `kill`, `docker stop` and `timeout` send; before, the server stopped listening but the process stayed.
+            Assert.Equal(0, Kill(process.Id, SigTerm));
+
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            bound.CancelAfter(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(bound.Token);
+            Assert.Equal(0, process.ExitCode);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    private static Process Start(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ClaudeStack.ScriptedUpstream.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return Process.Start(start) ?? throw new InvalidOperationException("Could not start the scripted upstream.");
+    }
+
+    // .NET can only send SIGKILL to another process; the graceful path needs SIGTERM.
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+}
