@@ -656,6 +656,14 @@ public sealed class GatewayTests
     [InlineData("Gateway:Context:Policy", "maybe", "Gateway:Context:Policy")]
     [InlineData("Gateway:Adaptation:Thinking", "sometimes", "Gateway:Adaptation:Thinking")]
     [InlineData("Gateway:Upstream:Profile", "vllm", "Gateway:Upstream:Profile")]
+    [InlineData("Gateway:PathBase", "claude", "Gateway:PathBase must start with '/'")]
+    [InlineData("Gateway:MaxRequestBodyBytes", "0", "Gateway:MaxRequestBodyBytes")]
+    // .NET timers take at most ~49 days: a "never" like this used to pass start-up and then fail every call with a 500.
+    [InlineData("Gateway:Upstream:ResponseTimeout", "60.00:00:00", "Gateway:Upstream:ResponseTimeout must be positive and at most 30 days")]
+    [InlineData("Gateway:Upstream:ResponseTimeout", "-00:00:01", "Gateway:Upstream:ResponseTimeout")]
+    [InlineData("Gateway:Upstream:IdleTimeout", "00:00:00", "Gateway:Upstream:IdleTimeout")]
+    [InlineData("Gateway:Upstream:IdleTimeout", "60.00:00:00", "Gateway:Upstream:IdleTimeout")]
+    [InlineData("Gateway:Streaming:KeepAliveAfter", "60.00:00:00", "Gateway:Streaming:KeepAliveAfter must be 0 (off) or more")]
     public async Task BadSetting_StopsStartWithAMessageNamingIt(string key, string value, string expected)
     {
         var exception = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>

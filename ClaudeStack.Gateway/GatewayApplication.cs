@@ -46,9 +46,15 @@ public static class GatewayApplication
         var section = builder.Configuration.GetSection(GatewayOptions.SectionName);
         var options = section.Get<GatewayOptions>() ?? new GatewayOptions();
         var (upstream, error) = UpstreamEndpoint.Resolve(options.Upstream, builder.Configuration);
+        var problems = options.Problems().ToList();
         if (upstream is null)
         {
-            throw new OptionsValidationException(GatewayOptions.SectionName, typeof(GatewayOptions), [error!]);
+            problems.Insert(0, error!);
+        }
+
+        if (upstream is null || problems.Count > 0)
+        {
+            throw new OptionsValidationException(GatewayOptions.SectionName, typeof(GatewayOptions), problems);
         }
 
         // Bound once: what start-up validated is what the handlers use.

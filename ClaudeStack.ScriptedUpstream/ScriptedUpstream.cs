@@ -36,7 +36,13 @@ public sealed class ScriptedUpstream : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(options.Url);
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = null);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = null;
+
+            // Lets a script send the non-ASCII header values some proxies add, which Kestrel refuses by default.
+            kestrel.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.UTF8;
+        });
         var app = builder.Build();
         var upstream = new ScriptedUpstream(app);
         app.Run(context => upstream.HandleAsync(context, options));

@@ -141,8 +141,146 @@ public sealed class LeadingEventFilterTests
     }
 }
 
+public sealed class WholeEventFramerTests
+{
+    [Theory]
+    [InlineData(1, "\n")]
+    [InlineData(2, "\r\n")]
+    [InlineData(3, "\r")]
+    [InlineData(7, "\r\n")]
+    [InlineData(64, "\n")]
+    [InlineData(100_000, "\r\n")]
+    public void AnySplit_ForwardsWholeEventsOnly_AndAllOfThem(int chunkSize, string newline)
+    {
+        var text = string.Concat(AnthropicSse.MessageEvents(ScriptedMessage.Text("Hello, framing"))).Replace("\n", newline, StringComparison.Ordinal);
+        var bytes = Encoding.UTF8.GetBytes(text);
+        var eventEnds = EventEnds(text, newline);
+        var framer = new WholeEventFramer();
+        var forwarded = new List<byte>();
+
+        for (var offset = 0; offset < bytes.Length; offset += chunkSize)
+        {
+            forwarded.AddRange(framer.Frame(bytes.AsMemory(offset, Math.Min(chunkSize, bytes.Length - offset))).Span);
+
+            // Whatever the split, the client has only ever been given whole events.
+            Assert.Contains(forwarded.Count, eventEnds);
+        }
+
+        Assert.Equal(bytes, forwarded.ToArray());
+    }
+
+    [Fact]
+    public void UnfinishedEvent_IsHeldUntilItEnds()
+    {
+        var framer = new WholeEventFramer();
+
+        var first = framer.Frame("event: a\ndata: 1\n\nevent: b\ndata: {\"te"u8.ToArray());
+        Assert.Equal("event: a\ndata: 1\n\n", Encoding.UTF8.GetString(first.Span));
+
+        var second = framer.Frame("xt\":2}\n\nevent: c"u8.ToArray());
+        Assert.Equal("event: b\ndata: {\"text\":2}\n\n", Encoding.UTF8.GetString(second.Span));
+
+        // The stream may end here: "event: c" is never handed on, as an SSE client would drop it.
+        Assert.True(framer.Frame(ReadOnlyMemory<byte>.Empty).IsEmpty);
+    }
+
+    [Fact]
+    public void OversizedEvent_PassesAsItArrives_ThenFramingResumes()
+    {
+        var framer = new WholeEventFramer();
+        var piece = Encoding.UTF8.GetBytes(new string('x', 64 * 1024));
+        var forwarded = framer.Frame("data: "u8.ToArray()).Length;
+
+        // Held while it fits, then passed on: memory stays bounded by the limit, not by what the upstream sends.
+        var pieces = WholeEventFramer.MaxHeldBytes / piece.Length + 4;
+        for (var i = 0; i < pieces; i++)
+        {
+            forwarded += framer.Frame(piece).Length;
+        }
+
+        Assert.True(forwarded > 0);
+        Assert.True("data: ".Length + (pieces * piece.Length) - forwarded <= WholeEventFramer.MaxHeldBytes);
+
+        var end = framer.Frame("\n\nevent: next\ndata: {"u8.ToArray());
+        Assert.Equal("data: ".Length + (pieces * piece.Length) + 2, forwarded + end.Length);
+        Assert.Equal("event: next\ndata: {}\n\n", Encoding.UTF8.GetString(framer.Frame("}\n\n"u8.ToArray()).Span));
+    }
+
+    /// <summary>Offsets just past each event's blank line (and 0).</summary>
+    private static HashSet<int> EventEnds(string text, string newline)
+    {
+        var ends = new HashSet<int> { 0 };
+        var blankLine = newline + newline;
+        for (var at = text.IndexOf(blankLine, StringComparison.Ordinal); at >= 0; at = text.IndexOf(blankLine, at + 1, StringComparison.Ordinal))
+        {
+            var end = Encoding.UTF8.GetByteCount(text[..(at + blankLine.Length)]);
+            ends.Add(end);
+            if (newline == "\r\n")
+            {
+                // The CR of the blank line already ends the event; its LF may follow in the next write.
+                ends.Add(end - 1);
+            }
+        }
+
+        return ends;
+    }
+}
+
 public sealed class ArrivedBytesReaderTests
 {
+    [Fact]
+    public async Task BytesBeforeAFailure_ComeFirst_ThenTheFailure()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var reader = new ArrivedBytesReader(new ResetBehindBytes("event: message_stop\ndata: {}\n\n"u8.ToArray()), new byte[64 * 1024]);
+
+        var first = await reader.ReadAsync(ct);
+
+        Assert.Equal("event: message_stop\ndata: {}\n\n", Encoding.UTF8.GetString(first.Span));
+        await Assert.ThrowsAsync<IOException>(async () => await reader.ReadAsync(ct));
+    }
+
+    /// <summary>
+    /// A connection whose reset arrived right behind the last bytes: the read after them fails at once, as
+    /// SocketsHttpHandler's does once the socket has reported ECONNRESET.
+    /// </summary>
+    private sealed class ResetBehindBytes(byte[] bytes) : Stream
+    {
+        private bool _read;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_read)
+            {
+                return ValueTask.FromException<int>(new IOException("connection reset by peer"));
+            }
+
+            _read = true;
+            bytes.CopyTo(buffer);
+            return ValueTask.FromResult(bytes.Length);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override void Flush() => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     [Fact]
     public async Task BytesAlreadyThere_ComeInOnePiece()
     {

@@ -26,6 +26,9 @@ public sealed class FaultTableTests
 
     public static TheoryData<string> Faults => [.. Cases.Keys];
 
+    // Loopback and closed: should a redirect ever be relayed, the test client follows it nowhere.
+    private static readonly string RedirectTarget = $"http://127.0.0.1:{Rig.ClosedPort()}/v1/messages";
+
     private static readonly Dictionary<string, FaultCase> Cases = new FaultCase[]
     {
         // Nothing listens on the upstream port (Ollama not started yet). 502 is what Claude Code retries.
@@ -136,6 +139,64 @@ public sealed class FaultTableTests
             Assert.Equal(true, span.GetTagItem(TelemetryNames.Attributes.StreamIncomplete));
         }),
 
+        // A model server that finishes the message and then drops the connection (a runner exiting, a proxy closing
+        // with RST, the reset right behind the last bytes): the message is whole, so the client gets all of it and nothing else.
+        new("ResetAfterMessageStop", _ => ResetAfterDelivery(FaultMessage, int.MaxValue), Stream: true, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            Assert.Equal(Rig.Utf8(AnthropicSse.MessageEvents(FaultMessage)), answer.Body);
+            Rig.AssertSucceededSpan(span);
+        }),
+
+        // A stream that ends inside an event (a proxy closing cleanly mid-write): the client gets the whole events before
+        // it, then the gateway's error as an event of its own, never glued onto half an upstream event.
+        new("StreamEndingMidEvent", _ => ScriptedReply.Chunks([Encoding.UTF8.GetBytes(string.Concat(AnthropicSse.MessageEvents(FaultMessage).Take(4)) + HalfEvent)]), Stream: true, [], (answer, span, _) =>
+        {
+            AssertEventsThenError(answer, [.. AnthropicSse.MessageEvents(FaultMessage).Take(4)], "api_error");
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.StreamIncomplete);
+        }),
+
+        // The same with a crash in the middle of an event.
+        new("ResetMidEvent", _ => ResetAfterDelivery(FaultMessage, 3, HalfEvent), Stream: true, [], (answer, span, _) =>
+        {
+            AssertEventsThenError(answer, [.. AnthropicSse.MessageEvents(FaultMessage).Take(3)], "api_error");
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.StreamReset);
+        }),
+
+        // Some Anthropic-compatible servers send null for the usage counts they do not keep: the answer is relayed as
+        // sent and the counts they do give are recorded.
+        new("NullUsageCount", _ => ScriptedReply.Status(200, NullUsageBody), Stream: false, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            Assert.Equal(NullUsageBody, answer.Text);
+            Rig.AssertSucceededSpan(span);
+            Assert.Equal(5L, span.GetTagItem(TelemetryNames.Attributes.UsageInputTokens));
+            Assert.Null(span.GetTagItem(TelemetryNames.Attributes.UsageCacheReadInputTokens));
+        }),
+
+        // A proxy adding a header whose value is not ASCII (HttpClient takes it; Kestrel will not send it): the answer
+        // is relayed without that header.
+        new("NonAsciiHeader", _ => ScriptedReply.Status(200, AnthropicSse.MessageJson(FaultMessage), "application/json", ("x-upstream-note", "café"), ("request-id", "req_note_1")), Stream: false, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            Assert.Equal(AnthropicSse.MessageJson(FaultMessage), answer.Text);
+            Assert.False(answer.Headers.Contains("x-upstream-note"));
+            Assert.Equal("req_note_1", Assert.Single(answer.Headers.GetValues("request-id")));
+            Rig.AssertSucceededSpan(span);
+        }),
+
+        // An upstream URL that redirects (http to https, a path moved): a 502 naming the setting to fix, never the
+        // redirect itself, which would send the client and its key to wherever the upstream points.
+        new("UpstreamRedirect", _ => ScriptedReply.Status(307, "", "text/plain", ("location", RedirectTarget)), Stream: false, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, answer.Status);
+            Assert.Null(answer.Headers.Location);
+            var (_, message) = Rig.AssertAnthropicError(answer.Body, "api_error");
+            Assert.Contains($"307 to {RedirectTarget}", message, StringComparison.Ordinal);
+            Assert.Contains("Gateway:Upstream:Url", message, StringComparison.Ordinal);
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamRedirect, 502);
+        }),
+
         // A non-conforming server (or a proxy) mixing junk lines into the stream: relayed untouched, the call completes.
         new("MalformedSse", _ => ScriptedReply.Chunks(MalformedStream()), Stream: true, [], (answer, span, _) =>
         {
@@ -210,6 +271,11 @@ public sealed class FaultTableTests
 
     private const string RunnerCrashedBody =
         "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"model runner has unexpectedly stopped, this may be due to resource limitations or an internal error, check ollama server logs for details\"},\"request_id\":\"req_0123456789abcdef01234567\"}";
+
+    private const string HalfEvent = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_de";
+
+    private const string NullUsageBody =
+        "{\"id\":\"msg_null_usage\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"llama3.1:8b\",\"content\":[{\"type\":\"text\",\"text\":\"hi\"}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":1,\"cache_read_input_tokens\":null}}";
 
     private const string OverloadedBody = "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}";
 
@@ -294,14 +360,14 @@ public sealed class FaultTableTests
         Rig.AssertAnthropicError(ClientAnswer.ErrorEventData(events[^1]), errorType);
     }
 
-    /// <summary>The first events of a message, then (once they reached the socket) a connection reset.</summary>
-    private static ScriptedReply ResetAfterDelivery(ScriptedMessage message, int eventCount) =>
+    /// <summary>The first events of a message and any trailing bytes, then (once they reached the socket) a connection reset.</summary>
+    private static ScriptedReply ResetAfterDelivery(ScriptedMessage message, int eventCount, string trailing = "") =>
         ScriptedReply.Custom(async (context, _, cancellationToken) =>
         {
             context.Response.StatusCode = 200;
             context.Response.ContentType = "text/event-stream";
             await context.Response.StartAsync(cancellationToken);
-            foreach (var sseEvent in AnthropicSse.MessageEvents(message).Take(eventCount))
+            foreach (var sseEvent in AnthropicSse.MessageEvents(message).Take(eventCount).Append(trailing))
             {
                 await context.Response.Body.WriteAsync(Encoding.UTF8.GetBytes(sseEvent), cancellationToken);
                 await context.Response.Body.FlushAsync(cancellationToken);

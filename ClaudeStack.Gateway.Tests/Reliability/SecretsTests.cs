@@ -104,7 +104,8 @@ public sealed class SecretsTests
 
     /// <summary>
     /// An upstream whose mid-stream <c>event: error</c> quotes a secret (an auth proxy echoing the key it rejected,
-    /// or a server quoting the prompt): the message becomes the span status and the failure log, so it must be masked.
+    /// or a server quoting the prompt): the message becomes the span status and the failure log, so it must be masked
+    /// there and in what the client receives.
     /// </summary>
     [Fact]
     public async Task UpstreamErrorEventQuotingSecrets_NotExported()
@@ -118,7 +119,9 @@ public sealed class SecretsTests
 
         var answer = await rig.PostAsync(Rig.MessagesBody($"{secrets.Token} {secrets.Marker}"), ct, sessionId: secrets.Marker);
         Assert.Equal(HttpStatusCode.OK, answer.Status);
-        Assert.EndsWith(errorEvent, answer.Text, StringComparison.Ordinal);
+
+        // The client gets the error event too, masked: the key is the gateway's, never the client's to see.
+        Assert.EndsWith(errorEvent.Replace(secrets.ApiKey, SecretRedactor.Mask, StringComparison.Ordinal).Replace(secrets.Token, SecretRedactor.Mask, StringComparison.Ordinal), answer.Text, StringComparison.Ordinal);
         var span = await rig.SingleSpanAsync(ct);
         Rig.AssertFailedSpan(span, "api_error");
 
@@ -126,6 +129,36 @@ public sealed class SecretsTests
         await rig.DisposeAsync();
         await receiver.WaitForLogsAsync(l => l.ServiceName == ServiceName && l.CategoryName.StartsWith("ClaudeStack.Gateway", StringComparison.Ordinal), 1, Rig.Bound, ct);
         AssertNothingExported(receiver, secrets);
+    }
+
+    /// <summary>
+    /// An upstream that rejects the gateway's key and quotes it back (as auth proxies and some compatible servers do):
+    /// the client gets the error, never the key, whether it asked for a stream, a whole answer or a token count.
+    /// </summary>
+    [Theory]
+    [InlineData("/v1/messages", true)]
+    [InlineData("/v1/messages", false)]
+    [InlineData("/v1/messages/count_tokens", false)]
+    public async Task UpstreamErrorQuotingItsKey_NeverReachesTheClient(string path, bool stream)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var secrets = Secrets.New();
+        await using var receiver = await OtlpReceiver.StartAsync(ct).WaitAsync(Rig.Bound, ct);
+        var settings = secrets.Settings(receiver);
+
+        // The anthropic profile: count_tokens errors are passed on rather than answered with an estimate.
+        settings["Gateway:Upstream:Profile"] = "anthropic";
+        await using var rig = await Rig.StartAsync(
+            request => ScriptedReply.AnthropicError(401, "authentication_error", $"invalid x-api-key: {request.Header("x-api-key")}"),
+            settings,
+            ct);
+
+        var answer = await rig.PostAsync(Rig.MessagesBody("hello", stream: stream), ct, path: path);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, answer.Status);
+        var (_, message) = Rig.AssertAnthropicError(answer.Body, "authentication_error");
+        Assert.Equal($"invalid x-api-key: {SecretRedactor.Mask}", message);
+        Assert.Equal(secrets.ApiKey, rig.Upstream!.Requests.Single().Header("x-api-key"));
     }
 
     private static void AssertNothingExported(OtlpReceiver receiver, Secrets secrets)

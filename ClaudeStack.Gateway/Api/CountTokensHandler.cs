@@ -1,6 +1,8 @@
 using ClaudeStack.Gateway.Configuration;
 using ClaudeStack.Gateway.Forwarding;
 using ClaudeStack.Gateway.Requests;
+using ClaudeStack.Gateway.Streaming;
+using ClaudeStack.Gateway.Telemetry;
 using ClaudeStack.Gateway.Tokens;
 using Microsoft.Extensions.Options;
 
@@ -15,6 +17,7 @@ public sealed class CountTokensHandler(
     UpstreamForwarder forwarder,
     IncomingRequestReader reader,
     TokenCalibration calibration,
+    SecretRedactor redactor,
     IOptions<GatewayOptions> options)
 {
     /// <summary>Upstream response headers worth keeping on a forwarded count.</summary>
@@ -68,8 +71,29 @@ public sealed class CountTokensHandler(
         await Results.Json(new { input_tokens = estimate }).ExecuteAsync(context);
     }
 
-    private static async Task CopyAsync(HttpResponseMessage upstream, HttpResponse client, CancellationToken aborted)
+    private async Task CopyAsync(HttpResponseMessage upstream, HttpResponse client, CancellationToken aborted)
     {
+        if ((int)upstream.StatusCode is >= 300 and < 400)
+        {
+            var location = upstream.Headers.Location is { } target ? redactor.Redact(target.ToString()) : null;
+            await AnthropicError.UpstreamRedirect((int)upstream.StatusCode, location).WriteAsync(client, aborted);
+            return;
+        }
+
+        if (!upstream.IsSuccessStatusCode)
+        {
+            // An error may quote the key it rejected, which is the gateway's, not the client's: read it whole, redacted.
+            try
+            {
+                await upstream.Content.LoadIntoBufferAsync(ResponseRelay.MaxErrorBody, aborted);
+            }
+            catch (Exception exception) when (exception is HttpRequestException or IOException)
+            {
+                await AnthropicError.ForStatus(502, $"the upstream answered {(int)upstream.StatusCode} with an error body that could not be read").WriteAsync(client, aborted);
+                return;
+            }
+        }
+
         client.StatusCode = (int)upstream.StatusCode;
         client.ContentType = upstream.Content.Headers.ContentType?.ToString() ?? "application/json";
         foreach (var name in KeptHeaders)
@@ -80,6 +104,12 @@ public sealed class CountTokensHandler(
             }
         }
 
-        await upstream.Content.CopyToAsync(client.Body, aborted);
+        if (upstream.IsSuccessStatusCode)
+        {
+            await upstream.Content.CopyToAsync(client.Body, aborted);
+            return;
+        }
+
+        await client.Body.WriteAsync(redactor.Redact(await upstream.Content.ReadAsByteArrayAsync(aborted)), aborted);
     }
 }

@@ -120,7 +120,7 @@ public sealed class ModelCallHandler(
         // (6) Relay.
         using var upstreamResponse = result.Response;
         var toolCalls = new ToolCallGuard(request.Tools);
-        var relay = new ResponseRelay(client, call, _upstreamOptions.IdleTimeout)
+        var relay = new ResponseRelay(client, call, _upstreamOptions.IdleTimeout, redactor)
         {
             OnBlockComplete = block => ReportToolCalls(call, toolCalls, block),
         };

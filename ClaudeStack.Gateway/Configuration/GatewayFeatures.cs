@@ -24,10 +24,14 @@ public sealed record GatewayFeatures
             KeepAliveAfter = streaming.GetValue("KeepAliveAfter", defaults.KeepAliveAfter),
             KeepAliveInterval = streaming.GetValue("KeepAliveInterval", defaults.KeepAliveInterval),
         };
-        if (features.KeepAliveAfter < TimeSpan.Zero || features.KeepAliveInterval <= TimeSpan.Zero)
+        var problems = new[]
         {
-            throw new Microsoft.Extensions.Options.OptionsValidationException("Gateway:Streaming", typeof(GatewayFeatures),
-                ["Gateway:Streaming:KeepAliveAfter must be 0 (off) or positive, and Gateway:Streaming:KeepAliveInterval positive, e.g. 00:00:10."]);
+            GatewayOptions.TimeoutProblem("Gateway:Streaming:KeepAliveAfter", features.KeepAliveAfter, "00:00:03", zeroAllowed: true),
+            GatewayOptions.TimeoutProblem("Gateway:Streaming:KeepAliveInterval", features.KeepAliveInterval, "00:00:10"),
+        }.OfType<string>().ToArray();
+        if (problems.Length > 0)
+        {
+            throw new Microsoft.Extensions.Options.OptionsValidationException("Gateway:Streaming", typeof(GatewayFeatures), problems);
         }
 
         return features;

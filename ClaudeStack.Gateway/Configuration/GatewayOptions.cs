@@ -17,6 +17,42 @@ public sealed class GatewayOptions
 
     /// <summary>A path prefix the gateway is served under, e.g. <c>/claude</c> when ANTHROPIC_BASE_URL carries one.</summary>
     public string? PathBase { get; set; }
+
+    /// <summary>
+    /// Longest wait any timeout setting may ask for: .NET timers take at most ~49 days, and a value meant as
+    /// "never" must fail at start-up, not on every call.
+    /// </summary>
+    public static readonly TimeSpan MaxTimeout = TimeSpan.FromDays(30);
+
+    /// <summary>What makes these settings unusable, one message per setting, each naming its key.</summary>
+    public IEnumerable<string> Problems()
+    {
+        if (!string.IsNullOrWhiteSpace(PathBase) && !PathBase.StartsWith('/'))
+        {
+            yield return $"{SectionName}:PathBase must start with '/', e.g. /claude (got '{PathBase}').";
+        }
+
+        if (MaxRequestBodyBytes <= 0)
+        {
+            yield return $"{SectionName}:MaxRequestBodyBytes must be positive (got {MaxRequestBodyBytes}).";
+        }
+
+        if (TimeoutProblem($"{SectionName}:Upstream:ResponseTimeout", Upstream.ResponseTimeout, "00:10:00") is { } response)
+        {
+            yield return response;
+        }
+
+        if (TimeoutProblem($"{SectionName}:Upstream:IdleTimeout", Upstream.IdleTimeout, "00:05:00") is { } idle)
+        {
+            yield return idle;
+        }
+    }
+
+    /// <summary>Null when <paramref name="value"/> is a usable timeout; otherwise the message naming <paramref name="key"/>.</summary>
+    public static string? TimeoutProblem(string key, TimeSpan value, string example, bool zeroAllowed = false) =>
+        (zeroAllowed ? value >= TimeSpan.Zero : value > TimeSpan.Zero) && value <= MaxTimeout
+            ? null
+            : $"{key} must be {(zeroAllowed ? "0 (off) or more" : "positive")} and at most {MaxTimeout.TotalDays:0} days, e.g. {example} (got {value}).";
 }
 
 public sealed class UpstreamOptions

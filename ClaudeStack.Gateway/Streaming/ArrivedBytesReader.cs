@@ -39,11 +39,13 @@ public sealed class ArrivedBytesReader(Stream body, byte[] buffer)
         _filled += read;
         while (buffer.Length - _filled >= MinimumRoom)
         {
-            // A read that completes at once had its bytes already; one that does not is kept for the next call,
-            // its target (the buffer beyond what is returned now) untouched by the caller meanwhile.
+            // A read that completes at once had its bytes already; any other is kept for the next call, its target
+            // (the buffer beyond what is returned now) untouched by the caller meanwhile.
             var next = body.ReadAsync(buffer.AsMemory(_filled), cancellationToken);
-            if (!next.IsCompleted)
+            if (!next.IsCompletedSuccessfully)
             {
+                // Not there yet, or failed already (a reset right behind the data): either way the next call
+                // awaits it, and the bytes read so far go out first.
                 _pending = next;
                 break;
             }

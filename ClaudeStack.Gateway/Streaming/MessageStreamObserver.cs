@@ -136,8 +136,9 @@ public sealed class MessageStreamObserver
         response.CacheCreationInputTokens = Number(usage, "cache_creation_input_tokens") ?? response.CacheCreationInputTokens;
     }
 
+    /// <summary>A whole number, or null: some compatible servers send <c>null</c> for counts they do not keep.</summary>
     private static long? Number(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) && value.TryGetInt64(out var number) ? number : null;
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var number) ? number : null;
 
     private void StartBlock(JsonElement data)
     {

@@ -53,8 +53,9 @@ public static class ModelResponseReader
 
             response.Completed = true;
         }
-        catch (JsonException)
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException)
         {
+            // Reading is observation: an answer of an unexpected shape is still relayed as the upstream sent it.
             response.MalformedEvents++;
         }
 

@@ -10,7 +10,7 @@ namespace ClaudeStack.Gateway.Streaming;
 /// Copies an upstream response to the client. Streams are forwarded chunk by chunk as they arrive and flushed
 /// each time, never buffered whole; an observer reads the events on the way for telemetry and guards.
 /// </summary>
-public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call, TimeSpan idleTimeout)
+public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call, TimeSpan idleTimeout, SecretRedactor redactor)
 {
     /// <summary>Largest non-streamed body the gateway reads; model answers are far smaller.</summary>
     public const int MaxBufferedBody = 64 * 1024 * 1024;
@@ -27,6 +27,9 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         "Set-Cookie", "Alt-Svc", "Strict-Transport-Security", "Content-MD5",
     };
 
+    private static readonly SearchValues<char> HeaderValueChars = SearchValues.Create(
+        "\t !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~");
+
     /// <summary>Called for each content block the model finished (tool calls are checked there).</summary>
     public Action<ObservedBlock>? OnBlockComplete { get; init; }
 
@@ -39,6 +42,8 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
             // Not flushed on their own: the headers leave with the first chunk, one packet sooner.
             CopyHeaders(upstream, client.Response);
         }
+
+        var framer = new WholeEventFramer();
 
         // The client already has the gateway's message_start; the upstream's would be a second one.
         var startFilter = client.SentMessageStart ? new LeadingEventFilter() : null;
@@ -70,6 +75,11 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
                     call.Fail(TelemetryNames.ErrorTypes.ClientClosed, "the client closed the connection during the stream");
                     return observer.Response;
                 }
+                catch (Exception exception) when ((exception is OperationCanceledException or IOException or HttpRequestException) && observer.Response.Completed)
+                {
+                    // The message is whole (message_stop went out): a stall or reset after it fails nothing.
+                    break;
+                }
                 catch (OperationCanceledException)
                 {
                     await EndWithErrorAsync(AnthropicError.ForStatus(504, $"the upstream stream was silent for {idleTimeout.TotalSeconds:0.#} s"), TelemetryNames.ErrorTypes.UpstreamTimeout, clientAborted);
@@ -88,6 +98,14 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
 
                 call.MarkFirstChunk();
                 Observe(observer, chunk.Span);
+                chunk = framer.Frame(chunk);
+                if (observer.Response.ErrorType is not null)
+                {
+                    // An upstream error event may quote the key it rejected, which is the gateway's, not the client's.
+                    // Events arrive whole here, so a key cannot straddle two chunks.
+                    chunk = redactor.Redact(chunk);
+                }
+
                 if (startFilter is not null)
                 {
                     chunk = startFilter.Filter(chunk);
@@ -204,14 +222,22 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     public async Task RelayErrorAsync(HttpResponseMessage upstream, CancellationToken clientAborted)
     {
         var status = (int)upstream.StatusCode;
+        if (status < 400)
+        {
+            // Only redirects get here (HttpClient handles 1xx itself), and a redirect is never passed on.
+            var location = upstream.Headers.Location is { } target ? redactor.Redact(target.ToString()) : null;
+            await EndWithErrorAsync(AnthropicError.UpstreamRedirect(status, location), TelemetryNames.ErrorTypes.UpstreamRedirect, clientAborted);
+            return;
+        }
 
         // Whatever arrived before a failure still says what went wrong.
         var (body, _) = await ReadBoundedAsync(upstream, MaxErrorBody, clientAborted);
-        var (normalized, errorType, message) = AnthropicError.NormalizeUpstream(status, body.Span);
+        var (anthropicShaped, errorType, message) = AnthropicError.NormalizeUpstream(status, body.Span);
         call.Fail(errorType, $"the upstream answered {status}: {message}", status);
+        var normalized = redactor.Redact(anthropicShaped);
         if (client.HeadersSent)
         {
-            await client.WriteAsync(SseEvents.Error(normalized), clientAborted);
+            await client.WriteAsync(SseEvents.Error(normalized.Span), clientAborted);
             return;
         }
 
@@ -282,10 +308,16 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     {
         foreach (var (name, values) in from)
         {
-            if (!DroppedHeaders.Contains(name))
+            if (!DroppedHeaders.Contains(name) && values.All(IsSendable))
             {
                 to[name] = values.Count == 1 ? values.ToString() : values.ToArray();
             }
         }
     }
+
+    /// <summary>
+    /// HttpClient accepts any byte above 0x7F in a response header; Kestrel refuses to send one (or a control
+    /// character), and the whole answer would fail. Such a header is left out instead.
+    /// </summary>
+    private static bool IsSendable(string headerValue) => !headerValue.AsSpan().ContainsAnyExcept(HeaderValueChars);
 }

@@ -99,6 +99,9 @@ public static class TelemetryNames
         public const string UpstreamTimeout = "upstream_timeout";
         public const string StreamIncomplete = "stream_incomplete";
         public const string StreamReset = "stream_reset";
+
+        /// <summary>The upstream answered with a redirect, which the gateway does not follow.</summary>
+        public const string UpstreamRedirect = "upstream_redirect";
         public const string ClientClosed = "client_closed";
 
         /// <summary>The gateway itself failed; its log has the details.</summary>
