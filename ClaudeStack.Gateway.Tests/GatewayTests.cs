@@ -501,6 +501,22 @@ public sealed class GatewayTests
         Assert.Equal("llama3.1:8b", upstream.Requests.Single().Model);
     }
 
+    [Theory]
+    [InlineData(200)]
+    [InlineData(429)]
+    public async Task CountTokens_UpstreamHeaderKestrelCannotSend_IsLeftOut(int status)
+    {
+        // A proxy in front of the Anthropic API adding a non-ASCII request id: the count (or the error) still arrives.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(status, status == 200 ? "{\"input_tokens\":77}" : AnthropicSse.ErrorJson("rate_limit_error", "slow down"), "application/json", ("request-id", "req_café"), ("retry-after", "3")), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic", ["Gateway:Upstream:ApiKey"] = "sk-ant-test-0123456789" }, Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages/count_tokens", Body(Request("claude-sonnet-4-5")), Ct);
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.False(response.Headers.Contains("request-id"));
+        Assert.Equal("3", Assert.Single(response.Headers.GetValues("retry-after")));
+    }
+
     [Fact]
     public async Task CountTokens_OnCompatibleUpstreamWithoutIt_FallsBackToEstimate()
     {

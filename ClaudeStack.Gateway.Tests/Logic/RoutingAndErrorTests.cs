@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json.Nodes;
 using ClaudeStack.Gateway.Api;
@@ -145,5 +146,26 @@ public sealed class RoutingAndErrorTests
         var redactor = new SecretRedactor(["sk-ant-0123456789", "abc", null]);
 
         Assert.Equal("key [REDACTED] and abc", redactor.Redact("key sk-ant-0123456789 and abc"));
+    }
+
+    [Theory]
+    [InlineData("sk-up+0123/abcd<ef", "key sk-up+0123/abcd<ef")]
+    [InlineData("sk-up+0123/abcd<ef", "key sk-up\\u002B0123/abcd\\u003Cef")] // System.Text.Json's default escaping
+    [InlineData("sk-up+0123/abcd<ef", "key sk-up\\u002b0123/abcd\\u003cef")] // lowercase hex (Go, others)
+    [InlineData("sk-up0123/abcdef", "key sk-up0123\\/abcdef")] // PHP's escaped slash
+    public void Redactor_FindsSecretsAsJsonWritersSpellThem(string secret, string text)
+    {
+        var redactor = new SecretRedactor([secret]);
+
+        Assert.Equal("key [REDACTED]", redactor.Redact(text));
+        Assert.Equal("\"key [REDACTED]\"", Encoding.UTF8.GetString(redactor.Redact(Encoding.UTF8.GetBytes($"\"{text}\"")).Span));
+    }
+
+    [Fact]
+    public void Redactor_LeavesBytesWithoutSecretsAlone()
+    {
+        var bytes = "{\"input_tokens\":77}"u8.ToArray();
+
+        Assert.True(MemoryMarshal.TryGetArray(new SecretRedactor(["sk-ant-0123456789"]).Redact(bytes), out var segment) && segment.Array == bytes);
     }
 }

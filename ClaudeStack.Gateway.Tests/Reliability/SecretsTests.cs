@@ -55,13 +55,14 @@ public sealed class SecretsTests
             ["input_schema"] = new JsonObject { ["type"] = "object", ["properties"] = new JsonObject { ["command"] = new JsonObject { ["type"] = "string", ["default"] = secrets.Token } } },
         });
 
+        // The client gets the answer with the secrets masked too: nothing configured leaves the gateway.
         var streamed = await rig.PostAsync(toolBody.ToJsonString(), ct, sessionId: secrets.Marker);
         Assert.Equal(HttpStatusCode.OK, streamed.Status);
-        Assert.Equal(Rig.Utf8(AnthropicSse.MessageEvents(echo)), streamed.Body);
+        Assert.Equal(secrets.Masked(string.Concat(AnthropicSse.MessageEvents(echo))), streamed.Text);
 
         var whole = await rig.PostAsync(Rig.MessagesBody(prompt, stream: false, system: system), ct, sessionId: secrets.Marker);
         Assert.Equal(HttpStatusCode.OK, whole.Status);
-        Assert.Equal(AnthropicSse.MessageJson(echo), whole.Text);
+        Assert.Equal(secrets.Masked(AnthropicSse.MessageJson(echo)), whole.Text);
 
         var failed = await rig.PostAsync(Rig.MessagesBody(prompt + " please fail", stream: true), ct, sessionId: secrets.Marker);
         Assert.Equal(HttpStatusCode.BadRequest, failed.Status);
@@ -121,7 +122,7 @@ public sealed class SecretsTests
         Assert.Equal(HttpStatusCode.OK, answer.Status);
 
         // The client gets the error event too, masked: the key is the gateway's, never the client's to see.
-        Assert.EndsWith(errorEvent.Replace(secrets.ApiKey, SecretRedactor.Mask, StringComparison.Ordinal).Replace(secrets.Token, SecretRedactor.Mask, StringComparison.Ordinal), answer.Text, StringComparison.Ordinal);
+        Assert.EndsWith(secrets.Masked(errorEvent), answer.Text, StringComparison.Ordinal);
         var span = await rig.SingleSpanAsync(ct);
         Rig.AssertFailedSpan(span, "api_error");
 
@@ -132,33 +133,50 @@ public sealed class SecretsTests
     }
 
     /// <summary>
-    /// An upstream that rejects the gateway's key and quotes it back (as auth proxies and some compatible servers do):
-    /// the client gets the error, never the key, whether it asked for a stream, a whole answer or a token count.
+    /// An upstream that rejects the gateway's key and quotes it back (auth proxies and some compatible servers do), in
+    /// whatever shape, or a model that repeats a key it was shown: the client never gets the gateway's upstream key,
+    /// whether it asked for a stream, a whole answer or a token count. The key holds a '+', which JSON writers escape.
     /// </summary>
     [Theory]
-    [InlineData("/v1/messages", true)]
-    [InlineData("/v1/messages", false)]
-    [InlineData("/v1/messages/count_tokens", false)]
-    public async Task UpstreamErrorQuotingItsKey_NeverReachesTheClient(string path, bool stream)
+    [InlineData("anthropic-error", "/v1/messages", true)]
+    [InlineData("anthropic-error", "/v1/messages", false)]
+    [InlineData("anthropic-error", "/v1/messages/count_tokens", false)]
+    [InlineData("foreign-json-error", "/v1/messages", true)]
+    [InlineData("foreign-json-error", "/v1/messages", false)]
+    [InlineData("long-text-error", "/v1/messages", false)]
+    [InlineData("error-event-with-string-error", "/v1/messages", true)]
+    [InlineData("error-event-with-text", "/v1/messages", true)]
+    [InlineData("model-echo", "/v1/messages", true)]
+    [InlineData("model-echo", "/v1/messages", false)]
+    public async Task UpstreamKey_NeverReachesTheClient(string reply, string path, bool stream)
     {
         var ct = TestContext.Current.CancellationToken;
-        var secrets = Secrets.New();
+        var secrets = Secrets.New() with { ApiKey = "sk-up+" + Guid.NewGuid().ToString("N") };
         await using var receiver = await OtlpReceiver.StartAsync(ct).WaitAsync(Rig.Bound, ct);
         var settings = secrets.Settings(receiver);
 
         // The anthropic profile: count_tokens errors are passed on rather than answered with an estimate.
         settings["Gateway:Upstream:Profile"] = "anthropic";
-        await using var rig = await Rig.StartAsync(
-            request => ScriptedReply.AnthropicError(401, "authentication_error", $"invalid x-api-key: {request.Header("x-api-key")}"),
-            settings,
-            ct);
+        var key = secrets.ApiKey;
+        var start = AnthropicSse.MessageEvents(ScriptedMessage.Text("partial")).Take(3);
+        ScriptedReply Script(UpstreamRequest request) => reply switch
+        {
+            "anthropic-error" => ScriptedReply.AnthropicError(401, "authentication_error", $"invalid x-api-key: {request.Header("x-api-key")}"),
+            "foreign-json-error" => ScriptedReply.Status(401, $"{{\"error\":{{\"message\":\"Incorrect API key provided: {key}\"}}}}"),
+            "long-text-error" => ScriptedReply.Status(403, new string('x', 1970) + " bad key " + key, "text/plain"),
+            "error-event-with-string-error" => ScriptedReply.Events([.. start, $"event: error\ndata: {{\"type\":\"error\",\"error\":\"invalid x-api-key: {key}\"}}\n\n"]),
+            "error-event-with-text" => ScriptedReply.Events([.. start, $"event: error\ndata: invalid x-api-key: {key}\n\n"]),
+            _ => ScriptedReply.Message(ScriptedMessage.Text($"The key you pasted is {key}.")),
+        };
+        await using var rig = await Rig.StartAsync(Script, settings, ct);
 
         var answer = await rig.PostAsync(Rig.MessagesBody("hello", stream: stream), ct, path: path);
 
-        Assert.Equal(HttpStatusCode.Unauthorized, answer.Status);
-        var (_, message) = Rig.AssertAnthropicError(answer.Body, "authentication_error");
-        Assert.Equal($"invalid x-api-key: {SecretRedactor.Mask}", message);
-        Assert.Equal(secrets.ApiKey, rig.Upstream!.Requests.Single().Header("x-api-key"));
+        Assert.NotEqual(HttpStatusCode.InternalServerError, answer.Status);
+        Assert.Contains(SecretRedactor.Mask, answer.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(key, answer.Text.Replace("\\u002B", "+", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.DoesNotContain(key[..12], answer.Text, StringComparison.Ordinal);
+        Assert.Equal(key, rig.Upstream!.Requests.Single().Header("x-api-key"));
     }
 
     private static void AssertNothingExported(OtlpReceiver receiver, Secrets secrets)
@@ -190,6 +208,11 @@ public sealed class SecretsTests
             "stack-token-" + Guid.NewGuid().ToString("N"),
             "sk-upstream-" + Guid.NewGuid().ToString("N"),
             "marker-" + Guid.NewGuid().ToString("N"));
+
+        /// <summary>What the client gets of a text holding both secrets.</summary>
+        public string Masked(string text) => text
+            .Replace(this.ApiKey, SecretRedactor.Mask, StringComparison.Ordinal)
+            .Replace(this.Token, SecretRedactor.Mask, StringComparison.Ordinal);
 
         public Dictionary<string, string?> Settings(OtlpReceiver receiver)
         {

@@ -73,41 +73,34 @@ public sealed class CountTokensHandler(
 
     private async Task CopyAsync(HttpResponseMessage upstream, HttpResponse client, CancellationToken aborted)
     {
-        if ((int)upstream.StatusCode is >= 300 and < 400)
+        var status = (int)upstream.StatusCode;
+        if (status is >= 300 and < 400)
         {
             var location = upstream.Headers.Location is { } target ? redactor.Redact(target.ToString()) : null;
-            await AnthropicError.UpstreamRedirect((int)upstream.StatusCode, location).WriteAsync(client, aborted);
+            await AnthropicError.UpstreamRedirect(status, location).WriteAsync(client, aborted);
             return;
         }
 
-        if (!upstream.IsSuccessStatusCode)
+        // A count or an error, both small: read whole so configured secrets can be masked (an error may quote the
+        // key it rejected, which is the gateway's, not the client's).
+        try
         {
-            // An error may quote the key it rejected, which is the gateway's, not the client's: read it whole, redacted.
-            try
-            {
-                await upstream.Content.LoadIntoBufferAsync(ResponseRelay.MaxErrorBody, aborted);
-            }
-            catch (Exception exception) when (exception is HttpRequestException or IOException)
-            {
-                await AnthropicError.ForStatus(502, $"the upstream answered {(int)upstream.StatusCode} with an error body that could not be read").WriteAsync(client, aborted);
-                return;
-            }
+            await upstream.Content.LoadIntoBufferAsync(ResponseRelay.MaxErrorBody, aborted);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or IOException)
+        {
+            await AnthropicError.ForStatus(502, $"the upstream answered {status} with a body that could not be read").WriteAsync(client, aborted);
+            return;
         }
 
-        client.StatusCode = (int)upstream.StatusCode;
+        client.StatusCode = status;
         client.ContentType = upstream.Content.Headers.ContentType?.ToString() ?? "application/json";
         foreach (var name in KeptHeaders)
         {
-            if (upstream.Headers.TryGetValues(name, out var values))
+            if (upstream.Headers.NonValidated.TryGetValues(name, out var values) && values.All(ResponseRelay.IsSendable))
             {
                 client.Headers[name] = values.ToArray();
             }
-        }
-
-        if (upstream.IsSuccessStatusCode)
-        {
-            await upstream.Content.CopyToAsync(client.Body, aborted);
-            return;
         }
 
         await client.Body.WriteAsync(redactor.Redact(await upstream.Content.ReadAsByteArrayAsync(aborted)), aborted);

@@ -28,8 +28,11 @@ public sealed class ArrivedBytesReader(Stream body, byte[] buffer)
         }
 
         var start = _filled;
-        var read = _pending is { } pending ? await pending : await body.ReadAsync(buffer.AsMemory(_filled), cancellationToken);
+
+        // Taken before awaiting: a read that fails must not be awaited a second time by AbandonAsync.
+        var pending = _pending;
         _pending = null;
+        var read = pending is { } started ? await started : await body.ReadAsync(buffer.AsMemory(_filled), cancellationToken);
         if (read == 0)
         {
             _ended = true;

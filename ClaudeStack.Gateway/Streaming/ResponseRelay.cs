@@ -8,7 +8,9 @@ namespace ClaudeStack.Gateway.Streaming;
 
 /// <summary>
 /// Copies an upstream response to the client. Streams are forwarded chunk by chunk as they arrive and flushed
-/// each time, never buffered whole; an observer reads the events on the way for telemetry and guards.
+/// each time, never buffered whole; an observer reads the events on the way for telemetry and guards. Configured
+/// secrets are masked in everything passed on: an upstream that quotes the key it rejected, in whatever shape, must
+/// not hand the gateway's key to the client.
 /// </summary>
 public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call, TimeSpan idleTimeout, SecretRedactor redactor)
 {
@@ -98,14 +100,9 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
 
                 call.MarkFirstChunk();
                 Observe(observer, chunk.Span);
-                chunk = framer.Frame(chunk);
-                if (observer.Response.ErrorType is not null)
-                {
-                    // An upstream error event may quote the key it rejected, which is the gateway's, not the client's.
-                    // Events arrive whole here, so a key cannot straddle two chunks.
-                    chunk = redactor.Redact(chunk);
-                }
 
+                // Events arrive whole here, so a secret cannot straddle two chunks.
+                chunk = redactor.Redact(framer.Frame(chunk));
                 if (startFilter is not null)
                 {
                     chunk = startFilter.Filter(chunk);
@@ -207,10 +204,11 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         if (client.HeadersSent)
         {
             // Keep-alive already opened an SSE stream and the upstream ignored "stream": answer in events all the same.
-            await client.WriteAsync(SseEvents.FromWholeMessage(response, includeStart: !client.SentMessageStart), clientAborted);
+            await client.WriteAsync(redactor.Redact(SseEvents.FromWholeMessage(response, includeStart: !client.SentMessageStart)), clientAborted);
             return response;
         }
 
+        body = redactor.Redact(body);
         CopyHeaders(upstream, client.Response);
         client.Response.StatusCode = (int)upstream.StatusCode;
         client.Response.ContentLength = body.Length;
@@ -230,14 +228,14 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
             return;
         }
 
-        // Whatever arrived before a failure still says what went wrong.
+        // Whatever arrived before a failure still says what went wrong. Masked as it came, before re-wrapping (JSON
+        // escaping) or shortening could hide a secret from the search.
         var (body, _) = await ReadBoundedAsync(upstream, MaxErrorBody, clientAborted);
-        var (anthropicShaped, errorType, message) = AnthropicError.NormalizeUpstream(status, body.Span);
+        var (normalized, errorType, message) = AnthropicError.NormalizeUpstream(status, redactor.Redact(body).Span);
         call.Fail(errorType, $"the upstream answered {status}: {message}", status);
-        var normalized = redactor.Redact(anthropicShaped);
         if (client.HeadersSent)
         {
-            await client.WriteAsync(SseEvents.Error(normalized.Span), clientAborted);
+            await client.WriteAsync(SseEvents.Error(normalized), clientAborted);
             return;
         }
 
@@ -319,5 +317,5 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     /// HttpClient accepts any byte above 0x7F in a response header; Kestrel refuses to send one (or a control
     /// character), and the whole answer would fail. Such a header is left out instead.
     /// </summary>
-    private static bool IsSendable(string headerValue) => !headerValue.AsSpan().ContainsAnyExcept(HeaderValueChars);
+    public static bool IsSendable(string headerValue) => !headerValue.AsSpan().ContainsAnyExcept(HeaderValueChars);
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 
 namespace ClaudeStack.Gateway.Telemetry;
 
@@ -17,7 +18,7 @@ public sealed class SecretRedactor
     public SecretRedactor(IEnumerable<string?> secrets)
     {
         // Very short values would mask ordinary words; real tokens and keys are long.
-        _secrets = [.. secrets.Where(s => s is { Length: >= 8 }).Select(s => s!).Distinct().OrderByDescending(s => s.Length)];
+        _secrets = [.. secrets.Where(s => s is { Length: >= 8 }).SelectMany(s => Spellings(s!)).Distinct().OrderByDescending(s => s.Length)];
         _utf8Secrets = [.. _secrets.Select(Encoding.UTF8.GetBytes)];
     }
 
@@ -46,5 +47,45 @@ public sealed class SecretRedactor
         }
 
         return utf8;
+    }
+
+    /// <summary>
+    /// A secret as typed and as JSON writers may spell it inside a string, where it is searched for in bodies and raw
+    /// JSON: System.Text.Json writes '+' as \u002B, Go writes '&lt;' as \u003c, PHP writes '/' as \/.
+    /// </summary>
+    private static IEnumerable<string> Spellings(string secret)
+    {
+        yield return secret;
+        var escaped = JsonEncodedText.Encode(secret).Value;
+        if (escaped != secret)
+        {
+            yield return escaped;
+            yield return LowercaseHex(escaped);
+        }
+
+        if (secret.Contains('/', StringComparison.Ordinal))
+        {
+            yield return secret.Replace("/", "\\/", StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>The same escapes with lowercase hex digits (\u002b), as Go and others write them.</summary>
+    private static string LowercaseHex(string escaped)
+    {
+        var chars = escaped.ToCharArray();
+        for (var i = 0; i + 6 <= chars.Length; i++)
+        {
+            if (chars[i] == '\\' && chars[i + 1] == 'u')
+            {
+                for (var digit = i + 2; digit < i + 6; digit++)
+                {
+                    chars[digit] = char.ToLowerInvariant(chars[digit]);
+                }
+
+                i += 5;
+            }
+        }
+
+        return new string(chars);
     }
 }
