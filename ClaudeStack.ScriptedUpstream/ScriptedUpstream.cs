@@ -68,12 +68,7 @@ public sealed class ScriptedUpstream : IAsyncDisposable
             _requests.Enqueue(request);
         }
 
-        using var aborted = context.RequestAborted.Register(() =>
-        {
-            request.AbortedAt = DateTimeOffset.UtcNow;
-            request.Aborted = true;
-        });
-
+        using var aborted = context.RequestAborted.Register(request.MarkAborted);
         try
         {
             // Without the emulation this is not an Ollama server: its native API does not exist.
@@ -84,6 +79,15 @@ public sealed class ScriptedUpstream : IAsyncDisposable
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // The client went away; that is what some scripts wait for.
+        }
+        finally
+        {
+            // A script awaiting on the token can resume on the cancelling thread and dispose the registration above
+            // before its callback's turn comes; the abort is then recorded here.
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                request.MarkAborted();
+            }
         }
     }
 

@@ -18,14 +18,31 @@ public sealed class UpstreamRequest
 
     public required byte[] Body { get; init; }
 
+    private readonly Lock _abortLock = new();
+
     /// <summary>Set when the client went away before the reply was complete.</summary>
-    public bool Aborted { get; internal set; }
+    public bool Aborted { get; private set; }
 
     public DateTimeOffset ReceivedAt { get; init; } = DateTimeOffset.UtcNow;
 
-    public DateTimeOffset? AbortedAt { get; internal set; }
+    public DateTimeOffset? AbortedAt { get; private set; }
 
     public string Path => PathAndQuery.Split('?', 2)[0];
+
+    /// <summary>Records the abort once, at the first sign of it (<see cref="AbortedAt"/> is set before <see cref="Aborted"/>).</summary>
+    internal void MarkAborted()
+    {
+        lock (_abortLock)
+        {
+            if (Aborted)
+            {
+                return;
+            }
+
+            AbortedAt = DateTimeOffset.UtcNow;
+            Aborted = true;
+        }
+    }
 
     public string BodyText => Encoding.UTF8.GetString(Body);
 
