@@ -518,6 +518,22 @@ public sealed class GatewayTests
     }
 
     [Fact]
+    public async Task CountTokens_UpstreamRedirect_IsA502NamingTheSetting()
+    {
+        var target = $"http://127.0.0.1:{Rig.ClosedPort()}/v1/messages/count_tokens";
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(308, "", "text/plain", ("location", target)), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic", ["Gateway:Upstream:ApiKey"] = "sk-ant-test-0123456789" }, Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages/count_tokens", Body(Request("claude-sonnet-4-5")), Ct);
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Null(response.Headers.Location);
+        var (_, message) = Rig.AssertAnthropicError(await response.Content.ReadAsByteArrayAsync(Ct), "api_error");
+        Assert.Contains($"308 to {target}", message, StringComparison.Ordinal);
+        Assert.Contains("Gateway:Upstream:Url", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task CountTokens_OnCompatibleUpstreamWithoutIt_FallsBackToEstimate()
     {
         // Servers without count_tokens answer 404 (Ollama: plain-text "404 page not found").

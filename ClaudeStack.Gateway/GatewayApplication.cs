@@ -65,7 +65,7 @@ public static class GatewayApplication
         builder.Services.AddSingleton(new StackTokenGuard(options.StackToken));
         builder.Services.AddSingleton(new SecretRedactor([options.StackToken, options.Upstream.ApiKey]));
         builder.Services.AddSingleton<TokenCalibration>();
-        builder.Services.AddSingleton(_ => new UpstreamForwarder(new HttpClient(UpstreamForwarder.CreateForwardingHandler()) { Timeout = Timeout.InfiniteTimeSpan }, upstream));
+        builder.Services.AddSingleton(services => new UpstreamForwarder(new HttpClient(UpstreamForwarder.CreateForwardingHandler()) { Timeout = Timeout.InfiniteTimeSpan }, upstream, services.GetRequiredService<SecretRedactor>()));
         builder.Services.AddSingleton(LocalModelOptions.From(builder.Configuration));
         builder.Services.AddSingleton<IncomingRequestReader>();
         builder.Services.AddSingleton<ModelCallHandler>();

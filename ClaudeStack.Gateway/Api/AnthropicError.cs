@@ -38,13 +38,6 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
 
     public static AnthropicError BadRequest(string message) => new(400, InvalidRequest, message);
 
-    /// <summary>
-    /// The upstream answered with a redirect (http to https, a moved path): the gateway's URL setting is to fix. Relayed,
-    /// the redirect would send the client, with its key, straight to wherever the upstream points.
-    /// </summary>
-    public static AnthropicError UpstreamRedirect(int statusCode, string? location) =>
-        ForStatus(502, $"the upstream answered {statusCode}{(location is null ? "" : $" to {location}")}; the gateway does not follow redirects: set Gateway:Upstream:Url to the address that answers");
-
     public byte[] ToJsonBytes()
     {
         using var buffer = new MemoryStream();

@@ -74,13 +74,6 @@ public sealed class CountTokensHandler(
     private async Task CopyAsync(HttpResponseMessage upstream, HttpResponse client, CancellationToken aborted)
     {
         var status = (int)upstream.StatusCode;
-        if (status is >= 300 and < 400)
-        {
-            var location = upstream.Headers.Location is { } target ? redactor.Redact(target.ToString()) : null;
-            await AnthropicError.UpstreamRedirect(status, location).WriteAsync(client, aborted);
-            return;
-        }
-
         // A count or an error, both small: read whole so configured secrets can be masked (an error may quote the
         // key it rejected, which is the gateway's, not the client's).
         try

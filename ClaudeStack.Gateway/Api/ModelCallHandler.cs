@@ -251,6 +251,9 @@ public sealed class ModelCallHandler(
             case ForwardFailure.Timeout:
                 await FailAsync(client, call, AnthropicError.ForStatus(504, result.Message!), TelemetryNames.ErrorTypes.UpstreamTimeout, aborted);
                 break;
+            case ForwardFailure.Redirected:
+                await FailAsync(client, call, AnthropicError.ForStatus(502, result.Message!), TelemetryNames.ErrorTypes.UpstreamRedirect, aborted);
+                break;
             default:
                 // 502 is retried by Claude Code, which is right for a model server that is still starting.
                 await FailAsync(client, call, AnthropicError.ForStatus(502, result.Message!), TelemetryNames.ErrorTypes.UpstreamUnreachable, aborted);

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using ClaudeStack.Gateway.Configuration;
+using ClaudeStack.Gateway.Telemetry;
 using Microsoft.Extensions.Primitives;
 
 namespace ClaudeStack.Gateway.Forwarding;
@@ -20,6 +21,12 @@ public enum ForwardFailure
 
     /// <summary>The client went away; nothing is to be written.</summary>
     ClientClosed,
+
+    /// <summary>
+    /// The upstream answered with a redirect (http to https, a moved path): the gateway's URL setting is to fix. Passed
+    /// on, the redirect would send the client, with its key, straight to wherever the upstream points.
+    /// </summary>
+    Redirected,
 }
 
 public sealed record ForwardResult(HttpResponseMessage? Response, ForwardFailure Failure, string? Message)
@@ -30,9 +37,9 @@ public sealed record ForwardResult(HttpResponseMessage? Response, ForwardFailure
 /// <summary>
 /// Sends a request to the upstream and returns as soon as its response headers arrive (the body is streamed
 /// by the caller). Copies the client's Anthropic headers, never its credentials; injects the gateway's own key
-/// and the trace context of the current span.
+/// and the trace context of the current span. A redirect is a failure, never a response to pass on.
 /// </summary>
-public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstream)
+public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstream, SecretRedactor redactor)
 {
     /// <summary>Request headers never forwarded: hop-by-hop, credentials, and ones HttpClient sets itself.</summary>
     private static readonly HashSet<string> DroppedHeaders = new(StringComparer.OrdinalIgnoreCase)
@@ -80,6 +87,13 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         try
         {
             var response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, waiting.Token);
+            if ((int)response.StatusCode is >= 300 and < 400 and var redirect)
+            {
+                var location = response.Headers.Location is { } target ? $" to {redactor.Redact(target.ToString())}" : "";
+                response.Dispose();
+                return ForwardResult.Failed(ForwardFailure.Redirected, $"the upstream answered {redirect}{location}; the gateway does not follow redirects: set Gateway:Upstream:Url to the address that answers");
+            }
+
             return new ForwardResult(response, ForwardFailure.None, null);
         }
         catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)

@@ -220,13 +220,6 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     public async Task RelayErrorAsync(HttpResponseMessage upstream, CancellationToken clientAborted)
     {
         var status = (int)upstream.StatusCode;
-        if (status < 400)
-        {
-            // Only redirects get here (HttpClient handles 1xx itself), and a redirect is never passed on.
-            var location = upstream.Headers.Location is { } target ? redactor.Redact(target.ToString()) : null;
-            await EndWithErrorAsync(AnthropicError.UpstreamRedirect(status, location), TelemetryNames.ErrorTypes.UpstreamRedirect, clientAborted);
-            return;
-        }
 
         // Whatever arrived before a failure still says what went wrong. Masked as it came, before re-wrapping (JSON
         // escaping) or shortening could hide a secret from the search.
