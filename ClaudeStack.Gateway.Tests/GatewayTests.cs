@@ -320,7 +320,7 @@ public sealed class GatewayTests
     [Fact]
     public async Task UnreachableUpstream_Is502ApiError()
     {
-        var closedPort = new Uri($"http://127.0.0.1:{FreePort()}");
+        var closedPort = new Uri($"http://127.0.0.1:{Rig.ClosedPort()}");
         await using var gateway = await GatewayHost.StartAsync(closedPort, cancellationToken: Ct);
 
         using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request(stream: false)), Ct);
@@ -702,12 +702,5 @@ public sealed class GatewayTests
             GatewayHost.StartAsync(new Uri("http://127.0.0.1:9"), new Dictionary<string, string?> { [key] = value }, Ct));
 
         Assert.Contains(expected, exception.Message);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
