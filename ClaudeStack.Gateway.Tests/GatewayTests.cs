@@ -181,7 +181,8 @@ public sealed class GatewayTests
         Assert.Equal("llama3.1:8b", span.GetTagItem(Names.ResponseModel));
         Assert.Equal(message.Id, span.GetTagItem(Names.ResponseId));
         Assert.Equal(new[] { "end_turn" }, span.GetTagItem(Names.ResponseFinishReasons));
-        Assert.Equal(1234L, span.GetTagItem(Names.UsageInputTokens));
+        // The conventions count cached tokens as input too; Anthropic's usage reports them apart.
+        Assert.Equal(2234L, span.GetTagItem(Names.UsageInputTokens));
         Assert.Equal(56L, span.GetTagItem(Names.UsageOutputTokens));
         Assert.Equal(1000L, span.GetTagItem(Names.UsageCacheReadInputTokens));
         Assert.Equal(1024, span.GetTagItem(Names.RequestMaxTokens));
@@ -536,7 +537,7 @@ public sealed class GatewayTests
     [Fact]
     public async Task CountTokens_OnCompatibleUpstreamWithoutIt_FallsBackToEstimate()
     {
-        // Servers without count_tokens answer 404 (Ollama: plain-text "404 page not found").
+        // Servers without count_tokens answer 404 (Ollama: plain-text "404 page not found"); the others' answers stand.
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(404, "404 page not found", "text/plain"), Ct);
         await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic-compatible" }, Ct);
 
@@ -545,6 +546,25 @@ public sealed class GatewayTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.True((int)json["input_tokens"]! > 0);
+    }
+
+    [Theory]
+    [InlineData("anthropic", 502, "<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html", "api_error")]
+    [InlineData("anthropic-compatible", 401, "{\"error\":\"invalid api key\"}", "application/json", "authentication_error")]
+    [InlineData("anthropic-compatible", 429, "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow down\"}}", "application/json", "rate_limit_error")]
+    public async Task CountTokens_UpstreamError_IsRelayedInAnthropicForm(string profile, int status, string body, string contentType, string errorType)
+    {
+        // A proxy's HTML page, a server's own error shape: the client reads Anthropic errors only. A rejected key or a
+        // rate limit is not an absent endpoint, so no estimate hides it.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(status, body, contentType), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = profile, ["Gateway:Upstream:ApiKey"] = "sk-ant-test-0123456789" }, Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages/count_tokens", Body(Request("claude-sonnet-4-5")), Ct);
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        Rig.AssertAnthropicError(await response.Content.ReadAsByteArrayAsync(Ct), errorType);
+        Assert.Single(upstream.Requests);
     }
 
     [Fact]
@@ -621,13 +641,16 @@ public sealed class GatewayTests
         Assert.Equal(System.Diagnostics.ActivityStatusCode.Unset, span.Status);
     }
 
-    [Fact]
-    public async Task WholeJsonAnswerToAStreamAlreadyStarted_ArrivesAsEvents()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2000)]
+    public async Task WholeJsonAnswerToAStream_ArrivesAsEvents_BeforeOrAfterKeepAlive(int answerAfterMs)
     {
-        // Some servers ignore "stream": true; when keep-alive already opened the stream, the answer must still be SSE.
+        // Some servers ignore "stream": true. A streaming client reads only events, so the answer must be SSE whether
+        // it comes before keep-alive opened the stream (0 ms) or after (2 s).
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Custom(async (context, _, ct) =>
         {
-            await Task.Delay(TimeSpan.FromSeconds(2), ct);
+            await Task.Delay(answerAfterMs, ct);
             var json = Encoding.UTF8.GetBytes(AnthropicSse.MessageJson(ScriptedMessage.Text("whole")));
             context.Response.ContentType = "application/json";
             await context.Response.Body.WriteAsync(json, ct);

@@ -18,7 +18,8 @@ public sealed class AdaptationTests
         {
             var edits = new RequestEdits();
             var report = OllamaRequestAdapter.Adapt(request!, options ?? new AdaptationOptions(), thinking, room, edits);
-            return (JsonNode.Parse(edits.Apply(request!.Root, request.Body).Span)!, report);
+            var adapted = JsonNode.Parse(edits.Apply(request!.Root, request.Body).Span, documentOptions: new JsonDocumentOptions { MaxDepth = MessagesRequest.MaxDepth })!;
+            return (adapted, report);
         }
     }
 
@@ -75,6 +76,64 @@ public sealed class AdaptationTests
 
         Assert.Equal(expected, (string?)adapted["thinking"]!["type"]);
         Assert.Null(adapted["output_config"]);
+    }
+
+    [Theory]
+    [InlineData("""{"type":"disabled"}""", true, "disabled", null)]
+    [InlineData("""{"type":"enabled","budget_tokens":2048}""", true, "enabled", 2048)]
+    [InlineData("""{"type":"enabled","budget_tokens":2048}""", false, "disabled", null)]
+    [InlineData("""{"type":"enabled","budget_tokens":2048}""", null, "disabled", null)]
+    public void Thinking_Auto_KeepsTheClientsOwnChoiceWhereTheModelAllowsIt(string thinking, bool? capable, string expected, int? budget)
+    {
+        // A client that turned thinking off means it; an explicit "enabled" is kept only for a model known to think,
+        // since Ollama refuses thinking for a model without the capability.
+        var json = $$"""{"model":"m","max_tokens":8000,"thinking":{{thinking}},"messages":[{"role":"user","content":"hi"}]}""";
+
+        var (adapted, report) = Adapt(json, new AdaptationOptions { Thinking = "auto" }, capable);
+
+        Assert.Equal(expected, (string?)adapted["thinking"]!["type"]);
+        Assert.Equal(budget, (int?)adapted["thinking"]!["budget_tokens"]);
+        Assert.Equal(expected != JsonNode.Parse(thinking)!["type"]!.GetValue<string>(), report.Changes.Contains("thinking"));
+    }
+
+    [Fact]
+    public void Thinking_TurnedOnByTheGateway_StaysBelowMaxTokens()
+    {
+        // The Messages API wants budget_tokens < max_tokens; the clamp can bring max_tokens under the configured budget.
+        var json = """{"model":"m","max_tokens":32000,"messages":[{"role":"user","content":"hi"}]}""";
+
+        var (adapted, report) = Adapt(json, new AdaptationOptions { ThinkingBudgetTokens = 4096 }, thinking: true, room: 1500);
+
+        Assert.Equal(1500, (int)adapted["max_tokens"]!);
+        Assert.Equal(1499, (int)adapted["thinking"]!["budget_tokens"]!);
+        Assert.Equal(1500, report.MaxTokens);
+    }
+
+    [Fact]
+    public void Thinking_Passthrough_LeavesThinkingAndEffortAsSent()
+    {
+        var json = """{"model":"m","max_tokens":8000,"thinking":{"type":"adaptive"},"output_config":{"effort":"low"},"messages":[{"role":"user","content":"hi"}]}""";
+
+        var (adapted, report) = Adapt(json, new AdaptationOptions { Thinking = "passthrough" }, thinking: true);
+
+        Assert.Equal("adaptive", (string?)adapted["thinking"]!["type"]);
+        Assert.Equal("low", (string?)adapted["output_config"]!["effort"]);
+        Assert.Empty(report.Changes);
+    }
+
+    [Fact]
+    public void OutputConfig_AsDeepAsTheRequestMayBe_KeepsItsSchema()
+    {
+        // The request is read with a depth limit of 128; the part kept beside a removed effort must be too.
+        var depth = 100;
+        var format = string.Concat(Enumerable.Repeat("""{"a":""", depth)) + "1" + new string('}', depth);
+        var json = $$"""{"model":"m","max_tokens":10,"output_config":{"effort":"high","format":{{format}}},"messages":[{"role":"user","content":"hi"}]}""";
+
+        var (adapted, report) = Adapt(json);
+
+        Assert.Null(adapted["output_config"]!["effort"]);
+        Assert.Equal(format, adapted["output_config"]!["format"]!.ToJsonString());
+        Assert.True(report.StructuredOutputIgnored);
     }
 
     [Fact]

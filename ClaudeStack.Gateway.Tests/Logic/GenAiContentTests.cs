@@ -112,27 +112,30 @@ public sealed class GenAiContentTests
             """[{"role":"assistant","parts":[{"type":"reasoning","content":"Let me look"},{"type":"text","content":"Listing files"},""" +
             """{"type":"tool_call","id":"toolu_9","name":"Bash","arguments":{"command":"ls"}},""" +
             """{"type":"tool_call","id":"toolu_10","name":"Bash","arguments":"{\"command\":\"l"},""" +
-            """{"type":"tool_call","id":"toolu_11","name":"Glob","arguments":""}],"finish_reason":"tool_use"}]""",
+            """{"type":"tool_call","id":"toolu_11","name":"Glob","arguments":{}}],"finish_reason":"tool_use"}]""",
             GenAiContent.OutputMessages(response));
     }
 
-    [Fact]
-    public void OutputMessages_WithoutStopReason_HaveNoFinishReason()
+    [Theory]
+    [InlineData(false, "error")]
+    [InlineData(true, "stop")]
+    public void OutputMessages_WithoutStopReason_StillHaveTheRequiredFinishReason(bool completed, string expected)
     {
-        var response = new ModelResponse();
+        // A stream cut short has no stop_reason; a whole answer may simply lack one.
+        var response = new ModelResponse { Completed = completed };
         response.Blocks.Add(Block(0, "text", "cut off"));
 
-        Assert.Equal("""[{"role":"assistant","parts":[{"type":"text","content":"cut off"}]}]""", GenAiContent.OutputMessages(response));
+        Assert.Equal($$"""[{"role":"assistant","parts":[{"type":"text","content":"cut off"}],"finish_reason":"{{expected}}"}]""", GenAiContent.OutputMessages(response));
     }
 
     [Fact]
     public void OutputMessages_ToolInputOfSeveralJsonValues_IsKeptAsText()
     {
-        var response = new ModelResponse();
+        var response = new ModelResponse { StopReason = "tool_use" };
         response.Blocks.Add(Block(0, "tool_use", "{} {}", id: "t", name: "Bash"));
 
         Assert.Equal(
-            """[{"role":"assistant","parts":[{"type":"tool_call","id":"t","name":"Bash","arguments":"{} {}"}]}]""",
+            """[{"role":"assistant","parts":[{"type":"tool_call","id":"t","name":"Bash","arguments":"{} {}"}],"finish_reason":"tool_use"}]""",
             GenAiContent.OutputMessages(response));
     }
 

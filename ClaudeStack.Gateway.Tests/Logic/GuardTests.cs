@@ -44,6 +44,37 @@ public sealed class GuardTests
         }
     }
 
+    [Theory]
+    [InlineData("""{"n":2}""", true)]
+    [InlineData("""{"n":2.0}""", true)]
+    [InlineData("""{"n":1e2}""", true)]
+    [InlineData("""{"n":2.5}""", false)]
+    [InlineData("""{"n":1e400}""", false)]
+    public void Schema_IntegerIsAnyNumberWithoutAFraction(string input, bool valid)
+    {
+        // JSON Schema (draft 6 on) counts 2.0 as an integer; servers that re-serialize the model's output write it so.
+        var schema = JsonDocument.Parse("""{"type":"object","properties":{"n":{"type":"integer"}}}""").RootElement;
+
+        Assert.Equal(valid, ToolSchemaValidator.Validate(JsonDocument.Parse(input).RootElement, schema).Count == 0);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("""{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"command\":\"pwd\"}"}}""")]
+    public void ToolInputInTheStartEvent_IsWhatIsChecked_UnlessDeltasFollow(string delta)
+    {
+        // Some servers send the whole input in content_block_start ("input":{...}) and no deltas; Anthropic sends {} there.
+        var stream = "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"Bash\",\"input\":{\"command\":\"ls\"}}}\n\n"
+            + (delta.Length == 0 ? "" : $"event: content_block_delta\ndata: {delta}\n\n")
+            + "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n";
+        var observer = new MessageStreamObserver(keepText: false);
+
+        var block = Assert.Single(observer.Observe(Encoding.UTF8.GetBytes(stream)));
+
+        Assert.Equal(delta.Length == 0 ? """{"command":"ls"}""" : """{"command":"pwd"}""", block.Content.ToString());
+        Assert.Empty(new ToolCallGuard([new OfferedTool("Bash", BashSchema)]).Check(block));
+    }
+
     [Fact]
     public void Schema_AllClaudeCodeToolsAcceptTheirOwnFixtureCalls()
     {

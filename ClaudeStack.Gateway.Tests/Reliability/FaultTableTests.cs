@@ -340,6 +340,37 @@ public sealed class FaultTableTests
         Rig.AssertSucceededSpan(await rig.SingleSpanAsync(ct));
     }
 
+    /// <summary>
+    /// The idle timer is re-armed at most every tenth of the timeout. Bytes that arrive just before a re-arm is due
+    /// must still buy a whole timeout of silence: a gap shorter than the timeout is a healthy, slow model.
+    /// </summary>
+    [Fact]
+    public async Task GapShorterThanTheIdleTimeout_IsNotATimeout()
+    {
+        var ct = TestContext.Current.CancellationToken;
+
+        // IdleTimeout 4 s, re-armed at most every 0.4 s: events at 0 and 0.3 s, then 3.85 s of silence (Ollama v0.32.15
+        // server/routes.go sends nothing while its parser holds back a tool call being generated). A timer armed
+        // at 0 for exactly 4 s would fire 0.15 s before the next event.
+        var events = AnthropicSse.MessageEvents(FaultMessage).ToList();
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Custom(async (context, _, cancellationToken) =>
+        {
+            context.Response.ContentType = "text/event-stream";
+            foreach (var (part, pauseAfter) in new[] { (events.Take(1), 300), (events.Skip(1).Take(1), 3850), (events.Skip(2), 0) })
+            {
+                await context.Response.Body.WriteAsync(Encoding.UTF8.GetBytes(string.Concat(part)), cancellationToken);
+                await context.Response.Body.FlushAsync(cancellationToken);
+                await Task.Delay(pauseAfter, cancellationToken);
+            }
+        }), Timeouts(idleTimeout: "00:00:04"), ct);
+
+        var answer = await rig.PostAsync(Rig.MessagesBody(), ct);
+
+        Assert.DoesNotContain("event: error", answer.Text, StringComparison.Ordinal);
+        Assert.EndsWith(events[^1], answer.Text, StringComparison.Ordinal);
+        Rig.AssertSucceededSpan(await rig.SingleSpanAsync(ct));
+    }
+
     internal static async Task Until(Func<bool> condition, CancellationToken cancellationToken, double seconds = 5)
     {
         var deadline = Stopwatch.StartNew();

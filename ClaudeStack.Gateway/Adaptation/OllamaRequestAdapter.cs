@@ -14,10 +14,13 @@ public sealed class AdaptationOptions
     /// <summary>Fold <c>role: "system"</c> messages into the neighbouring user message.</summary>
     public bool FoldSystemMessages { get; set; } = true;
 
-    /// <summary><c>auto</c> (by the model's thinking capability), <c>enabled</c>, <c>disabled</c> or <c>passthrough</c> (leave the request's own).</summary>
+    /// <summary>
+    /// <c>auto</c> (the request's own <c>disabled</c>, otherwise by the model's thinking capability), <c>enabled</c>,
+    /// <c>disabled</c> or <c>passthrough</c> (leave the request's own, effort included).
+    /// </summary>
     public string Thinking { get; set; } = "auto";
 
-    /// <summary>Thinking budget sent with an explicit <c>enabled</c>.</summary>
+    /// <summary>Thinking budget sent when the gateway turns thinking on (kept below the request's max_tokens).</summary>
     public int ThinkingBudgetTokens { get; set; } = 4096;
 
     /// <summary>Put <c>is_error</c> into the tool_result text, since Ollama drops the flag.</summary>
@@ -31,7 +34,8 @@ public sealed class AdaptationOptions
 }
 
 /// <summary>What the adapter changed, for the span.</summary>
-public sealed record AdaptationReport(IReadOnlyList<string> Changes, bool StructuredOutputIgnored);
+/// <param name="MaxTokens">The max_tokens sent, when the adapter lowered it.</param>
+public sealed record AdaptationReport(IReadOnlyList<string> Changes, bool StructuredOutputIgnored, int? MaxTokens);
 
 /// <summary>
 /// Rewrites a Claude Code request so Ollama (anthropic/anthropic.go, v0.32.15) handles it as Anthropic would.
@@ -76,12 +80,29 @@ public static class OllamaRequestAdapter
             }
         }
 
+        // Ollama passes max_tokens through and lets context shift throw away the start of the prompt.
+        int? loweredMaxTokens = null;
+        if (options.ClampMaxTokens && maxTokensLimit is { } limit && request.MaxTokens is { } maxTokens)
+        {
+            var clamped = Math.Max(options.MinMaxTokens, limit);
+            if (clamped < maxTokens)
+            {
+                edits.Set("max_tokens", clamped);
+                changes.Add("max_tokens");
+                loweredMaxTokens = clamped;
+            }
+        }
+
         // Ollama knows no "adaptive" and turns output_config.effort "high" into maximum thinking.
-        var thinking = DecideThinking(options.Thinking, supportsThinking);
-        if (thinking is not null)
+        var requestedThinking = root.TryGetProperty("thinking", out var thinkingConfig) && thinkingConfig.ValueKind == JsonValueKind.Object
+            && thinkingConfig.TryGetProperty("type", out var thinkingType) && thinkingType.ValueKind == JsonValueKind.String
+            ? thinkingType.GetString()
+            : null;
+        var thinking = DecideThinking(options.Thinking, supportsThinking, requestedThinking);
+        if (thinking is not null && thinking != requestedThinking)
         {
             edits.Set("thinking", thinking == "enabled"
-                ? new JsonObject { ["type"] = "enabled", ["budget_tokens"] = options.ThinkingBudgetTokens }
+                ? new JsonObject { ["type"] = "enabled", ["budget_tokens"] = ThinkingBudget(options.ThinkingBudgetTokens, loweredMaxTokens ?? request.MaxTokens) }
                 : new JsonObject { ["type"] = "disabled" });
             changes.Add("thinking");
         }
@@ -90,13 +111,15 @@ public static class OllamaRequestAdapter
         if (root.TryGetProperty("output_config", out var outputConfig) && outputConfig.ValueKind == JsonValueKind.Object)
         {
             structuredOutput = outputConfig.TryGetProperty("format", out _);
-            if (outputConfig.TryGetProperty("effort", out _))
+
+            // The explicit thinking decided above is what counts; passthrough leaves the request as the client wrote it.
+            if (thinking is not null && outputConfig.TryGetProperty("effort", out _))
             {
-                // The explicit thinking setting above decides; effort would override it on Ollama.
                 var kept = new JsonObject();
                 foreach (var property in outputConfig.EnumerateObject().Where(p => p.Name != "effort"))
                 {
-                    kept[property.Name] = JsonNode.Parse(property.Value.GetRawText());
+                    // As deep as the request itself may be: a structured-output schema can nest far.
+                    kept[property.Name] = JsonNode.Parse(property.Value.GetRawText(), documentOptions: new JsonDocumentOptions { MaxDepth = MessagesRequest.MaxDepth });
                 }
 
                 if (kept.Count == 0)
@@ -112,28 +135,26 @@ public static class OllamaRequestAdapter
             }
         }
 
-        // Ollama passes max_tokens through and lets context shift throw away the start of the prompt.
-        if (options.ClampMaxTokens && maxTokensLimit is { } limit && request.MaxTokens is { } maxTokens)
-        {
-            var clamped = Math.Max(options.MinMaxTokens, limit);
-            if (clamped < maxTokens)
-            {
-                edits.Set("max_tokens", clamped);
-                changes.Add("max_tokens");
-            }
-        }
-
-        return new AdaptationReport(changes, structuredOutput);
+        return new AdaptationReport(changes, structuredOutput, loweredMaxTokens);
     }
 
-    /// <summary>auto → by capability (off when unknown, the cheap and safe choice for a local model).</summary>
-    public static string? DecideThinking(string setting, bool? supportsThinking) => setting.ToLowerInvariant() switch
+    /// <summary>
+    /// auto → the client's own "disabled" stands; otherwise by capability (off when unknown, the cheap and safe choice
+    /// for a local model, since Ollama refuses thinking for a model without it). The other settings are the operator's.
+    /// </summary>
+    /// <param name="requested">The request's own <c>thinking.type</c>, if any.</param>
+    public static string? DecideThinking(string setting, bool? supportsThinking, string? requested) => setting.ToLowerInvariant() switch
     {
         "enabled" => supportsThinking == false ? "disabled" : "enabled",
         "disabled" => "disabled",
         "passthrough" => null,
+        _ when requested == "disabled" => "disabled",
         _ => supportsThinking == true ? "enabled" : "disabled",
     };
+
+    /// <summary>The Messages API wants the budget below max_tokens.</summary>
+    private static int ThinkingBudget(int configured, int? maxTokens) =>
+        maxTokens is > 1 and var max && configured >= max ? max - 1 : configured;
 
     /// <summary>A read-only scan, so the common request (nothing to fold or mark) costs no copy of the conversation.</summary>
     private static bool NeedsMessageRewrite(JsonElement messages, bool fold, bool markErrors)

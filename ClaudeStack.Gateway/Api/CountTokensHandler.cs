@@ -54,8 +54,9 @@ public sealed class CountTokensHandler(
                 case { Response: { } response }:
                     using (response)
                     {
-                        // Servers without count_tokens answer 404 (or 405/501); those get the estimate.
-                        if (response.IsSuccessStatusCode || upstream.Profile == UpstreamProfile.Anthropic)
+                        // Servers without count_tokens answer 404 (or 405/501); those get the estimate. Any other
+                        // answer (a count, a rejected key, a rate limit) is the upstream's to give.
+                        if (upstream.Profile == UpstreamProfile.Anthropic || !LacksEndpoint((int)response.StatusCode))
                         {
                             await CopyAsync(response, context.Response, aborted);
                             return;
@@ -70,6 +71,9 @@ public sealed class CountTokensHandler(
         context.Response.Headers["x-claudestack-token-estimate"] = calibration.Observations(route.Routed) > 0 ? "calibrated" : "uncalibrated";
         await Results.Json(new { input_tokens = estimate }).ExecuteAsync(context);
     }
+
+    private static bool LacksEndpoint(int status) =>
+        status is StatusCodes.Status404NotFound or StatusCodes.Status405MethodNotAllowed or StatusCodes.Status501NotImplemented;
 
     private async Task CopyAsync(HttpResponseMessage upstream, HttpResponse client, CancellationToken aborted)
     {
@@ -86,8 +90,9 @@ public sealed class CountTokensHandler(
             return;
         }
 
+        // Masked as it came, before an error is re-wrapped (JSON escaping could hide a secret from the search).
+        var body = redactor.Redact(await upstream.Content.ReadAsByteArrayAsync(aborted));
         client.StatusCode = status;
-        client.ContentType = upstream.Content.Headers.ContentType?.ToString() ?? "application/json";
         foreach (var name in KeptHeaders)
         {
             if (upstream.Headers.NonValidated.TryGetValues(name, out var values) && values.All(ResponseRelay.IsSendable))
@@ -96,6 +101,15 @@ public sealed class CountTokensHandler(
             }
         }
 
-        await client.Body.WriteAsync(redactor.Redact(await upstream.Content.ReadAsByteArrayAsync(aborted)), aborted);
+        if (upstream.IsSuccessStatusCode)
+        {
+            client.ContentType = upstream.Content.Headers.ContentType?.ToString() ?? "application/json";
+            await client.Body.WriteAsync(body, aborted);
+            return;
+        }
+
+        // A proxy's HTML page or a server's own error shape still reaches the client as an Anthropic error.
+        client.ContentType = "application/json";
+        await client.Body.WriteAsync(AnthropicError.NormalizeUpstream(status, body.Span).Body, aborted);
     }
 }

@@ -133,14 +133,13 @@ public sealed class ModelCallHandler(
 
         var response = upstreamResponse.Content.Headers.ContentType?.MediaType == "text/event-stream"
             ? await relay.RelayStreamAsync(upstreamResponse, features.CaptureMessageContent, aborted)
-            : await relay.RelayWholeAsync(upstreamResponse, aborted);
+            : await relay.RelayWholeAsync(upstreamResponse, request.Stream, aborted);
 
         // (7) Record.
         call.RecordResponse(response);
         RecordOutputContent(call, response, route);
-        if (response.InputTokens is { } inputTokens && response.Completed && guardsLocalModel)
+        if (response.InputTokens is not null && response.TotalInputTokens is { } reported && response.Completed && guardsLocalModel)
         {
-            var reported = inputTokens + (response.CacheReadInputTokens ?? 0) + (response.CacheCreationInputTokens ?? 0);
             if (ContextGuard.LooksTruncated(reported, estimatedTokens, contextLength, calibration.Observations(route.Routed) > 0, localModel.Context.TruncationFraction))
             {
                 call.ReportPromptTruncated(reported, estimatedTokens);
@@ -170,6 +169,11 @@ public sealed class ModelCallHandler(
             {
                 var report = OllamaRequestAdapter.Adapt(request, localModel.Adaptation, modelInfo?.SupportsThinking, roomForOutput, edits);
                 changes.AddRange(report.Changes);
+                if (report.MaxTokens is { } sentMaxTokens)
+                {
+                    call.RecordSentMaxTokens(sentMaxTokens);
+                }
+
                 if (report.StructuredOutputIgnored)
                 {
                     call.AddTag(TelemetryNames.Attributes.StructuredOutputIgnored, true);

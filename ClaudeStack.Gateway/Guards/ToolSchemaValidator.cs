@@ -129,10 +129,14 @@ public static class ToolSchemaValidator
         "string" => value.ValueKind == JsonValueKind.String,
         "boolean" => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
         "number" => value.ValueKind == JsonValueKind.Number,
-        "integer" => value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out _),
+        "integer" => value.ValueKind == JsonValueKind.Number && IsInteger(value),
         "null" => value.ValueKind == JsonValueKind.Null,
         _ => true,
     };
+
+    /// <summary>JSON Schema counts any number without a fractional part as an integer: 2.0 and 1e2 are.</summary>
+    private static bool IsInteger(JsonElement number) =>
+        number.TryGetInt64(out _) || (number.TryGetDouble(out var value) && double.IsFinite(value) && Math.Floor(value) == value);
 
     private static string TypeText(JsonElement type) => type.ValueKind == JsonValueKind.Array
         ? string.Join(" or ", type.EnumerateArray().Select(t => t.GetString()))
@@ -141,7 +145,7 @@ public static class ToolSchemaValidator
     private static string Describe(JsonElement value) => value.ValueKind switch
     {
         JsonValueKind.True or JsonValueKind.False => "boolean",
-        JsonValueKind.Number => value.TryGetInt64(out _) ? "integer" : "number",
+        JsonValueKind.Number => IsInteger(value) ? "integer" : "number",
         _ => value.ValueKind.ToString().ToLowerInvariant(),
     };
 }

@@ -46,9 +46,7 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
             {
                 if (!response.HasStarted)
                 {
-                    response.StatusCode = StatusCodes.Status200OK;
-                    response.ContentType = "text/event-stream";
-                    response.Headers.CacheControl = "no-cache";
+                    SetEventStreamHeaders();
                     if (messageStart is not null)
                     {
                         await response.BodyWriter.WriteAsync(messageStart(), clientAborted);
@@ -64,6 +62,14 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
         {
             // Stopped, or the client left; the call itself notices that.
         }
+    }
+
+    /// <summary>A 200 answered in SSE events, whatever headers the upstream's answer had.</summary>
+    public void SetEventStreamHeaders()
+    {
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
     }
 
     /// <summary>Stops the keep-alive pings and waits for the last one to finish.</summary>

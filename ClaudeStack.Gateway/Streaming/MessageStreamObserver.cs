@@ -13,6 +13,9 @@ public sealed class MessageStreamObserver
 
     private readonly SseParser _parser = new();
     private readonly List<SseEvent> _events = [];
+
+    // Tool calls whose whole input came in content_block_start: deltas, should any follow, replace it.
+    private readonly HashSet<ObservedBlock> _inputFromStart = [];
     private readonly bool _keepText;
     private readonly int _maxBlockChars;
 
@@ -153,10 +156,15 @@ public sealed class MessageStreamObserver
             ToolName = block.TryGetProperty("name", out var name) ? name.GetString() : null,
         };
 
-        // Some servers put the text or a complete tool input in the start event itself.
+        // Some servers put the text or a complete tool input in the start event itself (Anthropic sends "" and {}).
         if (block.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
         {
             Append(observed, text.GetString());
+        }
+        else if (type == "tool_use" && block.TryGetProperty("input", out var input) && input.ValueKind == JsonValueKind.Object && input.EnumerateObject().Any())
+        {
+            Append(observed, input.GetRawText());
+            _inputFromStart.Add(observed);
         }
 
         Response.Blocks.Add(observed);
@@ -181,6 +189,12 @@ public sealed class MessageStreamObserver
                 Append(block, delta.GetProperty("thinking").GetString());
                 break;
             case "input_json_delta":
+                if (_inputFromStart.Remove(block))
+                {
+                    block.Content.Clear();
+                    block.Truncated = false;
+                }
+
                 Append(block, delta.GetProperty("partial_json").GetString());
                 break;
         }

@@ -39,6 +39,14 @@ public sealed class ModelResponse
 
     public long? CacheCreationInputTokens { get; set; }
 
+    /// <summary>
+    /// All input tokens of the prompt, cached ones included: Anthropic reports <c>input_tokens</c> apart from the two
+    /// cache counts, and the GenAI conventions count all three as input. Null when the response reported none.
+    /// </summary>
+    public long? TotalInputTokens => InputTokens is null && CacheReadInputTokens is null && CacheCreationInputTokens is null
+        ? null
+        : (InputTokens ?? 0) + (CacheReadInputTokens ?? 0) + (CacheCreationInputTokens ?? 0);
+
     public List<ObservedBlock> Blocks { get; } = [];
 
     /// <summary>The stream ended with message_stop, or a whole JSON response was read.</summary>

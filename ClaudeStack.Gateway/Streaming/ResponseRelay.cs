@@ -52,7 +52,8 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
         var buffer = ArrayPool<byte>.Shared.Rent(32 * 1024);
 
-        // Re-arming the timer on every read of a fast stream costs more than the read; a tenth of the timeout is precise enough.
+        // Re-arming the timer on every read of a fast stream costs more than the read, so it is re-armed at most every
+        // tenth of the timeout, for a tenth longer: silence ends the stream after 100–110% of the timeout, never sooner.
         var rearmEvery = idleTimeout / 10;
         long armedAt = 0;
         await using var body = await upstream.Content.ReadAsStreamAsync(clientAborted);
@@ -63,7 +64,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
             {
                 if (armedAt == 0 || Stopwatch.GetElapsedTime(armedAt) >= rearmEvery)
                 {
-                    idle.CancelAfter(idleTimeout);
+                    idle.CancelAfter(idleTimeout + rearmEvery);
                     armedAt = Stopwatch.GetTimestamp();
                 }
 
@@ -185,8 +186,11 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         }
     }
 
-    /// <summary>Relays a whole JSON response and returns what it said.</summary>
-    public async Task<ModelResponse> RelayWholeAsync(HttpResponseMessage upstream, CancellationToken clientAborted)
+    /// <summary>
+    /// Relays a whole JSON response and returns what it said. When the client asked for a stream (the upstream
+    /// ignored "stream"), the answer goes out as SSE events, as a streaming client can only read those.
+    /// </summary>
+    public async Task<ModelResponse> RelayWholeAsync(HttpResponseMessage upstream, bool streamRequested, CancellationToken clientAborted)
     {
         var (body, failure) = await ReadBoundedAsync(upstream, MaxBufferedBody, clientAborted);
         if (failure is not null)
@@ -201,9 +205,15 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
             Check(block);
         }
 
-        if (client.HeadersSent)
+        // Keep-alive may already have opened the SSE stream; either way a streaming client gets events.
+        if (client.HeadersSent || (streamRequested && response.Completed))
         {
-            // Keep-alive already opened an SSE stream and the upstream ignored "stream": answer in events all the same.
+            if (!client.HeadersSent)
+            {
+                CopyHeaders(upstream, client.Response);
+                client.SetEventStreamHeaders();
+            }
+
             await client.WriteAsync(redactor.Redact(SseEvents.FromWholeMessage(response, includeStart: !client.SentMessageStart)), clientAborted);
             return response;
         }

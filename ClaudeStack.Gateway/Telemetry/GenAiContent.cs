@@ -90,7 +90,9 @@ public static class GenAiContent
             {
                 case "tool_use":
                     WriteToolCallStart(writer, block.ToolUseId, block.ToolName);
-                    WriteJsonOrText(writer, content);
+
+                    // No input_json_delta at all is a call without arguments, as Anthropic's own "input": {} says.
+                    WriteJsonOrText(writer, content.Length == 0 ? "{}" : content);
                     writer.WriteEndObject();
                     break;
                 case "thinking":
@@ -103,10 +105,9 @@ public static class GenAiContent
         }
 
         writer.WriteEndArray();
-        if (response.StopReason is { } stopReason)
-        {
-            writer.WriteString("finish_reason", stopReason);
-        }
+
+        // Required by the conventions' schema; a stream cut short has none of its own.
+        writer.WriteString("finish_reason", response.StopReason ?? (response.Completed ? "stop" : "error"));
 
         writer.WriteEndObject();
         writer.WriteEndArray();

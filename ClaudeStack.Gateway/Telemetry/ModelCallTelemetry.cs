@@ -149,7 +149,7 @@ public sealed class ModelCallTelemetry : IDisposable
                 AddTag(Names.ResponseFinishReasons, new[] { stopReason });
             }
 
-            AddTag(Names.UsageInputTokens, response.InputTokens);
+            AddTag(Names.UsageInputTokens, response.TotalInputTokens);
             AddTag(Names.UsageOutputTokens, response.OutputTokens);
             AddTag(Names.UsageCacheReadInputTokens, response.CacheReadInputTokens);
             AddTag(Names.UsageCacheCreationInputTokens, response.CacheCreationInputTokens);
@@ -165,7 +165,7 @@ public sealed class ModelCallTelemetry : IDisposable
             tags.Add(Names.ResponseModel, model);
         }
 
-        if (response.InputTokens is { } input)
+        if (response.TotalInputTokens is { } input)
         {
             var inputTags = tags;
             inputTags.Add(Names.TokenType, TelemetryNames.TokenTypes.Input);
@@ -209,6 +209,9 @@ public sealed class ModelCallTelemetry : IDisposable
             Log.CallFailed(_logger, _route.Routed, errorType, statusCode, message);
         }
     }
+
+    /// <summary>The adaptation lowered max_tokens: the span describes the call the model received.</summary>
+    public void RecordSentMaxTokens(int maxTokens) => Activity?.SetTag(Names.RequestMaxTokens, maxTokens);
 
     public void SetStatusCode(int statusCode) => Activity?.SetTag(Names.HttpResponseStatusCode, statusCode);
 
