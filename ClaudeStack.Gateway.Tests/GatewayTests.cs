@@ -350,8 +350,7 @@ public sealed class GatewayTests
     {
         // Ollama writes nothing, not even headers, until the first token (middleware/anthropic.go); prefill can take minutes.
         var message = ScriptedMessage.Text("late");
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Message(message, firstEventDelay: TimeSpan.FromSeconds(6)), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?>
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Message(message, firstEventDelay: TimeSpan.FromSeconds(6)), new Dictionary<string, string?>
         {
             ["Gateway:Streaming:KeepAliveAfter"] = "00:00:00.300",
             ["Gateway:Streaming:KeepAliveInterval"] = "00:00:00.500",
@@ -359,7 +358,7 @@ public sealed class GatewayTests
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = Body(Request()) };
 
         var started = System.Diagnostics.Stopwatch.StartNew();
-        using var response = await gateway.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct);
+        using var response = await rig.Gateway.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct);
         var headersAfter = started.Elapsed;
         var text = await response.Content.ReadAsStringAsync(Ct);
 
@@ -370,6 +369,15 @@ public sealed class GatewayTests
         // The upstream's own message_start is dropped; everything after it arrives as sent.
         Assert.EndsWith(string.Concat(AnthropicSse.MessageEvents(message).Skip(1)), text);
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(text, "event: message_start"));
+
+        // The span names the message by the id the client got (and Claude Code keeps in its transcript).
+        Assert.Equal(MessageStartId(text), (await rig.SingleSpanAsync(Ct)).GetTagItem(Names.ResponseId));
+    }
+
+    private static string MessageStartId(string sse)
+    {
+        var data = sse.Split('\n').First(line => line.StartsWith("data: {\"type\":\"message_start\"", StringComparison.Ordinal));
+        return (string)JsonNode.Parse(data["data: ".Length..])!["message"]!["id"]!;
     }
 
     [Theory]
@@ -648,10 +656,11 @@ public sealed class GatewayTests
     {
         // Some servers ignore "stream": true. A streaming client reads only events, so the answer must be SSE whether
         // it comes before keep-alive opened the stream (0 ms) or after (2 s).
+        var message = ScriptedMessage.Text("whole");
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Custom(async (context, _, ct) =>
         {
             await Task.Delay(answerAfterMs, ct);
-            var json = Encoding.UTF8.GetBytes(AnthropicSse.MessageJson(ScriptedMessage.Text("whole")));
+            var json = Encoding.UTF8.GetBytes(AnthropicSse.MessageJson(message));
             context.Response.ContentType = "application/json";
             await context.Response.Body.WriteAsync(json, ct);
         }), Ct);
@@ -662,6 +671,8 @@ public sealed class GatewayTests
 
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(text, "event: message_start"));
+        // The message keeps the upstream's id, unless the gateway had already started it under its own.
+        Assert.StartsWith(answerAfterMs == 0 ? message.Id : "msg_gateway_", MessageStartId(text), StringComparison.Ordinal);
         Assert.Contains("\"text\":\"whole\"", text);
         Assert.EndsWith("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n", text);
     }

@@ -101,11 +101,18 @@ public sealed class ModelCallHandler(
         RecordInputContent(call, request, route);
 
         // (5) Forward; keep a silent stream alive while the model prefills.
+        string? gatewayMessageId = null;
         if (request.Stream)
         {
             // Only for Ollama does the gateway speak first with its own message_start; pass-through upstreams keep
             // their own, and get pings alone.
-            Func<byte[]>? messageStart = Upstream.Profile == UpstreamProfile.Ollama ? () => SseEvents.MessageStart(route.Routed, estimatedTokens) : null;
+            Func<byte[]>? messageStart = null;
+            if (Upstream.Profile == UpstreamProfile.Ollama)
+            {
+                gatewayMessageId = SseEvents.NewMessageId();
+                messageStart = () => SseEvents.MessageStart(gatewayMessageId, route.Routed, estimatedTokens);
+            }
+
             client.StartKeepAlive(features.KeepAliveAfter, features.KeepAliveInterval, messageStart, aborted);
         }
 
@@ -136,6 +143,12 @@ public sealed class ModelCallHandler(
             : await relay.RelayWholeAsync(upstreamResponse, request.Stream, aborted);
 
         // (7) Record.
+        if (client.SentMessageStart)
+        {
+            // The client, and the transcript it keeps, know the message by the id the gateway gave it.
+            response.Id = gatewayMessageId;
+        }
+
         call.RecordResponse(response);
         RecordOutputContent(call, response, route);
         if (response.InputTokens is not null && response.TotalInputTokens is { } reported && response.Completed && guardsLocalModel)

@@ -10,8 +10,11 @@ public static class SseEvents
     /// <summary>An <c>event: error</c> carrying an Anthropic error body.</summary>
     public static byte[] Error(ReadOnlySpan<byte> errorJson) => [.. "event: error\ndata: "u8, .. errorJson, .. "\n\n"u8];
 
+    /// <summary>An id for a message the gateway starts itself, in the form of Anthropic's own (<c>msg_...</c>).</summary>
+    public static string NewMessageId() => $"msg_gateway_{Guid.NewGuid():N}";
+
     /// <summary>The start of a message, sent while the model is still silent; the upstream's own one is dropped later.</summary>
-    public static byte[] MessageStart(string model, int estimatedInputTokens)
+    public static byte[] MessageStart(string id, string model, int estimatedInputTokens)
     {
         using var buffer = new MemoryStream();
         buffer.Write("event: message_start\ndata: "u8);
@@ -20,7 +23,7 @@ public static class SseEvents
             writer.WriteStartObject();
             writer.WriteString("type", "message_start");
             writer.WriteStartObject("message");
-            writer.WriteString("id", $"msg_gateway_{Guid.NewGuid():N}");
+            writer.WriteString("id", id);
             writer.WriteString("type", "message");
             writer.WriteString("role", "assistant");
             writer.WriteString("model", model);
@@ -49,7 +52,7 @@ public static class SseEvents
         using var buffer = new MemoryStream();
         if (includeStart)
         {
-            buffer.Write(MessageStart(message.Model ?? "", (int)(message.InputTokens ?? 0)));
+            buffer.Write(MessageStart(message.Id ?? NewMessageId(), message.Model ?? "", (int)(message.InputTokens ?? 0)));
         }
 
         foreach (var block in message.Blocks)
