@@ -93,6 +93,14 @@ public static class StackConstants
 
         public const int MaximumContextLength = 1048576;
         public const string KeepAlive = "30m";
+
+        /// <summary>
+        /// Claude Code's stream idle timeout with local models: the gateway's own wait for a first token (its
+        /// <c>Gateway:Upstream:ResponseTimeout</c> default), since the gateway opens the stream with its own
+        /// <c>message_start</c> after seconds while a CPU prefill, or a tool call Ollama holds back until it is whole,
+        /// can stay silent longer than Claude Code's 5 minutes.
+        /// </summary>
+        public const int LocalModelStreamIdleTimeoutMs = 10 * 60 * 1000;
         public const string ContainerName = "claudestack-claude-code";
 
         /// <summary>The image's own default uid/gid (<c>node</c> in the official Node images), used where the host user cannot be read.</summary>
@@ -155,6 +163,12 @@ public static class StackConstants
         public const string DefaultHaikuModel = "ANTHROPIC_DEFAULT_HAIKU_MODEL";
         public const string SubagentModel = "CLAUDE_CODE_SUBAGENT_MODEL";
         public const string AutoCompactWindow = "CLAUDE_CODE_AUTO_COMPACT_WINDOW";
+
+        /// <summary>
+        /// How long Claude Code waits for the next stream event before it aborts the call (at least, and by default, 5
+        /// minutes in 2.1.329; <c>ping</c> events do not count).
+        /// </summary>
+        public const string StreamIdleTimeoutMs = "CLAUDE_STREAM_IDLE_TIMEOUT_MS";
 
         /// <summary>
         /// The context window Claude Code assumes for the model. Without it Claude Code warns that it does not

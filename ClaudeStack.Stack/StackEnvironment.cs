@@ -122,6 +122,7 @@ public static class StackEnvironment
         if (options.UsesLocalModels)
         {
             entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.AutoCompactWindow, Invariant(options.ContextLength)));
+            entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.StreamIdleTimeoutMs, Invariant(StackConstants.Defaults.LocalModelStreamIdleTimeoutMs)));
         }
 
         if (ClaudeCodeMaxContextTokens(options) is { } maxContextTokens)
