@@ -95,10 +95,10 @@ public static class StackConstants
         public const string KeepAlive = "30m";
 
         /// <summary>
-        /// Claude Code's stream idle timeout with local models: the gateway's own wait for a first token (its
-        /// <c>Gateway:Upstream:ResponseTimeout</c> default), since the gateway opens the stream with its own
-        /// <c>message_start</c> after seconds while a CPU prefill, or a tool call Ollama holds back until it is whole,
-        /// can stay silent longer than Claude Code's 5 minutes.
+        /// Claude Code's stream idle timeout with local models, as long as the gateway's own waits for a first token and
+        /// for the next bytes (its <c>Gateway:Upstream:ResponseTimeout</c> and <c>IdleTimeout</c> defaults): the gateway
+        /// opens the stream with its own <c>message_start</c> after seconds, while a CPU prefill, or a tool call Ollama
+        /// holds back until it is whole, can stay silent longer than Claude Code's 5 minutes.
         /// </summary>
         public const int LocalModelStreamIdleTimeoutMs = 10 * 60 * 1000;
         public const string ContainerName = "claudestack-claude-code";

@@ -42,7 +42,7 @@ public sealed class GatewayOptions
             yield return response;
         }
 
-        if (TimeoutProblem($"{SectionName}:Upstream:IdleTimeout", Upstream.IdleTimeout, "00:05:00") is { } idle)
+        if (TimeoutProblem($"{SectionName}:Upstream:IdleTimeout", Upstream.IdleTimeout, "00:10:00") is { } idle)
         {
             yield return idle;
         }
@@ -75,8 +75,12 @@ public sealed class UpstreamOptions
     /// <summary>How long to wait for the upstream's response headers. Local models on a CPU can take minutes.</summary>
     public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>How long a started response may stay silent before the call is failed.</summary>
-    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>
+    /// How long a started response may stay silent before the call is failed. As long as the wait for the first
+    /// token: Ollama sends nothing while it generates a tool call (its parser holds the call back until it is whole),
+    /// and on a CPU a large one takes minutes.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
 }
 
 /// <summary>Local models that stand in for Claude model names, per family.</summary>
