@@ -38,8 +38,8 @@ internal static class StackResourceExtensions
 
     /// <summary>
     /// Adds Ollama when the provider is Ollama: the pinned container with its data volume, GPU access
-    /// and the context length / keep-alive environment, or with <c>UseHostOllama</c> the host's
-    /// <c>ollama serve</c>. Returns <c>null</c> for the other providers.
+    /// and the context length / keep-alive environment, or with <c>UseHostOllama</c> (run only) an <c>ollama serve</c>
+    /// of the host's Ollama installation, on a port of its own. Returns <c>null</c> for the other providers.
     /// </summary>
     public static IResourceBuilder<IOllamaResource>? AddStackOllama(this IDistributedApplicationBuilder builder, StackOptions stack)
     {
@@ -48,9 +48,12 @@ internal static class StackResourceExtensions
             return null;
         }
 
-        if (stack.UseHostOllama)
+        // A published stack runs on machines that need not have Ollama installed: it always gets the container.
+        if (stack.UseHostOllama && builder.ExecutionContext.IsRunMode)
         {
-            return builder.AddOllamaLocal(StackConstants.Resources.Ollama)
+            // Next to, not instead of, an Ollama app already serving on 11434: the models directory is shared, and
+            // this server gets the stack's context length and keep-alive.
+            return builder.AddOllamaLocal(StackConstants.Resources.Ollama, targetPort: StackConstants.Endpoints.HostOllamaPort)
                 .WithStackEnvironment(StackEnvironment.ForOllama(stack));
         }
 
@@ -83,10 +86,12 @@ internal static class StackResourceExtensions
     /// <summary>
     /// Adds the gateway with its own HTTP endpoint (no launch profile, so the endpoint does not depend on the
     /// gateway's launchSettings and stays plain HTTP, reachable from the Claude Code container without a certificate).
+    /// Healthy once <c>/alive</c> answers, so whatever waits for it starts when it listens, not when its process starts.
     /// </summary>
     public static IResourceBuilder<ProjectResource> AddModelGateway(this IDistributedApplicationBuilder builder) =>
         builder.AddProject<Projects.ClaudeStack_Gateway>(StackConstants.Resources.Gateway, launchProfileName: null)
-            .WithHttpEndpoint(name: StackConstants.Endpoints.Http);
+            .WithHttpEndpoint(name: StackConstants.Endpoints.Http)
+            .WithHttpHealthCheck(StackConstants.Endpoints.GatewayAlivePath, endpointName: StackConstants.Endpoints.Http);
 
     /// <summary>Points the gateway at its upstream: Ollama by reference (ConnectionStrings__ollama) and waits for the main model; an external server as a relationship.</summary>
     public static IResourceBuilder<ProjectResource> WithModelUpstream(
@@ -97,12 +102,16 @@ internal static class StackResourceExtensions
     {
         if (ollama is not null)
         {
-            gateway.WithReference(ollama).WaitFor(ollama);
-        }
-
-        if (models.Count > 0)
-        {
-            gateway.WaitFor(models[0]);
+            // Waiting for a model waits for its Ollama too.
+            gateway.WithReference(ollama);
+            if (models.Count > 0)
+            {
+                gateway.WaitFor(models[0]);
+            }
+            else
+            {
+                gateway.WaitFor(ollama);
+            }
         }
 
         if (externalServer is not null)

@@ -57,4 +57,13 @@ public class ModelTests
 
         Assert.Equal(["qwen3:8b", "gemma3:4b", "nomic-embed-text"], options.ModelsToPull);
     }
+
+    [Fact]
+    public void ModelsToPull_IncludeEveryMappedModel()
+    {
+        // A family mapped to a model nobody pulled would answer every call of that family with a 404.
+        var options = TestConfig.Read("Model=qwen3:8b", "ModelMap:Haiku=qwen3:1.7b", "ModelMap:Opus=qwen3-coder:30b", "ModelMap:Sonnet=qwen3:8b", "ExtraModels=gemma3:4b,qwen3:1.7b");
+
+        Assert.Equal(["qwen3:8b", "qwen3-coder:30b", "qwen3:1.7b", "gemma3:4b"], options.ModelsToPull);
+    }
 }

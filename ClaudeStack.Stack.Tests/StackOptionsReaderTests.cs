@@ -53,7 +53,7 @@ public class StackOptionsReaderTests
 
         Assert.Equal("qwen3:8b", options.Model);
         Assert.Equal(["gemma3:4b", "qwen3:8b"], options.ExtraModels);
-        Assert.Equal(["qwen3:8b", "gemma3:4b"], options.ModelsToPull);
+        Assert.Equal(["qwen3:8b", "qwen3-coder:30b", "qwen3:1.7b", "gemma3:4b"], options.ModelsToPull);
         Assert.Equal("qwen3-coder:30b", options.ModelOverrides[ModelFamily.Opus]);
         Assert.Equal("qwen3:1.7b", options.ModelOverrides[ModelFamily.Haiku]);
         Assert.Equal(GpuVendor.Nvidia, options.Gpu);

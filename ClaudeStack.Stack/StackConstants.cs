@@ -32,6 +32,15 @@ public static class StackConstants
     public static class Endpoints
     {
         public const string Http = "http";
+
+        /// <summary>The gateway's liveness endpoint (ServiceDefaults' <c>/alive</c>): answering means it is listening.</summary>
+        public const string GatewayAlivePath = "/alive";
+
+        /// <summary>
+        /// The port the stack's own <c>ollama serve</c> listens on with <c>UseHostOllama</c>: not Ollama's default 11434,
+        /// where the Ollama app (macOS, Windows) or service (Linux) already listens on most machines that have Ollama.
+        /// </summary>
+        public const int HostOllamaPort = 11435;
     }
 
     /// <summary>The Ollama image. CommunityToolkit.Aspire.Hosting.Ollama 13.5.0 pins the same tag; it is pinned here too so a toolkit update cannot silently move to an Ollama without the Anthropic API.</summary>

@@ -112,10 +112,17 @@ public sealed record StackOptions
     /// <summary>True when the models are local (Ollama or an external server), so Claude names must never reach the upstream.</summary>
     public bool UsesLocalModels => Provider != ModelProvider.Anthropic;
 
-    /// <summary>Main model first, then the extras, without duplicates (Ollama provider only; empty otherwise).</summary>
+    /// <summary>
+    /// Main model first, then the models mapped to Claude families (Claude Code calls them, e.g. Haiku for small
+    /// tasks), then the extras, without duplicates (Ollama provider only; empty otherwise).
+    /// </summary>
     public IReadOnlyList<string> ModelsToPull =>
         Provider == ModelProvider.Ollama && Model is not null
-            ? new[] { Model }.Concat(ExtraModels).Distinct(StringComparer.Ordinal).ToArray()
+            ? new[] { Model }
+                .Concat(Enum.GetValues<ModelFamily>().Where(ModelOverrides.ContainsKey).Select(family => ModelOverrides[family]))
+                .Concat(ExtraModels)
+                .Distinct(StringComparer.Ordinal)
+                .ToArray()
             : [];
 
     /// <summary>The resolved model map.</summary>

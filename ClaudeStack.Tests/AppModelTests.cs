@@ -38,6 +38,9 @@ public class AppModelTests
         var claudeWaits = builder.Resource<ContainerResource>("claude-code").Annotations.OfType<WaitAnnotation>().Select(w => w.Resource.Name);
         Assert.Equal(["ollama", "model-llama3-1-8b"], gatewayWaits);
         Assert.Equal(["model-gateway"], claudeWaits);
+
+        // Claude Code starts once the gateway answers /alive, not merely once its process runs.
+        Assert.Single(builder.Resource<ProjectResource>("model-gateway").Annotations.OfType<HealthCheckAnnotation>());
     }
 
     [Fact]
@@ -76,7 +79,9 @@ public class AppModelTests
     {
         await using var builder = await StackFixture.CreateAsync("UseHostOllama=true");
 
-        Assert.IsType<OllamaExecutableResource>(builder.Resource<IResource>("ollama"));
+        var ollama = Assert.IsType<OllamaExecutableResource>(builder.Resource<IResource>("ollama"));
+        // Not 11434, where an installed Ollama app or service already listens.
+        Assert.Equal(StackConstants.Endpoints.HostOllamaPort, Assert.Single(ollama.Annotations.OfType<EndpointAnnotation>()).TargetPort);
     }
 
     [Fact]
@@ -270,16 +275,18 @@ public class AppModelTests
     }
 
     [Theory]
-    [InlineData("None")]
-    [InlineData("Nvidia")]
-    [InlineData("Amd")]
-    public async Task Publish_WritesComposeWithGpuAccessAndTty(string gpu)
+    [InlineData("None", false)]
+    [InlineData("Nvidia", false)]
+    [InlineData("Amd", false)]
+    [InlineData("None", true)]
+    public async Task Publish_WritesComposeWithGpuAccessAndTty(string gpu, bool useHostOllama)
     {
+        // UseHostOllama is for `dotnet run` on the developer's machine; the compose file always runs the Ollama container.
         var output = Directory.CreateTempSubdirectory("claudestack-compose-").FullName;
         try
         {
             await using var builder = await StackFixture.CreateWithArgsAsync(
-                ["--operation", "publish", "--step", "publish", "--output-path", output, $"ClaudeStack:Gpu={gpu}"]);
+                ["--operation", "publish", "--step", "publish", "--output-path", output, $"ClaudeStack:Gpu={gpu}", $"ClaudeStack:UseHostOllama={useHostOllama}"]);
             Assert.Single(builder.Resources.OfType<DockerComposeEnvironmentResource>(), e => e.Name == "compose");
             await using var app = await builder.BuildAsync();
             using var cts = new CancellationTokenSource(StackFixture.ModelTimeout);

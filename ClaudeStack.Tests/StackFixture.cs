@@ -72,7 +72,9 @@ internal static class StackFixture
     public static void Allocate(IResourceWithEndpoints resource, string endpointName, string address, int port, NetworkIdentifier network)
     {
         var annotation = resource.Annotations.OfType<EndpointAnnotation>().Single(e => e.Name == endpointName);
-        annotation.AllAllocatedEndpoints.AddOrUpdateAllocatedEndpoint(network, new AllocatedEndpoint(annotation, address, port, EndpointBindingMode.SingleAddress, targetPortExpression: null, networkId: network));
+        // Proxied endpoints have no fixed target port; DCP gives an expression for it (ASPNETCORE_URLS uses it).
+        var targetPort = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        annotation.AllAllocatedEndpoints.AddOrUpdateAllocatedEndpoint(network, new AllocatedEndpoint(annotation, address, port, EndpointBindingMode.SingleAddress, targetPortExpression: targetPort, networkId: network));
     }
 
     /// <summary>The container runtime arguments (e.g. <c>--gpus all</c>) the resource's callbacks add.</summary>
