@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using ClaudeStack.Container.Tests.Support;
+using ClaudeStack.ScriptedUpstream;
 
 namespace ClaudeStack.Container.Tests;
 
@@ -90,6 +91,132 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         Assert.Contains("is not running", run.Stderr, StringComparison.Ordinal);
         Assert.Contains("dotnet run --project ClaudeStack.AppHost", run.Stderr, StringComparison.Ordinal);
         Assert.Equal(string.Empty, run.Stdout);
+    }
+
+    /// <summary>
+    /// Without a terminal docker exec passes no signal on. A caller stopping scripts/claude (Ctrl+C in a pipeline, a
+    /// kill from an editor) must stop Claude Code in the container too, or it goes on calling the model and editing
+    /// the workspace after the user thinks it stopped.
+    /// </summary>
+    [Fact]
+    public async Task AttachScript_StoppedWithoutATerminal_StopsClaudeInTheContainer()
+    {
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+
+        // A model that never answers (a long CPU prefill), so Claude Code is surely still running when the script is stopped.
+        await using var stack = await LocalStack.StartAsync(_ => ScriptedReply.Custom((_, _, ct) => Task.Delay(Timeout.Infinite, ct)), "127.0.0.1", cancellationToken);
+        var name = Containers.NewName("attach-stop");
+        try
+        {
+            await StartIdleAsync(name, stack, cancellationToken);
+            await Containers.WaitForLogAsync(name, "Waiting", ReadyTimeout, cancellationToken);
+            using var script = StartBashScript(name, ["-p", "Take your time."]);
+            script.StandardInput.Close();
+            _ = script.StandardOutput.ReadToEndAsync(cancellationToken);
+            var stderr = script.StandardError.ReadToEndAsync(cancellationToken);
+            await Until(() => stack.Upstream.MessageRequests.Count > 0, ReadyTimeout, cancellationToken);
+            Assert.Equal(0, (await ClaudeProcessesAsync(name, cancellationToken)).ExitCode);
+
+            (await ProcessRunner.RunAsync("kill", ["-TERM", script.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], Containers.CommandTimeout, cancellationToken)).EnsureSuccess();
+
+            await script.WaitForExitAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
+            await Until(async () => (await ClaudeProcessesAsync(name, cancellationToken)).ExitCode == 1, TimeSpan.FromSeconds(15), cancellationToken, await stderr);
+        }
+        finally
+        {
+            await Containers.RemoveAsync(name);
+        }
+    }
+
+    /// <summary>
+    /// `docker run --user` (another way to match the host user) leaves HOME=/home/node, which that uid cannot write.
+    /// The entrypoint gives the container's own process a private home; a session attached with the script gets the same.
+    /// </summary>
+    [Fact]
+    public async Task AttachScript_ContainerRunAsAnotherUser_GivesClaudeAWritableHome()
+    {
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var stack = await LocalStack.StartAsync(Scripts.AnswerOnly, "127.0.0.1", cancellationToken);
+        var name = Containers.NewName("attach-user");
+        try
+        {
+            (await ProcessRunner.DockerAsync(
+                Containers.CommandTimeout,
+                cancellationToken,
+                ["run", "-d", "--name", name, "--user", "1234:1234", "--network", "host", .. Containers.ClaudeEnvironment(stack.GatewayAddress), image.Tag, "idle"])).EnsureSuccess();
+            await Containers.WaitForLogAsync(name, "Waiting", ReadyTimeout, cancellationToken);
+
+            var run = await RunScriptAsync("bash", name, ["-p", "Report the completion code."], cancellationToken);
+            Assert.True(run.ExitCode == 0, run.Describe());
+            Assert.Contains(Scripts.FinalAnswer, run.Stdout, StringComparison.Ordinal);
+
+            // Claude Code keeps the session under its home: the private one, not the unwritable /home/node.
+            var sessions = await ProcessRunner.DockerAsync(Containers.CommandTimeout, cancellationToken, "exec", name, "sh", "-c", "ls -A /tmp/claude-home-1234/.claude/projects");
+            Assert.True(sessions.ExitCode == 0 && sessions.Stdout.Trim().Length > 0, sessions.Describe());
+        }
+        finally
+        {
+            await Containers.RemoveAsync(name);
+        }
+    }
+
+    /// <summary>Input piped into the script reaches Claude Code, as piped into claude itself (it is part of the prompt).</summary>
+    [Fact]
+    public async Task AttachScript_PipedInput_ReachesClaude()
+    {
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var stack = await LocalStack.StartAsync(Scripts.AnswerOnly, "127.0.0.1", cancellationToken);
+        var name = Containers.NewName("attach-pipe");
+        try
+        {
+            await StartIdleAsync(name, stack, cancellationToken);
+            await Containers.WaitForLogAsync(name, "Waiting", ReadyTimeout, cancellationToken);
+            using var script = StartBashScript(name, ["-p", "Summarize the notes."]);
+            await script.StandardInput.WriteAsync("notes: the build is red since PIPED-7d1f".AsMemory(), cancellationToken);
+            script.StandardInput.Close();
+            var stdout = await script.StandardOutput.ReadToEndAsync(cancellationToken).WaitAsync(Containers.TaskTimeout, cancellationToken);
+            await script.WaitForExitAsync(cancellationToken);
+
+            Assert.Equal(0, script.ExitCode);
+            Assert.Contains(Scripts.FinalAnswer, stdout, StringComparison.Ordinal);
+            Assert.Contains(stack.Upstream.MessageRequests, r => r.BodyText.Contains("PIPED-7d1f", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await Containers.RemoveAsync(name);
+        }
+    }
+
+    private static Process StartBashScript(string container, string[] arguments)
+    {
+        var start = new ProcessStartInfo("bash") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(ClaudeCodeImage.RepositoryRoot, "scripts", "claude"));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["CLAUDE_STACK_CONTAINER"] = container;
+        return Process.Start(start)!;
+    }
+
+    private static Task<ProcessResult> ClaudeProcessesAsync(string container, CancellationToken cancellationToken) =>
+        ProcessRunner.DockerAsync(Containers.CommandTimeout, cancellationToken, "exec", container, "pgrep", "-x", "claude");
+
+    private static Task Until(Func<bool> condition, TimeSpan timeout, CancellationToken cancellationToken) =>
+        Until(() => Task.FromResult(condition()), timeout, cancellationToken);
+
+    private static async Task Until(Func<Task<bool>> condition, TimeSpan timeout, CancellationToken cancellationToken, string? context = null)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(stopwatch.Elapsed < timeout, $"condition not met within {timeout.TotalSeconds:0} s. {context}");
+            await Task.Delay(200, cancellationToken);
+        }
     }
 
     private async Task StartIdleAsync(string name, LocalStack stack, CancellationToken cancellationToken) =>

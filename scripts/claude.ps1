@@ -24,5 +24,6 @@ $flags = @()
 if (-not [Console]::IsInputRedirected -and -not [Console]::IsOutputRedirected) { $flags = @('-it') }
 else { $flags = @('-i') }
 
-& docker exec @flags -w /workspace $container claude @args
+# Through the image's entrypoint: a `docker run --user` uid gets a writable home and the seeded config.
+& docker exec @flags -w /workspace $container claudestack-entrypoint claude @args
 exit $LASTEXITCODE

@@ -92,6 +92,25 @@ public sealed class ClaudeCodeImage : IAsyncLifetime
 
     /// <summary>Builds the Dockerfile (same base, same certificates) with extra build arguments.</summary>
     public Task<ProcessResult> BuildAsync(string tag, IEnumerable<string> buildArgs, CancellationToken cancellationToken) =>
+        BuildAsync(tag, buildArgs, context!.FullName, cancellationToken);
+
+    /// <summary>Builds a copy of the build context that <paramref name="change"/> edited first (same base, same certificates).</summary>
+    public async Task<ProcessResult> BuildChangedCopyAsync(string tag, Action<string> change, CancellationToken cancellationToken)
+    {
+        var copy = Directory.CreateTempSubdirectory("claudestack-image-context-");
+        try
+        {
+            CopyDirectory(context!.FullName, copy.FullName);
+            change(copy.FullName);
+            return await BuildAsync(tag, [], copy.FullName, cancellationToken);
+        }
+        finally
+        {
+            copy.Delete(recursive: true);
+        }
+    }
+
+    private Task<ProcessResult> BuildAsync(string tag, IEnumerable<string> buildArgs, string contextDirectory, CancellationToken cancellationToken) =>
         ProcessRunner.DockerAsync(
             ImageBuildTimeout,
             cancellationToken,
@@ -100,7 +119,7 @@ public sealed class ClaudeCodeImage : IAsyncLifetime
                 "--build-arg", "BASE_IMAGE=" + BaseImage,
                 .. buildArgs.SelectMany(a => new[] { "--build-arg", a }),
                 "-t", tag,
-                context!.FullName,
+                contextDirectory,
             ]);
 
     /// <summary>Call first in every test: skips without Docker (fails on CI), fails when the build failed.</summary>
