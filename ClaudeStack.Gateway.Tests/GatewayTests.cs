@@ -304,18 +304,33 @@ public sealed class GatewayTests
         Assert.Equal($"localhost:{upstream.BaseAddress.Port}", upstream.MessageRequests.Single().Header("host"));
     }
 
-    [Fact]
-    public async Task ForeignHostHeader_IsRefusedByEmulatedOllama()
+    [Theory]
+    [InlineData("evil.example.com", HttpStatusCode.Forbidden)]
+    [InlineData("evil.example.com:11434", HttpStatusCode.Forbidden)]
+    [InlineData("8.8.8.8:11434", HttpStatusCode.Forbidden)]
+    [InlineData("localhost:11434", HttpStatusCode.OK)]
+    [InlineData("LOCALHOST:11434", HttpStatusCode.OK)]
+    [InlineData("127.0.0.2:11434", HttpStatusCode.OK)]
+    [InlineData("[::1]:11434", HttpStatusCode.OK)]
+    [InlineData("0.0.0.0:11434", HttpStatusCode.OK)]
+    [InlineData("10.0.0.5:11434", HttpStatusCode.OK)]
+    [InlineData("172.20.1.2:11434", HttpStatusCode.OK)]
+    [InlineData("192.168.1.20:11434", HttpStatusCode.OK)]
+    [InlineData("ollama.internal:11434", HttpStatusCode.OK)]
+    [InlineData("host.docker.internal:11434", HttpStatusCode.OK)]
+    public async Task HostHeader_IsCheckedAsOllamaChecksIt(string host, HttpStatusCode expected)
     {
-        // The emulation's own check, so the test above can fail: a foreign Host gets 403 with an empty body.
+        // The emulation's own check, so the test above can fail. server/routes.go allowedHostsMiddleware (v0.32.15) of a
+        // loopback-bound server: loopback, private, unspecified and own IP addresses pass, so do localhost (any case),
+        // the machine's name and *.localhost / *.local / *.internal; anything else gets 403 with an empty body.
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("ok"), Ollama = new OllamaEmulation() }, Ct);
         using var client = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(upstream.BaseAddress, "/api/version"));
-        request.Headers.Host = "evil.example.com";
+        request.Headers.Host = host;
 
         using var response = await client.SendAsync(request, Ct);
 
-        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal(expected, response.StatusCode);
     }
 
     [Fact]

@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -37,8 +40,9 @@ public sealed class OllamaEmulation
     public string Version { get; init; } = "0.32.15";
 
     /// <summary>
-    /// Reproduces allowedHostsMiddleware of a server bound to loopback: Host headers other than
-    /// localhost / loopback addresses / *.localhost get 403 with an empty body.
+    /// Reproduces allowedHostsMiddleware of a server bound to loopback (server/routes.go): a Host that is not a
+    /// loopback, private, unspecified or own IP address, nor localhost, this machine's name or a *.localhost / *.local /
+    /// *.internal name gets 403 with an empty body. Ollama bound to another address checks nothing: turn it off for that.
     /// </summary>
     public bool CheckHost { get; init; } = true;
 
@@ -69,19 +73,53 @@ public sealed class OllamaEmulation
     private OllamaModel? Find(string? name) =>
         name is null ? null : Models.FirstOrDefault(m => m.Name == name || m.Name == name + ":latest");
 
-    private static bool IsAllowedHost(string? host)
+    /// <summary>allowedHostsMiddleware and allowedHost, step by step.</summary>
+    private static bool IsAllowedHost(string? hostHeader)
     {
-        if (string.IsNullOrEmpty(host))
+        var host = SplitHost(hostHeader ?? "");
+        if (IPAddress.TryParse(host, out var address) && !host.Contains('%', StringComparison.Ordinal))
         {
-            return true;
+            if (IPAddress.IsLoopback(address) || IsPrivate(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || IsOwnAddress(address))
+            {
+                return true;
+            }
         }
 
-        var name = host.StartsWith('[') ? host[1..host.IndexOf(']')] : host.Split(':')[0];
-        return name is "localhost" or "127.0.0.1" or "::1"
-            || name.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)
-            || name.EndsWith(".local", StringComparison.OrdinalIgnoreCase)
-            || name.EndsWith(".internal", StringComparison.OrdinalIgnoreCase);
+        host = host.ToLowerInvariant();
+        return host is "" or "localhost"
+            || host == Dns.GetHostName().ToLowerInvariant()
+            || host.EndsWith(".localhost", StringComparison.Ordinal)
+            || host.EndsWith(".local", StringComparison.Ordinal)
+            || host.EndsWith(".internal", StringComparison.Ordinal);
     }
+
+    /// <summary>Go's net.SplitHostPort, falling back to the whole value when it is not host:port.</summary>
+    private static string SplitHost(string hostHeader)
+    {
+        if (hostHeader.StartsWith('['))
+        {
+            var end = hostHeader.IndexOf("]:", StringComparison.Ordinal);
+            return end > 0 ? hostHeader[1..end] : hostHeader;
+        }
+
+        var colon = hostHeader.IndexOf(':', StringComparison.Ordinal);
+        return colon >= 0 && colon == hostHeader.LastIndexOf(':') ? hostHeader[..colon] : hostHeader;
+    }
+
+    /// <summary>netip.Addr.IsPrivate: 10/8, 172.16/12, 192.168/16, fc00::/7.</summary>
+    private static bool IsPrivate(IPAddress address)
+    {
+        var bytes = address.GetAddressBytes();
+        return address.AddressFamily == AddressFamily.InterNetwork
+            ? bytes[0] == 10 || (bytes[0] == 172 && (bytes[1] & 0xF0) == 16) || (bytes[0] == 192 && bytes[1] == 168)
+            : (bytes[0] & 0xFE) == 0xFC;
+    }
+
+    /// <summary>isLocalIP: an address of one of this machine's interfaces.</summary>
+    private static bool IsOwnAddress(IPAddress address) =>
+        NetworkInterface.GetAllNetworkInterfaces()
+            .SelectMany(i => i.GetIPProperties().UnicastAddresses)
+            .Any(a => a.Address.Equals(address));
 
     private static JsonNode Running(OllamaModel model) => new JsonObject
     {
