@@ -16,6 +16,9 @@ public sealed class BenchRun(BenchSettings settings, TextWriter log)
 
     private static double ElapsedMs(long from, long to) => (to - from) * 1000.0 / Stopwatch.Frequency;
 
+    /// <summary>A smoke run is too short and too cold to judge a target by: it shows the figure without a verdict.</summary>
+    private string Verdict(bool met, string measured) => settings.Smoke ? $"{measured} (smoke run: no verdict)" : Report.Verdict(met, measured);
+
     public async Task<(string Header, IReadOnlyList<Row> Rows)> RunAsync(CancellationToken ct)
     {
         log.WriteLine($"ClaudeStack gateway bench, {settings}: {Path.GetRelativePath(Artifacts.RepositoryRoot, Artifacts.Gateway)} against {Path.GetRelativePath(Artifacts.RepositoryRoot, Artifacts.Upstream)}");
@@ -144,11 +147,11 @@ public sealed class BenchRun(BenchSettings settings, TextWriter log)
             $"Throughput, {settings.Concurrency} concurrent clients, small non-streaming (req/s, best of {settings.ThroughputRounds})",
             Report.Number(d.RequestsPerSecond), Report.Number(g.RequestsPerSecond), Report.Ratio(g.RequestsPerSecond, d.RequestsPerSecond),
             $"≥ 5,000 req/s on {Environment.ProcessorCount} cores",
-            Report.Verdict(g.RequestsPerSecond >= 5000, Report.Number(g.RequestsPerSecond, "req/s"))));
+            Verdict(g.RequestsPerSecond >= 5000, Report.Number(g.RequestsPerSecond, "req/s"))));
         _rows.Add(new Row(
             "CPU time per request in the gateway process (under load)",
             "—", Report.Ms(g.GatewayCpuMs), "—", "≤ 0.25 ms",
-            Report.Verdict(g.GatewayCpuMs <= 0.25, Report.Ms(g.GatewayCpuMs))));
+            Verdict(g.GatewayCpuMs <= 0.25, Report.Ms(g.GatewayCpuMs))));
         _rows.Add(new Row(
             "CPU time per request, all processes (client + upstream [+ gateway])",
             Report.Ms(d.TotalCpuMs), Report.Ms(g.TotalCpuMs), Report.Ratio(g.TotalCpuMs, d.TotalCpuMs), "—",
@@ -156,7 +159,7 @@ public sealed class BenchRun(BenchSettings settings, TextWriter log)
         _rows.Add(new Row(
             "RSS under load (direct: upstream process; gateway: gateway process)",
             Report.Mb(d.UpstreamPeakRss), Report.Mb(g.GatewayPeakRss), "—", "≤ 100 MB",
-            Report.Verdict(g.GatewayPeakRss <= 100L * 1024 * 1024, $"peak {Report.Mb(g.GatewayPeakRss)} (idle after start {Report.Mb(idleRss)})")));
+            Verdict(g.GatewayPeakRss <= 100L * 1024 * 1024, $"peak {Report.Mb(g.GatewayPeakRss)} (idle after start {Report.Mb(idleRss)})")));
         // The cost is the median of the rounds' paired ratios: a best-of per side would pair two different rounds.
         var cost = 1 - telemetryRatios.Median;
 
@@ -167,7 +170,7 @@ public sealed class BenchRun(BenchSettings settings, TextWriter log)
             $"Throughput with telemetry on (content capture + OTLP export) (req/s, best of {settings.ThroughputRounds}; direct column: gateway with telemetry off; ratio: median of paired rounds)",
             Report.Number(g.RequestsPerSecond), Report.Number(t.RequestsPerSecond), Report.Ratio(telemetryRatios.Median, 1),
             "cost ≤ 10%",
-            Report.Verdict(cost <= 0.10, $"cost {cost * 100:0.0}% ({(telemetryRatios.Count == 1 ? "one round" : $"median of {telemetryRatios.Count} paired rounds, {(1 - telemetryRatios.Max) * 100:0.0}–{(1 - telemetryRatios.Min) * 100:0.0}%")}); CPU-bound estimate {cpuBoundCost * 100:0.0}% from all processes' CPU per request, {Report.Ms(g.TotalCpuMs)} → {Report.Ms(t.TotalCpuMs)}; gateway CPU {Report.Ms(t.GatewayCpuMs)}/request, peak RSS {Report.Mb(t.GatewayPeakRss)}, {sink.Requests} exports / {Report.Mb(sink.Bytes)} received")));
+            Verdict(cost <= 0.10, $"cost {cost * 100:0.0}% ({(telemetryRatios.Count == 1 ? "one round" : $"median of {telemetryRatios.Count} paired rounds, {(1 - telemetryRatios.Max) * 100:0.0}–{(1 - telemetryRatios.Min) * 100:0.0}%")}); CPU-bound estimate {cpuBoundCost * 100:0.0}% from all processes' CPU per request, {Report.Ms(g.TotalCpuMs)} → {Report.Ms(t.TotalCpuMs)}; gateway CPU {Report.Ms(t.GatewayCpuMs)}/request, peak RSS {Report.Mb(t.GatewayPeakRss)}, {sink.Requests} exports / {Report.Mb(sink.Bytes)} received")));
     }
 
     /// <summary>
@@ -204,7 +207,7 @@ public sealed class BenchRun(BenchSettings settings, TextWriter log)
         _rows.Add(new Row(
             figure, Report.Ms(a), Report.Ms(b), Report.Ratio(b, a),
             addedTarget is { } target ? $"added ≤ {Report.Ms(target)}" : "—",
-            addedTarget is { } limit ? Report.Verdict(added <= limit, $"added {Report.Ms(added)}") : $"added {Report.Ms(added)}"));
+            addedTarget is { } limit ? Verdict(added <= limit, $"added {Report.Ms(added)}") : $"added {Report.Ms(added)}"));
     }
 
     private static async Task<Samples> LatencyAsync(Uri server, string path, byte[] body, int count, CancellationToken ct)
@@ -425,7 +428,7 @@ public sealed class BenchRun(BenchSettings settings, TextWriter log)
         _rows.Add(new Row(
             $"Streaming throughput ({settings.RateStreamEvents:N0} text deltas of 16 B, events/s)",
             Report.Number(direct), Report.Number(through), Report.Ratio(through, direct), "≥ 0.90× direct",
-            Report.Verdict(through >= 0.9 * direct, Report.Ratio(through, direct))));
+            Verdict(through >= 0.9 * direct, Report.Ratio(through, direct))));
     }
 
     private static async Task<(int Events, long Bytes, double Ms)> StreamOnceAsync(Uri server, byte[] body, CancellationToken ct)
@@ -468,7 +471,7 @@ public sealed class BenchRun(BenchSettings settings, TextWriter log)
         _rows.Add(new Row(
             $"Gateway RSS growth while streaming a {size} response",
             "—", Report.Mb(growth), "—", "≤ 10 MB",
-            Report.Verdict(growth <= 10L * 1024 * 1024, $"{Report.Mb(growth)} (first stream after start, JIT and pools included: {Report.Mb(cold.Growth)})")));
+            Verdict(growth <= 10L * 1024 * 1024, $"{Report.Mb(growth)} (first stream after start, JIT and pools included: {Report.Mb(cold.Growth)})")));
         _rows.Add(new Row(
             $"Large stream rate ({size}, {eventBytes / 1024} KB events, MB/s)",
             Report.Number(direct.Median / (1024 * 1024)), Report.Number(through.Median / (1024 * 1024)), Report.Ratio(through.Median, direct.Median), "—",
@@ -568,7 +571,7 @@ public sealed class BenchRun(BenchSettings settings, TextWriter log)
             _rows.Add(new Row(
                 $"Cancellation {label}: client disconnect → upstream sees its request aborted ({settings.CancelPairs} each)",
                 Describe(a), Describe(b), Report.Ratio(b, a), "≤ 100 ms",
-                Report.Verdict(b <= 100, $"{Describe(b)}; over 100 ms: direct {delays[0].CountAbove(100)}, gateway {delays[1].CountAbove(100)}")));
+                Verdict(b <= 100, $"{Describe(b)}; over 100 ms: direct {delays[0].CountAbove(100)}, gateway {delays[1].CountAbove(100)}")));
         }
 
         static string Describe(double ms) => ms >= CancelWait.TotalMilliseconds ? $"not seen in {CancelWait.TotalSeconds:0} s" : Report.Ms(ms);
