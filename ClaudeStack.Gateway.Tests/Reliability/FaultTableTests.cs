@@ -197,6 +197,32 @@ public sealed class FaultTableTests
             Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamRedirect, 502);
         }),
 
+        // An upstream that is not a Messages API at all (LM Studio answers an unknown route 200 with
+        // {"error":"Unexpected endpoint or method. ..."}) to a streamed request: events can only carry a message, so
+        // the client gets an error naming the setting to check, not an empty message that looks like success.
+        new("JsonNotAMessage", _ => ScriptedReply.Status(200, """{"error":"Unexpected endpoint or method. (POST /v1/messages)"}"""), Stream: true, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, answer.Status);
+            var (_, message) = Rig.AssertAnthropicError(answer.Body, "api_error");
+            Assert.Contains("Gateway:Upstream:Url", message, StringComparison.Ordinal);
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamNotAMessage, 502);
+        }),
+
+        // The same after keep-alive opened the stream (with the gateway's message_start): it ends in an event: error,
+        // not in a made-up empty message.
+        new("JsonNotAMessageAfterKeepAlive", _ => ScriptedReply.Custom(async (context, _, ct) =>
+        {
+            await Task.Delay(800, ct);
+            context.Response.ContentType = "application/json";
+            await context.Response.Body.WriteAsync("""{"object":"chat.completion","choices":[]}"""u8.ToArray(), ct);
+        }), Stream: true, Timeouts(keepAliveAfter: "00:00:00.200"), (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            Assert.DoesNotContain("event: message_stop", answer.Text, StringComparison.Ordinal);
+            Rig.AssertAnthropicError(ClientAnswer.ErrorEventData(answer.Events[^1]), "api_error");
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamNotAMessage, 502);
+        }),
+
         // A non-conforming server (or a proxy) mixing junk lines into the stream: relayed untouched, the call completes.
         new("MalformedSse", _ => ScriptedReply.Chunks(MalformedStream()), Stream: true, [], (answer, span, _) =>
         {

@@ -52,6 +52,9 @@ public sealed class ModelResponse
     /// <summary>The stream ended with message_stop, or a whole JSON response was read.</summary>
     public bool Completed { get; set; }
 
+    /// <summary>A whole JSON response was a Messages API message (<c>"type": "message"</c>), not some other object.</summary>
+    public bool IsMessage { get; set; }
+
     /// <summary>The upstream sent an <c>event: error</c>.</summary>
     public string? ErrorType { get; set; }
 

@@ -19,6 +19,7 @@ public static class ModelResponseReader
                 return response;
             }
 
+            response.IsMessage = String(root, "type") == "message";
             response.Id = String(root, "id");
             response.Model = String(root, "model");
             response.StopReason = String(root, "stop_reason");

@@ -205,9 +205,19 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
             Check(block);
         }
 
-        // Keep-alive may already have opened the SSE stream; either way a streaming client gets events.
-        if (client.HeadersSent || (streamRequested && response.Completed))
+        // Keep-alive may already have opened the SSE stream; either way a streaming client gets events, and events can
+        // only say what a message says: anything else (an error object, another API's answer) is the upstream's failure.
+        if (client.HeadersSent || streamRequested)
         {
+            if (!response.IsMessage)
+            {
+                await EndWithErrorAsync(
+                    AnthropicError.ForStatus(502, "the upstream answered a streamed request with JSON that is not a Messages API message (check Gateway:Upstream:Url and the profile)"),
+                    TelemetryNames.ErrorTypes.UpstreamNotAMessage,
+                    clientAborted);
+                return response;
+            }
+
             if (!client.HeadersSent)
             {
                 CopyHeaders(upstream, client.Response);

@@ -102,6 +102,9 @@ public static class TelemetryNames
 
         /// <summary>The upstream answered with a redirect, which the gateway does not follow.</summary>
         public const string UpstreamRedirect = "upstream_redirect";
+
+        /// <summary>The upstream answered a streamed request with JSON that is not a Messages API message.</summary>
+        public const string UpstreamNotAMessage = "upstream_not_a_message";
         public const string ClientClosed = "client_closed";
 
         /// <summary>The gateway itself failed; its log has the details.</summary>
