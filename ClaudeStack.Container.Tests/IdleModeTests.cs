@@ -94,12 +94,15 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
     }
 
     /// <summary>
-    /// Without a terminal docker exec passes no signal on. A caller stopping scripts/claude (Ctrl+C in a pipeline, a
-    /// kill from an editor) must stop Claude Code in the container too, or it goes on calling the model and editing
-    /// the workspace after the user thinks it stopped.
+    /// Without a terminal docker exec passes no signal on. A caller stopping scripts/claude must stop Claude Code in
+    /// the container too, or it goes on calling the model and editing the workspace after the user thinks it stopped:
+    /// a kill from an editor (TERM to the script), and Ctrl+C in a pipeline (INT to the terminal's whole process group,
+    /// docker exec included, which would take it and exit 0 without passing it on).
     /// </summary>
-    [Fact]
-    public async Task AttachScript_StoppedWithoutATerminal_StopsClaudeInTheContainer()
+    [Theory]
+    [InlineData("TERM", false)]
+    [InlineData("INT", true)]
+    public async Task AttachScript_StoppedWithoutATerminal_StopsClaudeInTheContainer(string signal, bool toProcessGroup)
     {
         image.Require();
         var cancellationToken = TestContext.Current.CancellationToken;
@@ -111,17 +114,21 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         {
             await StartIdleAsync(name, stack, cancellationToken);
             await Containers.WaitForLogAsync(name, "Waiting", ReadyTimeout, cancellationToken);
-            using var script = StartBashScript(name, ["-p", "Take your time."]);
+            using var script = StartBashScript(name, ["-p", "Take your time."], inPipeline: toProcessGroup);
             script.StandardInput.Close();
             _ = script.StandardOutput.ReadToEndAsync(cancellationToken);
             var stderr = script.StandardError.ReadToEndAsync(cancellationToken);
             await Until(() => stack.Upstream.MessageRequests.Count > 0, ReadyTimeout, cancellationToken);
             Assert.Equal(0, (await ClaudeProcessesAsync(name, cancellationToken)).ExitCode);
 
-            (await ProcessRunner.RunAsync("kill", ["-TERM", script.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], Containers.CommandTimeout, cancellationToken)).EnsureSuccess();
+            var target = (toProcessGroup ? "-" : "") + script.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            (await ProcessRunner.RunAsync("kill", ["-" + signal, "--", target], Containers.CommandTimeout, cancellationToken)).EnsureSuccess();
 
             await script.WaitForExitAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
             await Until(async () => (await ClaudeProcessesAsync(name, cancellationToken)).ExitCode == 1, TimeSpan.FromSeconds(15), cancellationToken, await stderr);
+
+            // An interrupted run must not look like a finished one (`scripts/claude -p ... && git commit ...`).
+            Assert.NotEqual(0, script.ExitCode);
         }
         finally
         {
@@ -190,10 +197,22 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         }
     }
 
-    private static Process StartBashScript(string container, string[] arguments)
+    /// <param name="inPipeline">
+    /// Run as `scripts/claude ... | cat` in a process group of its own (setsid), as a terminal runs a pipeline: a
+    /// signal to the group reaches every process in it, as Ctrl+C does.
+    /// </param>
+    private static Process StartBashScript(string container, string[] arguments, bool inPipeline = false)
     {
-        var start = new ProcessStartInfo("bash") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(ClaudeCodeImage.RepositoryRoot, "scripts", "claude"));
+        var script = Path.Combine(ClaudeCodeImage.RepositoryRoot, "scripts", "claude");
+        var start = new ProcessStartInfo(inPipeline ? "setsid" : "bash") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        if (inPipeline)
+        {
+            start.ArgumentList.Add("bash");
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add("set -o pipefail; bash \"$0\" \"$@\" | cat");
+        }
+
+        start.ArgumentList.Add(script);
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
