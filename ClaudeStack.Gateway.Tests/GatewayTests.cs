@@ -308,6 +308,10 @@ public sealed class GatewayTests
     [InlineData("evil.example.com", HttpStatusCode.Forbidden)]
     [InlineData("evil.example.com:11434", HttpStatusCode.Forbidden)]
     [InlineData("8.8.8.8:11434", HttpStatusCode.Forbidden)]
+    [InlineData("127.1:11434", HttpStatusCode.Forbidden)]
+    [InlineData("2130706433:11434", HttpStatusCode.Forbidden)]
+    [InlineData("[::1]", HttpStatusCode.Forbidden)]
+    [InlineData("[::ffff:10.0.0.1]:11434", HttpStatusCode.OK)]
     [InlineData("localhost:11434", HttpStatusCode.OK)]
     [InlineData("LOCALHOST:11434", HttpStatusCode.OK)]
     [InlineData("127.0.0.2:11434", HttpStatusCode.OK)]
@@ -321,8 +325,9 @@ public sealed class GatewayTests
     public async Task HostHeader_IsCheckedAsOllamaChecksIt(string host, HttpStatusCode expected)
     {
         // The emulation's own check, so the test above can fail. server/routes.go allowedHostsMiddleware (v0.32.15) of a
-        // loopback-bound server: loopback, private, unspecified and own IP addresses pass, so do localhost (any case),
-        // the machine's name and *.localhost / *.local / *.internal; anything else gets 403 with an empty body.
+        // loopback-bound server: loopback, private, unspecified and own IP addresses pass (as netip parses them: no
+        // "127.1", and "[::1]" without a port is no address), so do localhost (any case), the machine's name and
+        // *.localhost / *.local / *.internal; anything else gets 403 with an empty body.
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("ok"), Ollama = new OllamaEmulation() }, Ct);
         using var client = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(upstream.BaseAddress, "/api/version"));

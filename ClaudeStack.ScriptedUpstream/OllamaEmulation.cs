@@ -77,7 +77,7 @@ public sealed class OllamaEmulation
     private static bool IsAllowedHost(string? hostHeader)
     {
         var host = SplitHost(hostHeader ?? "");
-        if (IPAddress.TryParse(host, out var address) && !host.Contains('%', StringComparison.Ordinal))
+        if (ParseAddr(host) is { } address)
         {
             if (IPAddress.IsLoopback(address) || IsPrivate(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) || IsOwnAddress(address))
             {
@@ -104,6 +104,22 @@ public sealed class OllamaEmulation
 
         var colon = hostHeader.IndexOf(':', StringComparison.Ordinal);
         return colon >= 0 && colon == hostHeader.LastIndexOf(':') ? hostHeader[..colon] : hostHeader;
+    }
+
+    /// <summary>
+    /// netip.ParseAddr, which is stricter than IPAddress.TryParse: IPv4 only as four decimal parts (no "127.1", no
+    /// integers), IPv6 without brackets. An IPv4-mapped IPv6 address is judged as its IPv4 address, as netip does.
+    /// </summary>
+    private static IPAddress? ParseAddr(string host)
+    {
+        var dottedQuad = host.Split('.') is { Length: 4 } parts && parts.All(p => p.Length is > 0 and <= 3 && p.All(char.IsAsciiDigit) && (p.Length == 1 || p[0] != '0'));
+        var ipv6 = host.Contains(':', StringComparison.Ordinal) && !host.Contains('[', StringComparison.Ordinal);
+        if (!(dottedQuad || ipv6) || !IPAddress.TryParse(host, out var address))
+        {
+            return null;
+        }
+
+        return address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
     }
 
     /// <summary>netip.Addr.IsPrivate: 10/8, 172.16/12, 192.168/16, fc00::/7.</summary>
