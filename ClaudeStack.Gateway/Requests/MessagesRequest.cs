@@ -15,6 +15,12 @@ public sealed class MessagesRequest : IDisposable
     /// <summary>Nesting deeper than this is refused: no real request comes near it.</summary>
     public const int MaxDepth = 128;
 
+    /// <summary>
+    /// Longest model name accepted. Ollama's longest (host, namespace, model and tag at their limits) is about 600
+    /// characters; the name ends up in span names, metric tags and log lines, so megabytes of it are refused here.
+    /// </summary>
+    public const int MaxModelLength = 1024;
+
     private readonly JsonDocument _document;
 
     private MessagesRequest(JsonDocument document, ReadOnlyMemory<byte> body)
@@ -105,9 +111,14 @@ public sealed class MessagesRequest : IDisposable
             return "The request body must be a JSON object.";
         }
 
-        if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.String || model.GetString() is not { Length: > 0 })
+        if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.String || model.GetString() is not { Length: > 0 } modelName)
         {
             return "model: Field required (a non-empty string).";
+        }
+
+        if (modelName.Length > MaxModelLength)
+        {
+            return $"model: String should have at most {MaxModelLength} characters.";
         }
 
         if (!root.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array)
