@@ -19,8 +19,7 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         var name = Containers.NewName("idle");
         try
         {
-            await StartIdleAsync(name, stack, cancellationToken);
-            var logs = await Containers.WaitForLogAsync(name, "Waiting", ReadyTimeout, cancellationToken);
+            var logs = await StartIdleAsync(name, stack, cancellationToken);
             Assert.Contains("docker exec -it", logs, StringComparison.Ordinal);
             Assert.Contains("scripts/claude", logs, StringComparison.Ordinal);
 
@@ -59,7 +58,6 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         try
         {
             await StartIdleAsync(name, stack, cancellationToken);
-            await Containers.WaitForLogAsync(name, "Waiting", ReadyTimeout, cancellationToken);
 
             // --output-format json only changes the output if the arguments reach claude.
             var run = await RunScriptAsync(shell, name, ["-p", "Report the completion code.", "--output-format", "json"], cancellationToken);
@@ -113,7 +111,6 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         try
         {
             await StartIdleAsync(name, stack, cancellationToken);
-            await Containers.WaitForLogAsync(name, "Waiting", ReadyTimeout, cancellationToken);
             using var script = StartBashScript(name, ["-p", "Take your time."], inPipeline: toProcessGroup);
             script.StandardInput.Close();
             _ = script.StandardOutput.ReadToEndAsync(cancellationToken);
@@ -149,11 +146,7 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         var name = Containers.NewName("attach-user");
         try
         {
-            (await ProcessRunner.DockerAsync(
-                Containers.CommandTimeout,
-                cancellationToken,
-                ["run", "-d", "--name", name, "--user", "1234:1234", "--network", "host", .. Containers.ClaudeEnvironment(stack.GatewayAddress), image.Tag, "idle"])).EnsureSuccess();
-            await Containers.WaitForLogAsync(name, "Waiting", ReadyTimeout, cancellationToken);
+            await StartIdleAsync(name, stack, cancellationToken, "--user", "1234:1234");
 
             var run = await RunScriptAsync("bash", name, ["-p", "Report the completion code."], cancellationToken);
             Assert.True(run.ExitCode == 0, run.Describe());
@@ -180,7 +173,6 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         try
         {
             await StartIdleAsync(name, stack, cancellationToken);
-            await Containers.WaitForLogAsync(name, "Waiting", ReadyTimeout, cancellationToken);
             using var script = StartBashScript(name, ["-p", "Summarize the notes."]);
             await script.StandardInput.WriteAsync("notes: the build is red since PIPED-7d1f".AsMemory(), cancellationToken);
             script.StandardInput.Close();
@@ -238,11 +230,15 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         }
     }
 
-    private async Task StartIdleAsync(string name, LocalStack stack, CancellationToken cancellationToken) =>
+    /// <summary>Starts the image in idle mode, as the AppHost does, and waits until it says it is ready; returns its log.</summary>
+    private async Task<string> StartIdleAsync(string name, LocalStack stack, CancellationToken cancellationToken, params string[] runOptions)
+    {
         (await ProcessRunner.DockerAsync(
             Containers.CommandTimeout,
             cancellationToken,
-            ["run", "-d", "--name", name, "--network", "host", .. Containers.ClaudeEnvironment(stack.GatewayAddress), image.Tag, "idle"])).EnsureSuccess();
+            ["run", "-d", "--name", name, .. runOptions, "--network", "host", .. Containers.ClaudeEnvironment(stack.GatewayAddress), image.Tag, "idle"])).EnsureSuccess();
+        return await Containers.WaitForLogAsync(name, "Waiting", ReadyTimeout, cancellationToken);
+    }
 
     /// <summary>PowerShell is optional on Linux: without pwsh the .ps1 variants are skipped, also on CI.</summary>
     private static void RequireShell(string shell)
