@@ -104,14 +104,11 @@ public sealed class ModelCallHandler(
         string? gatewayMessageId = null;
         if (request.Stream)
         {
-            // Only for Ollama does the gateway speak first with its own message_start; pass-through upstreams keep
-            // their own, and get pings alone.
-            Func<byte[]>? messageStart = null;
-            if (Upstream.Profile == UpstreamProfile.Ollama)
-            {
-                gatewayMessageId = SseEvents.NewMessageId();
-                messageStart = () => SseEvents.MessageStart(gatewayMessageId, route.Routed, estimatedTokens);
-            }
+            // Only for Ollama does the gateway speak first with its own message_start (its id made only then);
+            // pass-through upstreams keep their own, and get pings alone.
+            Func<byte[]>? messageStart = Upstream.Profile == UpstreamProfile.Ollama
+                ? () => SseEvents.MessageStart(gatewayMessageId = SseEvents.NewMessageId(), route.Routed, estimatedTokens)
+                : null;
 
             client.StartKeepAlive(features.KeepAliveAfter, features.KeepAliveInterval, messageStart, aborted);
         }

@@ -13,9 +13,6 @@ public sealed class MessageStreamObserver
 
     private readonly SseParser _parser = new();
     private readonly List<SseEvent> _events = [];
-
-    // Tool calls whose whole input came in content_block_start: deltas, should any follow, replace it.
-    private readonly HashSet<ObservedBlock> _inputFromStart = [];
     private readonly bool _keepText;
     private readonly int _maxBlockChars;
 
@@ -164,7 +161,7 @@ public sealed class MessageStreamObserver
         else if (type == "tool_use" && block.TryGetProperty("input", out var input) && input.ValueKind == JsonValueKind.Object && input.EnumerateObject().Any())
         {
             Append(observed, input.GetRawText());
-            _inputFromStart.Add(observed);
+            observed.InputFromStartEvent = true;
         }
 
         Response.Blocks.Add(observed);
@@ -189,8 +186,9 @@ public sealed class MessageStreamObserver
                 Append(block, delta.GetProperty("thinking").GetString());
                 break;
             case "input_json_delta":
-                if (_inputFromStart.Remove(block))
+                if (block.InputFromStartEvent)
                 {
+                    block.InputFromStartEvent = false;
                     block.Content.Clear();
                     block.Truncated = false;
                 }

@@ -19,6 +19,9 @@ public sealed class ObservedBlock
 
     public bool Truncated { get; set; }
 
+    /// <summary>The tool input came whole in content_block_start; input deltas, should any follow, replace it.</summary>
+    internal bool InputFromStartEvent { get; set; }
+
     public bool Complete { get; set; }
 }
 
