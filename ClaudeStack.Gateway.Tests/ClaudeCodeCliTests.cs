@@ -2,6 +2,8 @@ using System.Text.Json.Nodes;
 using ClaudeStack.Gateway.Routing;
 using ClaudeStack.Gateway.Tests.Support;
 using ClaudeStack.ScriptedUpstream;
+using ClaudeStack.Stack;
+using Microsoft.Extensions.Configuration;
 using Names = ClaudeStack.Gateway.Telemetry.TelemetryNames.Attributes;
 
 namespace ClaudeStack.Gateway.Tests;
@@ -102,6 +104,38 @@ public sealed class ClaudeCodeCliTests
         Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput} {run.StandardError}");
         Assert.Contains("Context Usage", run.StandardOutput);
         Assert.Empty(upstream.Requests);
+    }
+
+    [Fact]
+    public async Task StacksLocalModelEnvironment_StartsClaudeCodeWithoutWarnings_InTheModelsWindow()
+    {
+        // The literal environment the AppHost gives the claude-code container with a local model; the gateway address,
+        // the token and the OTLP endpoint, which Aspire fills in, come from the test.
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["ClaudeStack:Model"] = "llama3.1:8b" })
+            .Build();
+        var options = StackOptionsReader.Read(configuration, new LaunchContext(Path.GetTempPath(), Directory.Exists));
+        var environment = StackEnvironment.ForClaudeCode(options)
+            .Where(e => e.Literal is not null)
+            .ToDictionary(e => e.Name, e => e.Literal!);
+        await using var otlp = await OtlpReceiver.StartAsync(Ct);
+        foreach (var (name, value) in otlp.ExporterSettings("claude-code"))
+        {
+            environment[name] = value ?? "";
+        }
+
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(404, "404 page not found", "text/plain"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+
+        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "/context"], Ct, environment);
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput} {run.StandardError}");
+        // The window Claude Code plans and auto-compacts in is the one Ollama is given (ContextLength 65536).
+        Assert.Contains("**Model:** llama3.1:8b", run.StandardOutput);
+        Assert.Contains("/ 65.5k", run.StandardOutput);
+        // Claude Code names the variable it disagrees with, e.g. an auto-compact window below its 100K minimum.
+        Assert.DoesNotContain("CLAUDE_CODE_", run.StandardOutput + run.StandardError);
+        Assert.DoesNotContain("doesn't recognize the model", run.StandardOutput + run.StandardError);
     }
 
     [Fact]

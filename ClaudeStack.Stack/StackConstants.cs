@@ -171,7 +171,6 @@ public static class StackConstants
         public const string DefaultSonnetModel = "ANTHROPIC_DEFAULT_SONNET_MODEL";
         public const string DefaultHaikuModel = "ANTHROPIC_DEFAULT_HAIKU_MODEL";
         public const string SubagentModel = "CLAUDE_CODE_SUBAGENT_MODEL";
-        public const string AutoCompactWindow = "CLAUDE_CODE_AUTO_COMPACT_WINDOW";
 
         /// <summary>
         /// How long Claude Code waits for the next stream event before it aborts the call (at least, and by default, 5
@@ -180,8 +179,10 @@ public static class StackConstants
         public const string StreamIdleTimeoutMs = "CLAUDE_STREAM_IDLE_TIMEOUT_MS";
 
         /// <summary>
-        /// The context window Claude Code assumes for the model. Without it Claude Code warns that it does not
-        /// recognize a local model name and assumes a 1M-token window (observed with 2.1.329).
+        /// The context window Claude Code assumes for the model, and so the window it auto-compacts in. Without it Claude
+        /// Code warns that it does not recognize a local model name and assumes a 1M-token window (observed with 2.1.329).
+        /// Its CLAUDE_CODE_AUTO_COMPACT_WINDOW can only shrink the window, to no less than 100K tokens, so the stack does
+        /// not set it: below 100K it changes nothing and warns on every start.
         /// </summary>
         public const string MaxContextTokens = "CLAUDE_CODE_MAX_CONTEXT_TOKENS";
         public const string EnableTelemetry = "CLAUDE_CODE_ENABLE_TELEMETRY";

@@ -121,7 +121,6 @@ public static class StackEnvironment
 
         if (options.UsesLocalModels)
         {
-            entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.AutoCompactWindow, Invariant(options.ContextLength)));
             entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.StreamIdleTimeoutMs, Invariant(StackConstants.Defaults.LocalModelStreamIdleTimeoutMs)));
         }
 
