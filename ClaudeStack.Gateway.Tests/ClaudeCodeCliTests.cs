@@ -66,6 +66,35 @@ public sealed class ClaudeCodeCliTests
     }
 
     [Fact]
+    public async Task ToolSearch_LoadedToolReachesTheModelAsText_AndThePlaceholderIsNeverOffered()
+    {
+        // With a custom base URL Claude Code defers tools such as WebFetch behind ToolSearch, whose result is
+        // tool_reference blocks, and offers a "never call this tool" placeholder with defer_loading. The scripted model
+        // answers as Ollama would without the gateway's help only in what it is sent: Ollama keeps the text and images
+        // of a tool result (anthropic/anthropic.go convertToolResultContent) and has no defer_loading.
+        await using var rig = await Rig.StartAsync(request => CarriesToolResult(request)
+            ? ScriptedReply.Text("WebFetch is ready.")
+            : ScriptedReply.ToolUse("ToolSearch", "{\"query\":\"select:WebFetch\",\"max_results\":5}"), null, Ct);
+        var upstream = rig.Upstream!;
+
+        var run = await ClaudeCodeCli.RunAsync(rig.Gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Load the WebFetch tool", "--model", "llama3.1:8b", "--allowedTools", "ToolSearch"], Ct);
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput} {run.StandardError}");
+        Assert.Contains("WebFetch is ready.", run.StandardOutput);
+        var calls = upstream.MessageRequests;
+        Assert.Equal(2, calls.Count);
+        static IEnumerable<string> Tools(UpstreamRequest call) => call.Json!["tools"]!.AsArray().Select(t => (string)t!["name"]!);
+        Assert.Contains("ToolSearch", Tools(calls[0]));
+        Assert.DoesNotContain("WebFetch", Tools(calls[0]));
+        Assert.Contains("WebFetch", Tools(calls[1]));
+        Assert.All(calls, call => Assert.DoesNotContain("DeferredToolPlaceholder", Tools(call)));
+        var result = calls[1].Json!["messages"]!.AsArray().Last()!["content"]!.AsArray().Single(b => (string?)b!["type"] == "tool_result")!;
+        var text = Assert.Single(result["content"]!.AsArray())!;
+        Assert.Equal("text", (string?)text["type"]);
+        Assert.Equal("Tool loaded: WebFetch (it can be called now)", (string?)text["text"]);
+    }
+
+    [Fact]
     public async Task SubagentAskingForHaiku_IsRoutedToTheLocalHaikuModel()
     {
         // A subagent with model "haiku" asks for claude-haiku-*; the upstream must only ever see local names.

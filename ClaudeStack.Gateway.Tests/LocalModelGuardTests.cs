@@ -71,7 +71,9 @@ public sealed class LocalModelGuardTests
         Assert.DoesNotContain(sent["messages"]!.AsArray(), m => (string?)m!["role"] == "system");
         Assert.Equal("disabled", (string?)sent["thinking"]!["type"]);
         Assert.Equal(20000 - (int)span.GetTagItem(Names.EstimatedInputTokens)!, (int)sent["max_tokens"]!);
-        Assert.Equal(["system", "messages.system", "max_tokens", "thinking", "output_config.effort"], (string[])span.GetTagItem(Names.RequestAdapted)!);
+        // The captured request offers Claude Code's deferred-tool placeholder, which Ollama would offer as callable.
+        Assert.DoesNotContain(sent["tools"]!.AsArray(), t => (string?)t!["name"] == "DeferredToolPlaceholder");
+        Assert.Equal(["system", "messages.system", "tools.defer_loading", "max_tokens", "thinking", "output_config.effort"], (string[])span.GetTagItem(Names.RequestAdapted)!);
 
         // The span describes the call the model received, not the 32000 the client asked for.
         Assert.Equal((int)sent["max_tokens"]!, span.GetTagItem(Names.RequestMaxTokens));

@@ -46,8 +46,21 @@ public sealed class AdaptationTests
         Assert.Equal(["user", "assistant", "user"], messages.Select(m => (string)m!["role"]!));
         var firstUser = messages[0]!["content"]!.AsArray();
         var reminder = (string)firstUser.Last()!["text"]!;
-        Assert.StartsWith("<system-reminder>\n# Environment", reminder);
+        // Ollama joins a message's text blocks with nothing between them: the reminder starts on its own line.
+        Assert.StartsWith("\n\n<system-reminder>\n# Environment", reminder);
         Assert.EndsWith("</system-reminder>", reminder);
+    }
+
+    [Fact]
+    public void SystemMessageBeforeAUserMessage_IsPrependedWithItsOwnBlankLine()
+    {
+        var json = """{"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"read the files"}]}""";
+
+        var (adapted, _) = Adapt(json);
+
+        var blocks = adapted["messages"]!.AsArray().Single()!["content"]!.AsArray();
+        Assert.Equal("<system-reminder>\nbe brief\n</system-reminder>\n\n", (string?)blocks[0]!["text"]);
+        Assert.Equal("read the files", (string?)blocks[1]!["text"]);
     }
 
     [Fact]
@@ -159,6 +172,120 @@ public sealed class AdaptationTests
         Assert.Equal("[tool error] Permission denied", (string?)blocks[0]!["content"]);
         Assert.Equal("fine", (string?)blocks[1]!["content"]);
         Assert.Contains("messages.tool_result.is_error", report.Changes);
+    }
+
+    [Fact]
+    public void ToolErrorFlag_BeforeContentBlocks_KeepsItsSpace()
+    {
+        var json = """{"model":"m","messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"text","text":"Exit code 1"}],"is_error":true}]}]}""";
+
+        var (adapted, _) = Adapt(json);
+
+        // Ollama concatenates the parts: "[tool error] Exit code 1".
+        var parts = adapted["messages"]![0]!["content"]![0]!["content"]!.AsArray();
+        Assert.Equal(["[tool error] ", "Exit code 1"], parts.Select(p => (string)p!["text"]!));
+    }
+
+    // Claude Code 2.1.329 with a custom base URL: WebFetch and WebSearch deferred behind ToolSearch, a placeholder tool
+    // that must never be called, and ToolSearch's result as tool_reference blocks (captured from the CLI).
+    private const string ToolSearchTools = """
+        [{"name":"Read","input_schema":{"type":"object"}},{"name":"ToolSearch","input_schema":{"type":"object"}},
+         {"name":"WebFetch","input_schema":{"type":"object"},"defer_loading":true},
+         {"name":"WebSearch","input_schema":{"type":"object"},"defer_loading":true},
+         {"name":"DeferredToolPlaceholder","description":"never call this tool","input_schema":{"type":"object"},"defer_loading":true}]
+        """;
+
+    [Fact]
+    public void ToolSearchResult_ReachesTheModelAsText_AndOnlyLoadedDeferredToolsAreOffered()
+    {
+        // anthropic/anthropic.go convertToolResultContent keeps text and images only, so the result would be empty,
+        // and Ollama knows no defer_loading, so the placeholder would be a callable tool.
+        var json = $$$"""
+            {"model":"m","tools":{{{ToolSearchTools}}},"messages":[
+             {"role":"user","content":"fetch example.com"},
+             {"role":"assistant","content":[{"type":"tool_use","id":"toolu_01","name":"ToolSearch","input":{"query":"select:WebFetch"}}]},
+             {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_01","content":[{"type":"tool_reference","tool_name":"WebFetch"},{"type":"tool_reference","tool_name":"WebSearch"}]}]}]}
+            """;
+
+        var (adapted, report) = Adapt(json);
+
+        Assert.Equal(["Read", "ToolSearch", "WebFetch", "WebSearch"], adapted["tools"]!.AsArray().Select(t => (string)t!["name"]!));
+        var parts = adapted["messages"]![2]!["content"]![0]!["content"]!.AsArray();
+        Assert.Equal(
+            ["Tool loaded: WebFetch (it can be called now)", "\n\nTool loaded: WebSearch (it can be called now)"],
+            parts.Select(p => (string)p!["text"]!));
+        Assert.All(parts, p => Assert.Equal("text", (string?)p!["type"]));
+        Assert.Contains("messages.tool_reference", report.Changes);
+        Assert.Contains("tools.defer_loading", report.Changes);
+    }
+
+    [Fact]
+    public void DeferredToolsNotLoadedYet_AreNotOffered_AndTheRestIsUntouched()
+    {
+        var json = $$$"""{"model":"m","tools":{{{ToolSearchTools}}},"messages":[{"role":"user","content":"hi"}]}""";
+
+        var (adapted, report) = Adapt(json);
+
+        var tools = adapted["tools"]!.AsArray();
+        Assert.Equal(["Read", "ToolSearch"], tools.Select(t => (string)t!["name"]!));
+        Assert.Equal("""{"name":"Read","input_schema":{"type":"object"}}""", tools[0]!.ToJsonString());
+        Assert.Equal("hi", (string?)adapted["messages"]![0]!["content"]);
+        Assert.DoesNotContain("messages.tool_reference", report.Changes);
+    }
+
+    [Fact]
+    public void ReplaceDroppedBlocksOff_LeavesToolsAndResultsAsSent()
+    {
+        var json = $$$"""{"model":"m","tools":{{{ToolSearchTools}}},"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"tool_reference","tool_name":"WebFetch"}]}]}]}""";
+
+        var (adapted, report) = Adapt(json, new AdaptationOptions { ReplaceDroppedBlocks = false });
+
+        Assert.Equal(5, adapted["tools"]!.AsArray().Count);
+        Assert.Equal("tool_reference", (string?)adapted["messages"]![0]!["content"]![0]!["content"]![0]!["type"]);
+        Assert.DoesNotContain("tools.defer_loading", report.Changes);
+    }
+
+    [Fact]
+    public void Documents_BecomeTheirTextOrANoteThatTheyAreMissing()
+    {
+        // Claude Code's Read of a PDF returns [text, document(base64 PDF)]; anthropic/anthropic.go drops documents in a
+        // tool result and counts them as unknown blocks in a message, so the model would invent the contents.
+        var json = """
+            {"model":"m","messages":[{"role":"user","content":[
+              {"type":"document","title":"notes.txt","source":{"type":"text","media_type":"text/plain","data":"Line one."}},
+              {"type":"document","source":{"type":"content","content":[{"type":"text","text":"A"},{"type":"text","text":"B"}]}},
+              {"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"PDF file read: /workspace/doc.pdf (393 bytes)"},
+                {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0xLjQK"}}]}]}]}
+            """;
+
+        var (adapted, report) = Adapt(json);
+
+        var blocks = adapted["messages"]![0]!["content"]!.AsArray();
+        Assert.Equal(["text", "text", "tool_result"], blocks.Select(b => (string)b!["type"]!));
+        Assert.Equal("notes.txt\n\nLine one.", (string?)blocks[0]!["text"]);
+        Assert.Equal("\n\nA\n\nB", (string?)blocks[1]!["text"]);
+        var note = (string)blocks[2]!["content"]![1]!["text"]!;
+        Assert.StartsWith("\n\n[The PDF is not shown: this model server reads no documents.", note);
+        Assert.DoesNotContain("JVBERi0xLjQK", adapted.ToJsonString());
+        Assert.Contains("messages.document", report.Changes);
+    }
+
+    [Fact]
+    public void MalformedNestedBlocks_AreLeftOrDescribed_NeverAnException()
+    {
+        // Blocks inside a tool result are not validated like a message's own: odd types must not throw.
+        var json = """
+            {"model":"m","messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[
+              "text",{"type":"tool_reference","tool_name":7},{"type":"document","source":7,"title":["x"]},{"type":"document","source":{"type":"text","data":5}}]}]}]}
+            """;
+
+        var (adapted, _) = Adapt(json);
+
+        var parts = adapted["messages"]![0]!["content"]![0]!["content"]!.AsArray();
+        Assert.Equal("text", (string?)parts[0]);
+        Assert.Equal("\n\nTool loaded:  (it can be called now)", (string?)parts[1]!["text"]);
+        Assert.StartsWith("\n\n[The document is not shown", (string?)parts[2]!["text"]);
+        Assert.StartsWith("\n\n[The document is not shown", (string?)parts[3]!["text"]);
     }
 
     [Theory]

@@ -26,6 +26,12 @@ public sealed class AdaptationOptions
     /// <summary>Put <c>is_error</c> into the tool_result text, since Ollama drops the flag.</summary>
     public bool MarkToolErrors { get; set; } = true;
 
+    /// <summary>
+    /// Give the model text for what Ollama drops silently (tool search's <c>tool_reference</c> results, documents), and
+    /// offer a deferred tool only once tool search has loaded it.
+    /// </summary>
+    public bool ReplaceDroppedBlocks { get; set; } = true;
+
     /// <summary>Lower max_tokens to what the context window leaves after the prompt.</summary>
     public bool ClampMaxTokens { get; set; } = true;
 
@@ -62,22 +68,23 @@ public static class OllamaRequestAdapter
 
         // Ollama hoists role:system messages to the top (breaking the cache); templates that expect a final user
         // message then render no assistant header.
-        if (NeedsMessageRewrite(request.Messages, options.FoldSystemMessages, options.MarkToolErrors))
+        if (NeedsMessageRewrite(request.Messages, options))
         {
-            var (messages, folded, marked) = RewriteMessages(request.Messages, options.FoldSystemMessages, options.MarkToolErrors);
-            if (folded || marked)
+            var rewritten = new List<string>();
+            var messages = RewriteMessages(request.Messages, options, rewritten);
+            if (rewritten.Count > 0)
             {
                 edits.Set("messages", messages);
-                if (folded)
-                {
-                    changes.Add("messages.system");
-                }
-
-                if (marked)
-                {
-                    changes.Add("messages.tool_result.is_error");
-                }
+                changes.AddRange(rewritten);
             }
+        }
+
+        // Ollama knows no defer_loading, so a deferred tool not loaded yet (Claude Code's DeferredToolPlaceholder,
+        // which says "never call this tool") would be offered as callable.
+        if (options.ReplaceDroppedBlocks && root.TryGetProperty("tools", out var tools) && DroppedBlocks.OfferedTools(tools, request.Messages) is { } offered)
+        {
+            edits.Set("tools", offered);
+            changes.Add("tools.defer_loading");
         }
 
         // Ollama passes max_tokens through and lets context shift throw away the start of the prompt.
@@ -157,16 +164,21 @@ public static class OllamaRequestAdapter
         maxTokens is > 1 and var max && configured >= max ? max - 1 : configured;
 
     /// <summary>A read-only scan, so the common request (nothing to fold or mark) costs no copy of the conversation.</summary>
-    private static bool NeedsMessageRewrite(JsonElement messages, bool fold, bool markErrors)
+    private static bool NeedsMessageRewrite(JsonElement messages, AdaptationOptions options)
     {
         foreach (var message in messages.EnumerateArray())
         {
-            if (fold && message.GetProperty("role").ValueEquals("system"))
+            if (options.FoldSystemMessages && message.GetProperty("role").ValueEquals("system"))
             {
                 return true;
             }
 
-            if (markErrors && message.GetProperty("content") is { ValueKind: JsonValueKind.Array } blocks)
+            if (options.ReplaceDroppedBlocks && message.GetProperty("role").ValueEquals("user") && DroppedBlocks.AnyIn(message.GetProperty("content")))
+            {
+                return true;
+            }
+
+            if (options.MarkToolErrors && message.GetProperty("content") is { ValueKind: JsonValueKind.Array } blocks)
             {
                 foreach (var block in blocks.EnumerateArray())
                 {
@@ -212,18 +224,17 @@ public static class OllamaRequestAdapter
         return [new JsonObject { ["type"] = "text", ["text"] = joined }];
     }
 
-    private static (JsonArray Messages, bool Folded, bool Marked) RewriteMessages(JsonElement messages, bool fold, bool markErrors)
+    /// <param name="changes">Gets the name of each kind of change made, once.</param>
+    private static JsonArray RewriteMessages(JsonElement messages, AdaptationOptions options, List<string> changes)
     {
         var result = new JsonArray();
-        var folded = false;
-        var marked = false;
         var pendingSystem = new List<string>();
         foreach (var message in messages.EnumerateArray())
         {
             var role = message.GetProperty("role").GetString();
-            if (fold && role == "system")
+            if (options.FoldSystemMessages && role == "system")
             {
-                folded = true;
+                Note(changes, "messages.system");
                 var text = ContentText(message.GetProperty("content"));
                 if (result.LastOrDefault() is JsonObject previous && (string?)previous["role"] == "user")
                 {
@@ -241,9 +252,23 @@ public static class OllamaRequestAdapter
             // Backed by the parsed document: only a message that is changed is materialised; the others are
             // written straight from the request's bytes.
             var node = JsonObject.Create(message) ?? throw new FormatException("a message is not an object");
-            if (markErrors && role == "user")
+            if (options.ReplaceDroppedBlocks && role == "user")
             {
-                marked |= MarkToolErrors(node);
+                var (toolReferences, documents) = DroppedBlocks.Replace(node);
+                if (toolReferences)
+                {
+                    Note(changes, "messages.tool_reference");
+                }
+
+                if (documents)
+                {
+                    Note(changes, "messages.document");
+                }
+            }
+
+            if (options.MarkToolErrors && role == "user" && MarkToolErrors(node))
+            {
+                Note(changes, "messages.tool_result.is_error");
             }
 
             if (pendingSystem.Count > 0 && role == "user")
@@ -269,7 +294,15 @@ public static class OllamaRequestAdapter
             Append(lastUser, pendingSystem);
         }
 
-        return (result, folded, marked);
+        return result;
+    }
+
+    private static void Note(List<string> changes, string change)
+    {
+        if (!changes.Contains(change))
+        {
+            changes.Add(change);
+        }
     }
 
     private static bool MarkToolErrors(JsonObject message)
@@ -294,7 +327,8 @@ public static class OllamaRequestAdapter
                     block["content"] = prefix + value.GetValue<string>();
                     break;
                 case JsonArray parts:
-                    parts.Insert(0, new JsonObject { ["type"] = "text", ["text"] = prefix.Trim() });
+                    // With its space: Ollama joins the parts with no separator.
+                    parts.Insert(0, new JsonObject { ["type"] = "text", ["text"] = prefix });
                     break;
                 default:
                     block["content"] = prefix.Trim();
@@ -313,7 +347,9 @@ public static class OllamaRequestAdapter
 
     private static void Insert(JsonObject message, List<string> systemTexts, bool atStart)
     {
-        var reminder = new JsonObject { ["type"] = "text", ["text"] = $"<system-reminder>\n{string.Join("\n\n", systemTexts)}\n</system-reminder>" };
+        // Ollama joins a message's text blocks with no separator, so the reminder brings its own blank line.
+        var wrapped = $"<system-reminder>\n{string.Join("\n\n", systemTexts)}\n</system-reminder>";
+        var reminder = new JsonObject { ["type"] = "text", ["text"] = atStart ? wrapped + "\n\n" : "\n\n" + wrapped };
         var blocks = message["content"] switch
         {
             JsonArray array => array,
