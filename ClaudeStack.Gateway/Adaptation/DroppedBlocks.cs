@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -24,21 +23,8 @@ public static class DroppedBlocks
             return false;
         }
 
-        foreach (var block in content.EnumerateArray())
-        {
-            if (IsType(block, DocumentType))
-            {
-                return true;
-            }
-
-            if (IsType(block, "tool_result") && block.TryGetProperty("content", out var parts) && parts.ValueKind == JsonValueKind.Array
-                && parts.EnumerateArray().Any(part => IsType(part, ToolReferenceType) || IsType(part, DocumentType)))
-            {
-                return true;
-            }
-        }
-
-        return false;
+        return content.EnumerateArray().Any(block => IsType(block, DocumentType))
+            || ToolResultParts(content).Any(part => IsType(part, ToolReferenceType) || IsType(part, DocumentType));
     }
 
     /// <summary>Names of the tools that tool search has loaded in this conversation.</summary>
@@ -47,24 +33,16 @@ public static class DroppedBlocks
         var loaded = new HashSet<string>(StringComparer.Ordinal);
         foreach (var message in messages.EnumerateArray())
         {
-            if (!message.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.Array)
+            if (!message.TryGetProperty("content", out var content))
             {
                 continue;
             }
 
-            foreach (var block in content.EnumerateArray())
+            foreach (var part in ToolResultParts(content))
             {
-                if (!IsType(block, "tool_result") || !block.TryGetProperty("content", out var parts) || parts.ValueKind != JsonValueKind.Array)
+                if (IsType(part, ToolReferenceType) && part.TryGetProperty("tool_name", out var name) && name.ValueKind == JsonValueKind.String)
                 {
-                    continue;
-                }
-
-                foreach (var part in parts.EnumerateArray())
-                {
-                    if (IsType(part, ToolReferenceType) && part.TryGetProperty("tool_name", out var name) && name.ValueKind == JsonValueKind.String)
-                    {
-                        loaded.Add(name.GetString()!);
-                    }
+                    loaded.Add(name.GetString()!);
                 }
             }
         }
@@ -103,7 +81,7 @@ public static class DroppedBlocks
         var replaced = ReplaceIn(blocks);
         foreach (var block in blocks.OfType<JsonObject>())
         {
-            if (StringOf(block["type"]) == "tool_result" && block["content"] is JsonArray parts)
+            if (ContentText.StringOf(block["type"]) == "tool_result" && block["content"] is JsonArray parts)
             {
                 var inResult = ReplaceIn(parts);
                 replaced = (replaced.ToolReferences || inResult.ToolReferences, replaced.Documents || inResult.Documents);
@@ -123,10 +101,10 @@ public static class DroppedBlocks
                 continue;
             }
 
-            var type = StringOf(block["type"]);
+            var type = ContentText.StringOf(block["type"]);
             var text = type switch
             {
-                ToolReferenceType => $"Tool loaded: {StringOf(block["tool_name"])} (it can be called now)",
+                ToolReferenceType => $"Tool loaded: {ContentText.StringOf(block["tool_name"])} (it can be called now)",
                 DocumentType => DocumentText(block),
                 _ => null,
             };
@@ -148,12 +126,12 @@ public static class DroppedBlocks
     /// <summary>A text document as its text; anything else (a PDF, a URL, a file id) as a note saying it is missing.</summary>
     private static string DocumentText(JsonObject document)
     {
-        var title = StringOf(document["title"]);
+        var title = ContentText.StringOf(document["title"]);
         var source = document["source"] as JsonObject;
-        var body = StringOf(source?["type"]) switch
+        var body = ContentText.StringOf(source?["type"]) switch
         {
-            "text" => StringOf(source!["data"]),
-            "content" => source!["content"] is JsonArray parts ? JoinTexts(parts) : StringOf(source["content"]),
+            "text" => ContentText.StringOf(source!["data"]),
+            "content" => ContentText.Of(source!["content"]),
             _ => null,
         };
         if (body is not null)
@@ -161,28 +139,18 @@ public static class DroppedBlocks
             return title is null ? body : $"{title}\n\n{body}";
         }
 
-        var what = StringOf(source?["media_type"]) == "application/pdf" ? "PDF" : "document";
+        var what = ContentText.StringOf(source?["media_type"]) == "application/pdf" ? "PDF" : "document";
         var named = title is null ? "" : $" \"{title}\"";
         return $"[The {what}{named} is not shown: this model server reads no documents. Extract its text with a tool (for a PDF, pdftotext) to read it.]";
     }
 
-    private static string JoinTexts(JsonArray parts)
-    {
-        var text = new StringBuilder();
-        foreach (var part in parts.OfType<JsonObject>())
-        {
-            if (StringOf(part["type"]) == "text" && StringOf(part["text"]) is { } value)
-            {
-                text.Append(text.Length > 0 ? "\n\n" : "").Append(value);
-            }
-        }
-
-        return text.ToString();
-    }
-
-    /// <summary>Nested blocks are not validated like top-level ones: anything but a string reads as absent.</summary>
-    private static string? StringOf(JsonNode? node) =>
-        node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
+    /// <summary>The blocks inside every tool result of a message's content.</summary>
+    private static IEnumerable<JsonElement> ToolResultParts(JsonElement content) =>
+        content.ValueKind != JsonValueKind.Array
+            ? []
+            : content.EnumerateArray()
+                .Where(block => IsType(block, "tool_result") && block.TryGetProperty("content", out var parts) && parts.ValueKind == JsonValueKind.Array)
+                .SelectMany(block => block.GetProperty("content").EnumerateArray());
 
     private static bool IsDeferred(JsonElement tool) =>
         tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("defer_loading", out var deferred) && deferred.ValueKind == JsonValueKind.True;

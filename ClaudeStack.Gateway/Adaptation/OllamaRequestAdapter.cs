@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ClaudeStack.Gateway.Requests;
@@ -66,8 +65,8 @@ public static class OllamaRequestAdapter
             changes.Add("system");
         }
 
-        // Ollama hoists role:system messages to the top (breaking the cache); templates that expect a final user
-        // message then render no assistant header.
+        // Ollama hoists role:system messages to the top (breaking the cache), and templates that expect a final user
+        // message then render no assistant header; it also drops is_error and the blocks DroppedBlocks names.
         if (NeedsMessageRewrite(request.Messages, options))
         {
             var rewritten = new List<string>();
@@ -235,7 +234,7 @@ public static class OllamaRequestAdapter
             if (options.FoldSystemMessages && role == "system")
             {
                 Note(changes, "messages.system");
-                var text = ContentText(message.GetProperty("content"));
+                var text = ContentText.Of(JsonObject.Create(message)!["content"]) ?? "";
                 if (result.LastOrDefault() is JsonObject previous && (string?)previous["role"] == "user")
                 {
                     // Into the user message before it: the same place on every turn, so the prompt cache holds.
@@ -366,24 +365,5 @@ public static class OllamaRequestAdapter
         }
 
         message["content"] = blocks;
-    }
-
-    private static string ContentText(JsonElement content)
-    {
-        if (content.ValueKind == JsonValueKind.String)
-        {
-            return content.GetString()!;
-        }
-
-        var text = new StringBuilder();
-        foreach (var block in content.EnumerateArray())
-        {
-            if (block.TryGetProperty("text", out var value) && value.ValueKind == JsonValueKind.String)
-            {
-                text.Append(text.Length > 0 ? "\n\n" : "").Append(value.GetString());
-            }
-        }
-
-        return text.ToString();
     }
 }
