@@ -95,6 +95,37 @@ public sealed class ClaudeCodeCliTests
     }
 
     [Fact]
+    public async Task ImageRead_ByAModelWithoutVision_ReachesItAsANote_AndTheSessionGoesOn()
+    {
+        // Claude Code's Read returns an image file as an image block in the tool result. The emulated Ollama reports the
+        // model's capabilities without "vision" in /api/show and, like Ollama v0.32.15 in front of llama-server without a
+        // projector, answers a call holding an image with a 500: Claude Code would retry it and give up.
+        var pictures = Directory.CreateTempSubdirectory("claudestack-image-");
+        var screenshot = Path.Combine(pictures.FullName, "screenshot.png");
+        await File.WriteAllBytesAsync(screenshot, OnePixelPng, Ct);
+        await using var rig = await Rig.StartAsync(request => CarriesToolResult(request)
+            ? ScriptedReply.Text("I cannot see that image.")
+            : ScriptedReply.ToolUse("Read", new JsonObject { ["file_path"] = screenshot }.ToJsonString()), null, Ct, new OllamaEmulation());
+        var upstream = rig.Upstream!;
+
+        var run = await ClaudeCodeCli.RunAsync(rig.Gateway.BaseAddress, GatewayHost.StackToken, ["-p", "What does the screenshot show?", "--model", "llama3.1:8b", "--allowedTools", "Read"], Ct);
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput} {run.StandardError}");
+        Assert.Contains("I cannot see that image.", run.StandardOutput);
+        var calls = upstream.MessageRequests;
+        Assert.Equal(2, calls.Count);
+        var result = calls[1].Json!["messages"]!.AsArray().Last()!["content"]!.AsArray().Single(b => (string?)b!["type"] == "tool_result")!;
+        var parts = result["content"]!.AsArray();
+        Assert.All(parts, part => Assert.Equal("text", (string?)part!["type"]));
+        Assert.Contains(parts, part => ((string?)part!["text"])!.Contains("[An image (image/png) is not shown: the model llama3.1:8b cannot see images.", StringComparison.Ordinal));
+        pictures.Delete(recursive: true);
+    }
+
+    /// <summary>A 1×1 PNG.</summary>
+    private static readonly byte[] OnePixelPng = Convert.FromBase64String(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==");
+
+    [Fact]
     public async Task SubagentAskingForHaiku_IsRoutedToTheLocalHaikuModel()
     {
         // A subagent with model "haiku" asks for claude-haiku-*; the upstream must only ever see local names.

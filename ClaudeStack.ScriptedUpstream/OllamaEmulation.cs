@@ -31,7 +31,8 @@ public sealed record OllamaModel(string Name)
 /// <summary>
 /// Ollama's native endpoints and checks, as in Ollama v0.32.15 (server/routes.go):
 /// /api/version, /api/tags, /api/show, /api/ps, /api/pull, the Host check of a loopback-bound server,
-/// and 404 <c>{"error":"model 'x' not found"}</c> for a model it does not have.
+/// 404 <c>{"error":"model 'x' not found"}</c> for a model it does not have, and the failed call of a model without
+/// vision that is sent an image.
 /// </summary>
 public sealed class OllamaEmulation
 {
@@ -45,6 +46,9 @@ public sealed class OllamaEmulation
     /// *.internal name gets 403 with an empty body. Ollama bound to another address checks nothing: turn it off for that.
     /// </summary>
     public bool CheckHost { get; init; } = true;
+
+    /// <summary>llama-server's answer to an image for a model started without a projector (mmproj).</summary>
+    public const string NoProjectorError = """{"error":{"code":500,"message":"image input is not supported - hint: if this is unexpected, you may need to provide the mmproj","type":"server_error"}}""";
 
     private static readonly JsonSerializerOptions Compact = new();
 
@@ -66,8 +70,22 @@ public sealed class OllamaEmulation
             _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && Find(request.Model) is null =>
                 // The Anthropic middleware turns the native 404 into an Anthropic not_found_error.
                 ScriptedReply.AnthropicError(404, "not_found_error", $"model '{request.Model}' not found"),
+            _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && !Find(request.Model)!.Capabilities.Contains("vision") && HoldsImage(request.Json) =>
+                // Ollama hands the image to llama-server (llm/llama_server.go Chat), which has no projector for this
+                // model and answers 500 with the body below; Ollama passes the status and the body on as the message.
+                ScriptedReply.AnthropicError(500, "api_error", NoProjectorError),
             _ => null,
         };
+    }
+
+    /// <summary>An image block in any message, or inside a tool result (anthropic/anthropic.go keeps both).</summary>
+    private static bool HoldsImage(JsonNode? body)
+    {
+        var blocks = (body?["messages"] as JsonArray ?? []).OfType<JsonObject>()
+            .SelectMany(message => message["content"] as JsonArray ?? []).OfType<JsonObject>();
+        return blocks.Any(block => IsImage(block) || (block["content"] as JsonArray ?? []).OfType<JsonObject>().Any(IsImage));
+
+        static bool IsImage(JsonObject block) => block["type"] is JsonValue type && type.GetValueKind() == JsonValueKind.String && type.GetValue<string>() == "image";
     }
 
     private OllamaModel? Find(string? name) =>

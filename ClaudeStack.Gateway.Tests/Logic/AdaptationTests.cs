@@ -10,14 +10,15 @@ namespace ClaudeStack.Gateway.Tests.Logic;
 /// <summary>The ollama profile's request adaptation, on requests captured from Claude Code.</summary>
 public sealed class AdaptationTests
 {
-    private static (JsonNode Adapted, AdaptationReport Report) Adapt(string json, AdaptationOptions? options = null, bool? thinking = false, int? room = null)
+    private static (JsonNode Adapted, AdaptationReport Report) Adapt(string json, AdaptationOptions? options = null, bool? thinking = false, int? room = null, bool? vision = null)
     {
+        var model = new ModelInfo { Model = "qwen3-coder:30b", SupportsThinking = thinking, SupportsVision = vision };
         var (request, error) = MessagesRequest.Parse(Encoding.UTF8.GetBytes(json));
         Assert.Null(error);
         using (request)
         {
             var edits = new RequestEdits();
-            var report = OllamaRequestAdapter.Adapt(request!, options ?? new AdaptationOptions(), thinking, room, edits);
+            var report = OllamaRequestAdapter.Adapt(request!, options ?? new AdaptationOptions(), model, room, edits);
             var adapted = JsonNode.Parse(edits.Apply(request!.Root, request.Body).Span, documentOptions: new JsonDocumentOptions { MaxDepth = MessagesRequest.MaxDepth })!;
             return (adapted, report);
         }
@@ -288,6 +289,52 @@ public sealed class AdaptationTests
         Assert.StartsWith("\n\n[The document is not shown", (string?)parts[3]!["text"]);
     }
 
+    private const string ImagesRequest = """
+        {"model":"m","messages":[
+         {"role":"user","content":[{"type":"text","text":"what is wrong here?"},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}]},
+         {"role":"assistant","content":[{"type":"tool_use","id":"toolu_01","name":"Read","input":{"file_path":"/workspace/shot.png"}}]},
+         {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_01","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}]}]}]}
+        """;
+
+    [Fact]
+    public void Images_ForAModelWithoutVision_BecomeANoteSayingSo()
+    {
+        // Ollama passes images to its runner, which has no projector for a text-only model and refuses the call; Claude
+        // Code sends the whole conversation each turn, so one pasted screenshot would fail every later call.
+        var (adapted, report) = Adapt(ImagesRequest, vision: false);
+
+        var pasted = adapted["messages"]![0]!["content"]!.AsArray();
+        Assert.Equal("what is wrong here?", (string?)pasted[0]!["text"]);
+        Assert.Equal(
+            "\n\n[An image (image/png) is not shown: the model qwen3-coder:30b cannot see images. Ask for a description of it, or use a model with vision.]",
+            (string?)pasted[1]!["text"]);
+        var read = adapted["messages"]![2]!["content"]![0]!["content"]![0]!;
+        Assert.Equal("text", (string?)read["type"]);
+        Assert.StartsWith("[An image (image/png) is not shown", (string?)read["text"]);
+        Assert.DoesNotContain("iVBORw0KGgo=", adapted.ToJsonString());
+        Assert.Contains("messages.image", report.Changes);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(null)]
+    public void Images_ForAModelWithVisionOrUnknown_AreLeftAsSent(bool? vision)
+    {
+        var (adapted, report) = Adapt(ImagesRequest, vision: vision);
+
+        Assert.Equal("image", (string?)adapted["messages"]![0]!["content"]![1]!["type"]);
+        Assert.Equal("image", (string?)adapted["messages"]![2]!["content"]![0]!["content"]![0]!["type"]);
+        Assert.DoesNotContain("messages.image", report.Changes);
+    }
+
+    [Fact]
+    public void Images_WithReplaceDroppedBlocksOff_AreLeftAsSent()
+    {
+        var (adapted, _) = Adapt(ImagesRequest, new AdaptationOptions { ReplaceDroppedBlocks = false }, vision: false);
+
+        Assert.Contains("iVBORw0KGgo=", adapted.ToJsonString());
+    }
+
     [Theory]
     [InlineData(5000, 5000)]
     [InlineData(100, 1024)]
@@ -308,7 +355,7 @@ public sealed class AdaptationTests
         using (request)
         {
             var edits = new RequestEdits();
-            OllamaRequestAdapter.Adapt(request!, new AdaptationOptions { Thinking = "passthrough" }, false, 5000, edits);
+            OllamaRequestAdapter.Adapt(request!, new AdaptationOptions { Thinking = "passthrough" }, new ModelInfo { Model = "m", SupportsVision = false }, 5000, edits);
 
             Assert.True(edits.IsEmpty);
             Assert.Equal(json, Encoding.UTF8.GetString(edits.Apply(request!.Root, request.Body).Span));
@@ -331,5 +378,17 @@ public sealed class AdaptationTests
         Assert.True(loaded.SupportsThinking);
         Assert.Equal((8192, "api/show num_ctx"), (notLoaded.ContextLength!.Value, notLoaded.ContextSource!));
         Assert.Equal((16384, "configured"), (configured.ContextLength!.Value, configured.ContextSource!));
+    }
+
+    [Fact]
+    public void ModelFacts_VisionIsKnownOnlyFromCapabilities()
+    {
+        // server/images.go: "vision" is among the capabilities when the model has a vision encoder or a projector.
+        static ModelInfo Facts(string show) => OllamaModelFacts.Combine("m", JsonDocument.Parse(show), null, null);
+
+        Assert.True(Facts("""{"capabilities":["completion","vision"]}""").SupportsVision);
+        Assert.False(Facts("""{"capabilities":["completion","tools"]}""").SupportsVision);
+        Assert.Null(Facts("""{"parameters":""}""").SupportsVision);
+        Assert.False(Facts("""{"capabilities":["completion",7,null]}""").SupportsVision);
     }
 }

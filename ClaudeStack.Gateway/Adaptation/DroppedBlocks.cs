@@ -3,28 +3,42 @@ using System.Text.Json.Nodes;
 
 namespace ClaudeStack.Gateway.Adaptation;
 
+/// <summary>Kinds of block <see cref="DroppedBlocks.Replace"/> turned into text.</summary>
+[Flags]
+public enum ReplacedBlocks
+{
+    None = 0,
+    ToolReferences = 1,
+    Documents = 2,
+    Images = 4,
+}
+
 /// <summary>
-/// Content that Ollama (anthropic/anthropic.go, v0.32.15) drops without a word, and what the model gets instead.
+/// Content that Ollama (anthropic/anthropic.go, v0.32.15) cannot give the model, and what the model gets instead.
 /// <c>convertToolResultContent</c> keeps only text and images of a tool result, so tool search's
 /// <c>tool_reference</c> results arrive empty; a <c>document</c> block is an unknown block in a message and dropped in a
 /// tool result, so a PDF Claude Code read never reaches the model; and <c>defer_loading</c> is not a field Ollama
-/// knows, so every deferred tool, loaded or not, is offered as callable.
+/// knows, so every deferred tool, loaded or not, is offered as callable. Images are passed on, but a model without
+/// vision has no projector to read them and the call fails; since Claude Code sends the whole conversation each
+/// turn, every later call of the session would fail too.
 /// </summary>
 public static class DroppedBlocks
 {
     public const string ToolReferenceType = "tool_reference";
     public const string DocumentType = "document";
+    public const string ImageType = "image";
 
-    /// <summary>A read-only scan of one message's content: does it hold a block Ollama would drop?</summary>
-    public static bool AnyIn(JsonElement content)
+    /// <summary>A read-only scan of one message's content: does it hold a block to replace?</summary>
+    /// <param name="images">Whether images count (the model has no vision).</param>
+    public static bool AnyIn(JsonElement content, bool images)
     {
         if (content.ValueKind != JsonValueKind.Array)
         {
             return false;
         }
 
-        return content.EnumerateArray().Any(block => IsType(block, DocumentType))
-            || ToolResultParts(content).Any(part => IsType(part, ToolReferenceType) || IsType(part, DocumentType));
+        return content.EnumerateArray().Any(block => IsType(block, DocumentType) || (images && IsType(block, ImageType)))
+            || ToolResultParts(content).Any(part => IsType(part, ToolReferenceType) || IsType(part, DocumentType) || (images && IsType(part, ImageType)));
     }
 
     /// <summary>Names of the tools that tool search has loaded in this conversation.</summary>
@@ -70,30 +84,30 @@ public static class DroppedBlocks
             : new JsonArray([.. offered.Select(tool => (JsonNode?)JsonObject.Create(tool))]);
     }
 
-    /// <summary>Replaces, in one user message, every block Ollama would drop by text; reports what it replaced.</summary>
-    public static (bool ToolReferences, bool Documents) Replace(JsonObject message)
+    /// <summary>Replaces, in one user message, every block the model would not get by text; reports what it replaced.</summary>
+    /// <param name="modelWithoutVision">The model's name when it has no vision and images are to be replaced too; otherwise null.</param>
+    public static ReplacedBlocks Replace(JsonObject message, string? modelWithoutVision)
     {
         if (message["content"] is not JsonArray blocks)
         {
-            return (false, false);
+            return ReplacedBlocks.None;
         }
 
-        var replaced = ReplaceIn(blocks);
+        var replaced = ReplaceIn(blocks, modelWithoutVision);
         foreach (var block in blocks.OfType<JsonObject>())
         {
             if (ContentText.StringOf(block["type"]) == "tool_result" && block["content"] is JsonArray parts)
             {
-                var inResult = ReplaceIn(parts);
-                replaced = (replaced.ToolReferences || inResult.ToolReferences, replaced.Documents || inResult.Documents);
+                replaced |= ReplaceIn(parts, modelWithoutVision);
             }
         }
 
         return replaced;
     }
 
-    private static (bool ToolReferences, bool Documents) ReplaceIn(JsonArray blocks)
+    private static ReplacedBlocks ReplaceIn(JsonArray blocks, string? modelWithoutVision)
     {
-        var (references, documents) = (false, false);
+        var replaced = ReplacedBlocks.None;
         for (var i = 0; i < blocks.Count; i++)
         {
             if (blocks[i] is not JsonObject block)
@@ -101,26 +115,33 @@ public static class DroppedBlocks
                 continue;
             }
 
-            var type = ContentText.StringOf(block["type"]);
-            var text = type switch
+            var (kind, text) = ContentText.StringOf(block["type"]) switch
             {
-                ToolReferenceType => $"Tool loaded: {ContentText.StringOf(block["tool_name"])} (it can be called now)",
-                DocumentType => DocumentText(block),
-                _ => null,
+                ToolReferenceType => (ReplacedBlocks.ToolReferences, $"Tool loaded: {ContentText.StringOf(block["tool_name"])} (it can be called now)"),
+                DocumentType => (ReplacedBlocks.Documents, DocumentText(block)),
+                ImageType when modelWithoutVision is not null => (ReplacedBlocks.Images, ImageNote(block, modelWithoutVision)),
+                _ => (ReplacedBlocks.None, null),
             };
             if (text is null)
             {
                 continue;
             }
 
-            references |= type == ToolReferenceType;
-            documents |= type == DocumentType;
+            replaced |= kind;
 
             // Ollama joins text blocks with no separator.
             blocks[i] = new JsonObject { ["type"] = "text", ["text"] = i > 0 ? "\n\n" + text : text };
         }
 
-        return (references, documents);
+        return replaced;
+    }
+
+    /// <summary>Says what was there, so the model can tell the user rather than guess at what the image shows.</summary>
+    private static string ImageNote(JsonObject image, string model)
+    {
+        var mediaType = ContentText.StringOf((image["source"] as JsonObject)?["media_type"]);
+        var what = mediaType is null ? "An image" : $"An image ({mediaType})";
+        return $"[{what} is not shown: the model {model} cannot see images. Ask for a description of it, or use a model with vision.]";
     }
 
     /// <summary>A text document as its text; anything else (a PDF, a URL, a file id) as a note saying it is missing.</summary>

@@ -13,6 +13,9 @@ public sealed record ModelInfo
 
     public bool? SupportsThinking { get; init; }
 
+    /// <summary>Whether the model reads images; without a projector Ollama's runner refuses any request holding one.</summary>
+    public bool? SupportsVision { get; init; }
+
     /// <summary>Share of the loaded model in GPU memory (0..1); below 1 the rest runs on the CPU.</summary>
     public double? GpuShare { get; init; }
 }

@@ -110,6 +110,7 @@ public static class OllamaModelFacts
             }
 
             bool? thinking = null;
+            bool? vision = null;
             if (show is not null)
             {
                 var root = show.RootElement;
@@ -138,8 +139,9 @@ public static class OllamaModelFacts
 
                 if (root.TryGetProperty("capabilities", out var capabilities) && capabilities.ValueKind == JsonValueKind.Array)
                 {
-                    var names = capabilities.EnumerateArray().Select(c => c.GetString()).ToHashSet();
+                    var names = capabilities.EnumerateArray().Where(c => c.ValueKind == JsonValueKind.String).Select(c => c.GetString()).ToHashSet();
                     thinking = names.Contains("thinking");
+                    vision = names.Contains("vision");
                 }
             }
 
@@ -148,7 +150,7 @@ public static class OllamaModelFacts
                 (context, source) = (fallback, "configured");
             }
 
-            return new ModelInfo { Model = model, ContextLength = context, ContextSource = source, SupportsThinking = thinking, GpuShare = gpuShare };
+            return new ModelInfo { Model = model, ContextLength = context, ContextSource = source, SupportsThinking = thinking, SupportsVision = vision, GpuShare = gpuShare };
         }
     }
 

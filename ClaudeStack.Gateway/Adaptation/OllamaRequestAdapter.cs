@@ -26,8 +26,9 @@ public sealed class AdaptationOptions
     public bool MarkToolErrors { get; set; } = true;
 
     /// <summary>
-    /// Give the model text for what Ollama drops silently (tool search's <c>tool_reference</c> results, documents), and
-    /// offer a deferred tool only once tool search has loaded it.
+    /// Give the model text for what does not reach it: what Ollama drops silently (tool search's <c>tool_reference</c>
+    /// results, documents) and images when the model has no vision; offer a deferred tool only once tool search has
+    /// loaded it.
     /// </summary>
     public bool ReplaceDroppedBlocks { get; set; } = true;
 
@@ -50,12 +51,15 @@ public static class OllamaRequestAdapter
 {
     public const string BillingHeaderPrefix = "x-anthropic-billing-header:";
 
-    /// <param name="supportsThinking">From /api/show capabilities; null when unknown.</param>
+    /// <param name="model">What Ollama says of the model (capabilities from /api/show); null when unknown.</param>
     /// <param name="maxTokensLimit">What the context window leaves after the prompt; null when unknown.</param>
-    public static AdaptationReport Adapt(MessagesRequest request, AdaptationOptions options, bool? supportsThinking, int? maxTokensLimit, RequestEdits edits)
+    public static AdaptationReport Adapt(MessagesRequest request, AdaptationOptions options, ModelInfo? model, int? maxTokensLimit, RequestEdits edits)
     {
         var changes = new List<string>();
         var root = request.Root;
+
+        // Only when Ollama has said so: an unknown model may well see images.
+        var modelWithoutVision = options.ReplaceDroppedBlocks && model is { SupportsVision: false } ? model.Model : null;
 
         // Ollama glues system blocks with no separator and this per-session line comes first, so the
         // ~20K-token prefix never matches the prompt cache.
@@ -67,10 +71,10 @@ public static class OllamaRequestAdapter
 
         // Ollama hoists role:system messages to the top (breaking the cache), and templates that expect a final user
         // message then render no assistant header; it also drops is_error and the blocks DroppedBlocks names.
-        if (NeedsMessageRewrite(request.Messages, options))
+        if (NeedsMessageRewrite(request.Messages, options, modelWithoutVision is not null))
         {
             var rewritten = new List<string>();
-            var messages = RewriteMessages(request.Messages, options, rewritten);
+            var messages = RewriteMessages(request.Messages, options, modelWithoutVision, rewritten);
             if (rewritten.Count > 0)
             {
                 edits.Set("messages", messages);
@@ -104,7 +108,7 @@ public static class OllamaRequestAdapter
             && thinkingConfig.TryGetProperty("type", out var thinkingType) && thinkingType.ValueKind == JsonValueKind.String
             ? thinkingType.GetString()
             : null;
-        var thinking = DecideThinking(options.Thinking, supportsThinking, requestedThinking);
+        var thinking = DecideThinking(options.Thinking, model?.SupportsThinking, requestedThinking);
         if (thinking is not null && thinking != requestedThinking)
         {
             edits.Set("thinking", thinking == "enabled"
@@ -163,7 +167,7 @@ public static class OllamaRequestAdapter
         maxTokens is > 1 and var max && configured >= max ? max - 1 : configured;
 
     /// <summary>A read-only scan, so the common request (nothing to fold or mark) costs no copy of the conversation.</summary>
-    private static bool NeedsMessageRewrite(JsonElement messages, AdaptationOptions options)
+    private static bool NeedsMessageRewrite(JsonElement messages, AdaptationOptions options, bool replaceImages)
     {
         foreach (var message in messages.EnumerateArray())
         {
@@ -172,7 +176,7 @@ public static class OllamaRequestAdapter
                 return true;
             }
 
-            if (options.ReplaceDroppedBlocks && message.GetProperty("role").ValueEquals("user") && DroppedBlocks.AnyIn(message.GetProperty("content")))
+            if (options.ReplaceDroppedBlocks && message.GetProperty("role").ValueEquals("user") && DroppedBlocks.AnyIn(message.GetProperty("content"), replaceImages))
             {
                 return true;
             }
@@ -224,7 +228,8 @@ public static class OllamaRequestAdapter
     }
 
     /// <param name="changes">Gets the name of each kind of change made, once.</param>
-    private static JsonArray RewriteMessages(JsonElement messages, AdaptationOptions options, List<string> changes)
+    /// <param name="modelWithoutVision">The model's name when its images are to be replaced; otherwise null.</param>
+    private static JsonArray RewriteMessages(JsonElement messages, AdaptationOptions options, string? modelWithoutVision, List<string> changes)
     {
         var result = new JsonArray();
         var pendingSystem = new List<string>();
@@ -253,15 +258,20 @@ public static class OllamaRequestAdapter
             var node = JsonObject.Create(message) ?? throw new FormatException("a message is not an object");
             if (options.ReplaceDroppedBlocks && role == "user")
             {
-                var (toolReferences, documents) = DroppedBlocks.Replace(node);
-                if (toolReferences)
+                var replaced = DroppedBlocks.Replace(node, modelWithoutVision);
+                if (replaced.HasFlag(ReplacedBlocks.ToolReferences))
                 {
                     Note(changes, "messages.tool_reference");
                 }
 
-                if (documents)
+                if (replaced.HasFlag(ReplacedBlocks.Documents))
                 {
                     Note(changes, "messages.document");
+                }
+
+                if (replaced.HasFlag(ReplacedBlocks.Images))
+                {
+                    Note(changes, "messages.image");
                 }
             }
 

@@ -177,7 +177,7 @@ public sealed class ModelCallHandler(
         {
             try
             {
-                var report = OllamaRequestAdapter.Adapt(request, localModel.Adaptation, modelInfo?.SupportsThinking, roomForOutput, edits);
+                var report = OllamaRequestAdapter.Adapt(request, localModel.Adaptation, modelInfo, roomForOutput, edits);
                 changes.AddRange(report.Changes);
                 if (report.MaxTokens is { } sentMaxTokens)
                 {
