@@ -401,12 +401,15 @@ public sealed class GatewayTests
     }
 
     [Theory]
-    [InlineData(null, null, HttpStatusCode.Unauthorized)]
-    [InlineData("Bearer wrong-token", null, HttpStatusCode.Unauthorized)]
-    [InlineData(null, "wrong-token", HttpStatusCode.Unauthorized)]
-    [InlineData("Bearer " + GatewayHost.StackToken, null, HttpStatusCode.OK)]
-    [InlineData(null, GatewayHost.StackToken, HttpStatusCode.OK)]
-    public async Task CallerAuth_AcceptsOnlyTheStackToken(string? authorization, string? apiKey, HttpStatusCode expected)
+    [InlineData(null, null, HttpStatusCode.Unauthorized, "No stack token")]
+    [InlineData("Bearer wrong-token", null, HttpStatusCode.Unauthorized, "neither x-api-key nor Authorization")]
+    [InlineData(null, "wrong-token", HttpStatusCode.Unauthorized, "neither x-api-key nor Authorization")]
+    [InlineData("Bearer " + GatewayHost.StackToken, null, HttpStatusCode.OK, null)]
+    [InlineData(null, GatewayHost.StackToken, HttpStatusCode.OK, null)]
+    // A client holding some other credential in one header and the stack token in the other.
+    [InlineData("Bearer sk-ant-oat01-someone-elses", GatewayHost.StackToken, HttpStatusCode.OK, null)]
+    [InlineData("Bearer " + GatewayHost.StackToken, "sk-ant-api03-someone-elses", HttpStatusCode.OK, null)]
+    public async Task CallerAuth_AcceptsOnlyTheStackToken(string? authorization, string? apiKey, HttpStatusCode expected, string? expectedInMessage)
     {
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("ok"), Ct);
         await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
@@ -429,6 +432,7 @@ public sealed class GatewayTests
         {
             var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
             Assert.Equal("authentication_error", (string?)error["error"]!["type"]);
+            Assert.Contains(expectedInMessage!, (string?)error["error"]!["message"]);
             Assert.Empty(upstream.Requests);
         }
     }
@@ -439,6 +443,10 @@ public sealed class GatewayTests
     [InlineData("{\"messages\":[]}", "model")]
     [InlineData("{\"model\":\"llama3.1:8b\"}", "messages")]
     [InlineData("{\"model\":\"llama3.1:8b\",\"messages\":[],\"stream\":\"yes\"}", "stream")]
+    [InlineData("{\"model\":\"llama3.1:8b\\r\\nX-Forged: 1\",\"messages\":[]}", "model: String should not contain control characters")]
+    [InlineData("{\"model\":\"llama3.1:8b\",\"Model\":\"claude-opus-4\",\"messages\":[]}", "Model: Extra inputs are not permitted (the field is 'model')")]
+    [InlineData("{\"model\":\"llama3.1:8b\",\"messages\":[],\"max_tokens\":1099511627776}", "max_tokens: Input should be an integer from 0 to 2147483647")]
+    [InlineData("{\"model\":\"llama3.1:8b\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t\",\"content\":[{\"type\":[\"text\"]}]}]}]}", "messages.0.content.0.content.0: each content block must be an object with a string 'type'")]
     public async Task MalformedRequest_Is400InvalidRequest(string body, string expectedInMessage)
     {
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unused"), Ct);
@@ -450,6 +458,114 @@ public sealed class GatewayTests
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("invalid_request_error", (string?)error["error"]!["type"]);
         Assert.Contains(expectedInMessage, (string?)error["error"]!["message"]);
+        Assert.Empty(upstream.Requests);
+    }
+
+    [Fact]
+    public async Task InvalidUtf8_IsA400WhereverItIs_EvenWhereTheGatewayReadsNothing()
+    {
+        // The gateway reads a few fields; a bad byte in a key it never reads used to surface only when an edit
+        // re-wrote the body, as a 500.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unused"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        byte[] body = [.. "{\"model\":\"claude-sonnet-4-5\",\""u8, 0xFF, .. "\":1,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"u8];
+
+        foreach (var path in new[] { "/v1/messages", "/v1/messages/count_tokens" })
+        {
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new("application/json");
+            using var response = await gateway.Client.PostAsync(path, content, Ct);
+            var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("The request body is not valid UTF-8 (at byte 30).", (string?)error["error"]!["message"]);
+        }
+
+        Assert.Empty(upstream.Requests);
+    }
+
+    [Fact]
+    public async Task LoneSurrogateEscapes_ReachTheModelAsReplacementCharacters()
+    {
+        // A string cut between the halves of an emoji, in a tool input the gateway never reads, in a conversation the
+        // adaptation re-writes (a failed tool result): .NET cannot write it back, Go's decoder (Ollama) reads U+FFFD.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("ok"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        const string body = """
+            {"model":"llama3.1:8b","max_tokens":50,"\udfff":1,"messages":[{"role":"user","content":"go"},
+             {"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"Write","input":{"content":"cut \ud83d"}}]},
+             {"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","is_error":true,"content":"failed \ud83d\ude00"}]}]}
+            """;
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(body), Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var sent = Assert.Single(upstream.MessageRequests).Json!;
+        Assert.Equal(1, (int)sent["\ufffd"]!);
+        Assert.Equal("cut \ufffd", (string?)sent["messages"]![1]!["content"]![0]!["input"]!["content"]);
+        Assert.Equal("[tool error] failed \U0001F600", (string?)sent["messages"]![2]!["content"]![0]!["content"]);
+    }
+
+    [Fact]
+    public async Task HttpMistakes_GetTheirOwnStatusInAnthropicForm()
+    {
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unused"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+
+        using var gzip = Body(Request(stream: false));
+        gzip.Headers.ContentEncoding.Add("gzip");
+        await Expect(await gateway.Client.PostAsync("/v1/messages", gzip, Ct), HttpStatusCode.UnsupportedMediaType, "Content-Encoding 'gzip' is not supported");
+        using (var wrongMethod = await gateway.Client.GetAsync("/v1/messages", Ct))
+        {
+            Assert.Equal(["POST"], wrongMethod.Content.Headers.Allow);
+            await Expect(wrongMethod, HttpStatusCode.MethodNotAllowed, "GET is not allowed on /v1/messages; use POST.");
+        }
+
+        // Paths that look like files fall through to the same Anthropic 404 as any other.
+        await Expect(await gateway.Client.GetAsync("/favicon.ico", Ct), HttpStatusCode.NotFound, "No route for GET /favicon.ico");
+        await Expect(await gateway.Client.GetAsync("/v1/models/claude-sonnet-4.5", Ct), HttpStatusCode.NotFound, "No route for GET /v1/models/claude-sonnet-4.5");
+        Assert.Empty(upstream.Requests);
+
+        static async Task Expect(HttpResponseMessage response, HttpStatusCode status, string message)
+        {
+            using (response)
+            {
+                var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+                Assert.Equal(status, response.StatusCode);
+                Assert.Equal("error", (string?)error["type"]);
+                Assert.Contains(message, (string?)error["error"]!["message"]);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task BodyArrivingTooSlowly_Is408_WhichClientsRetry()
+    {
+        // Kestrel's MinRequestBodyDataRate: 240 bytes/s on average after a 5 s grace period.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unused"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(IPAddress.Loopback, gateway.BaseAddress.Port, Ct);
+        var stream = socket.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST /v1/messages HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {GatewayHost.StackToken}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"), Ct);
+
+        var answer = new StringBuilder();
+        var buffer = new byte[4096];
+        using var trickle = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        var read = stream.ReadAsync(buffer, Ct).AsTask();
+        for (var second = 0; second < 20 && !read.IsCompleted; second++)
+        {
+            await Task.WhenAny(read, trickle.WaitForNextTickAsync(Ct).AsTask());
+            if (!read.IsCompleted)
+            {
+                await stream.WriteAsync(" "u8.ToArray(), Ct);
+            }
+        }
+
+        answer.Append(Encoding.UTF8.GetString(buffer, 0, await read));
+        Assert.StartsWith("HTTP/1.1 408", answer.ToString());
+        Assert.Contains("\"type\":\"error\"", answer.ToString());
         Assert.Empty(upstream.Requests);
     }
 

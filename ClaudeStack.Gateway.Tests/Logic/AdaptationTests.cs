@@ -25,6 +25,15 @@ public sealed class AdaptationTests
     }
 
     [Fact]
+    public void SystemOfOnlyTheBillingHeader_IsRemoved_NotLeftAsAnEmptyTextBlock()
+    {
+        var (adapted, report) = Adapt("""{"model":"m","system":[{"type":"text","text":"x-anthropic-billing-header: cc_version=2.1.329"}],"messages":[{"role":"user","content":"hi"}]}""");
+
+        Assert.Null(adapted["system"]);
+        Assert.Contains("system", report.Changes);
+    }
+
+    [Fact]
     public void BillingHeader_IsDroppedAndSystemBlocksJoinedWithBlankLines()
     {
         // anthropic/anthropic.go joins system blocks with no separator, and the billing line changes per request.
@@ -274,19 +283,20 @@ public sealed class AdaptationTests
     [Fact]
     public void MalformedNestedBlocks_AreLeftOrDescribed_NeverAnException()
     {
-        // Blocks inside a tool result are not validated like a message's own: odd types must not throw.
+        // Parsing checks a nested block's type only: odd fields inside must not throw.
         var json = """
             {"model":"m","messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[
-              "text",{"type":"tool_reference","tool_name":7},{"type":"document","source":7,"title":["x"]},{"type":"document","source":{"type":"text","data":5}}]}]}]}
+              {"type":"text","text":"x"},{"type":"tool_reference","tool_name":7},{"type":"document","source":7,"title":["x"]},{"type":"document","source":{"type":"text","data":5}},{"type":"image","source":null}]}]}]}
             """;
 
-        var (adapted, _) = Adapt(json);
+        var (adapted, _) = Adapt(json, vision: false);
 
         var parts = adapted["messages"]![0]!["content"]![0]!["content"]!.AsArray();
-        Assert.Equal("text", (string?)parts[0]);
+        Assert.Equal("x", (string?)parts[0]!["text"]);
         Assert.Equal("\n\nTool loaded:  (it can be called now)", (string?)parts[1]!["text"]);
         Assert.StartsWith("\n\n[The document is not shown", (string?)parts[2]!["text"]);
         Assert.StartsWith("\n\n[The document is not shown", (string?)parts[3]!["text"]);
+        Assert.StartsWith("\n\n[An image is not shown", (string?)parts[4]!["text"]);
     }
 
     private const string ImagesRequest = """

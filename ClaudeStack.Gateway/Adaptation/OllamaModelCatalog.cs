@@ -17,6 +17,9 @@ public sealed class OllamaModelCatalog(HttpClient client, UpstreamEndpoint upstr
     /// <summary>After a failed look-up, how soon to ask again.</summary>
     public static readonly TimeSpan FailureLifetime = TimeSpan.FromSeconds(2);
 
+    /// <summary>Model names are the client's to choose: past this many, entries that have expired are let go.</summary>
+    public const int MaxCachedModels = 256;
+
     private readonly ConcurrentDictionary<string, (ModelInfo Info, DateTimeOffset ExpiresAt)> _cache = new(StringComparer.Ordinal);
 
     /// <summary>Facts still current (read within the cache lifetime), for the health check.</summary>
@@ -49,6 +52,18 @@ public sealed class OllamaModelCatalog(HttpClient client, UpstreamEndpoint upstr
             Log.ModelInfoUnavailable(logger, model, exception.Message);
             info = OllamaModelFacts.Combine(model, null, null, configuredContextLength);
             lifetime = FailureLifetime;
+        }
+
+        if (_cache.Count >= MaxCachedModels)
+        {
+            var now = DateTimeOffset.UtcNow;
+            foreach (var (name, entry) in _cache)
+            {
+                if (entry.ExpiresAt <= now)
+                {
+                    _cache.TryRemove(name, out _);
+                }
+            }
         }
 
         _cache[model] = (info, DateTimeOffset.UtcNow + lifetime);

@@ -65,7 +65,16 @@ public static class OllamaRequestAdapter
         // ~20K-token prefix never matches the prompt cache.
         if (options.NormalizeSystemPrompt && request.System is { ValueKind: JsonValueKind.Array } system && NormalizeSystem(system) is { } joined)
         {
-            edits.Set("system", joined);
+            // Nothing left but the billing line: an empty text block is not a valid one.
+            if (joined.Count == 0)
+            {
+                edits.Remove("system");
+            }
+            else
+            {
+                edits.Set("system", joined);
+            }
+
             changes.Add("system");
         }
 
@@ -224,7 +233,7 @@ public static class OllamaRequestAdapter
         }
 
         var joined = string.Join("\n\n", texts.Select(t => t.Trim('\n')));
-        return [new JsonObject { ["type"] = "text", ["text"] = joined }];
+        return joined.Length == 0 ? [] : [new JsonObject { ["type"] = "text", ["text"] = joined }];
     }
 
     /// <param name="changes">Gets the name of each kind of change made, once.</param>

@@ -32,11 +32,22 @@ public static class MessagesEndpoints
             .WithName("CountTokens")
             .WithSummary("Counts a request's input tokens: forwarded when the upstream can, estimated otherwise.");
 
-        app.MapFallback(context =>
-            AnthropicError.ForStatus(404, $"No route for {context.Request.Method} {context.Request.Path}; the gateway serves /v1/messages and /v1/messages/count_tokens.")
-                .WriteAsync(context.Response, context.RequestAborted));
+        // "{*path}" rather than the default pattern, which leaves paths that look like files (/favicon.ico,
+        // /v1/models/claude-sonnet-4.5) to an empty 404.
+        app.MapFallback("{*path}", context => NoRoute(context.Request).WriteAsync(context.Response, context.RequestAborted));
 
         return app;
+    }
+
+    private static AnthropicError NoRoute(HttpRequest request)
+    {
+        if (request.Path.Equals("/v1/messages", StringComparison.OrdinalIgnoreCase) || request.Path.Equals("/v1/messages/count_tokens", StringComparison.OrdinalIgnoreCase))
+        {
+            request.HttpContext.Response.Headers.Allow = HttpMethods.Post;
+            return AnthropicError.ForStatus(405, $"{request.Method} is not allowed on {request.Path}; use POST.");
+        }
+
+        return AnthropicError.ForStatus(404, $"No route for {request.Method} {request.Path}; the gateway serves POST /v1/messages and /v1/messages/count_tokens.");
     }
 
     private static Task WriteBanner(HttpContext context)

@@ -167,6 +167,11 @@ public sealed class ModelCallHandler(
     {
         var edits = new RequestEdits();
         var changes = new List<string>();
+        if (request.ReplacedLoneSurrogates > 0)
+        {
+            changes.Add("text.lone_surrogate");
+        }
+
         if (route.WasMapped)
         {
             edits.Set("model", route.Routed);

@@ -12,6 +12,12 @@ public static class RequestBodyReader
             return (default, TooLarge(limit));
         }
 
+        // Without this a compressed body would be reported as invalid JSON.
+        if (request.Headers.ContentEncoding is { Count: > 0 } encoding && !encoding.Equals("identity"))
+        {
+            return (default, AnthropicError.ForStatus(StatusCodes.Status415UnsupportedMediaType, $"Content-Encoding '{encoding}' is not supported: send the request body uncompressed."));
+        }
+
         // With a Content-Length the buffer is the body's size (plus the byte that sees the end): nothing grows or
         // is copied. A chunked body grows 16 KB at a time.
         var expected = request.ContentLength;
@@ -41,7 +47,9 @@ public static class RequestBodyReader
         }
         catch (BadHttpRequestException exception)
         {
-            return (default, AnthropicError.BadRequest($"The request body could not be read: {exception.Message}"));
+            // Kestrel's status says what went wrong: 408 for a body arriving too slowly, which a client may retry.
+            var status = exception.StatusCode is >= 400 and < 500 ? exception.StatusCode : StatusCodes.Status400BadRequest;
+            return (default, AnthropicError.ForStatus(status, $"The request body could not be read: {exception.Message}"));
         }
 
         return (buffer.WrittenMemory, null);

@@ -5,14 +5,20 @@ namespace ClaudeStack.Gateway.Api;
 
 /// <summary>
 /// Checks the caller's stack token. Ollama trusts anyone who asks; the gateway does not.
-/// Accepts <c>Authorization: Bearer &lt;token&gt;</c> (ANTHROPIC_AUTH_TOKEN) or <c>x-api-key</c> (ANTHROPIC_API_KEY).
+/// Accepts <c>Authorization: Bearer &lt;token&gt;</c> (ANTHROPIC_AUTH_TOKEN) or <c>x-api-key</c> (ANTHROPIC_API_KEY);
+/// either one carrying the token is enough, since a client may hold an unrelated credential in the other.
 /// </summary>
 public sealed class StackTokenGuard
 {
-    private static readonly AnthropicError Refusal = new(
+    private static readonly AnthropicError Missing = new(
         StatusCodes.Status401Unauthorized,
         AnthropicError.Authentication,
-        "invalid x-api-key: the gateway expects the stack token (ANTHROPIC_AUTH_TOKEN or ANTHROPIC_API_KEY).");
+        "No stack token: send it as x-api-key (ANTHROPIC_API_KEY) or Authorization: Bearer (ANTHROPIC_AUTH_TOKEN).");
+
+    private static readonly AnthropicError Wrong = new(
+        StatusCodes.Status401Unauthorized,
+        AnthropicError.Authentication,
+        "invalid x-api-key: neither x-api-key nor Authorization: Bearer carries this gateway's stack token (ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN).");
 
     private readonly byte[]? _expected;
 
@@ -23,9 +29,13 @@ public sealed class StackTokenGuard
     public RequestDelegate Protect(RequestDelegate endpoint) => context =>
     {
         var headers = context.Request.Headers;
-        return IsAuthorized(headers.Authorization, headers["x-api-key"])
-            ? endpoint(context)
-            : Refusal.WriteAsync(context.Response, context.RequestAborted);
+        if (IsAuthorized(headers.Authorization, headers["x-api-key"]))
+        {
+            return endpoint(context);
+        }
+
+        var refusal = headers.Authorization.Count == 0 && headers["x-api-key"].Count == 0 ? Missing : Wrong;
+        return refusal.WriteAsync(context.Response, context.RequestAborted);
     };
 
     public bool IsAuthorized(StringValues authorization, StringValues apiKey)
@@ -35,9 +45,11 @@ public sealed class StackTokenGuard
             return true;
         }
 
-        var presented = BearerToken(authorization) ?? (apiKey.Count == 1 ? apiKey[0] : null);
-        return !string.IsNullOrEmpty(presented) && ConstantTimeEquals(Encoding.UTF8.GetBytes(presented), _expected);
+        return Matches(BearerToken(authorization)) | Matches(apiKey.Count == 1 ? apiKey[0] : null);
     }
+
+    private bool Matches(string? presented) =>
+        !string.IsNullOrEmpty(presented) && ConstantTimeEquals(Encoding.UTF8.GetBytes(presented), _expected);
 
     /// <summary>
     /// Compares every byte whatever the lengths, so the time taken tells nothing about the token (only about the

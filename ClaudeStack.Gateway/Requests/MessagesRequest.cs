@@ -1,4 +1,7 @@
+using System.Buffers;
+using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using ClaudeStack.Gateway.Tokens;
 
 namespace ClaudeStack.Gateway.Requests;
@@ -21,6 +24,10 @@ public sealed class MessagesRequest : IDisposable
     /// </summary>
     public const int MaxModelLength = 1024;
 
+    /// <summary>The fields the gateway reads; Go's JSON decoder (Ollama) matches names case-insensitively, so a
+    /// "Model" next to "model" could be what the model server reads.</summary>
+    private static readonly string[] FieldsRead = ["model", "messages", "max_tokens", "system", "stream", "tools", "thinking", "output_config"];
+
     private readonly JsonDocument _document;
 
     private MessagesRequest(JsonDocument document, ReadOnlyMemory<byte> body)
@@ -38,6 +45,9 @@ public sealed class MessagesRequest : IDisposable
     public bool Stream { get; private init; }
 
     public int? MaxTokens { get; private init; }
+
+    /// <summary>Unpaired surrogate escapes replaced by U+FFFD (see <see cref="LoneSurrogates"/>).</summary>
+    public int ReplacedLoneSurrogates { get; private init; }
 
     public IReadOnlyList<OfferedTool> Tools { get; private init; } = [];
 
@@ -60,20 +70,24 @@ public sealed class MessagesRequest : IDisposable
             return (null, "The request body is empty; expected a JSON object with 'model' and 'messages'.");
         }
 
+        // The reader checks UTF-8 only in what it reads, and the gateway reads a few fields: checked whole, a bad byte
+        // is the same error wherever it is, rather than an exception when an edit re-writes the part that holds it.
+        if (!Utf8.IsValid(body.Span))
+        {
+            return (null, $"The request body is not valid UTF-8 (at byte {FirstInvalidUtf8(body.Span)}).");
+        }
+
+        var (text, replacedSurrogates) = LoneSurrogates.Replace(body);
+
         JsonDocument document;
         try
         {
             // Duplicate keys would let the gateway read one value while the upstream reads another.
-            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = MaxDepth, AllowDuplicateProperties = false });
+            document = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = MaxDepth, AllowDuplicateProperties = false });
         }
         catch (JsonException exception)
         {
             return (null, $"The request body is not valid JSON: {exception.Message}");
-        }
-        catch (ArgumentException exception)
-        {
-            // Invalid UTF-8 surfaces as an ArgumentException from the reader.
-            return (null, $"The request body is not valid UTF-8 JSON: {exception.Message}");
         }
 
         try
@@ -86,7 +100,7 @@ public sealed class MessagesRequest : IDisposable
             }
 
             var root = document.RootElement;
-            return (new MessagesRequest(document, body)
+            return (new MessagesRequest(document, text)
             {
                 Model = root.GetProperty("model").GetString()!,
                 Stream = root.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True,
@@ -94,14 +108,26 @@ public sealed class MessagesRequest : IDisposable
                 Tools = ReadTools(root),
                 PromptChars = TokenEstimator.CountPromptChars(root),
                 MessageCount = TokenEstimator.MessageCount(root),
+                ReplacedLoneSurrogates = replacedSurrogates,
             }, null);
         }
         catch (InvalidOperationException exception)
         {
-            // The reader checks UTF-8 inside strings only when they are read.
+            // Validation reads only what it has checked the kind of; this is the backstop should that ever slip.
             document.Dispose();
-            return (null, $"The request body is not valid UTF-8 JSON: {exception.Message}");
+            return (null, $"The request has a part of an unexpected shape: {exception.Message}");
         }
+    }
+
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> body)
+    {
+        var offset = 0;
+        while (Rune.DecodeFromUtf8(body[offset..], out _, out var consumed) == OperationStatus.Done)
+        {
+            offset += consumed;
+        }
+
+        return offset;
     }
 
     private static string? Validate(JsonElement root)
@@ -119,6 +145,20 @@ public sealed class MessagesRequest : IDisposable
         if (modelName.Length > MaxModelLength)
         {
             return $"model: String should have at most {MaxModelLength} characters.";
+        }
+
+        // The name goes into log lines and span names: a line break there would forge log lines.
+        if (modelName.Any(char.IsControl))
+        {
+            return "model: String should not contain control characters.";
+        }
+
+        foreach (var property in root.EnumerateObject())
+        {
+            if (FieldsRead.FirstOrDefault(field => field != property.Name && field.Equals(property.Name, StringComparison.OrdinalIgnoreCase)) is { } field)
+            {
+                return $"{property.Name}: Extra inputs are not permitted (the field is '{field}').";
+            }
         }
 
         if (!root.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array)
@@ -152,7 +192,7 @@ public sealed class MessagesRequest : IDisposable
 
         if (root.TryGetProperty("max_tokens", out var maxTokens) && (maxTokens.ValueKind != JsonValueKind.Number || !maxTokens.TryGetInt32(out var max) || max < 0))
         {
-            return "max_tokens: Input should be a non-negative integer.";
+            return $"max_tokens: Input should be an integer from 0 to {int.MaxValue}.";
         }
 
         if (root.TryGetProperty("tools", out var tools) && tools.ValueKind != JsonValueKind.Array)
@@ -168,7 +208,10 @@ public sealed class MessagesRequest : IDisposable
         return system.ValueKind == JsonValueKind.Array ? BlockError(system, "system") : null;
     }
 
-    /// <summary>Every block of an array must be an object with a string <c>type</c>, as Anthropic requires.</summary>
+    /// <summary>
+    /// Every block of an array, and of a tool result's content, must be an object with a string <c>type</c>, as
+    /// Anthropic requires.
+    /// </summary>
     private static string? BlockError(JsonElement content, string path)
     {
         if (content.ValueKind != JsonValueKind.Array)
@@ -182,6 +225,11 @@ public sealed class MessagesRequest : IDisposable
             if (block.ValueKind != JsonValueKind.Object || !block.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
             {
                 return $"{path}.{index}: each content block must be an object with a string 'type'.";
+            }
+
+            if (type.ValueEquals("tool_result") && block.TryGetProperty("content", out var parts) && BlockError(parts, $"{path}.{index}.content") is { } nested)
+            {
+                return nested;
             }
 
             index++;

@@ -202,11 +202,12 @@ public sealed class ModelCallTelemetry : IDisposable
         // A user pressing Esc is not a fault worth a warning.
         if (errorType == TelemetryNames.ErrorTypes.ClientClosed)
         {
-            Log.ClientClosed(_logger, _route.Routed);
+            Log.ClientClosed(_logger, _redactor.Redact(_route.Routed));
         }
         else
         {
-            Log.CallFailed(_logger, _route.Routed, errorType, statusCode, message);
+            // The model name is the client's: a client could put a secret there too.
+            Log.CallFailed(_logger, _redactor.Redact(_route.Routed), errorType, statusCode, message);
         }
     }
 

@@ -16,8 +16,7 @@ public static class TokenEstimator
     public const int TokensPerMessage = 4;
 
     /// <summary>
-    /// Characters that become prompt text: what the ratio divides. Reading every string also proves each one
-    /// is valid UTF-16 (a lone surrogate escape throws <see cref="InvalidOperationException"/>).
+    /// Characters that become prompt text: what the ratio divides.
     /// </summary>
     public static long CountPromptChars(JsonElement root)
     {
@@ -74,7 +73,7 @@ public static class TokenEstimator
             return block.GetString()!.Length;
         }
 
-        if (block.ValueKind != JsonValueKind.Object || !block.TryGetProperty("type", out var type))
+        if (block.ValueKind != JsonValueKind.Object || !block.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
         {
             return 0;
         }
@@ -86,7 +85,7 @@ public static class TokenEstimator
             "tool_use" => StringLength(block, "name") + (block.TryGetProperty("input", out var input) ? input.GetRawText().Length : 0),
             "tool_result" => block.TryGetProperty("content", out var content) ? CountContent(content) : 0,
             // Images cost a fixed amount in most vision encoders; count them as ~800 tokens of text.
-            "image" => 800 * (long)DefaultCharsPerToken,
+            "image" => (long)(800 * DefaultCharsPerToken),
             _ => 0,
         };
     }
