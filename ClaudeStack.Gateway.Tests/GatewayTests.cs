@@ -445,8 +445,17 @@ public sealed class GatewayTests
     [InlineData("{\"model\":\"llama3.1:8b\",\"messages\":[],\"stream\":\"yes\"}", "stream")]
     [InlineData("{\"model\":\"llama3.1:8b\\r\\nX-Forged: 1\",\"messages\":[]}", "model: String should not contain control characters")]
     [InlineData("{\"model\":\"llama3.1:8b\",\"Model\":\"claude-opus-4\",\"messages\":[]}", "Model: Extra inputs are not permitted (the field is 'model')")]
+    [InlineData("{\"model\":\"llama\\u2028x\",\"messages\":[]}", "model: String should not contain control characters")]
+    [InlineData("{\"model\":\"llama\\u202ex\",\"messages\":[]}", "model: String should not contain control characters")]
+    // Go's folding (Ollama) reads the long s and the Kelvin sign as s and k.
+    [InlineData("{\"model\":\"llama3.1:8b\",\"messages\":[],\"\u017Ftream\":true}", "\u017Ftream: Extra inputs are not permitted (the field is 'stream')")]
+    [InlineData("{\"model\":\"llama3.1:8b\",\"messages\":[],\"max_to\u212Aens\":9}", "max_to\u212Aens: Extra inputs are not permitted (the field is 'max_tokens')")]
+    [InlineData("{\"model\":\"llama3.1:8b\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"Content\":[]}]}", "messages.0.Content: Extra inputs are not permitted (the field is 'content')")]
+    [InlineData("{\"model\":\"llama3.1:8b\",\"messages\":[{\"role\":\"User\",\"content\":\"hi\"}]}", "messages.0.role: Input should be 'user', 'assistant' or 'system'")]
+    [InlineData("{\"model\":\"llama3.1:8b\",\"messages\":[],\"tools\":[{\"name\":\"a\",\"defer_loading\":true},7]}", "tools.1: each tool must be an object")]
     [InlineData("{\"model\":\"llama3.1:8b\",\"messages\":[],\"max_tokens\":1099511627776}", "max_tokens: Input should be an integer from 0 to 2147483647")]
     [InlineData("{\"model\":\"llama3.1:8b\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t\",\"content\":[{\"type\":[\"text\"]}]}]}]}", "messages.0.content.0.content.0: each content block must be an object with a string 'type'")]
+    [InlineData("{\"model\":\"llama3.1:8b\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t\",\"is_error\":true,\"content\":{\"x\":1}}]}]}", "messages.0.content.0.content: a tool result's content must be a string or an array of blocks")]
     public async Task MalformedRequest_Is400InvalidRequest(string body, string expectedInMessage)
     {
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unused"), Ct);
@@ -515,16 +524,25 @@ public sealed class GatewayTests
         using var gzip = Body(Request(stream: false));
         gzip.Headers.ContentEncoding.Add("gzip");
         await Expect(await gateway.Client.PostAsync("/v1/messages", gzip, Ct), HttpStatusCode.UnsupportedMediaType, "Content-Encoding 'gzip' is not supported");
-        using (var wrongMethod = await gateway.Client.GetAsync("/v1/messages", Ct))
+        foreach (var path in new[] { "/v1/messages", "/v1/messages/", "/v1/messages/count_tokens/" })
         {
+            using var wrongMethod = await gateway.Client.GetAsync(path, Ct);
             Assert.Equal(["POST"], wrongMethod.Content.Headers.Allow);
-            await Expect(wrongMethod, HttpStatusCode.MethodNotAllowed, "GET is not allowed on /v1/messages; use POST.");
+            await Expect(wrongMethod, HttpStatusCode.MethodNotAllowed, $"GET is not allowed on {path}; use POST.");
+        }
+
+        // Content codings are case-insensitive; identity is no coding at all.
+        using var identity = Body(Request(stream: false));
+        identity.Headers.ContentEncoding.Add("Identity");
+        using (var accepted = await gateway.Client.PostAsync("/v1/messages", identity, Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
         }
 
         // Paths that look like files fall through to the same Anthropic 404 as any other.
         await Expect(await gateway.Client.GetAsync("/favicon.ico", Ct), HttpStatusCode.NotFound, "No route for GET /favicon.ico");
         await Expect(await gateway.Client.GetAsync("/v1/models/claude-sonnet-4.5", Ct), HttpStatusCode.NotFound, "No route for GET /v1/models/claude-sonnet-4.5");
-        Assert.Empty(upstream.Requests);
+        Assert.Single(upstream.MessageRequests);
 
         static async Task Expect(HttpResponseMessage response, HttpStatusCode status, string message)
         {

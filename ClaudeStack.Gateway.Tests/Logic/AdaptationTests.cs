@@ -325,6 +325,16 @@ public sealed class AdaptationTests
         Assert.Contains("messages.image", report.Changes);
     }
 
+    [Fact]
+    public void Images_InAnAssistantMessage_AreReplacedToo()
+    {
+        // anthropic/anthropic.go convertMessage collects images whatever the role.
+        var (adapted, report) = Adapt("""{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"image","source":{"type":"base64","media_type":"image/gif","data":"R0lGOD=="}}]}]}""", vision: false);
+
+        Assert.StartsWith("[An image (image/gif) is not shown", (string?)adapted["messages"]![1]!["content"]![0]!["text"]);
+        Assert.Contains("messages.image", report.Changes);
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(null)]

@@ -66,7 +66,12 @@ public sealed class OllamaModelCatalog(HttpClient client, UpstreamEndpoint upstr
             }
         }
 
-        _cache[model] = (info, DateTimeOffset.UtcNow + lifetime);
+        // Still full of current entries: answer without keeping this one.
+        if (_cache.Count < MaxCachedModels)
+        {
+            _cache[model] = (info, DateTimeOffset.UtcNow + lifetime);
+        }
+
         return info;
     }
 

@@ -185,7 +185,8 @@ public static class OllamaRequestAdapter
                 return true;
             }
 
-            if (options.ReplaceDroppedBlocks && message.GetProperty("role").ValueEquals("user") && DroppedBlocks.AnyIn(message.GetProperty("content"), replaceImages))
+            // Any role: Ollama reads images (and drops the rest) in assistant messages too.
+            if (options.ReplaceDroppedBlocks && DroppedBlocks.AnyIn(message.GetProperty("content"), replaceImages))
             {
                 return true;
             }
@@ -265,7 +266,7 @@ public static class OllamaRequestAdapter
             // Backed by the parsed document: only a message that is changed is materialised; the others are
             // written straight from the request's bytes.
             var node = JsonObject.Create(message) ?? throw new FormatException("a message is not an object");
-            if (options.ReplaceDroppedBlocks && role == "user")
+            if (options.ReplaceDroppedBlocks)
             {
                 var replaced = DroppedBlocks.Replace(node, modelWithoutVision);
                 if (replaced.HasFlag(ReplacedBlocks.ToolReferences))

@@ -41,7 +41,9 @@ public static class MessagesEndpoints
 
     private static AnthropicError NoRoute(HttpRequest request)
     {
-        if (request.Path.Equals("/v1/messages", StringComparison.OrdinalIgnoreCase) || request.Path.Equals("/v1/messages/count_tokens", StringComparison.OrdinalIgnoreCase))
+        // Routing matches with or without a trailing slash, and in any case.
+        var path = request.Path.Value?.TrimEnd('/') ?? "";
+        if (path.Equals("/v1/messages", StringComparison.OrdinalIgnoreCase) || path.Equals("/v1/messages/count_tokens", StringComparison.OrdinalIgnoreCase))
         {
             request.HttpContext.Response.Headers.Allow = HttpMethods.Post;
             return AnthropicError.ForStatus(405, $"{request.Method} is not allowed on {request.Path}; use POST.");

@@ -13,7 +13,8 @@ public static class RequestBodyReader
         }
 
         // Without this a compressed body would be reported as invalid JSON.
-        if (request.Headers.ContentEncoding is { Count: > 0 } encoding && !encoding.Equals("identity"))
+        var encoding = request.Headers.ContentEncoding;
+        if (encoding.Count > 0 && !encoding.SelectMany(value => (value ?? "").Split(',')).All(coding => coding.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase)))
         {
             return (default, AnthropicError.ForStatus(StatusCodes.Status415UnsupportedMediaType, $"Content-Encoding '{encoding}' is not supported: send the request body uncompressed."));
         }

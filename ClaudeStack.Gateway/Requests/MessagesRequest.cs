@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -27,6 +28,8 @@ public sealed class MessagesRequest : IDisposable
     /// <summary>The fields the gateway reads; Go's JSON decoder (Ollama) matches names case-insensitively, so a
     /// "Model" next to "model" could be what the model server reads.</summary>
     private static readonly string[] FieldsRead = ["model", "messages", "max_tokens", "system", "stream", "tools", "thinking", "output_config"];
+
+    private static readonly string[] MessageFieldsRead = ["role", "content"];
 
     private readonly JsonDocument _document;
 
@@ -119,6 +122,33 @@ public sealed class MessagesRequest : IDisposable
         }
     }
 
+    /// <summary>A field the gateway reads, spelled another way that Go's decoder takes for the same field.</summary>
+    private static string? OtherSpelling(JsonElement element, string[] fields, string path)
+    {
+        foreach (var property in element.EnumerateObject())
+        {
+            var name = property.Name;
+            foreach (var field in fields)
+            {
+                if (name.Length == field.Length && name != field && GoFold(name).Equals(field, StringComparison.OrdinalIgnoreCase))
+                {
+                    return $"{path}{name}: Extra inputs are not permitted (the field is '{field}').";
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Go's case folding also takes the long s (U+017F) for s and the Kelvin sign (U+212A) for k.</summary>
+    private static string GoFold(string name) =>
+        name.Contains('\u017F', StringComparison.Ordinal) || name.Contains('\u212A', StringComparison.Ordinal)
+            ? name.Replace('\u017F', 's').Replace('\u212A', 'k')
+            : name;
+
+    private static bool IsControlOrFormat(char c) =>
+        char.GetUnicodeCategory(c) is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
+
     private static int FirstInvalidUtf8(ReadOnlySpan<byte> body)
     {
         var offset = 0;
@@ -147,18 +177,16 @@ public sealed class MessagesRequest : IDisposable
             return $"model: String should have at most {MaxModelLength} characters.";
         }
 
-        // The name goes into log lines and span names: a line break there would forge log lines.
-        if (modelName.Any(char.IsControl))
+        // The name goes into log lines and span names: a line break (or a character that reorders text) there would
+        // forge log lines.
+        if (modelName.Any(IsControlOrFormat))
         {
             return "model: String should not contain control characters.";
         }
 
-        foreach (var property in root.EnumerateObject())
+        if (OtherSpelling(root, FieldsRead, "") is { } respelled)
         {
-            if (FieldsRead.FirstOrDefault(field => field != property.Name && field.Equals(property.Name, StringComparison.OrdinalIgnoreCase)) is { } field)
-            {
-                return $"{property.Name}: Extra inputs are not permitted (the field is '{field}').";
-            }
+            return respelled;
         }
 
         if (!root.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array)
@@ -175,6 +203,17 @@ public sealed class MessagesRequest : IDisposable
                 || content.ValueKind is not (JsonValueKind.String or JsonValueKind.Array))
             {
                 return $"messages.{index}: each message needs a string 'role' and 'content' (a string or an array of blocks).";
+            }
+
+            // The gateway decides by the role (what to fold, what to adapt); Ollama lower-cases it.
+            if (!(role.ValueEquals("user") || role.ValueEquals("assistant") || role.ValueEquals("system")))
+            {
+                return $"messages.{index}.role: Input should be 'user', 'assistant' or 'system'.";
+            }
+
+            if (OtherSpelling(message, MessageFieldsRead, $"messages.{index}.") is { } respelledInMessage)
+            {
+                return respelledInMessage;
             }
 
             if (BlockError(content, $"messages.{index}.content") is { } blockError)
@@ -198,6 +237,12 @@ public sealed class MessagesRequest : IDisposable
         if (root.TryGetProperty("tools", out var tools) && tools.ValueKind != JsonValueKind.Array)
         {
             return "tools: Input should be a valid list.";
+        }
+
+        if (tools.ValueKind == JsonValueKind.Array && tools.EnumerateArray().Any(tool => tool.ValueKind != JsonValueKind.Object))
+        {
+            var position = tools.EnumerateArray().TakeWhile(tool => tool.ValueKind == JsonValueKind.Object).Count();
+            return $"tools.{position}: each tool must be an object.";
         }
 
         if (root.TryGetProperty("system", out var system) && system.ValueKind is not (JsonValueKind.String or JsonValueKind.Array))
@@ -227,9 +272,17 @@ public sealed class MessagesRequest : IDisposable
                 return $"{path}.{index}: each content block must be an object with a string 'type'.";
             }
 
-            if (type.ValueEquals("tool_result") && block.TryGetProperty("content", out var parts) && BlockError(parts, $"{path}.{index}.content") is { } nested)
+            if (type.ValueEquals("tool_result") && block.TryGetProperty("content", out var parts))
             {
-                return nested;
+                if (parts.ValueKind is not (JsonValueKind.String or JsonValueKind.Array))
+                {
+                    return $"{path}.{index}.content: a tool result's content must be a string or an array of blocks.";
+                }
+
+                if (BlockError(parts, $"{path}.{index}.content") is { } nested)
+                {
+                    return nested;
+                }
             }
 
             index++;
