@@ -84,7 +84,7 @@ public static class DroppedBlocks
             : new JsonArray([.. offered.Select(tool => (JsonNode?)JsonObject.Create(tool))]);
     }
 
-    /// <summary>Replaces, in one user message, every block the model would not get by text; reports what it replaced.</summary>
+    /// <summary>Replaces, in one message, every block the model would not get by text; reports what it replaced.</summary>
     /// <param name="modelWithoutVision">The model's name when it has no vision and images are to be replaced too; otherwise null.</param>
     public static ReplacedBlocks Replace(JsonObject message, string? modelWithoutVision)
     {

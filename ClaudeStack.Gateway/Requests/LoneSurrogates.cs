@@ -2,9 +2,10 @@ namespace ClaudeStack.Gateway.Requests;
 
 /// <summary>
 /// Replaces JSON escapes of unpaired UTF-16 surrogates (<c>\ud83d</c> with no low half after it) by <c>\ufffd</c>.
-/// A client that cuts a string between the two halves of an emoji (JavaScript strings are UTF-16, and Claude Code
-/// truncates long tool output) sends such an escape; Go's JSON decoder, and so Ollama, reads it as U+FFFD, while
-/// .NET refuses to read or write it. Doing here what the model server would do keeps the call, and the session, going.
+/// JavaScript strings are UTF-16, so a client that cuts one inside an emoji sends such an escape (Claude Code users
+/// meet it as the Messages API's "no low surrogate in string" 400, on every later turn). Go's JSON decoder, and so
+/// Ollama, reads it as U+FFFD, while .NET refuses to read or write it. Doing here what the model server would do keeps
+/// the call, and the session, going.
 /// </summary>
 public static class LoneSurrogates
 {
