@@ -17,6 +17,10 @@ public sealed class ClaudeCodeCliTests
         request.Json?["messages"]?.AsArray().LastOrDefault()?["content"] is JsonArray blocks
         && blocks.Any(b => (string?)b?["type"] == "tool_result");
 
+    /// <summary>The tool result in the last message of a model call.</summary>
+    private static JsonNode LastToolResult(UpstreamRequest call) =>
+        call.Json!["messages"]!.AsArray().Last()!["content"]!.AsArray().Single(b => (string?)b!["type"] == "tool_result")!;
+
     [Fact]
     public async Task HeadlessPrompt_PrintsAnswerAndTracesOneSpanPerCall()
     {
@@ -88,8 +92,7 @@ public sealed class ClaudeCodeCliTests
         Assert.DoesNotContain("WebFetch", Tools(calls[0]));
         Assert.Contains("WebFetch", Tools(calls[1]));
         Assert.All(calls, call => Assert.DoesNotContain("DeferredToolPlaceholder", Tools(call)));
-        var result = calls[1].Json!["messages"]!.AsArray().Last()!["content"]!.AsArray().Single(b => (string?)b!["type"] == "tool_result")!;
-        var text = Assert.Single(result["content"]!.AsArray())!;
+        var text = Assert.Single(LastToolResult(calls[1])["content"]!.AsArray())!;
         Assert.Equal("text", (string?)text["type"]);
         Assert.Equal("Tool loaded: WebFetch (it can be called now)", (string?)text["text"]);
     }
@@ -114,8 +117,7 @@ public sealed class ClaudeCodeCliTests
         Assert.Contains("I cannot see that image.", run.StandardOutput);
         var calls = upstream.MessageRequests;
         Assert.Equal(2, calls.Count);
-        var result = calls[1].Json!["messages"]!.AsArray().Last()!["content"]!.AsArray().Single(b => (string?)b!["type"] == "tool_result")!;
-        var parts = result["content"]!.AsArray();
+        var parts = LastToolResult(calls[1])["content"]!.AsArray();
         Assert.All(parts, part => Assert.Equal("text", (string?)part!["type"]));
         Assert.Contains(parts, part => ((string?)part!["text"])!.Contains("[An image (image/png) is not shown: the model llama3.1:8b cannot see images.", StringComparison.Ordinal));
         pictures.Delete(recursive: true);

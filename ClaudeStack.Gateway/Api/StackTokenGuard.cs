@@ -45,6 +45,7 @@ public sealed class StackTokenGuard
             return true;
         }
 
+        // "|", not "||": both are compared, so the time taken does not tell which header held the token.
         return Matches(BearerToken(authorization)) | Matches(apiKey.Count == 1 ? apiKey[0] : null);
     }
 

@@ -127,10 +127,16 @@ public sealed class MessagesRequest : IDisposable
     {
         foreach (var property in element.EnumerateObject())
         {
+            // The usual case, a field spelled as it should be, is settled without making a string of the name.
+            if (fields.Any(property.NameEquals))
+            {
+                continue;
+            }
+
             var name = property.Name;
             foreach (var field in fields)
             {
-                if (name.Length == field.Length && name != field && GoFold(name).Equals(field, StringComparison.OrdinalIgnoreCase))
+                if (name.Length == field.Length && GoFold(name).Equals(field, StringComparison.OrdinalIgnoreCase))
                 {
                     return $"{path}{name}: Extra inputs are not permitted (the field is '{field}').";
                 }
@@ -239,10 +245,18 @@ public sealed class MessagesRequest : IDisposable
             return "tools: Input should be a valid list.";
         }
 
-        if (tools.ValueKind == JsonValueKind.Array && tools.EnumerateArray().Any(tool => tool.ValueKind != JsonValueKind.Object))
+        if (tools.ValueKind == JsonValueKind.Array)
         {
-            var position = tools.EnumerateArray().TakeWhile(tool => tool.ValueKind == JsonValueKind.Object).Count();
-            return $"tools.{position}: each tool must be an object.";
+            var toolIndex = 0;
+            foreach (var tool in tools.EnumerateArray())
+            {
+                if (tool.ValueKind != JsonValueKind.Object)
+                {
+                    return $"tools.{toolIndex}: each tool must be an object.";
+                }
+
+                toolIndex++;
+            }
         }
 
         if (root.TryGetProperty("system", out var system) && system.ValueKind is not (JsonValueKind.String or JsonValueKind.Array))
