@@ -66,4 +66,29 @@ public class ModelTests
 
         Assert.Equal(["qwen3:8b", "qwen3-coder:30b", "qwen3:1.7b", "gemma3:4b"], options.ModelsToPull);
     }
+
+    // The cases Ollama v0.32.15's internal/modelref sorts by the name's last ':' part.
+    [Theory]
+    [InlineData("gpt-oss:120b-cloud", true)]
+    [InlineData("qwen3-coder:480b-CLOUD", true)]
+    [InlineData("kimi-k2:cloud", true)]
+    [InlineData("kimi-k2: Cloud", true)]
+    [InlineData("llama3.1:8b", false)]
+    [InlineData("cloud", false)]
+    [InlineData("my-cloud", false)]
+    [InlineData("qwen3:local", false)]
+    [InlineData("registry.example.com:5000/team/model-cloud", false)]
+    [InlineData("registry.example.com:5000/team/model:q4-cloud", true)]
+    public void CloudModel_IsRecognisedByItsTag(string model, bool expected)
+    {
+        Assert.Equal(expected, OllamaCloudModels.IsCloudModel(model));
+    }
+
+    [Theory]
+    [InlineData("OllamaCloud=true", "Model=gpt-oss:120b-cloud")]
+    [InlineData("Provider=External", "External:Url=http://gpu-box:11434", "Model=gpt-oss:120b-cloud")]
+    public void CloudModel_IsAcceptedWhereTheStackDoesNotTurnCloudOff(params string[] settings)
+    {
+        Assert.Equal("gpt-oss:120b-cloud", TestConfig.Read(settings).Model);
+    }
 }

@@ -241,9 +241,10 @@ public class StackEnvironmentTests
     }
 
     [Theory]
-    [InlineData(new[] { "KeepAlive=1h" }, new[] { "OLLAMA_CONTEXT_LENGTH=65536", "OLLAMA_KEEP_ALIVE=1h" })]
-    [InlineData(new[] { "ContextLength=131072" }, new[] { "OLLAMA_CONTEXT_LENGTH=131072", "OLLAMA_KEEP_ALIVE=30m" })]
-    public void Ollama_GetsContextLengthAndKeepAlive(string[] settings, string[] expected)
+    [InlineData(new[] { "KeepAlive=1h" }, new[] { "OLLAMA_CONTEXT_LENGTH=65536", "OLLAMA_KEEP_ALIVE=1h", "OLLAMA_NO_CLOUD=1" })]
+    [InlineData(new[] { "ContextLength=131072" }, new[] { "OLLAMA_CONTEXT_LENGTH=131072", "OLLAMA_KEEP_ALIVE=30m", "OLLAMA_NO_CLOUD=1" })]
+    [InlineData(new[] { "OllamaCloud=true" }, new[] { "OLLAMA_CONTEXT_LENGTH=65536", "OLLAMA_KEEP_ALIVE=30m" })]
+    public void Ollama_GetsContextLengthKeepAliveAndCloudSwitch(string[] settings, string[] expected)
     {
         Assert.Equal(expected, StackEnvironment.ForOllama(TestConfig.Read(settings)).Select(e => e.ToString()));
     }

@@ -22,6 +22,7 @@ public class StackOptionsReaderTests
         Assert.Equal("claudestack-claude-code", options.ClaudeCode.ContainerName);
         Assert.False(options.ClaudeCode.Terminal);
         Assert.False(options.UseHostOllama);
+        Assert.False(options.OllamaCloud);
         Assert.False(options.NeedsUpstreamApiKey);
         Assert.Equal(new ContainerUser(1000, 1000), options.ClaudeCode.User);
         Assert.Null(options.ClaudeCode.MaxContextTokens);
@@ -49,7 +50,8 @@ public class StackOptionsReaderTests
             "ClaudeCode:Terminal=true",
             "ClaudeCode:UserId=1001",
             "ClaudeCode:GroupId=20",
-            "ClaudeCode:MaxContextTokens=98304");
+            "ClaudeCode:MaxContextTokens=98304",
+            "OllamaCloud=true");
 
         Assert.Equal("qwen3:8b", options.Model);
         Assert.Equal(["gemma3:4b", "qwen3:8b"], options.ExtraModels);
@@ -59,6 +61,7 @@ public class StackOptionsReaderTests
         Assert.Equal(GpuVendor.Nvidia, options.Gpu);
         Assert.Equal(131072, options.ContextLength);
         Assert.Equal("-1", options.KeepAlive);
+        Assert.True(options.OllamaCloud);
         Assert.Equal("/home/dev/project/sub", options.Workspace);
         Assert.Equal(
             new ClaudeCodeOptions(ClaudeCodeMode.Task, "fix the build", "Write Bash(dotnet:*)", "stream-json", "my-claude", true)
@@ -193,6 +196,11 @@ public class StackOptionsReaderTests
         { ["Provider=Anthropic", "UseHostOllama=true"], "ClaudeStack:UseHostOllama is true but ClaudeStack:Provider is Anthropic; the host's Ollama is used only with Provider Ollama. Set UseHostOllama to false, or Provider to Ollama." },
         { ["Gpu=Nvidia", "UseHostOllama=true"], "ClaudeStack:Gpu is Nvidia but there is no Ollama container (Provider Ollama, UseHostOllama true); GPU access applies only to the Ollama container. Set Gpu to None." },
         { ["Gpu=Amd", "Provider=Anthropic"], "ClaudeStack:Gpu is Amd but there is no Ollama container (Provider Anthropic); GPU access applies only to the Ollama container. Set Gpu to None." },
+        { ["OllamaCloud=yes"], "ClaudeStack:OllamaCloud is 'yes'; use true or false." },
+        { ["Provider=Anthropic", "OllamaCloud=true"], "ClaudeStack:OllamaCloud is true but ClaudeStack:Provider is Anthropic; it applies only to the Ollama the stack runs (an external server keeps its own setting). Set OllamaCloud to false." },
+        { ["Model=gpt-oss:120b-cloud"], "ClaudeStack:Model names 'gpt-oss:120b-cloud', an Ollama cloud model (it runs on ollama.com, so prompts leave this machine), but ClaudeStack:OllamaCloud is false. Choose a local model, or set OllamaCloud to true and sign the stack's Ollama in to ollama.com (ollama signin)." },
+        { ["ModelMap:Haiku=qwen3-coder:CLOUD"], "ClaudeStack:ModelMap:Haiku names 'qwen3-coder:CLOUD', an Ollama cloud model (it runs on ollama.com, so prompts leave this machine), but ClaudeStack:OllamaCloud is false. Choose a local model, or set OllamaCloud to true and sign the stack's Ollama in to ollama.com (ollama signin)." },
+        { ["UseHostOllama=true", "ExtraModels=llama3.1:8b,deepseek-v3.1:671b-cloud"], "ClaudeStack:ExtraModels names 'deepseek-v3.1:671b-cloud', an Ollama cloud model (it runs on ollama.com, so prompts leave this machine), but ClaudeStack:OllamaCloud is false. Choose a local model, or set OllamaCloud to true and sign the stack's Ollama in to ollama.com (ollama signin)." },
         { ["Provider=Anthropic", "ExtraModels=qwen3:8b"], "ClaudeStack:ExtraModels lists models to pull, but ClaudeStack:Provider is Anthropic; models are pulled only into the stack's Ollama. Remove ExtraModels, or set Provider to Ollama." },
     };
 

@@ -135,6 +135,9 @@ public static class StackConstants
     {
         public const string ContextLength = "OLLAMA_CONTEXT_LENGTH";
         public const string KeepAlive = "OLLAMA_KEEP_ALIVE";
+
+        /// <summary>"1" turns off cloud models, web search through ollama.com and the model recommendations Ollama fetches from it.</summary>
+        public const string NoCloud = "OLLAMA_NO_CLOUD";
     }
 
     /// <summary>The gateway's configuration keys in environment form (<c>__</c> for <c>:</c>).</summary>

@@ -30,11 +30,14 @@ public static class StackEnvironment
     public static IReadOnlyList<EnvironmentEntry> ForOllama(StackOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return
+        EnvironmentEntry[] entries =
         [
             EnvironmentEntry.Value(StackConstants.OllamaVariables.ContextLength, Invariant(options.ContextLength)),
             EnvironmentEntry.Value(StackConstants.OllamaVariables.KeepAlive, options.KeepAlive),
         ];
+        return options.OllamaCloud
+            ? entries
+            : [.. entries, EnvironmentEntry.Value(StackConstants.OllamaVariables.NoCloud, "1")];
     }
 
     /// <summary>The gateway's profile for the configured provider.</summary>

@@ -106,6 +106,12 @@ public sealed record StackOptions
 
     public required ClaudeCodeOptions ClaudeCode { get; init; }
 
+    /// <summary>
+    /// Ollama's cloud features: cloud models, Claude Code's WebSearch run through ollama.com, and the model
+    /// recommendations Ollama fetches from it. Off by default, so prompts and searches stay on this machine.
+    /// </summary>
+    public bool OllamaCloud { get; init; }
+
     /// <summary>Use the host's Ollama (<c>ollama serve</c>, e.g. on macOS where Docker has no GPU) instead of a container.</summary>
     public bool UseHostOllama { get; init; }
 

@@ -62,6 +62,7 @@ public static partial class StackOptionsReader
 
         var provider = ReadEnum(section, "Provider", ModelProvider.Ollama, errors);
         var useHostOllama = ReadBool(section, "UseHostOllama", false, errors);
+        var ollamaCloud = ReadBool(section, "OllamaCloud", false, errors);
         var gpu = ReadEnum(section, "Gpu", GpuVendor.None, errors);
         var external = provider == ModelProvider.External ? ReadExternal(section, errors) : null;
 
@@ -113,6 +114,16 @@ public static partial class StackOptionsReader
             errors.Add($"{Key("ExtraModels")} lists models to pull, but {Key("Provider")} is {provider}; models are pulled only into the stack's Ollama. Remove ExtraModels, or set Provider to Ollama.");
         }
 
+        if (ollamaCloud && provider != ModelProvider.Ollama)
+        {
+            errors.Add($"{Key("OllamaCloud")} is true but {Key("Provider")} is {provider}; it applies only to the Ollama the stack runs (an external server keeps its own setting). Set OllamaCloud to false.");
+        }
+
+        if (provider == ModelProvider.Ollama && !ollamaCloud)
+        {
+            ReportCloudModels(model, extraModels, overrides, errors);
+        }
+
         if (errors.Count > 0)
         {
             return (null, errors);
@@ -131,12 +142,28 @@ public static partial class StackOptionsReader
             Workspace = workspace!,
             ClaudeCode = claudeCode!,
             UseHostOllama = useHostOllama,
+            OllamaCloud = ollamaCloud,
         };
         return (options, errors);
     }
 
     /// <summary>The full key of a setting, for messages: <c>ClaudeStack:Provider</c>.</summary>
     public static string Key(string relative) => $"{StackConstants.ConfigurationSection}:{relative}";
+
+    /// <summary>With cloud features off, Ollama refuses cloud models: say so at start rather than at the first pull.</summary>
+    private static void ReportCloudModels(string? model, IReadOnlyList<string> extraModels, Dictionary<ModelFamily, string> overrides, List<string> errors)
+    {
+        IEnumerable<(string Key, string Model)> configured =
+        [
+            .. model is null ? [] : new[] { ("Model", model) },
+            .. overrides.Select(o => ($"ModelMap:{o.Key}", o.Value)),
+            .. extraModels.Select(m => ("ExtraModels", m)),
+        ];
+        foreach (var (key, name) in configured.Where(c => OllamaCloudModels.IsCloudModel(c.Model)))
+        {
+            errors.Add($"{Key(key)} names '{name}', an Ollama cloud model (it runs on ollama.com, so prompts leave this machine), but {Key("OllamaCloud")} is false. Choose a local model, or set OllamaCloud to true and sign the stack's Ollama in to ollama.com (ollama signin).");
+        }
+    }
 
     private static ExternalServerOptions? ReadExternal(IConfigurationSection section, List<string> errors)
     {

@@ -58,6 +58,7 @@ public class AppModelTests
         Assert.Contains(ollama.Annotations.OfType<ContainerMountAnnotation>(), m => m.Type == ContainerMountType.Volume && m.Target == "/root/.ollama");
         Assert.Equal("131072", environment["OLLAMA_CONTEXT_LENGTH"]);
         Assert.Equal("1h", environment["OLLAMA_KEEP_ALIVE"]);
+        Assert.Equal("1", environment["OLLAMA_NO_CLOUD"]);
     }
 
     [Theory]
