@@ -9,7 +9,12 @@ namespace ClaudeStack.Gateway.Adaptation;
 /// Learns each model's context window, capabilities and GPU share from Ollama (/api/ps, then /api/show),
 /// falling back to the configured context length; caches what it learns.
 /// </summary>
-public sealed class OllamaModelCatalog(HttpClient client, UpstreamEndpoint upstream, int? configuredContextLength, ILogger<OllamaModelCatalog> logger)
+public sealed class OllamaModelCatalog(
+    HttpClient client,
+    UpstreamEndpoint upstream,
+    int? configuredContextLength,
+    ILogger<OllamaModelCatalog> logger,
+    TimeProvider? clock = null)
 {
     /// <summary>/api/ps changes as models load and unload; re-read it after this long.</summary>
     public static readonly TimeSpan CacheLifetime = TimeSpan.FromSeconds(30);
@@ -21,13 +26,14 @@ public sealed class OllamaModelCatalog(HttpClient client, UpstreamEndpoint upstr
     public const int MaxCachedModels = 256;
 
     private readonly ConcurrentDictionary<string, (ModelInfo Info, DateTimeOffset ExpiresAt)> _cache = new(StringComparer.Ordinal);
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
 
     /// <summary>Facts still current (read within the cache lifetime), for the health check.</summary>
-    public IReadOnlyCollection<ModelInfo> Current => [.. _cache.Values.Where(v => DateTimeOffset.UtcNow < v.ExpiresAt).Select(v => v.Info)];
+    public IReadOnlyCollection<ModelInfo> Current => [.. _cache.Values.Where(v => _clock.GetUtcNow() < v.ExpiresAt).Select(v => v.Info)];
 
     public async Task<ModelInfo> GetAsync(string model, CancellationToken cancellationToken)
     {
-        if (_cache.TryGetValue(model, out var cached) && DateTimeOffset.UtcNow < cached.ExpiresAt)
+        if (_cache.TryGetValue(model, out var cached) && _clock.GetUtcNow() < cached.ExpiresAt)
         {
             return cached.Info;
         }
@@ -56,7 +62,7 @@ public sealed class OllamaModelCatalog(HttpClient client, UpstreamEndpoint upstr
 
         if (_cache.Count >= MaxCachedModels)
         {
-            var now = DateTimeOffset.UtcNow;
+            var now = _clock.GetUtcNow();
             foreach (var (name, entry) in _cache)
             {
                 if (entry.ExpiresAt <= now)
@@ -69,7 +75,7 @@ public sealed class OllamaModelCatalog(HttpClient client, UpstreamEndpoint upstr
         // Still full of current entries: answer without keeping this one.
         if (_cache.Count < MaxCachedModels)
         {
-            _cache[model] = (info, DateTimeOffset.UtcNow + lifetime);
+            _cache[model] = (info, _clock.GetUtcNow() + lifetime);
         }
 
         return info;

@@ -1,0 +1,80 @@
+using ClaudeStack.Gateway.Adaptation;
+using ClaudeStack.Gateway.Configuration;
+using ClaudeStack.ScriptedUpstream;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ClaudeStack.Gateway.Tests;
+
+/// <summary>The model-facts cache against an emulated Ollama on Kestrel, on a clock the test moves.</summary>
+public sealed class ModelCatalogTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Facts_AreAskedForOncePerLifetime()
+    {
+        await using var ollama = await StartOllamaAsync();
+        var clock = new ManualClock();
+        var catalog = NewCatalog(ollama, clock);
+
+        var first = await catalog.GetAsync("llama3.1:8b", Ct);
+        await catalog.GetAsync("llama3.1:8b", Ct);
+        clock.Advance(OllamaModelCatalog.CacheLifetime - TimeSpan.FromSeconds(1));
+        await catalog.GetAsync("llama3.1:8b", Ct);
+        Assert.Equal(1, ShowRequests(ollama));
+        Assert.Equal((65536, "api/ps"), (first.ContextLength, first.ContextSource));
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await catalog.GetAsync("llama3.1:8b", Ct);
+        Assert.Equal(2, ShowRequests(ollama));
+    }
+
+    [Fact]
+    public async Task ModelNamesPastTheBound_AreAnsweredButNotKept_UntilEarlierOnesExpire()
+    {
+        // Model names are the client's to choose; Ollama answers 404 to /api/show for each unknown one.
+        await using var ollama = await StartOllamaAsync();
+        var clock = new ManualClock();
+        var catalog = NewCatalog(ollama, clock);
+        for (var i = 0; i < OllamaModelCatalog.MaxCachedModels; i++)
+        {
+            await catalog.GetAsync($"made-up-{i}", Ct);
+        }
+
+        var filled = ShowRequests(ollama);
+        var extra = await catalog.GetAsync("one-more", Ct);
+        await catalog.GetAsync("one-more", Ct);
+        await catalog.GetAsync("made-up-0", Ct);
+
+        Assert.Equal(OllamaModelCatalog.MaxCachedModels, filled);
+        Assert.Equal((65536, "configured"), (extra.ContextLength, extra.ContextSource));
+        Assert.Equal(filled + 2, ShowRequests(ollama));
+        Assert.Equal(OllamaModelCatalog.MaxCachedModels, catalog.Current.Count);
+
+        clock.Advance(OllamaModelCatalog.CacheLifetime);
+        await catalog.GetAsync("one-more", Ct);
+        await catalog.GetAsync("one-more", Ct);
+
+        Assert.Equal(filled + 3, ShowRequests(ollama));
+        Assert.Equal(["one-more"], catalog.Current.Select(info => info.Model));
+    }
+
+    private static Task<ScriptedUpstream.ScriptedUpstream> StartOllamaAsync() =>
+        ScriptedUpstream.ScriptedUpstream.StartAsync(
+            new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("unused"), Ollama = new OllamaEmulation() },
+            Ct);
+
+    private static OllamaModelCatalog NewCatalog(ScriptedUpstream.ScriptedUpstream ollama, TimeProvider clock) =>
+        new(new HttpClient(), new UpstreamEndpoint(UpstreamProfile.Ollama, ollama.BaseAddress, null, "ollama"), 65536, NullLogger<OllamaModelCatalog>.Instance, clock);
+
+    private static int ShowRequests(ScriptedUpstream.ScriptedUpstream ollama) => ollama.Requests.Count(r => r.Path == "/api/show");
+
+    private sealed class ManualClock : TimeProvider
+    {
+        private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+        public override DateTimeOffset GetUtcNow() => _now;
+
+        public void Advance(TimeSpan by) => _now += by;
+    }
+}
