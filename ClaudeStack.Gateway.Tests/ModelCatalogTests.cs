@@ -1,14 +1,19 @@
 using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Configuration;
+using ClaudeStack.Gateway.Tests.Support;
 using ClaudeStack.ScriptedUpstream;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ClaudeStack.Gateway.Tests;
 
 /// <summary>The model-facts cache against an emulated Ollama on Kestrel, on a clock the test moves.</summary>
-public sealed class ModelCatalogTests
+public sealed class ModelCatalogTests : IDisposable
 {
+    private readonly HttpClient _client = new();
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public void Dispose() => _client.Dispose();
 
     [Fact]
     public async Task Facts_AreAskedForOncePerLifetime()
@@ -59,13 +64,36 @@ public sealed class ModelCatalogTests
         Assert.Equal(["one-more"], catalog.Current.Select(info => info.Model));
     }
 
+    [Fact]
+    public async Task ALookUpBeforeOllamaListens_IsRetriedSoon()
+    {
+        // Ollama does not listen until it has started: the first look-up is refused, and its fallback is kept only briefly.
+        var port = Rig.ClosedPort();
+        var clock = new ManualClock();
+        var catalog = new OllamaModelCatalog(_client, new UpstreamEndpoint(UpstreamProfile.Ollama, new Uri($"http://127.0.0.1:{port}/"), null, "ollama"), 65536, NullLogger<OllamaModelCatalog>.Instance, clock);
+
+        var beforeStart = await catalog.GetAsync("llama3.1:8b", Ct);
+        var loaded = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 8192 }] };
+        await using var ollama = await ScriptedUpstream.ScriptedUpstream.StartAsync(
+            new ScriptedUpstreamOptions { Url = $"http://127.0.0.1:{port}", Script = _ => ScriptedReply.Text("unused"), Ollama = loaded },
+            Ct);
+        clock.Advance(OllamaModelCatalog.FailureLifetime - TimeSpan.FromMilliseconds(1));
+        var stillCached = await catalog.GetAsync("llama3.1:8b", Ct);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        var started = await catalog.GetAsync("llama3.1:8b", Ct);
+
+        Assert.Equal((65536, "configured"), (beforeStart.ContextLength, beforeStart.ContextSource));
+        Assert.Same(beforeStart, stillCached);
+        Assert.Equal((8192, "api/ps"), (started.ContextLength, started.ContextSource));
+    }
+
     private static Task<ScriptedUpstream.ScriptedUpstream> StartOllamaAsync() =>
         ScriptedUpstream.ScriptedUpstream.StartAsync(
             new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("unused"), Ollama = new OllamaEmulation() },
             Ct);
 
-    private static OllamaModelCatalog NewCatalog(ScriptedUpstream.ScriptedUpstream ollama, TimeProvider clock) =>
-        new(new HttpClient(), new UpstreamEndpoint(UpstreamProfile.Ollama, ollama.BaseAddress, null, "ollama"), 65536, NullLogger<OllamaModelCatalog>.Instance, clock);
+    private OllamaModelCatalog NewCatalog(ScriptedUpstream.ScriptedUpstream ollama, TimeProvider clock) =>
+        new(_client, new UpstreamEndpoint(UpstreamProfile.Ollama, ollama.BaseAddress, null, "ollama"), 65536, NullLogger<OllamaModelCatalog>.Instance, clock);
 
     private static int ShowRequests(ScriptedUpstream.ScriptedUpstream ollama) => ollama.Requests.Count(r => r.Path == "/api/show");
 

@@ -72,13 +72,16 @@ public class ModelTests
     [InlineData("gpt-oss:120b-cloud", true)]
     [InlineData("qwen3-coder:480b-CLOUD", true)]
     [InlineData("kimi-k2:cloud", true)]
-    [InlineData("kimi-k2: Cloud", true)]
+    [InlineData("kimi-k2: Cloud", true)] // configuration refuses spaces; Ollama trims them
     [InlineData("llama3.1:8b", false)]
     [InlineData("cloud", false)]
     [InlineData("my-cloud", false)]
     [InlineData("qwen3:local", false)]
     [InlineData("registry.example.com:5000/team/model-cloud", false)]
     [InlineData("registry.example.com:5000/team/model:q4-cloud", true)]
+    [InlineData("qwen3:local:cloud", false)] // two sources: Ollama refuses the name as invalid
+    [InlineData("qwen3:cloud:CLOUD", false)]
+    [InlineData("gpt-oss:120b:cloud", true)]
     public void CloudModel_IsRecognisedByItsTag(string model, bool expected)
     {
         Assert.Equal(expected, OllamaCloudModels.IsCloudModel(model));
@@ -87,6 +90,8 @@ public class ModelTests
     [Theory]
     [InlineData("OllamaCloud=true", "Model=gpt-oss:120b-cloud")]
     [InlineData("Provider=External", "External:Url=http://gpu-box:11434", "Model=gpt-oss:120b-cloud")]
+    [InlineData("Provider=Anthropic", "Model=gpt-oss:120b-cloud")]
+    [InlineData("UseHostOllama=true", "OllamaCloud=true", "Model=gpt-oss:120b-cloud")]
     public void CloudModel_IsAcceptedWhereTheStackDoesNotTurnCloudOff(params string[] settings)
     {
         Assert.Equal("gpt-oss:120b-cloud", TestConfig.Read(settings).Model);

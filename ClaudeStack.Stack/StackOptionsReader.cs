@@ -150,8 +150,8 @@ public static partial class StackOptionsReader
     /// <summary>The full key of a setting, for messages: <c>ClaudeStack:Provider</c>.</summary>
     public static string Key(string relative) => $"{StackConstants.ConfigurationSection}:{relative}";
 
-    /// <summary>With cloud features off, Ollama refuses cloud models: say so at start rather than at the first pull.</summary>
-    private static void ReportCloudModels(string? model, IReadOnlyList<string> extraModels, Dictionary<ModelFamily, string> overrides, List<string> errors)
+    /// <summary>With cloud features off, Ollama refuses a cloud model at its first request (403): say so at start instead.</summary>
+    private static void ReportCloudModels(string? model, IReadOnlyList<string> extraModels, IReadOnlyDictionary<ModelFamily, string> overrides, List<string> errors)
     {
         IEnumerable<(string Key, string Model)> configured =
         [
@@ -161,7 +161,7 @@ public static partial class StackOptionsReader
         ];
         foreach (var (key, name) in configured.Where(c => OllamaCloudModels.IsCloudModel(c.Model)))
         {
-            errors.Add($"{Key(key)} names '{name}', an Ollama cloud model (it runs on ollama.com, so prompts leave this machine), but {Key("OllamaCloud")} is false. Choose a local model, or set OllamaCloud to true and sign the stack's Ollama in to ollama.com (ollama signin).");
+            errors.Add($"{Key(key)} names '{name}', an Ollama cloud model (it runs on ollama.com, so prompts leave this machine), but {Key("OllamaCloud")} is false. Choose a local model, or set OllamaCloud to true and sign the stack's Ollama in to ollama.com (ollama signin; see OllamaCloud in the README).");
         }
     }
 

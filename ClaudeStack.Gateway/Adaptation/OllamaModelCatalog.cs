@@ -22,7 +22,10 @@ public sealed class OllamaModelCatalog(
     /// <summary>After a failed look-up, how soon to ask again.</summary>
     public static readonly TimeSpan FailureLifetime = TimeSpan.FromSeconds(2);
 
-    /// <summary>Model names are the client's to choose: past this many, entries that have expired are let go.</summary>
+    /// <summary>
+    /// Model names are the client's to choose: past this many, entries that have expired are let go. A soft bound:
+    /// callers that miss at the same moment may each add one.
+    /// </summary>
     public const int MaxCachedModels = 256;
 
     private readonly ConcurrentDictionary<string, (ModelInfo Info, DateTimeOffset ExpiresAt)> _cache = new(StringComparer.Ordinal);
