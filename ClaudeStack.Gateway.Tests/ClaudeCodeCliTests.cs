@@ -17,6 +17,10 @@ public sealed class ClaudeCodeCliTests
         request.Json?["messages"]?.AsArray().LastOrDefault()?["content"] is JsonArray blocks
         && blocks.Any(b => (string?)b?["type"] == "tool_result");
 
+    /// <summary>A model that calls one tool, then answers once the tool's result comes back.</summary>
+    private static ScriptedReply ToolCallThenAnswer(UpstreamRequest request, string tool, string input, string answer) =>
+        CarriesToolResult(request) ? ScriptedReply.Text(answer) : ScriptedReply.ToolUse(tool, input);
+
     /// <summary>The tool result in the last message of a model call.</summary>
     private static JsonNode LastToolResult(UpstreamRequest call) =>
         call.Json!["messages"]!.AsArray().Last()!["content"]!.AsArray().Single(b => (string?)b!["type"] == "tool_result")!;
@@ -50,9 +54,7 @@ public sealed class ClaudeCodeCliTests
     [Fact]
     public async Task ToolRoundTrip_RunsTheToolAndSendsItsResult()
     {
-        await using var rig = await Rig.StartAsync(request => CarriesToolResult(request)
-            ? ScriptedReply.Text("Done: wrote out.txt")
-            : ScriptedReply.ToolUse("Bash", "{\"command\":\"echo hi > out.txt\",\"description\":\"Write hi to out.txt\"}"), null, Ct);
+        await using var rig = await Rig.StartAsync(request => ToolCallThenAnswer(request, "Bash", "{\"command\":\"echo hi > out.txt\",\"description\":\"Write hi to out.txt\"}", "Done: wrote out.txt"), null, Ct);
         var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Write hi to out.txt", "--model", "llama3.1:8b", "--allowedTools", "Bash"], Ct);
@@ -76,9 +78,7 @@ public sealed class ClaudeCodeCliTests
         // tool_reference blocks, and offers a "never call this tool" placeholder with defer_loading. The scripted model
         // answers as Ollama would without the gateway's help only in what it is sent: Ollama keeps the text and images
         // of a tool result (anthropic/anthropic.go convertToolResultContent) and has no defer_loading.
-        await using var rig = await Rig.StartAsync(request => CarriesToolResult(request)
-            ? ScriptedReply.Text("WebFetch is ready.")
-            : ScriptedReply.ToolUse("ToolSearch", "{\"query\":\"select:WebFetch\",\"max_results\":5}"), null, Ct);
+        await using var rig = await Rig.StartAsync(request => ToolCallThenAnswer(request, "ToolSearch", "{\"query\":\"select:WebFetch\",\"max_results\":5}", "WebFetch is ready."), null, Ct);
         var upstream = rig.Upstream!;
 
         var run = await ClaudeCodeCli.RunAsync(rig.Gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Load the WebFetch tool", "--model", "llama3.1:8b", "--allowedTools", "ToolSearch"], Ct);
@@ -106,9 +106,7 @@ public sealed class ClaudeCodeCliTests
         var pictures = Directory.CreateTempSubdirectory("claudestack-image-");
         var screenshot = Path.Combine(pictures.FullName, "screenshot.png");
         await File.WriteAllBytesAsync(screenshot, OnePixelPng, Ct);
-        await using var rig = await Rig.StartAsync(request => CarriesToolResult(request)
-            ? ScriptedReply.Text("I cannot see that image.")
-            : ScriptedReply.ToolUse("Read", new JsonObject { ["file_path"] = screenshot }.ToJsonString()), null, Ct, new OllamaEmulation());
+        await using var rig = await Rig.StartAsync(request => ToolCallThenAnswer(request, "Read", new JsonObject { ["file_path"] = screenshot }.ToJsonString(), "I cannot see that image."), null, Ct, new OllamaEmulation());
         var upstream = rig.Upstream!;
 
         var run = await ClaudeCodeCli.RunAsync(rig.Gateway.BaseAddress, GatewayHost.StackToken, ["-p", "What does the screenshot show?", "--model", "llama3.1:8b", "--allowedTools", "Read"], Ct);
@@ -138,9 +136,7 @@ public sealed class ClaudeCodeCliTests
                 return ScriptedReply.Text("hi from the subagent", request.Model!);
             }
 
-            return CarriesToolResult(request)
-                ? ScriptedReply.Text("The subagent answered.")
-                : ScriptedReply.ToolUse("Agent", "{\"description\":\"greet\",\"prompt\":\"Say hi\",\"subagent_type\":\"general-purpose\",\"model\":\"haiku\",\"run_in_background\":false}");
+            return ToolCallThenAnswer(request, "Agent", "{\"description\":\"greet\",\"prompt\":\"Say hi\",\"subagent_type\":\"general-purpose\",\"model\":\"haiku\",\"run_in_background\":false}", "The subagent answered.");
         }, new Dictionary<string, string?> { ["Gateway:Models:Haiku"] = "qwen2.5-coder:1.5b" }, Ct);
         var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
@@ -283,9 +279,7 @@ public sealed class ClaudeCodeCliTests
     [Fact]
     public async Task HallucinatedToolName_ShowsUpAsASpanEvent()
     {
-        await using var rig = await Rig.StartAsync(request => CarriesToolResult(request)
-            ? ScriptedReply.Text("Sorry, that tool does not exist.")
-            : ScriptedReply.ToolUse("run_shell_command", "{\"cmd\":\"ls\"}"), null, Ct);
+        await using var rig = await Rig.StartAsync(request => ToolCallThenAnswer(request, "run_shell_command", "{\"cmd\":\"ls\"}", "Sorry, that tool does not exist."), null, Ct);
         var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "List the files", "--model", "llama3.1:8b"], Ct);
