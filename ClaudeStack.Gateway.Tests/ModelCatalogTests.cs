@@ -1,5 +1,6 @@
 using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Configuration;
+using ClaudeStack.Gateway.Telemetry;
 using ClaudeStack.Gateway.Tests.Support;
 using ClaudeStack.ScriptedUpstream;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -70,7 +71,7 @@ public sealed class ModelCatalogTests : IDisposable
         // Ollama does not listen until it has started: the first look-up is refused, and its fallback is kept only briefly.
         var port = Rig.ClosedPort();
         var clock = new ManualClock();
-        var catalog = new OllamaModelCatalog(_client, new UpstreamEndpoint(UpstreamProfile.Ollama, new Uri($"http://127.0.0.1:{port}/"), null, "ollama"), 65536, NullLogger<OllamaModelCatalog>.Instance, clock);
+        var catalog = new OllamaModelCatalog(_client, new UpstreamEndpoint(UpstreamProfile.Ollama, new Uri($"http://127.0.0.1:{port}/"), null, "ollama"), 65536, NullLogger<OllamaModelCatalog>.Instance, new SecretRedactor([]), clock);
 
         var beforeStart = await catalog.GetAsync("llama3.1:8b", Ct);
         var loaded = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 8192 }] };
@@ -93,7 +94,7 @@ public sealed class ModelCatalogTests : IDisposable
             Ct);
 
     private OllamaModelCatalog NewCatalog(ScriptedUpstream.ScriptedUpstream ollama, TimeProvider clock) =>
-        new(_client, new UpstreamEndpoint(UpstreamProfile.Ollama, ollama.BaseAddress, null, "ollama"), 65536, NullLogger<OllamaModelCatalog>.Instance, clock);
+        new(_client, new UpstreamEndpoint(UpstreamProfile.Ollama, ollama.BaseAddress, null, "ollama"), 65536, NullLogger<OllamaModelCatalog>.Instance, new SecretRedactor([]), clock);
 
     private static int ShowRequests(ScriptedUpstream.ScriptedUpstream ollama) => ollama.Requests.Count(r => r.Path == "/api/show");
 

@@ -25,6 +25,7 @@ public static class GatewayApplication
         builder.AddGateway();
 
         var app = builder.Build();
+        app.UseServerSpanRedaction();
         app.UseGatewayErrors();
         var pathBase = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.PathBase;
         if (!string.IsNullOrWhiteSpace(pathBase))
@@ -76,7 +77,8 @@ public static class GatewayApplication
                 new HttpClient(UpstreamForwarder.CreateHandler()) { Timeout = TimeSpan.FromSeconds(10) },
                 upstream,
                 services.GetRequiredService<LocalModelOptions>().Context.ContextLength,
-                services.GetRequiredService<ILogger<OllamaModelCatalog>>()));
+                services.GetRequiredService<ILogger<OllamaModelCatalog>>(),
+                services.GetRequiredService<SecretRedactor>()));
             builder.Services.AddHealthChecks().AddCheck<GpuOffloadHealthCheck>("model-gpu");
         }
 

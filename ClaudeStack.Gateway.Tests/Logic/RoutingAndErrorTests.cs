@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -167,5 +168,36 @@ public sealed class RoutingAndErrorTests
         var bytes = "{\"input_tokens\":77}"u8.ToArray();
 
         Assert.True(MemoryMarshal.TryGetArray(new SecretRedactor(["sk-ant-0123456789"]).Redact(bytes), out var segment) && segment.Array == bytes);
+    }
+
+    [Fact]
+    public void Redactor_HoldsAnySpellingOfAnySecret_AndNothingWithoutSecrets()
+    {
+        var redactor = new SecretRedactor(["stack-token-0123456789", "sk-up+0123456789"]);
+        const string text = "key stack-token-0123456789 here";
+
+        Assert.True(redactor.Holds("a stack-token-0123456789 b"));
+        Assert.True(redactor.Holds("sk-up\\u002B0123456789"));
+        Assert.False(redactor.Holds("stack-token-012345678"));
+        Assert.False(new SecretRedactor([null, "short"]).Holds(text));
+        Assert.Same(text, new SecretRedactor([]).Redact(text));
+    }
+
+    [Fact]
+    public void ServerSpanRedaction_MasksOnlyClientTextHoldingASecret()
+    {
+        var redactor = new SecretRedactor(["stack-token-0123456789"]);
+        using var span = new Activity("POST").Start();
+        span.SetTag(TelemetryNames.Attributes.UrlPath, "/v1/stack-token-0123456789/messages");
+        span.SetTag(TelemetryNames.Attributes.UrlQuery, "?beta=true");
+        span.SetTag(TelemetryNames.Attributes.UserAgentOriginal, "claude-cli/2.1.329 (stack-token-0123456789)");
+        span.SetTag(TelemetryNames.Attributes.ServerAddress, "stack-token-0123456789.localhost");
+
+        ServerSpanRedaction.Mask(span, redactor);
+
+        Assert.Equal("/v1/[REDACTED]/messages", span.GetTagItem(TelemetryNames.Attributes.UrlPath));
+        Assert.Equal("?beta=true", span.GetTagItem(TelemetryNames.Attributes.UrlQuery));
+        Assert.Equal("claude-cli/2.1.329 ([REDACTED])", span.GetTagItem(TelemetryNames.Attributes.UserAgentOriginal));
+        Assert.Equal("[REDACTED].localhost", span.GetTagItem(TelemetryNames.Attributes.ServerAddress));
     }
 }

@@ -179,6 +179,76 @@ public sealed class SecretsTests
         Assert.Equal(key, rig.Upstream!.Requests.Single().Header("x-api-key"));
     }
 
+    /// <summary>
+    /// The stack token typed where the client controls more than the prompt: the model name, the session id, the URL's
+    /// path and query, the Host, the user agent, an extra header. The gateway exports none of it and forwards none of it in a
+    /// header or the URL; only the body (the user's own content, for the user's own model server) goes as sent.
+    /// </summary>
+    [Fact]
+    public async Task TokenInModelNameUrlAndHeaders_NeitherExportedNorForwarded()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var secrets = Secrets.New();
+        await using var receiver = await OtlpReceiver.StartAsync(ct).WaitAsync(Rig.Bound, ct);
+        var modelWithToken = $"llama3.1:{secrets.Token}";
+
+        // A model server that names the model it ran, as Ollama and compatible servers do (so the answer's model is the token too).
+        await using var rig = await Rig.StartAsync(
+            request => request.BodyText.Contains("please fail", StringComparison.Ordinal)
+                ? ScriptedReply.AnthropicError(404, "not_found_error", "model not found")
+                : ScriptedReply.Message(ScriptedMessage.Text("done") with { Model = modelWithToken }),
+            secrets.Settings(receiver),
+            ct);
+
+        // This client runs in the gateway's process: its own HttpClient spans (url.full as typed) would be the test's
+        // telemetry, not the gateway's, so it makes none.
+        using var client = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null }) { BaseAddress = rig.Gateway.BaseAddress };
+        client.DefaultRequestHeaders.Authorization = rig.Client.DefaultRequestHeaders.Authorization;
+        HttpRequestMessage Request(string path, string body)
+        {
+            var request = Rig.Post(path, body, sessionId: $"session-{secrets.Token}");
+            request.Headers.UserAgent.ParseAdd($"claude-cli/2.1.329 ({secrets.Token})");
+            request.Headers.Add("anthropic-beta", $"fine-grained-tool-streaming-2025-05-14,{secrets.Token}");
+            return request;
+        }
+
+        var streamed = await Rig.SendAsync(client, Request($"/v1/messages?beta=true&key={secrets.Token}", Rig.MessagesBody(secrets.Marker, stream: true, model: modelWithToken)), ct);
+        Assert.Equal(HttpStatusCode.OK, streamed.Status);
+        var whole = await Rig.SendAsync(client, Request("/v1/messages?beta=true", Rig.MessagesBody(secrets.Marker, stream: false, model: modelWithToken)), ct);
+        Assert.Equal(HttpStatusCode.OK, whole.Status);
+        var failed = await Rig.SendAsync(client, Request("/v1/messages", Rig.MessagesBody(secrets.Marker + " please fail", stream: false, model: modelWithToken)), ct);
+        Assert.Equal(HttpStatusCode.NotFound, failed.Status);
+        var unknownPath = await Rig.SendAsync(client, Request($"/v1/{secrets.Token}/messages", Rig.MessagesBody(secrets.Marker)), ct);
+        Assert.Equal(HttpStatusCode.NotFound, unknownPath.Status);
+        // The Host header too (sent raw: HttpClient's own metrics would record it as the server it called).
+        var hostBody = Rig.MessagesBody(secrets.Marker, stream: false, model: modelWithToken);
+        var (hostStatus, _) = await RawHttp.SendAsync(rig.Gateway.BaseAddress, Encoding.UTF8.GetBytes(
+            $"POST /v1/messages HTTP/1.1\r\nHost: {secrets.Token}.localhost\r\nAuthorization: Bearer {secrets.Token}\r\nContent-Type: application/json\r\n" +
+            $"x-claude-code-session-id: session-{secrets.Token}\r\nContent-Length: {Encoding.UTF8.GetByteCount(hostBody)}\r\nConnection: close\r\n\r\n{hostBody}"), ct);
+        Assert.Equal(200, hostStatus);
+        var counted = await Rig.SendAsync(client, Request($"/v1/messages/count_tokens?key={secrets.Token}", Rig.MessagesBody(secrets.Marker, stream: false, model: modelWithToken)), ct);
+        Assert.Equal(HttpStatusCode.OK, counted.Status);
+
+        // Headers and URL reach the upstream masked; the masked query still carries the client's other parameters.
+        var upstreamRequests = rig.Upstream!.Requests;
+        Assert.NotEmpty(upstreamRequests);
+        Assert.All(upstreamRequests, request =>
+        {
+            Assert.DoesNotContain(secrets.Token, request.PathAndQuery, StringComparison.Ordinal);
+            Assert.DoesNotContain(request.Headers, h => h.Value.Contains(secrets.Token, StringComparison.Ordinal));
+        });
+        Assert.Contains(upstreamRequests, request => request.PathAndQuery.StartsWith("/v1/messages?beta=true&key=", StringComparison.Ordinal));
+        Assert.Contains(upstreamRequests, request => request.Header("anthropic-beta") == $"fine-grained-tool-streaming-2025-05-14,{SecretRedactor.Mask}");
+
+        // The chat spans are there, named after the masked model, and carry the (masked) session as the conversation.
+        await receiver.WaitForSpansAsync(s => s.Attributes.GetString(TelemetryNames.Attributes.ConversationId) == $"session-{SecretRedactor.Mask}", 4, Rig.Bound, ct);
+        await receiver.WaitForMetricsAsync(m => m.ServiceName == ServiceName && m.Name == TelemetryNames.Metrics.TokenUsage, 1, Rig.Bound, ct);
+        await rig.DisposeAsync();
+        await receiver.WaitForLogsAsync(l => l.ServiceName == ServiceName && l.CategoryName.StartsWith("ClaudeStack.Gateway", StringComparison.Ordinal), 1, Rig.Bound, ct);
+        AssertNothingExported(receiver, secrets);
+        Assert.Contains(receiver.Spans, s => s.Name == $"chat llama3.1:{SecretRedactor.Mask}");
+    }
+
     private static void AssertNothingExported(OtlpReceiver receiver, Secrets secrets)
     {
         var requests = receiver.Requests;

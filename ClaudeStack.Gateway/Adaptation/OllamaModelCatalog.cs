@@ -14,6 +14,7 @@ public sealed class OllamaModelCatalog(
     UpstreamEndpoint upstream,
     int? configuredContextLength,
     ILogger<OllamaModelCatalog> logger,
+    SecretRedactor redactor,
     TimeProvider? clock = null)
 {
     /// <summary>/api/ps changes as models load and unload; re-read it after this long.</summary>
@@ -58,7 +59,8 @@ public sealed class OllamaModelCatalog(
         catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or JsonException or InvalidOperationException)
         {
             // Ollama may still be starting: use the configured facts, and ask again soon rather than in 30 s.
-            Log.ModelInfoUnavailable(logger, model, exception.Message);
+            // The name is the client's to choose, a pasted secret included.
+            Log.ModelInfoUnavailable(logger, redactor.Redact(model), exception.Message);
             info = OllamaModelFacts.Combine(model, null, null, configuredContextLength);
             lifetime = FailureLifetime;
         }

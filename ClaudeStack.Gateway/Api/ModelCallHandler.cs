@@ -98,7 +98,7 @@ public sealed class ModelCallHandler(
             return;
         }
 
-        RecordInputContent(call, request, route);
+        RecordInputContent(call, request);
 
         // (5) Forward; keep a silent stream alive while the model prefills.
         string? gatewayMessageId = null;
@@ -147,7 +147,7 @@ public sealed class ModelCallHandler(
         }
 
         call.RecordResponse(response);
-        RecordOutputContent(call, response, route);
+        RecordOutputContent(call, response);
         if (response.InputTokens is not null && response.TotalInputTokens is { } reported && response.Completed && guardsLocalModel)
         {
             if (ContextGuard.LooksTruncated(reported, estimatedTokens, contextLength, calibration.Observations(route.Routed) > 0, localModel.Context.TruncationFraction))
@@ -217,7 +217,7 @@ public sealed class ModelCallHandler(
     }
 
     /// <summary>Content capture is telemetry: whatever the request holds, it never changes the call's outcome.</summary>
-    private void RecordInputContent(ModelCallTelemetry call, MessagesRequest request, ModelRoute route)
+    private void RecordInputContent(ModelCallTelemetry call, MessagesRequest request)
     {
         if (!features.CaptureMessageContent || !call.RecordsContent)
         {
@@ -239,11 +239,11 @@ public sealed class ModelCallHandler(
         }
         catch (Exception exception) when (exception is InvalidOperationException or FormatException or KeyNotFoundException or System.Text.Json.JsonException)
         {
-            Log.ContentNotCaptured(logger, route.Routed, exception.Message);
+            Log.ContentNotCaptured(logger, call.Model, redactor.Redact(exception.Message));
         }
     }
 
-    private void RecordOutputContent(ModelCallTelemetry call, ModelResponse response, ModelRoute route)
+    private void RecordOutputContent(ModelCallTelemetry call, ModelResponse response)
     {
         if (!features.CaptureMessageContent || !call.RecordsContent)
         {
@@ -256,7 +256,7 @@ public sealed class ModelCallHandler(
         }
         catch (Exception exception) when (exception is InvalidOperationException or System.Text.Json.JsonException)
         {
-            Log.ContentNotCaptured(logger, route.Routed, exception.Message);
+            Log.ContentNotCaptured(logger, call.Model, redactor.Redact(exception.Message));
         }
     }
 

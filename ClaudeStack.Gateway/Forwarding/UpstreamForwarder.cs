@@ -36,8 +36,9 @@ public sealed record ForwardResult(HttpResponseMessage? Response, ForwardFailure
 
 /// <summary>
 /// Sends a request to the upstream and returns as soon as its response headers arrive (the body is streamed
-/// by the caller). Copies the client's Anthropic headers, never its credentials; injects the gateway's own key
-/// and the trace context of the current span. A redirect is a failure, never a response to pass on.
+/// by the caller). Copies the client's Anthropic headers, never its credentials (and masks the stack token wherever
+/// else the client put it); injects the gateway's own key and the trace context of the current span. A redirect is a
+/// failure, never a response to pass on.
 /// </summary>
 public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstream, SecretRedactor redactor)
 {
@@ -58,7 +59,8 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
 
     public async Task<ForwardResult> SendAsync(HttpMethod method, string path, string? query, IHeaderDictionary headers, ReadOnlyMemory<byte> body, TimeSpan responseTimeout, CancellationToken clientAborted)
     {
-        using var message = new HttpRequestMessage(method, TargetFor(path, query));
+        // The client's own text goes on as sent, but never with the stack token in it: the upstream is another party.
+        using var message = new HttpRequestMessage(method, TargetFor(path, query is null ? null : redactor.Redact(query)));
         if (method != HttpMethod.Get && method != HttpMethod.Head)
         {
             message.Content = new ReadOnlyMemoryContent(body);
@@ -70,7 +72,7 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
             // Header values must be ASCII on the way out; a client's odd header is not worth failing the call for.
             if (!DroppedHeaders.Contains(header.Key) && !header.Key.StartsWith(':') && IsAscii(header.Value))
             {
-                message.Headers.TryAddWithoutValidation(header.Key, (IEnumerable<string?>)header.Value);
+                message.Headers.TryAddWithoutValidation(header.Key, WithoutSecrets(header.Value));
             }
         }
 
@@ -139,6 +141,19 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         }
 
         return true;
+    }
+
+    private IEnumerable<string?> WithoutSecrets(StringValues values)
+    {
+        foreach (var value in values)
+        {
+            if (value is not null && redactor.Holds(value))
+            {
+                return values.Select(v => v is null ? null : redactor.Redact(v));
+            }
+        }
+
+        return values;
     }
 
     private void AddCredentials(HttpRequestMessage message)

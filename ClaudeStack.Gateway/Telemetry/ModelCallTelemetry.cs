@@ -18,21 +18,26 @@ public sealed class ModelCallTelemetry : IDisposable
     private readonly TagList _metricTags;
     private readonly ILogger _logger;
     private readonly SecretRedactor _redactor;
-    private readonly ModelRoute _route;
     private string? _errorType;
     private long? _firstChunkTimestamp;
     private bool _finished;
 
-    private ModelCallTelemetry(Activity? activity, TagList metricTags, ILogger logger, SecretRedactor redactor, ModelRoute route)
+    private ModelCallTelemetry(Activity? activity, TagList metricTags, ILogger logger, SecretRedactor redactor, string model)
     {
         Activity = activity;
         _redactor = redactor;
         _metricTags = metricTags;
         _logger = logger;
-        _route = route;
+        Model = model;
     }
 
     public Activity? Activity { get; }
+
+    /// <summary>
+    /// The routed model's name as telemetry records it. Names come from the client (and the upstream's answer), so a
+    /// configured secret typed into one is masked like one typed into a prompt.
+    /// </summary>
+    public string Model { get; }
 
 
     /// <summary>Starts the span for a call, as a child of the incoming W3C trace context when there is one.</summary>
@@ -45,14 +50,15 @@ public sealed class ModelCallTelemetry : IDisposable
             ActivityContext.TryParse(traceParent, traceState, isRemote: true, out parent);
         }
 
+        var model = redactor.Redact(route.Routed);
         var activity = GatewayTelemetry.Source.HasListeners()
-            ? GatewayTelemetry.Source.StartActivity($"{TelemetryNames.OperationChat} {route.Routed}", ActivityKind.Client, parent)
+            ? GatewayTelemetry.Source.StartActivity($"{TelemetryNames.OperationChat} {model}", ActivityKind.Client, parent)
             : null;
         var metricTags = new TagList
         {
             { Names.OperationName, TelemetryNames.OperationChat },
             { Names.ProviderName, upstream.ProviderName },
-            { Names.RequestModel, route.Routed },
+            { Names.RequestModel, model },
             { Names.ServerAddress, upstream.BaseAddress.Host },
             { Names.ServerPort, upstream.BaseAddress.Port },
         };
@@ -61,17 +67,17 @@ public sealed class ModelCallTelemetry : IDisposable
         {
             AddTag(activity, Names.OperationName, TelemetryNames.OperationChat);
             AddTag(activity, Names.ProviderName, upstream.ProviderName);
-            AddTag(activity, Names.RequestModel, route.Routed);
+            AddTag(activity, Names.RequestModel, model);
             AddTag(activity, Names.RequestStream, stream);
             AddTag(activity, Names.RequestMaxTokens, maxTokens);
             AddTag(activity, Names.ServerAddress, upstream.BaseAddress.Host);
             AddTag(activity, Names.ServerPort, upstream.BaseAddress.Port);
-            AddTag(activity, Names.ConversationId, conversationId);
-            AddTag(activity, Names.ModelRequested, route.Requested);
+            AddTag(activity, Names.ConversationId, conversationId is null ? null : redactor.Redact(conversationId));
+            AddTag(activity, Names.ModelRequested, redactor.Redact(route.Requested));
             AddTag(activity, Names.ModelRoute, RouteName(route.Reason));
         }
 
-        return new ModelCallTelemetry(activity, metricTags, logger, redactor, route);
+        return new ModelCallTelemetry(activity, metricTags, logger, redactor, model);
     }
 
     public bool RecordsContent => Activity is { IsAllDataRequested: true };
@@ -112,8 +118,8 @@ public sealed class ModelCallTelemetry : IDisposable
     {
         AddTag(Names.PromptTooLong, true);
         AddEvent(TelemetryNames.Events.PromptTooLong, (Names.EstimatedInputTokens, estimatedTokens), (Names.ContextLength, contextLength), (Names.ContextPolicy, policy));
-        GatewayTelemetry.PromptsTooLong.Add(1, new KeyValuePair<string, object?>(Names.RequestModel, _route.Routed), new KeyValuePair<string, object?>(Names.ContextPolicy, policy));
-        Log.PromptTooLong(_logger, _route.Routed, estimatedTokens, contextLength, policy);
+        GatewayTelemetry.PromptsTooLong.Add(1, new KeyValuePair<string, object?>(Names.RequestModel, Model), new KeyValuePair<string, object?>(Names.ContextPolicy, policy));
+        Log.PromptTooLong(_logger, Model, estimatedTokens, contextLength, policy);
     }
 
     /// <summary>The upstream evidently cut the prompt: span event and attribute, counter, warning.</summary>
@@ -121,32 +127,35 @@ public sealed class ModelCallTelemetry : IDisposable
     {
         AddTag(Names.PromptTruncated, true);
         AddEvent(TelemetryNames.Events.PromptTruncated, (Names.EstimatedInputTokens, estimatedTokens), (Names.UsageInputTokens, reportedTokens));
-        GatewayTelemetry.PromptsTruncated.Add(1, new KeyValuePair<string, object?>(Names.RequestModel, _route.Routed));
-        Log.PromptTruncated(_logger, _route.Routed, reportedTokens, estimatedTokens);
+        GatewayTelemetry.PromptsTruncated.Add(1, new KeyValuePair<string, object?>(Names.RequestModel, Model));
+        Log.PromptTruncated(_logger, Model, reportedTokens, estimatedTokens);
     }
 
     /// <summary>A broken tool call: span event naming the tool and the problem, counter by model and kind, warning.</summary>
     public void ReportInvalidToolCall(ToolCallViolation violation)
     {
+        // The tool's name is the model's output: as open to a pasted secret as its text.
+        var tool = _redactor.Redact(violation.Tool);
         var problem = _redactor.Redact(violation.Problem);
-        AddEvent(TelemetryNames.Events.InvalidToolCall, (Names.ToolName, violation.Tool), (Names.ToolCallProblemKind, violation.Kind), (Names.ToolCallProblem, problem));
-        GatewayTelemetry.InvalidToolCalls.Add(1, new KeyValuePair<string, object?>(Names.RequestModel, _route.Routed), new KeyValuePair<string, object?>(Names.ToolCallProblemKind, violation.Kind));
-        Log.BadToolCall(_logger, _route.Routed, violation.Kind, violation.Tool, problem);
+        AddEvent(TelemetryNames.Events.InvalidToolCall, (Names.ToolName, tool), (Names.ToolCallProblemKind, violation.Kind), (Names.ToolCallProblem, problem));
+        GatewayTelemetry.InvalidToolCalls.Add(1, new KeyValuePair<string, object?>(Names.RequestModel, Model), new KeyValuePair<string, object?>(Names.ToolCallProblemKind, violation.Kind));
+        Log.BadToolCall(_logger, Model, violation.Kind, tool, problem);
     }
 
     /// <summary>The first bytes of a streamed response arrived.</summary>
     public void MarkFirstChunk() => _firstChunkTimestamp ??= Stopwatch.GetTimestamp();
 
-    /// <summary>Records what the response said: ids, model, finish reason and token usage.</summary>
+    /// <summary>Records what the response said: ids, model, finish reason and token usage (its words masked, like its text).</summary>
     public void RecordResponse(ModelResponse response)
     {
+        var responseModel = response.Model is null ? null : _redactor.Redact(response.Model);
         if (Activity is not null)
         {
-            AddTag(Names.ResponseId, response.Id);
-            AddTag(Names.ResponseModel, response.Model);
+            AddTag(Names.ResponseId, response.Id is null ? null : _redactor.Redact(response.Id));
+            AddTag(Names.ResponseModel, responseModel);
             if (response.StopReason is { } stopReason)
             {
-                AddTag(Names.ResponseFinishReasons, new[] { stopReason });
+                AddTag(Names.ResponseFinishReasons, new[] { _redactor.Redact(stopReason) });
             }
 
             AddTag(Names.UsageInputTokens, response.TotalInputTokens);
@@ -160,7 +169,7 @@ public sealed class ModelCallTelemetry : IDisposable
         }
 
         var tags = _metricTags;
-        if (response.Model is { } model)
+        if (responseModel is { } model)
         {
             tags.Add(Names.ResponseModel, model);
         }
@@ -202,12 +211,11 @@ public sealed class ModelCallTelemetry : IDisposable
         // A user pressing Esc is not a fault worth a warning.
         if (errorType == TelemetryNames.ErrorTypes.ClientClosed)
         {
-            Log.ClientClosed(_logger, _redactor.Redact(_route.Routed));
+            Log.ClientClosed(_logger, Model);
         }
         else
         {
-            // The model name is the client's: a client could put a secret there too.
-            Log.CallFailed(_logger, _redactor.Redact(_route.Routed), errorType, statusCode, message);
+            Log.CallFailed(_logger, Model, errorType, statusCode, message);
         }
     }
 

@@ -36,6 +36,15 @@ public static class TelemetryNames
         public const string ErrorType = "error.type";
         public const string HttpResponseStatusCode = "http.response.status_code";
 
+        /// <summary>Set by ASP.NET Core on its server span from what the client sent.</summary>
+        public const string UrlPath = "url.path";
+
+        /// <summary>Set by ASP.NET Core on its server span from what the client sent.</summary>
+        public const string UrlQuery = "url.query";
+
+        /// <summary>Set by ASP.NET Core on its server span from what the client sent.</summary>
+        public const string UserAgentOriginal = "user_agent.original";
+
         /// <summary>The model the client asked for, when the gateway routed it elsewhere.</summary>
         public const string ModelRequested = "claudestack.model.requested";
 
