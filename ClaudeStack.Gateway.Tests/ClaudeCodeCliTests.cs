@@ -247,6 +247,22 @@ public sealed class ClaudeCodeCliTests
     }
 
     [Fact]
+    public async Task CloudModelWithCloudOff_ShowsWhatToDo_NotAnAuthenticationFailure()
+    {
+        // Ollama's own Claude Code guide suggests cloud models (glm-4.6:cloud); the stack's Ollama runs with
+        // OLLAMA_NO_CLOUD=1, whose 403 Claude Code would print as "Failed to authenticate. API Error: 403 …".
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("unused"), null, Ct, new OllamaEmulation());
+
+        var run = await ClaudeCodeCli.RunAsync(rig.Gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "glm-4.6:cloud"], Ct);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("model 'glm-4.6:cloud' runs on ollama.com", run.StandardOutput);
+        Assert.Contains("ClaudeStack:OllamaCloud=true", run.StandardOutput);
+        Assert.DoesNotContain("authenticate", run.StandardOutput + run.StandardError, StringComparison.OrdinalIgnoreCase);
+        Assert.NotEmpty(rig.Upstream!.MessageRequests);
+    }
+
+    [Fact]
     public async Task WrongStackToken_FailsWithoutReachingTheUpstream()
     {
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unreachable"), Ct);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using ClaudeStack.Gateway.Api;
 using ClaudeStack.Gateway.Telemetry;
 using ClaudeStack.Gateway.Tests.Support;
 using ClaudeStack.ScriptedUpstream;
@@ -93,6 +94,43 @@ public sealed class LocalModelGuardTests
         var invalid = Assert.Single(span.Events, e => e.Name == TelemetryNames.Events.InvalidToolCall);
         Assert.Equal("run_shell_command", invalid.Tags.Single(t => t.Key == Names.ToolName).Value);
         Assert.Equal("unknown_tool", invalid.Tags.Single(t => t.Key == Names.ToolCallProblemKind).Value);
+    }
+
+    [Theory]
+    [InlineData(true, "glm-4.6:cloud")]
+    [InlineData(false, "gpt-oss:120b-cloud")]
+    public async Task CloudModelWithCloudOff_IsA400SayingWhatToDo_AndTheSpanKeepsOllamasAnswer(bool stream, string model)
+    {
+        // The emulated Ollama runs with OLLAMA_NO_CLOUD=1, as the stack's does: cloudPassthroughMiddleware answers 403.
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("unused"), null, Ct, new OllamaEmulation());
+
+        var answer = await rig.PostAsync(Rig.MessagesBody(stream: stream, model: model), Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, answer.Status);
+        var (_, message) = Rig.AssertAnthropicError(answer.Body, "invalid_request_error");
+        Assert.Equal(
+            $"model '{model}' runs on ollama.com, and this Ollama keeps to local models (ollama cloud is disabled: remote model is unavailable); nothing was sent. " +
+            "Pick a local model (/model), or turn Ollama's cloud models on: ClaudeStack:OllamaCloud=true for the stack's Ollama, OLLAMA_NO_CLOUD unset on another Ollama server.",
+            message);
+        var span = await rig.SingleSpanAsync(Ct);
+        Rig.AssertFailedSpan(span, "permission_error", 403);
+    }
+
+    [Fact]
+    public async Task Other403s_AndOtherProfiles_PassTheUpstreamsAnswerOn()
+    {
+        // An Anthropic-compatible server saying the same words is not Ollama's refusal to explain.
+        const string cloudWords = "ollama cloud is disabled: remote model is unavailable";
+        await using var compatible = await Rig.StartAsync(_ => ScriptedReply.AnthropicError(403, "permission_error", cloudWords), new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic-compatible" }, Ct);
+        var passed = await compatible.PostAsync(Rig.MessagesBody(stream: false), Ct);
+        Assert.Equal(HttpStatusCode.Forbidden, passed.Status);
+        Assert.Equal((AnthropicError.Permission, cloudWords), Rig.AssertAnthropicError(passed.Body));
+
+        // An Ollama behind a proxy that refuses for its own reasons.
+        await using var proxied = await Rig.StartAsync(_ => ScriptedReply.OllamaError(403, "forbidden by policy"), null, Ct);
+        var refused = await proxied.PostAsync(Rig.MessagesBody(stream: false), Ct);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.Status);
+        Assert.Equal((AnthropicError.Permission, "forbidden by policy"), Rig.AssertAnthropicError(refused.Body));
     }
 
     [Fact]

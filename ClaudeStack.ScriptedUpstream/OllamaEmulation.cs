@@ -31,8 +31,8 @@ public sealed record OllamaModel(string Name)
 /// <summary>
 /// Ollama's native endpoints and checks, as in Ollama v0.32.15 (server/routes.go):
 /// /api/version, /api/tags, /api/show, /api/ps, /api/pull, the Host check of a loopback-bound server,
-/// 404 <c>{"error":"model 'x' not found"}</c> for a model it does not have, and the failed call of a model without
-/// vision that is sent an image.
+/// 404 <c>{"error":"model 'x' not found"}</c> for a model it does not have, the refusal of a cloud model with cloud off,
+/// and the failed call of a model without vision that is sent an image.
 /// </summary>
 public sealed class OllamaEmulation
 {
@@ -46,6 +46,14 @@ public sealed class OllamaEmulation
     /// *.internal name gets 403 with an empty body. Ollama bound to another address checks nothing: turn it off for that.
     /// </summary>
     public bool CheckHost { get; init; } = true;
+
+    /// <summary>
+    /// Whether this Ollama runs with <c>OLLAMA_NO_CLOUD=1</c>, as the stack's does by default. A cloud model name on
+    /// /v1/messages then gets 403 <c>{"error":"ollama cloud is disabled: remote model is unavailable"}</c> from
+    /// cloudPassthroughMiddleware (server/cloud_proxy.go), which runs before the Anthropic middleware and so answers in
+    /// Ollama's own error shape. With cloud on the call would go to ollama.com, which is not emulated: the script answers.
+    /// </summary>
+    public bool CloudDisabled { get; init; } = true;
 
     /// <summary>llama-server's answer to an image for a model started without a projector (mmproj).</summary>
     public const string NoProjectorError = """{"error":{"code":500,"message":"image input is not supported - hint: if this is unexpected, you may need to provide the mmproj","type":"server_error"}}""";
@@ -67,6 +75,8 @@ public sealed class OllamaEmulation
             "/api/ps" => Json(new JsonObject { ["models"] = new JsonArray([.. Models.Where(m => m.LoadedContextLength is not null).Select(Running)]) }),
             "/api/show" => Show(request),
             "/api/pull" => Pull(request),
+            _ when CloudDisabled && request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && IsCloudModelName(request.Model) =>
+                ScriptedReply.OllamaError(403, "ollama cloud is disabled: remote model is unavailable"),
             _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && Find(request.Model) is null =>
                 // The Anthropic middleware turns the native 404 into an Anthropic not_found_error.
                 ScriptedReply.AnthropicError(404, "not_found_error", $"model '{request.Model}' not found"),
@@ -86,6 +96,20 @@ public sealed class OllamaEmulation
         return blocks.Any(block => IsImage(block) || (block["content"] as JsonArray ?? []).OfType<JsonObject>().Any(IsImage));
 
         static bool IsImage(JsonObject block) => block["type"] is JsonValue type && type.GetValueKind() == JsonValueKind.String && type.GetValue<string>() == "image";
+    }
+
+    /// <summary>internal/modelref: the tag is <c>cloud</c>, or ends in <c>-cloud</c> (a tag holds no '/'), in any case.</summary>
+    private static bool IsCloudModelName(string? name)
+    {
+        var colon = name?.LastIndexOf(':') ?? -1;
+        if (colon < 0)
+        {
+            return false;
+        }
+
+        var tag = name![(colon + 1)..];
+        return tag.Equals("cloud", StringComparison.OrdinalIgnoreCase)
+            || (tag.EndsWith("-cloud", StringComparison.OrdinalIgnoreCase) && !tag.Contains('/', StringComparison.Ordinal));
     }
 
     private OllamaModel? Find(string? name) =>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json.Nodes;
+using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Api;
 using ClaudeStack.Gateway.Configuration;
 using ClaudeStack.Gateway.Routing;
@@ -168,6 +169,27 @@ public sealed class RoutingAndErrorTests
         var bytes = "{\"input_tokens\":77}"u8.ToArray();
 
         Assert.True(MemoryMarshal.TryGetArray(new SecretRedactor(["sk-ant-0123456789"]).Redact(bytes), out var segment) && segment.Array == bytes);
+    }
+
+    [Theory]
+    [InlineData(403, "ollama cloud is disabled: remote model is unavailable", true)]
+    [InlineData(403, "ollama cloud is disabled: web search is unavailable", true)]
+    [InlineData(403, "ollama cloud is disabled", true)]
+    [InlineData(403, "forbidden", false)]
+    [InlineData(403, "Ollama cloud is disabled", false)]
+    [InlineData(401, "ollama cloud is disabled: remote model is unavailable", false)]
+    [InlineData(500, "ollama cloud is disabled: remote model is unavailable", false)]
+    public void OllamaCloudRefusal_IsExplainedOnlyForOllamasOwn403(int status, string message, bool explained)
+    {
+        var error = OllamaCloudRefusal.Explain(status, message, "glm-4.6:cloud");
+
+        Assert.Equal(explained, error is not null);
+        if (error is not null)
+        {
+            Assert.Equal((400, AnthropicError.InvalidRequest), (error.StatusCode, error.Type));
+            Assert.StartsWith($"model 'glm-4.6:cloud' runs on ollama.com, and this Ollama keeps to local models ({message}); ", error.Message, StringComparison.Ordinal);
+            Assert.Contains("ClaudeStack:OllamaCloud=true", error.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

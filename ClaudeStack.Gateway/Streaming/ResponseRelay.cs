@@ -35,6 +35,12 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     /// <summary>Called for each content block the model finished (tool calls are checked there).</summary>
     public Action<ObservedBlock>? OnBlockComplete { get; init; }
 
+    /// <summary>
+    /// Given the upstream's status and error message, an error that tells the client better what went wrong, or null to
+    /// pass the upstream's on.
+    /// </summary>
+    public Func<int, string, AnthropicError?>? ExplainError { get; init; }
+
     /// <summary>Relays a successful SSE stream and returns what it observed.</summary>
     public async Task<ModelResponse> RelayStreamAsync(HttpResponseMessage upstream, bool keepText, CancellationToken clientAborted)
     {
@@ -246,6 +252,11 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         var (body, _) = await ReadBoundedAsync(upstream, MaxErrorBody, clientAborted);
         var (normalized, errorType, message) = AnthropicError.NormalizeUpstream(status, redactor.Redact(body).Span);
         call.Fail(errorType, $"the upstream answered {status}: {message}", status);
+        if (ExplainError?.Invoke(status, message) is { } explained)
+        {
+            (status, normalized) = (explained.StatusCode, explained.ToJsonBytes());
+        }
+
         if (client.HeadersSent)
         {
             await client.WriteAsync(SseEvents.Error(normalized), clientAborted);
