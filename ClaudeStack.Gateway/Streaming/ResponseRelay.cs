@@ -36,10 +36,10 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     public Action<ObservedBlock>? OnBlockComplete { get; init; }
 
     /// <summary>
-    /// Given the upstream's status and error message, an error that tells the client better what went wrong, or null to
-    /// pass the upstream's on.
+    /// Given the upstream's status, its error message and the model (as telemetry names it), an error that tells the
+    /// client better what went wrong, or null to pass the upstream's on.
     /// </summary>
-    public Func<int, string, AnthropicError?>? ExplainError { get; init; }
+    public Func<int, string, string, AnthropicError?>? ExplainError { get; init; }
 
     /// <summary>Relays a successful SSE stream and returns what it observed.</summary>
     public async Task<ModelResponse> RelayStreamAsync(HttpResponseMessage upstream, bool keepText, CancellationToken clientAborted)
@@ -252,7 +252,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         var (body, _) = await ReadBoundedAsync(upstream, MaxErrorBody, clientAborted);
         var (normalized, errorType, message) = AnthropicError.NormalizeUpstream(status, redactor.Redact(body).Span);
         call.Fail(errorType, $"the upstream answered {status}: {message}", status);
-        if (ExplainError?.Invoke(status, message) is { } explained)
+        if (ExplainError?.Invoke(status, message, call.Model) is { } explained)
         {
             (status, normalized) = (explained.StatusCode, explained.ToJsonBytes());
         }

@@ -39,7 +39,6 @@ public sealed class ModelCallTelemetry : IDisposable
     /// </summary>
     public string Model { get; }
 
-
     /// <summary>Starts the span for a call, as a child of the incoming W3C trace context when there is one.</summary>
     public static ModelCallTelemetry Start(UpstreamEndpoint upstream, ModelRoute route, bool stream, int? maxTokens, string? conversationId, string? traceParent, string? traceState, ILogger logger, SecretRedactor redactor)
     {
