@@ -181,8 +181,8 @@ public sealed class SecretsTests
 
     /// <summary>
     /// The stack token typed where the client controls more than the prompt: the model name, the session id, the URL's
-    /// path and query, the Host, the user agent, an extra header. The gateway exports none of it and forwards none of it in a
-    /// header or the URL; only the body (the user's own content, for the user's own model server) goes as sent.
+    /// path and query, the Host, the user agent, an extra header. The gateway exports none of it and forwards none of
+    /// it in a header or the URL; only the body (the user's own content, for the user's own model server) goes as sent.
     /// </summary>
     [Fact]
     public async Task TokenInModelNameUrlAndHeaders_NeitherExportedNorForwarded()
