@@ -33,7 +33,7 @@ public sealed class ClaudeCodeCliTests
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct);
 
-        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput} {run.StandardError}");
+        Assert.True(run.ExitCode == 0, run.Describe());
         Assert.Contains("Hello from the local model.", run.StandardOutput);
         var calls = upstream.MessageRequests;
         Assert.NotEmpty(calls);
@@ -59,7 +59,7 @@ public sealed class ClaudeCodeCliTests
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Write hi to out.txt", "--model", "llama3.1:8b", "--allowedTools", "Bash"], Ct);
 
-        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput} {run.StandardError}");
+        Assert.True(run.ExitCode == 0, run.Describe());
         Assert.Contains("Done: wrote out.txt", run.StandardOutput);
         Assert.Equal("hi\n", await File.ReadAllTextAsync(Path.Combine(run.Workspace, "out.txt"), Ct));
         var calls = upstream.MessageRequests;
@@ -83,7 +83,7 @@ public sealed class ClaudeCodeCliTests
 
         var run = await ClaudeCodeCli.RunAsync(rig.Gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Load the WebFetch tool", "--model", "llama3.1:8b", "--allowedTools", "ToolSearch"], Ct);
 
-        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput} {run.StandardError}");
+        Assert.True(run.ExitCode == 0, run.Describe());
         Assert.Contains("WebFetch is ready.", run.StandardOutput);
         var calls = upstream.MessageRequests;
         Assert.Equal(2, calls.Count);
@@ -111,7 +111,7 @@ public sealed class ClaudeCodeCliTests
 
         var run = await ClaudeCodeCli.RunAsync(rig.Gateway.BaseAddress, GatewayHost.StackToken, ["-p", "What does the screenshot show?", "--model", "llama3.1:8b", "--allowedTools", "Read"], Ct);
 
-        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput} {run.StandardError}");
+        Assert.True(run.ExitCode == 0, run.Describe());
         Assert.Contains("I cannot see that image.", run.StandardOutput);
         var calls = upstream.MessageRequests;
         Assert.Equal(2, calls.Count);
@@ -142,7 +142,7 @@ public sealed class ClaudeCodeCliTests
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Use a subagent to say hi", "--model", "llama3.1:8b", "--allowedTools", "Agent"], Ct);
 
-        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput} {run.StandardError}");
+        Assert.True(run.ExitCode == 0, run.Describe());
         var models = upstream.MessageRequests.Select(r => r.Model!).ToList();
         Assert.Contains("qwen2.5-coder:1.5b", models);
         Assert.All(models, m => Assert.False(ModelRouter.IsClaudeName(m), $"upstream saw {m}"));
@@ -159,7 +159,7 @@ public sealed class ClaudeCodeCliTests
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "/context", "--model", "llama3.1:8b"], Ct);
 
-        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput} {run.StandardError}");
+        Assert.True(run.ExitCode == 0, run.Describe());
         Assert.Contains("Context Usage", run.StandardOutput);
         Assert.Empty(upstream.Requests);
     }
@@ -187,7 +187,7 @@ public sealed class ClaudeCodeCliTests
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "/context"], Ct, environment);
 
-        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput} {run.StandardError}");
+        Assert.True(run.ExitCode == 0, run.Describe());
         // The window Claude Code plans and auto-compacts in is the one Ollama is given (ContextLength 65536).
         Assert.Contains("**Model:** llama3.1:8b", run.StandardOutput);
         Assert.Contains("/ 65.5k", run.StandardOutput);
@@ -207,7 +207,7 @@ public sealed class ClaudeCodeCliTests
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct);
 
-        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput}");
+        Assert.True(run.ExitCode == 0, run.Describe());
         Assert.Contains("second time lucky", run.StandardOutput);
         Assert.Equal(2, upstream.MessageRequests.Count);
     }
@@ -224,7 +224,7 @@ public sealed class ClaudeCodeCliTests
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct);
 
-        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput}");
+        Assert.True(run.ExitCode == 0, run.Describe());
         Assert.Contains("recovered without streaming", run.StandardOutput);
         Assert.False(upstream.MessageRequests[^1].Stream);
         var recorded = await spans.WaitForAsync(upstream.MessageRequests.Count, Ct);
@@ -300,7 +300,7 @@ public sealed class ClaudeCodeCliTests
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "List the files", "--model", "llama3.1:8b"], Ct);
 
-        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput}");
+        Assert.True(run.ExitCode == 0, run.Describe());
         var recorded = await spans.WaitForAsync(upstream.MessageRequests.Count, Ct);
         var invalid = recorded.SelectMany(s => s.Events).Single(e => e.Name == ClaudeStack.Gateway.Telemetry.TelemetryNames.Events.InvalidToolCall);
         Assert.Equal("run_shell_command", invalid.Tags.Single(t => t.Key == Names.ToolName).Value);
@@ -319,7 +319,7 @@ public sealed class ClaudeCodeCliTests
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct);
 
-        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {run.StandardOutput}");
+        Assert.True(run.ExitCode == 0, run.Describe());
         Assert.Contains("worth the wait", run.StandardOutput);
         Assert.Single(upstream.MessageRequests);
     }

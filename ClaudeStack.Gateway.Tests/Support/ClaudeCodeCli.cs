@@ -5,7 +5,11 @@ using System.Text;
 namespace ClaudeStack.Gateway.Tests.Support;
 
 /// <summary>The result of one headless Claude Code run.</summary>
-public sealed record ClaudeCodeRun(int ExitCode, string StandardOutput, string StandardError, string Workspace);
+public sealed record ClaudeCodeRun(int ExitCode, string StandardOutput, string StandardError, string Workspace)
+{
+    /// <summary>What a failed assertion on the run should show: the exit code and everything Claude Code printed.</summary>
+    public string Describe() => $"exit {ExitCode}: {StandardOutput} {StandardError}";
+}
 
 /// <summary>
 /// Runs the real Claude Code CLI (the repository's pinned version, installed by .ci/run into .tools/claude-code)
