@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Configuration;
 using ClaudeStack.Gateway.Telemetry;
@@ -86,6 +87,29 @@ public sealed class ModelCatalogTests : IDisposable
         Assert.Equal((65536, "configured"), (beforeStart.ContextLength, beforeStart.ContextSource));
         Assert.Same(beforeStart, stillCached);
         Assert.Equal((8192, "api/ps"), (started.ContextLength, started.ContextSource));
+    }
+
+    [Fact]
+    public async Task WhileAModelLoads_WhatApiShowSaysStillCounts_AndApiPsIsAskedAgainSoon()
+    {
+        // While any model loads, Ollama's /api/ps waits for the load to end (OllamaEmulation.Loading); /api/show does not.
+        var qwen = new OllamaModel("qwen3:8b") { Architecture = "qwen3", TrainedContextLength = 40960, Capabilities = ["completion", "tools", "thinking", "vision"] };
+        await using var ollama = await ScriptedUpstream.ScriptedUpstream.StartAsync(
+            new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("unused"), Ollama = new OllamaEmulation { Models = [qwen], Loading = true } },
+            Ct);
+        var clock = new ManualClock();
+        var catalog = NewCatalog(ollama, clock);
+
+        var started = Stopwatch.StartNew();
+        var facts = await catalog.GetAsync("qwen3:8b", Ct);
+        var waited = started.Elapsed;
+        clock.Advance(OllamaModelCatalog.FailureLifetime);
+        await catalog.GetAsync("qwen3:8b", Ct);
+
+        Assert.Equal((40960, "configured"), (facts.ContextLength, facts.ContextSource));
+        Assert.Equal((true, true), (facts.SupportsThinking, facts.SupportsVision));
+        Assert.True(waited < OllamaModelCatalog.ShowTimeout, $"the look-up waited {waited} for /api/ps");
+        Assert.Equal(2, ollama.Requests.Count(r => r.Path == "/api/ps"));
     }
 
     private static Task<ScriptedUpstream.ScriptedUpstream> StartOllamaAsync() =>

@@ -55,6 +55,13 @@ public sealed class OllamaEmulation
     /// </summary>
     public bool CloudDisabled { get; init; } = true;
 
+    /// <summary>
+    /// A model is loading. Ollama's /api/ps then waits until the load ends: the scheduler holds each runner's lock
+    /// until the runner is up (load in server/sched.go) and /api/ps takes every runner's lock (loadedModels). Here it
+    /// waits until the caller gives up.
+    /// </summary>
+    public bool Loading { get; init; }
+
     /// <summary>llama-server's answer to an image for a model started without a projector (mmproj).</summary>
     public const string NoProjectorError = """{"error":{"code":500,"message":"image input is not supported - hint: if this is unexpected, you may need to provide the mmproj","type":"server_error"}}""";
 
@@ -72,6 +79,7 @@ public sealed class OllamaEmulation
             "/" => ScriptedReply.Status(200, "Ollama is running", "text/plain; charset=utf-8"),
             "/api/version" => Json(new JsonObject { ["version"] = Version }),
             "/api/tags" => Json(new JsonObject { ["models"] = new JsonArray([.. Models.Select(m => (JsonNode)new JsonObject { ["name"] = m.Name, ["model"] = m.Name, ["size"] = m.Size })]) }),
+            "/api/ps" when Loading => ScriptedReply.Hang(),
             "/api/ps" => Json(new JsonObject { ["models"] = new JsonArray([.. Models.Where(m => m.LoadedContextLength is not null).Select(Running)]) }),
             "/api/show" => Show(request),
             "/api/pull" => Pull(request),
@@ -214,21 +222,29 @@ public sealed class OllamaEmulation
         });
     }
 
+    /// <summary>
+    /// PullModel streams NDJSON progress and has sent <c>pulling manifest</c> before it fetches the manifest, so a model
+    /// the registry does not have still gets 200, and the failure is the stream's last line (streamResponse).
+    /// </summary>
     private ScriptedReply Pull(UpstreamRequest request)
     {
         var name = request.Json?["model"]?.GetValue<string>() ?? "";
-        var lines = new[]
-        {
-            new JsonObject { ["status"] = "pulling manifest" },
-            new JsonObject { ["status"] = "pulling 667b0c1932bc", ["digest"] = "sha256:667b0c1932bc", ["total"] = 100, ["completed"] = 50 },
-            new JsonObject { ["status"] = "pulling 667b0c1932bc", ["digest"] = "sha256:667b0c1932bc", ["total"] = 100, ["completed"] = 100 },
-            new JsonObject { ["status"] = "verifying sha256 digest" },
-            new JsonObject { ["status"] = "success" },
-        };
-        var ndjson = string.Concat(lines.Select(l => l.ToJsonString(Compact) + "\n"));
-        return Find(name) is null
-            ? ScriptedReply.OllamaError(500, "pull model manifest: file does not exist")
-            : ScriptedReply.Status(200, ndjson, "application/x-ndjson");
+        JsonObject[] lines = Find(name) is null
+            ?
+            [
+                new JsonObject { ["status"] = "pulling manifest" },
+                new JsonObject { ["error"] = "pull model manifest: file does not exist" },
+            ]
+            :
+            [
+                new JsonObject { ["status"] = "pulling manifest" },
+                new JsonObject { ["status"] = "pulling 667b0c1932bc", ["digest"] = "sha256:667b0c1932bc", ["total"] = 100, ["completed"] = 50 },
+                new JsonObject { ["status"] = "pulling 667b0c1932bc", ["digest"] = "sha256:667b0c1932bc", ["total"] = 100, ["completed"] = 100 },
+                new JsonObject { ["status"] = "verifying sha256 digest" },
+                new JsonObject { ["status"] = "writing manifest" },
+                new JsonObject { ["status"] = "success" },
+            ];
+        return ScriptedReply.Status(200, string.Concat(lines.Select(l => l.ToJsonString(Compact) + "\n")), "application/x-ndjson");
     }
 
     private static ScriptedReply Json(JsonNode node) => ScriptedReply.Status(200, node.ToJsonString(Compact));

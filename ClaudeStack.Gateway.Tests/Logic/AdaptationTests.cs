@@ -400,6 +400,28 @@ public sealed class AdaptationTests
         Assert.Equal((16384, "configured"), (configured.ContextLength!.Value, configured.ContextSource!));
     }
 
+    [Theory]
+    [InlineData("num_ctx                        8192", 8192)]
+    // Ollama prints parameters decoded from JSON as Go floats (%#v): from a million on, in exponent form.
+    [InlineData("num_ctx                        1.048576e+06", 1048576)]
+    [InlineData("stop                           \"<|im_end|>\"\nnum_ctx                        262144", 262144)]
+    [InlineData("num_ctx                        0", null)]
+    [InlineData("num_ctx                        lots", null)]
+    [InlineData("temperature                    0.7", null)]
+    public void NumCtx_IsReadAsOllamaPrintsIt(string parameters, int? expected) =>
+        Assert.Equal(expected, OllamaModelFacts.NumCtx(parameters));
+
+    [Fact]
+    public void ModelFacts_NumCtxPastTheTrainedLength_IsCapped()
+    {
+        // effectiveContext (server/sched.go): the runner never starts with more than the model was trained for.
+        var show = JsonDocument.Parse("""{"parameters":"num_ctx 131072","model_info":{"general.architecture":"qwen3","qwen3.context_length":40960}}""");
+
+        var facts = OllamaModelFacts.Combine("qwen3:8b", show, null, 65536);
+
+        Assert.Equal((40960, "api/show num_ctx"), (facts.ContextLength!.Value, facts.ContextSource!));
+    }
+
     [Fact]
     public void ModelFacts_VisionIsKnownOnlyFromCapabilities()
     {

@@ -6,7 +6,7 @@ using ClaudeStack.Gateway.Telemetry;
 namespace ClaudeStack.Gateway.Adaptation;
 
 /// <summary>
-/// Learns each model's context window, capabilities and GPU share from Ollama (/api/ps, then /api/show),
+/// Learns each model's context window, capabilities and GPU share from Ollama (/api/ps and /api/show),
 /// falling back to the configured context length; caches what it learns.
 /// </summary>
 public sealed class OllamaModelCatalog(
@@ -29,6 +29,12 @@ public sealed class OllamaModelCatalog(
     /// </summary>
     public const int MaxCachedModels = 256;
 
+    /// <summary>/api/show reads the model's files.</summary>
+    public static readonly TimeSpan ShowTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>/api/ps answers at once unless a model is loading, which can take minutes: not worth waiting for.</summary>
+    public static readonly TimeSpan PsTimeout = TimeSpan.FromSeconds(1);
+
     private readonly ConcurrentDictionary<string, (ModelInfo Info, DateTimeOffset ExpiresAt)> _cache = new(StringComparer.Ordinal);
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
 
@@ -42,26 +48,19 @@ public sealed class OllamaModelCatalog(
             return cached.Info;
         }
 
-        ModelInfo info;
+        // Both at once: /api/show answers at once, but Ollama's /api/ps waits while any model is loading (the
+        // scheduler holds each runner's lock until it runs), so a slow /api/ps must not cost what /api/show said.
+        var showLookUp = TryGetJsonAsync(HttpMethod.Post, "/api/show", JsonSerializer.SerializeToUtf8Bytes(new { model }), ShowTimeout, cancellationToken);
+        var psLookUp = TryGetJsonAsync(HttpMethod.Get, "/api/ps", null, PsTimeout, cancellationToken);
+        var (show, showFailure) = await showLookUp;
+        var (ps, psFailure) = await psLookUp;
+        var info = OllamaModelFacts.Combine(model, show, ps, configuredContextLength);
         var lifetime = CacheLifetime;
-        try
+        if ((showFailure ?? psFailure) is { } failure)
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(5));
-            var show = await GetJsonAsync(HttpMethod.Post, "/api/show", JsonSerializer.SerializeToUtf8Bytes(new { model }), timeout.Token);
-            var ps = await GetJsonAsync(HttpMethod.Get, "/api/ps", null, timeout.Token);
-            info = OllamaModelFacts.Combine(model, show, ps, configuredContextLength);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw;
-        }
-        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or JsonException or InvalidOperationException)
-        {
-            // Ollama may still be starting: use the configured facts, and ask again soon rather than in 30 s.
+            // Ollama may still be starting, or loading a model: use what is known, and ask again soon rather than in 30 s.
             // The name is the client's to choose, a pasted secret included.
-            Log.ModelInfoUnavailable(logger, redactor.Redact(model), exception.Message);
-            info = OllamaModelFacts.Combine(model, null, null, configuredContextLength);
+            Log.ModelInfoUnavailable(logger, redactor.Redact(model), failure);
             lifetime = FailureLifetime;
         }
 
@@ -86,7 +85,8 @@ public sealed class OllamaModelCatalog(
         return info;
     }
 
-    private async Task<JsonDocument?> GetJsonAsync(HttpMethod method, string path, byte[]? body, CancellationToken cancellationToken)
+    /// <returns>The answer (null for an error status, such as 404 for a model Ollama does not have), or why there is none.</returns>
+    private async Task<(JsonDocument? Answer, string? Failure)> TryGetJsonAsync(HttpMethod method, string path, byte[]? body, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, upstream.Target(path, null));
         if (body is not null)
@@ -96,14 +96,30 @@ public sealed class OllamaModelCatalog(
         }
 
         upstream.ApplyHostHeader(request);
-
-        using var response = await client.SendAsync(request, cancellationToken);
-        if (!response.IsSuccessStatusCode)
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timer.CancelAfter(timeout);
+        try
         {
-            return null;
-        }
+            using var response = await client.SendAsync(request, timer.Token);
+            if (!response.IsSuccessStatusCode)
+            {
+                return (null, null);
+            }
 
-        return await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
+            return (await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(timer.Token), cancellationToken: timer.Token), null);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            return (null, $"{path} did not answer within {timeout.TotalSeconds:0.#} s");
+        }
+        catch (Exception exception) when (exception is HttpRequestException or JsonException or InvalidOperationException)
+        {
+            return (null, $"{path}: {exception.Message}");
+        }
     }
 }
 
@@ -145,13 +161,9 @@ public static class OllamaModelFacts
             if (show is not null)
             {
                 var root = show.RootElement;
-                if (context is null && root.TryGetProperty("parameters", out var parameters) && parameters.ValueKind == JsonValueKind.String
-                    && NumCtx(parameters.GetString()!) is { } numCtx)
-                {
-                    (context, source) = (numCtx, "api/show num_ctx");
-                }
 
-                // The trained maximum; the server runs with less unless told otherwise, so it only caps the configured value.
+                // The trained maximum: Ollama starts the runner with no more than this, whatever num_ctx or the
+                // configured length ask for (effectiveContext in server/sched.go).
                 int? trained = null;
                 if (root.TryGetProperty("model_info", out var info) && info.TryGetProperty("general.architecture", out var arch)
                     && info.TryGetProperty($"{arch.GetString()}.context_length", out var trainedLength) && trainedLength.TryGetInt32(out var value))
@@ -159,9 +171,15 @@ public static class OllamaModelFacts
                     trained = value;
                 }
 
+                if (context is null && root.TryGetProperty("parameters", out var parameters) && parameters.ValueKind == JsonValueKind.String
+                    && NumCtx(parameters.GetString()!) is { } numCtx)
+                {
+                    (context, source) = (CappedAt(numCtx, trained), "api/show num_ctx");
+                }
+
                 if (context is null && configuredContextLength is { } configured)
                 {
-                    (context, source) = (trained is { } t ? Math.Min(configured, t) : configured, "configured");
+                    (context, source) = (CappedAt(configured, trained), "configured");
                 }
                 else if (context is null && trained is { } t)
                 {
@@ -191,15 +209,22 @@ public static class OllamaModelFacts
         return name == model || name == model + ":latest";
     }
 
-    /// <summary>Finds <c>num_ctx  8192</c> in the Modelfile parameters text.</summary>
+    private static int CappedAt(int length, int? trained) => trained is { } t ? Math.Min(length, t) : length;
+
+    /// <summary>
+    /// Finds <c>num_ctx  8192</c> in the Modelfile parameters text. Ollama prints the values it decoded from JSON as
+    /// Go floats, so a million or more reads <c>1.048576e+06</c>.
+    /// </summary>
     public static int? NumCtx(string parameters)
     {
         foreach (var line in parameters.Split('\n'))
         {
             var parts = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length == 2 && parts[0] == "num_ctx" && int.TryParse(parts[1], out var value))
+            if (parts.Length == 2 && parts[0] == "num_ctx"
+                && double.TryParse(parts[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+                && value is >= 1 and <= int.MaxValue)
             {
-                return value;
+                return (int)value;
             }
         }
 
