@@ -173,4 +173,45 @@ public sealed class LocalModelGuardTests
         Assert.Equal(true, recorded[1].GetTagItem(Names.PromptTruncated));
         Assert.Contains(recorded[1].Events, e => e.Name == TelemetryNames.Events.PromptTruncated);
     }
+
+    [Fact]
+    public async Task DeferredToolsNotLoaded_DoNotCountTowardsTheContext()
+    {
+        // Claude Code offers MCP tools with defer_loading; the model sees one only after tool search loads it, and
+        // the adaptation offers Ollama only those. Sixty unloaded ones (~15K tokens) must not make an 8K prompt too long.
+        var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 8192 }] };
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("ok"), null, Ct, ollama);
+        var body = JsonNode.Parse(Rig.MessagesBody("list the files"))!;
+        var tools = new JsonArray(new JsonObject { ["name"] = "Bash", ["description"] = "Runs a command", ["input_schema"] = new JsonObject { ["type"] = "object" } });
+        for (var i = 0; i < 60; i++)
+        {
+            tools.Add(new JsonObject { ["name"] = $"mcp__server__tool_{i}", ["description"] = new string('d', 1000), ["input_schema"] = new JsonObject { ["type"] = "object" }, ["defer_loading"] = true });
+        }
+
+        body["tools"] = tools;
+        var answer = await rig.PostAsync(body.ToJsonString(), Ct);
+
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+        Assert.Equal(["Bash"], rig.Upstream!.MessageRequests.Single().Json!["tools"]!.AsArray().Select(t => (string?)t!["name"]));
+    }
+
+    [Fact]
+    public async Task ATextDocument_CountsTowardsTheContext()
+    {
+        // The adaptation gives Ollama a text document as text (Ollama itself drops document blocks): ~25K tokens here,
+        // which Ollama would cut silently to fit 8K.
+        var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 8192 }] };
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("unused"), null, Ct, ollama);
+        var body = JsonNode.Parse(Rig.MessagesBody("summarize this"))!;
+        body["messages"]![0]!["content"] = new JsonArray(
+            new JsonObject { ["type"] = "document", ["source"] = new JsonObject { ["type"] = "text", ["media_type"] = "text/plain", ["data"] = string.Concat(Enumerable.Repeat("word ", 20000)) } },
+            new JsonObject { ["type"] = "text", ["text"] = "summarize this" });
+
+        var counted = JsonNode.Parse((await rig.PostAsync(body.ToJsonString(), Ct, path: "/v1/messages/count_tokens")).Text)!;
+        var answer = await rig.PostAsync(body.ToJsonString(), Ct);
+
+        Assert.InRange((int)counted["input_tokens"]!, 20000, 40000);
+        Assert.Equal(HttpStatusCode.BadRequest, answer.Status);
+        Assert.Empty(rig.Upstream!.MessageRequests);
+    }
 }

@@ -139,6 +139,26 @@ public sealed class GuardTests
         Assert.Equal(truncated, ContextGuard.LooksTruncated(reported, estimate, window, calibrated, 0.8));
 
     [Fact]
+    public void PromptChars_CountWhatTheModelIsGiven()
+    {
+        static long Chars(string tools, string content) => TokenEstimator.CountPromptChars(JsonDocument.Parse(
+            $$"""{"messages":[{"role":"user","content":{{content}}}],"tools":{{tools}}}""").RootElement);
+        const string bash = """{"name":"Bash","input_schema":{"type":"object"}}""";
+        const string deferred = """{"name":"mcp__x__search","input_schema":{"type":"object"},"defer_loading":true}""";
+        const string hello = "[{\"type\":\"text\",\"text\":\"hello\"}]";
+        var loadedBySearch = """[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"tool_reference","tool_name":"mcp__x__search"}]}]""";
+        var textDocument = $$$"""[{"type":"document","title":"notes","source":{"type":"text","media_type":"text/plain","data":"{{{new string('a', 1000)}}}"}}]""";
+        var contentDocument = """[{"type":"document","source":{"type":"content","content":[{"type":"text","text":"twelve chars"}]}}]""";
+        const string pdf = """[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0xLjQK"}}]""";
+
+        Assert.Equal(Chars($"[{bash}]", hello), Chars($"[{bash},{deferred}]", hello));
+        Assert.Equal(Chars($"[{bash},{deferred}]", hello) - 5 + deferred.Length, Chars($"[{bash},{deferred}]", loadedBySearch));
+        Assert.Equal(Chars($"[{bash}]", "[]") + 1000 + "notes".Length, Chars($"[{bash}]", textDocument));
+        Assert.Equal(Chars($"[{bash}]", "[]") + "twelve chars".Length, Chars($"[{bash}]", contentDocument));
+        Assert.Equal(Chars($"[{bash}]", "[]"), Chars($"[{bash}]", pdf));
+    }
+
+    [Fact]
     public void TooLongMessage_UsesAnthropicsWording() =>
         Assert.Equal("prompt is too long: 30000 tokens > 8192 maximum", ContextGuard.TooLongMessage(30000, 8192));
 

@@ -1,10 +1,13 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
+using ClaudeStack.Gateway.Adaptation;
 
 namespace ClaudeStack.Gateway.Tokens;
 
 /// <summary>
 /// Estimates a request's prompt tokens without a tokenizer: counts the characters the chat template will render
-/// (text, tool inputs and results, tool definitions) and divides by a characters-per-token ratio.
+/// (text, documents, tool inputs and results, the tool definitions the model is offered) and divides by a
+/// characters-per-token ratio.
 /// The ratio is calibrated per model from the real counts the upstream reports (<see cref="TokenCalibration"/>).
 /// </summary>
 public static class TokenEstimator
@@ -31,10 +34,34 @@ public static class TokenEstimator
             chars += message.TryGetProperty("content", out var content) ? CountContent(content) : 0;
         }
 
-        if (root.TryGetProperty("tools", out var tools))
+        if (root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array)
         {
-            // Templates render tool definitions as JSON; the raw length is a close stand-in.
-            chars += tools.GetRawText().Length;
+            chars += CountOfferedTools(tools, root.GetProperty("messages"));
+        }
+
+        return chars;
+    }
+
+    /// <summary>
+    /// Templates render tool definitions as JSON; the raw length (in UTF-8, read without a copy) is a close stand-in. A deferred tool is not in the
+    /// model's context until tool search loads it (the Messages API's rule, which the Ollama adaptation follows).
+    /// </summary>
+    private static long CountOfferedTools(JsonElement tools, JsonElement messages)
+    {
+        HashSet<string>? loaded = null;
+        long chars = 0;
+        foreach (var tool in tools.EnumerateArray())
+        {
+            if (tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("defer_loading", out var deferred) && deferred.ValueKind == JsonValueKind.True)
+            {
+                loaded ??= DroppedBlocks.LoadedTools(messages);
+                if (!tool.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String || !loaded.Contains(name.GetString()!))
+                {
+                    continue;
+                }
+            }
+
+            chars += JsonMarshal.GetRawUtf8Value(tool).Length;
         }
 
         return chars;
@@ -82,12 +109,28 @@ public static class TokenEstimator
         {
             "text" => StringLength(block, "text"),
             "thinking" => StringLength(block, "thinking"),
-            "tool_use" => StringLength(block, "name") + (block.TryGetProperty("input", out var input) ? input.GetRawText().Length : 0),
-            "tool_result" => block.TryGetProperty("content", out var content) ? CountContent(content) : 0,
+            "tool_use" => StringLength(block, "name") + (block.TryGetProperty("input", out var input) ? JsonMarshal.GetRawUtf8Value(input).Length : 0),
+            "tool_result" or "search_result" => block.TryGetProperty("content", out var content) ? CountContent(content) : 0,
+            "document" => CountDocument(block),
             // Images cost a fixed amount in most vision encoders; count them as ~800 tokens of text.
             "image" => (long)(800 * DefaultCharsPerToken),
             _ => 0,
         };
+    }
+
+    /// <summary>A document given as text is read whole; a PDF or file reference is left out (its size is unknown here).</summary>
+    private static long CountDocument(JsonElement document)
+    {
+        if (!document.TryGetProperty("source", out var source) || source.ValueKind != JsonValueKind.Object
+            || !source.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+        {
+            return 0;
+        }
+
+        var body = type.ValueEquals("text") ? StringLength(source, "data")
+            : type.ValueEquals("content") && source.TryGetProperty("content", out var content) ? CountContent(content)
+            : 0;
+        return body + StringLength(document, "title");
     }
 
     private static long StringLength(JsonElement element, string name) =>
