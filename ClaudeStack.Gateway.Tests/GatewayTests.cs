@@ -730,6 +730,29 @@ public sealed class GatewayTests
     }
 
     [Fact]
+    public async Task CountTokens_UpstreamBodyStalling_IsA504AfterTheIdleTimeout()
+    {
+        // Headers and part of a count, then silence (a server wedged mid-answer): the client gets an answer, not a hang.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Custom(async (context, _, ct) =>
+        {
+            context.Response.ContentType = "application/json";
+            await context.Response.Body.WriteAsync("{\"input_"u8.ToArray(), ct);
+            await context.Response.Body.FlushAsync(ct);
+            await Task.Delay(Timeout.Infinite, ct);
+        }), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?>
+        {
+            ["Gateway:Upstream:Profile"] = "anthropic-compatible",
+            ["Gateway:Upstream:IdleTimeout"] = "00:00:01",
+        }, Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages/count_tokens", Body(Request("claude-sonnet-4-5")), Ct).WaitAsync(Rig.Bound, Ct);
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Rig.AssertAnthropicError(await response.Content.ReadAsByteArrayAsync(Ct), "timeout_error");
+    }
+
+    [Fact]
     public async Task SixtyFourConcurrentStreams_HaveNoCrossTalk()
     {
         await using var rig = await Rig.StartAsync(r =>
@@ -829,6 +852,25 @@ public sealed class GatewayTests
         Assert.StartsWith(answerAfterMs == 0 ? message.Id : "msg_gateway_", MessageStartId(text), StringComparison.Ordinal);
         Assert.Contains("\"text\":\"whole\"", text);
         Assert.EndsWith("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n", text);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task GzippedAnswer_ReachesTheClientDecoded(bool stream)
+    {
+        // A compressing proxy in front of the model server: the gateway frames, checks and masks what it relays, which
+        // it can only do on the bytes as sent, and it must not label what it sends with an encoding it removed.
+        var message = ScriptedMessage.Text("Hello from behind a compressing proxy");
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Gzipped(message), null, Ct);
+
+        var answer = await rig.PostAsync(Rig.MessagesBody(stream: stream), Ct);
+
+        Assert.Equal(stream ? string.Concat(AnthropicSse.MessageEvents(message)) : AnthropicSse.MessageJson(message), answer.Text);
+        Assert.Empty(answer.ContentHeaders.ContentEncoding);
+        var span = await rig.SingleSpanAsync(Ct);
+        Assert.Equal(System.Diagnostics.ActivityStatusCode.Unset, span.Status);
+        Assert.Equal((long)message.OutputTokens, span.GetTagItem(Names.UsageOutputTokens));
     }
 
     [Fact]

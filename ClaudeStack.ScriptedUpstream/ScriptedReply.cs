@@ -42,6 +42,29 @@ public sealed class ScriptedReply
     public static ScriptedReply ToolUse(string name, string inputJson, string id = "toolu_scripted_1", string model = "llama3.1:8b") =>
         Message(ScriptedMessage.ToolUse(name, inputJson, id, model));
 
+    /// <summary>
+    /// A complete message compressed with gzip (<c>Content-Encoding: gzip</c>), SSE or JSON as the request asked: a
+    /// server, or a proxy in front of it (nginx with gzip on for the type), compresses what it sends, asked to or not.
+    /// </summary>
+    public static ScriptedReply Gzipped(ScriptedMessage message) =>
+        new(async (context, request, cancellationToken) =>
+        {
+            var (body, contentType) = request.Stream
+                ? (string.Concat(AnthropicSse.MessageEvents(message)), "text/event-stream")
+                : (AnthropicSse.MessageJson(message), "application/json");
+            using var compressed = new MemoryStream();
+            using (var gzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            {
+                gzip.Write(Encoding.UTF8.GetBytes(body));
+            }
+
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = contentType;
+            context.Response.Headers.ContentEncoding = "gzip";
+            context.Response.ContentLength = compressed.Length;
+            await context.Response.Body.WriteAsync(compressed.ToArray(), cancellationToken);
+        });
+
     /// <summary>Raw SSE text events, written and flushed one by one.</summary>
     public static ScriptedReply Events(IEnumerable<string> events, TimeSpan firstEventDelay = default, TimeSpan eventInterval = default) =>
         new((context, _, cancellationToken) => WriteEventsAsync(context, events, firstEventDelay, eventInterval, cancellationToken));

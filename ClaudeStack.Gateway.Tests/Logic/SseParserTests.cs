@@ -114,13 +114,18 @@ public sealed class SseParserTests
 public sealed class LeadingEventFilterTests
 {
     [Theory]
-    [InlineData(1)]
-    [InlineData(5)]
-    [InlineData(4096)]
-    public void UpstreamMessageStart_IsDroppedAtAnySplit(int chunkSize)
+    [InlineData(1, "")]
+    [InlineData(5, "")]
+    [InlineData(4096, "")]
+    // A proxy's opening comment, or a ping, ahead of the message: passed on, and the message_start after them dropped.
+    [InlineData(1, ": stream opened\n\n")]
+    [InlineData(4096, ": stream opened\n\n")]
+    [InlineData(3, "event: ping\ndata: {\"type\": \"ping\"}\n\n")]
+    [InlineData(4096, ": a\r\n\r\nevent: ping\r\ndata: {}\r\n\r\ndata: {\"type\":\"ping\"}\r\n\r\n")]
+    public void UpstreamMessageStart_IsDroppedAtAnySplit(int chunkSize, string leading)
     {
         var events = AnthropicSse.MessageEvents(ScriptedMessage.Text("hi"));
-        var bytes = Encoding.UTF8.GetBytes(string.Concat(events));
+        var bytes = Encoding.UTF8.GetBytes(leading + string.Concat(events));
         var filter = new LeadingEventFilter();
         var forwarded = new List<byte>();
 
@@ -129,7 +134,7 @@ public sealed class LeadingEventFilterTests
             forwarded.AddRange(filter.Filter(bytes.AsMemory(offset, Math.Min(chunkSize, bytes.Length - offset))).Span);
         }
 
-        Assert.Equal(string.Concat(events.Skip(1)), Encoding.UTF8.GetString([.. forwarded]));
+        Assert.Equal(leading + string.Concat(events.Skip(1)), Encoding.UTF8.GetString([.. forwarded]));
     }
 
     [Fact]

@@ -106,7 +106,7 @@ public sealed class SecretsTests
     /// <summary>
     /// An upstream whose mid-stream <c>event: error</c> quotes a secret (an auth proxy echoing the key it rejected,
     /// or a server quoting the prompt): the message becomes the span status and the failure log, so it must be masked
-    /// there and in what the client receives.
+    /// there and in what the client receives; a type that is not one of the Messages API's is recorded as api_error.
     /// </summary>
     [Fact]
     public async Task UpstreamErrorEventQuotingSecrets_NotExported()
@@ -115,7 +115,8 @@ public sealed class SecretsTests
         var secrets = Secrets.New();
         await using var receiver = await OtlpReceiver.StartAsync(ct).WaitAsync(Rig.Bound, ct);
         var start = AnthropicSse.MessageEvents(ScriptedMessage.Text("partial"));
-        var errorEvent = AnthropicSse.Event("error", JsonNode.Parse(AnthropicSse.ErrorJson("api_error", $"upstream failed for key {secrets.ApiKey} on prompt '{secrets.Token}'"))!);
+        // Even the error's type, which the span and the metrics record, quotes the key.
+        var errorEvent = AnthropicSse.Event("error", JsonNode.Parse(AnthropicSse.ErrorJson($"key_error {secrets.ApiKey}", $"upstream failed for key {secrets.ApiKey} on prompt '{secrets.Token}'"))!);
         await using var rig = await Rig.StartAsync(_ => ScriptedReply.Events([.. start.Take(3), errorEvent]), secrets.Settings(receiver), ct);
 
         var answer = await rig.PostAsync(Rig.MessagesBody($"{secrets.Token} {secrets.Marker}"), ct, sessionId: secrets.Marker);
@@ -148,6 +149,8 @@ public sealed class SecretsTests
     [InlineData("error-event-with-text", "/v1/messages", true)]
     [InlineData("model-echo", "/v1/messages", true)]
     [InlineData("model-echo", "/v1/messages", false)]
+    [InlineData("gzipped-model-echo", "/v1/messages", true)]
+    [InlineData("gzipped-model-echo", "/v1/messages", false)]
     public async Task UpstreamKey_NeverReachesTheClient(string reply, string path, bool stream)
     {
         var ct = TestContext.Current.CancellationToken;
@@ -166,6 +169,7 @@ public sealed class SecretsTests
             "long-text-error" => ScriptedReply.Status(403, new string('x', 1970) + " bad key " + key, "text/plain"),
             "error-event-with-string-error" => ScriptedReply.Events([.. start, $"event: error\ndata: {{\"type\":\"error\",\"error\":\"invalid x-api-key: {key}\"}}\n\n"]),
             "error-event-with-text" => ScriptedReply.Events([.. start, $"event: error\ndata: invalid x-api-key: {key}\n\n"]),
+            "gzipped-model-echo" => ScriptedReply.Gzipped(ScriptedMessage.Text($"The key you pasted is {key}.")),
             _ => ScriptedReply.Message(ScriptedMessage.Text($"The key you pasted is {key}.")),
         };
         await using var rig = await Rig.StartAsync(Script, settings, ct);

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Text;
 using System.Text.Json;
 
@@ -15,6 +16,16 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
     public const string Api = "api_error";
     public const string Timeout = "timeout_error";
     public const string Overloaded = "overloaded_error";
+    public const string Billing = "billing_error";
+
+    private static readonly FrozenSet<string> Types =
+        new[] { InvalidRequest, Authentication, Permission, NotFound, RequestTooLarge, RateLimit, Api, Timeout, Overloaded, Billing }.ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// An upstream's error type as telemetry records it: one of the Messages API's, otherwise <paramref name="fallback"/>.
+    /// The type is the upstream's text, and as a metric tag it must stay one of a few.
+    /// </summary>
+    public static string KnownTypeOr(string? type, string fallback) => type is not null && Types.Contains(type) ? type : fallback;
 
     /// <summary>
     /// The error type Anthropic uses for a status. Claude Code retries 408, 409, 429 and 5xx (529 included)
@@ -73,7 +84,7 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
     /// Turns an upstream error body into Anthropic form. Anthropic-shaped bodies are kept as they are;
     /// Ollama's <c>{"error":"..."}</c>, OpenAI-style <c>{"error":{"message":..}}</c> and plain text are wrapped.
     /// </summary>
-    /// <returns>The body to send, its error type and its message.</returns>
+    /// <returns>The body to send, its error type (for telemetry) and its message.</returns>
     public static (byte[] Body, string ErrorType, string Message) NormalizeUpstream(int statusCode, ReadOnlySpan<byte> body)
     {
         string? message = null;
@@ -89,7 +100,7 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
                     && errorType.ValueKind == JsonValueKind.String)
                 {
                     var text = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "";
-                    return (body.ToArray(), errorType.GetString()!, text);
+                    return (body.ToArray(), KnownTypeOr(errorType.GetString(), TypeForStatus(statusCode)), text);
                 }
 
                 message = error.ValueKind switch

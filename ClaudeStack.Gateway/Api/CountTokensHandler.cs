@@ -79,19 +79,16 @@ public sealed class CountTokensHandler(
     {
         var status = (int)upstream.StatusCode;
         // A count or an error, both small: read whole so configured secrets can be masked (an error may quote the
-        // key it rejected, which is the gateway's, not the client's).
-        try
+        // key it rejected, which is the gateway's, not the client's). Masked as it came, before an error is re-wrapped
+        // (JSON escaping could hide a secret from the search).
+        var (read, failure) = await BoundedBody.ReadAsync(upstream, ResponseRelay.MaxErrorBody, options.Value.Upstream.IdleTimeout, aborted);
+        if (failure is { Error: var error })
         {
-            await upstream.Content.LoadIntoBufferAsync(ResponseRelay.MaxErrorBody, aborted);
-        }
-        catch (Exception exception) when (exception is HttpRequestException or IOException)
-        {
-            await AnthropicError.ForStatus(502, $"the upstream answered {status} with a body that could not be read").WriteAsync(client, aborted);
+            await error.WriteAsync(client, aborted);
             return;
         }
 
-        // Masked as it came, before an error is re-wrapped (JSON escaping could hide a secret from the search).
-        var body = redactor.Redact(await upstream.Content.ReadAsByteArrayAsync(aborted));
+        var body = redactor.Redact(read);
         client.StatusCode = status;
         foreach (var name in KeptHeaders)
         {

@@ -211,7 +211,9 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
     /// <summary>An HttpClient handler tuned for a streaming proxy.</summary>
     public static SocketsHttpHandler CreateHandler() => new()
     {
-        AutomaticDecompression = DecompressionMethods.None,
+        // The gateway reads, frames and masks what it relays, so it must see the body as sent, not its compressed
+        // bytes; an upstream may compress whether asked to or not.
+        AutomaticDecompression = DecompressionMethods.All,
         UseCookies = false,
         AllowAutoRedirect = false,
         PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),

@@ -1,14 +1,12 @@
 namespace ClaudeStack.Gateway.Streaming;
 
 /// <summary>
-/// Drops the upstream's first SSE event when it is a <c>message_start</c> and the gateway already sent its own
-/// (while the model was silent). Everything after it passes through untouched. Pure: bytes in, bytes out.
+/// Drops the upstream's <c>message_start</c> when the gateway already sent its own (while the model was silent). It
+/// is the first event that carries a message; comments and pings before it pass, and so does everything after it.
+/// Pure: bytes in, bytes out.
 /// </summary>
 public sealed class LeadingEventFilter
 {
-    private static readonly byte[] MessageStartName = "event: message_start"u8.ToArray();
-    private static readonly byte[] MessageStartType = "\"type\":\"message_start\""u8.ToArray();
-
     private readonly List<byte> _pending = [];
     private bool _done;
 
@@ -22,17 +20,72 @@ public sealed class LeadingEventFilter
 
         _pending.AddRange(chunk.Span);
         var buffered = _pending.ToArray();
-        var end = EventEnd(buffered);
-        if (end < 0)
+
+        // Leading comments and pings, passed on as they are.
+        var passed = 0;
+        while (true)
         {
-            return ReadOnlyMemory<byte>.Empty;
+            var end = EventEnd(buffered.AsSpan(passed));
+            if (end < 0)
+            {
+                _pending.RemoveRange(0, passed);
+                return buffered.AsMemory(0, passed);
+            }
+
+            var kind = KindOf(buffered.AsSpan(passed, end));
+            if (kind == EventKind.Filler)
+            {
+                passed += end;
+                continue;
+            }
+
+            _done = true;
+            _pending.Clear();
+            return kind == EventKind.MessageStart
+                ? (byte[])[.. buffered.AsSpan(0, passed), .. buffered.AsSpan(passed + end)]
+                : buffered;
+        }
+    }
+
+    private enum EventKind
+    {
+        Filler,
+        MessageStart,
+        Other,
+    }
+
+    private static EventKind KindOf(ReadOnlySpan<byte> rawEvent)
+    {
+        var parsed = new List<SseEvent>(1);
+        new SseParser().Feed(rawEvent, parsed);
+        if (parsed.Count == 0)
+        {
+            return EventKind.Filler;
         }
 
-        _done = true;
-        _pending.Clear();
-        var first = buffered.AsSpan(0, end);
-        var isMessageStart = first.IndexOf(MessageStartName) >= 0 || first.IndexOf(MessageStartType) >= 0;
-        return isMessageStart ? buffered.AsMemory(end) : buffered;
+        var name = parsed[0].Name;
+        var data = parsed[0].Data.Span;
+        return name == "ping" || (name.Length == 0 && IsOfType(data, "ping")) ? EventKind.Filler
+            : name == "message_start" || (name.Length == 0 && IsOfType(data, "message_start")) ? EventKind.MessageStart
+            : EventKind.Other;
+    }
+
+    /// <summary>An unnamed event says what it is in its data's <c>type</c>.</summary>
+    private static bool IsOfType(ReadOnlySpan<byte> data, string type)
+    {
+        try
+        {
+            var reader = new System.Text.Json.Utf8JsonReader(data);
+            using var document = System.Text.Json.JsonDocument.ParseValue(ref reader);
+            return document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                && document.RootElement.TryGetProperty("type", out var value)
+                && value.ValueKind == System.Text.Json.JsonValueKind.String
+                && value.ValueEquals(type);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The index just past the blank line that ends the first event, or -1.</summary>

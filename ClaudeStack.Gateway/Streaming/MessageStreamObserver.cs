@@ -98,8 +98,8 @@ public sealed class MessageStreamObserver
                     Response.Completed = true;
                     break;
                 case "error" when data.TryGetProperty("error", out var error):
-                    Response.ErrorType = error.TryGetProperty("type", out var errorType) ? errorType.GetString() : "error";
-                    Response.ErrorMessage = error.TryGetProperty("message", out var errorMessage) ? errorMessage.GetString() : null;
+                    Response.ErrorType = error.TryGetProperty("type", out var errorType) && errorType.ValueKind == JsonValueKind.String ? errorType.GetString() : "error";
+                    Response.ErrorMessage = error.TryGetProperty("message", out var errorMessage) && errorMessage.ValueKind == JsonValueKind.String ? errorMessage.GetString() : null;
                     break;
             }
         }

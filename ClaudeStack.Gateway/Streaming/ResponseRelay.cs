@@ -144,7 +144,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         var response = observer.Response;
         if (response.ErrorType is { } upstreamError)
         {
-            call.Fail(upstreamError, response.ErrorMessage ?? "the upstream sent an error event");
+            call.Fail(AnthropicError.KnownTypeOr(upstreamError, AnthropicError.Api), response.ErrorMessage ?? "the upstream sent an error event");
         }
         else if (!response.Completed)
         {
@@ -198,7 +198,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     /// </summary>
     public async Task<ModelResponse> RelayWholeAsync(HttpResponseMessage upstream, bool streamRequested, CancellationToken clientAborted)
     {
-        var (body, failure) = await ReadBoundedAsync(upstream, MaxBufferedBody, clientAborted);
+        var (body, failure) = await BoundedBody.ReadAsync(upstream, MaxBufferedBody, idleTimeout, clientAborted);
         if (failure is not null)
         {
             await EndWithErrorAsync(failure.Value.Error, failure.Value.ErrorType, clientAborted);
@@ -249,7 +249,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
 
         // Whatever arrived before a failure still says what went wrong. Masked as it came, before re-wrapping (JSON
         // escaping) or shortening could hide a secret from the search.
-        var (body, _) = await ReadBoundedAsync(upstream, MaxErrorBody, clientAborted);
+        var (body, _) = await BoundedBody.ReadAsync(upstream, MaxErrorBody, idleTimeout, clientAborted);
         var (normalized, errorType, message) = AnthropicError.NormalizeUpstream(status, redactor.Redact(body).Span);
         call.Fail(errorType, $"the upstream answered {status}: {message}", status);
         if (ExplainError?.Invoke(status, message, call.Model) is { } explained)
@@ -276,47 +276,6 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     {
         call.Fail(errorType, error.Message, error.StatusCode);
         await client.WriteErrorAsync(error, clientAborted);
-    }
-
-    /// <summary>
-    /// Reads a whole body under the idle timeout. A client that leaves cancels it (the caller sees the cancellation);
-    /// an upstream that resets, stalls or sends too much is a typed failure.
-    /// </summary>
-    private async Task<(ReadOnlyMemory<byte> Body, (AnthropicError Error, string ErrorType)? Failure)> ReadBoundedAsync(HttpResponseMessage upstream, int limit, CancellationToken clientAborted)
-    {
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
-        using var buffer = new MemoryStream(upstream.Content.Headers.ContentLength is { } length && length < limit ? (int)length : 0);
-        var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        try
-        {
-            idle.CancelAfter(idleTimeout);
-            await using var stream = await upstream.Content.ReadAsStreamAsync(idle.Token);
-            int read;
-            while ((read = await stream.ReadAsync(chunk, idle.Token)) > 0)
-            {
-                if (buffer.Length + read > limit)
-                {
-                    return (buffer.ToArray(), (AnthropicError.ForStatus(502, $"the upstream's response is larger than {limit / (1024 * 1024)} MiB"), AnthropicError.Api));
-                }
-
-                buffer.Write(chunk, 0, read);
-                idle.CancelAfter(idleTimeout);
-            }
-        }
-        catch (OperationCanceledException) when (!clientAborted.IsCancellationRequested)
-        {
-            return (buffer.ToArray(), (AnthropicError.ForStatus(504, $"the upstream's response was silent for {idleTimeout.TotalSeconds:0.#} s"), TelemetryNames.ErrorTypes.UpstreamTimeout));
-        }
-        catch (Exception exception) when (exception is IOException or HttpRequestException)
-        {
-            return (buffer.ToArray(), (AnthropicError.ForStatus(502, "the upstream connection was reset during the response"), TelemetryNames.ErrorTypes.StreamReset));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(chunk);
-        }
-
-        return (buffer.GetBuffer().AsMemory(0, (int)buffer.Length), null);
     }
 
     private static void CopyHeaders(HttpResponseMessage upstream, HttpResponse response)
