@@ -146,6 +146,68 @@ public sealed class LeadingEventFilterTests
     }
 }
 
+public sealed class WholeMessageEventsTests
+{
+    [Fact]
+    public void EveryBlockAndField_GoesOutAsTheApiStreamsIt()
+    {
+        // What an Anthropic-compatible server that ignores "stream": true answers. Claude Code sends thinking blocks
+        // back with their signature and redacted thinking with its data next turn; the API refuses them without.
+        const string message = """
+            {"id":"msg_1","type":"message","role":"assistant","model":"m","content":[
+             {"type":"thinking","thinking":"hmm","signature":"SIG_abc"},
+             {"type":"redacted_thinking","data":"OPAQUE_xyz"},
+             {"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{"query":"q"}},
+             {"type":"text","text":"hi","citations":[{"type":"char_location","cited_text":"c"}]},
+             {"type":"tool_use","id":"toolu_1","name":"Bash","input":{"command":"ls"}}],
+             "stop_reason":"stop_sequence","stop_sequence":"###","usage":{"input_tokens":3,"output_tokens":4,"cache_read_input_tokens":100}}
+            """;
+
+        var events = new List<SseEvent>();
+        new SseParser().Feed(SseEvents.FromWholeMessage(Encoding.UTF8.GetBytes(message), includeStart: true), events);
+        string[] data = [.. events.Select(e => $"{e.Name} {Encoding.UTF8.GetString(e.Data.Span)}")];
+
+        Assert.Equal(
+            [
+                """message_start {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":4,"cache_read_input_tokens":100}}}""",
+                """content_block_start {"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}""",
+                """content_block_delta {"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm"}}""",
+                """content_block_delta {"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"SIG_abc"}}""",
+                """content_block_stop {"type":"content_block_stop","index":0}""",
+                """content_block_start {"type":"content_block_start","index":1,"content_block":{"type":"redacted_thinking","data":"OPAQUE_xyz"}}""",
+                """content_block_stop {"type":"content_block_stop","index":1}""",
+                """content_block_start {"type":"content_block_start","index":2,"content_block":{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}}""",
+                """content_block_delta {"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\u0022query\u0022:\u0022q\u0022}"}}""",
+                """content_block_stop {"type":"content_block_stop","index":2}""",
+                """content_block_start {"type":"content_block_start","index":3,"content_block":{"type":"text","text":""}}""",
+                """content_block_delta {"type":"content_block_delta","index":3,"delta":{"type":"text_delta","text":"hi"}}""",
+                """content_block_delta {"type":"content_block_delta","index":3,"delta":{"type":"citations_delta","citation":{"type":"char_location","cited_text":"c"}}}""",
+                """content_block_stop {"type":"content_block_stop","index":3}""",
+                """content_block_start {"type":"content_block_start","index":4,"content_block":{"type":"tool_use","id":"toolu_1","name":"Bash","input":{}}}""",
+                """content_block_delta {"type":"content_block_delta","index":4,"delta":{"type":"input_json_delta","partial_json":"{\u0022command\u0022:\u0022ls\u0022}"}}""",
+                """content_block_stop {"type":"content_block_stop","index":4}""",
+                """message_delta {"type":"message_delta","delta":{"stop_reason":"stop_sequence","stop_sequence":"###"},"usage":{"input_tokens":3,"output_tokens":4,"cache_read_input_tokens":100}}""",
+                """message_stop {"type":"message_stop"}""",
+            ],
+            data);
+    }
+
+    [Fact]
+    public void WithoutStart_OrId_TheClientStillGetsAWholeMessage()
+    {
+        var withoutId = """{"type":"message","role":"assistant","content":[{"type":"text","text":"x"}],"stop_reason":"end_turn"}"""u8;
+
+        var events = new List<SseEvent>();
+        new SseParser().Feed(SseEvents.FromWholeMessage(withoutId, includeStart: true), events);
+        var resumed = new List<SseEvent>();
+        new SseParser().Feed(SseEvents.FromWholeMessage(withoutId, includeStart: false), resumed);
+
+        Assert.StartsWith("""{"type":"message_start","message":{"id":"msg_gateway_""", Encoding.UTF8.GetString(events[0].Data.Span), StringComparison.Ordinal);
+        Assert.Equal(events.Skip(1).Select(e => e.Name), resumed.Select(e => e.Name));
+        Assert.Equal("content_block_start", resumed[0].Name);
+    }
+}
+
 public sealed class WholeEventFramerTests
 {
     [Theory]

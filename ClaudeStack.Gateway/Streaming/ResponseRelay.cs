@@ -230,7 +230,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
                 client.SetEventStreamHeaders();
             }
 
-            await client.WriteAsync(redactor.Redact(SseEvents.FromWholeMessage(response, includeStart: !client.SentMessageStart)), clientAborted);
+            await client.WriteAsync(redactor.Redact(SseEvents.FromWholeMessage(body.Span, includeStart: !client.SentMessageStart)), clientAborted);
             return response;
         }
 

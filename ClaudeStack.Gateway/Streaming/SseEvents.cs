@@ -44,72 +44,152 @@ public static class SseEvents
     }
 
     /// <summary>
-    /// A whole (non-streamed) message as the events a stream would have carried, for a client whose stream
-    /// had already started when the upstream answered with JSON.
+    /// A whole (non-streamed) message as the events a stream would have carried, for a streaming client of an upstream
+    /// that answered with JSON. Every block goes out as the upstream wrote it: text, thinking (and its signature),
+    /// tool input and citations as their deltas, any other block (redacted thinking, server tool results) whole in its
+    /// start; the stop sequence and all usage counts in message_delta.
     /// </summary>
-    public static byte[] FromWholeMessage(ModelResponse message, bool includeStart)
+    /// <param name="messageJson">A Messages API message (<c>"type": "message"</c>).</param>
+    /// <param name="includeStart">False when the client already has the gateway's own message_start.</param>
+    public static byte[] FromWholeMessage(ReadOnlySpan<byte> messageJson, bool includeStart)
     {
+        var reader = new Utf8JsonReader(messageJson);
+        using var document = JsonDocument.ParseValue(ref reader);
+        var message = document.RootElement;
         using var buffer = new MemoryStream();
         if (includeStart)
         {
-            buffer.Write(MessageStart(message.Id ?? NewMessageId(), message.Model ?? "", (int)(message.InputTokens ?? 0)));
-        }
-
-        foreach (var block in message.Blocks)
-        {
-            Write(buffer, "content_block_start", writer =>
+            Write(buffer, "message_start", writer =>
             {
-                writer.WriteNumber("index", block.Index);
-                writer.WriteStartObject("content_block");
-                writer.WriteString("type", block.Type);
-                switch (block.Type)
+                writer.WriteStartObject("message");
+                if (!message.TryGetProperty("id", out _))
                 {
-                    case "tool_use":
-                        writer.WriteString("id", block.ToolUseId);
-                        writer.WriteString("name", block.ToolName);
-                        writer.WriteStartObject("input");
-                        writer.WriteEndObject();
-                        break;
-                    case "thinking":
-                        writer.WriteString("thinking", "");
-                        break;
-                    default:
-                        writer.WriteString("text", "");
-                        break;
+                    writer.WriteString("id", NewMessageId());
+                }
+
+                foreach (var property in message.EnumerateObject())
+                {
+                    switch (property.Name)
+                    {
+                        case "content":
+                            writer.WriteStartArray("content");
+                            writer.WriteEndArray();
+                            break;
+                        case "stop_reason" or "stop_sequence":
+                            writer.WriteNull(property.Name);
+                            break;
+                        default:
+                            property.WriteTo(writer);
+                            break;
+                    }
                 }
 
                 writer.WriteEndObject();
             });
-            Write(buffer, "content_block_delta", writer =>
+        }
+
+        if (message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
+        {
+            var index = 0;
+            foreach (var block in content.EnumerateArray().Where(block => block.ValueKind == JsonValueKind.Object))
             {
-                writer.WriteNumber("index", block.Index);
-                writer.WriteStartObject("delta");
-                var (deltaType, field) = block.Type switch
-                {
-                    "tool_use" => ("input_json_delta", "partial_json"),
-                    "thinking" => ("thinking_delta", "thinking"),
-                    _ => ("text_delta", "text"),
-                };
-                writer.WriteString("type", deltaType);
-                writer.WriteString(field, block.Content.ToString());
-                writer.WriteEndObject();
-            });
-            Write(buffer, "content_block_stop", writer => writer.WriteNumber("index", block.Index));
+                WriteBlock(buffer, index++, block);
+            }
         }
 
         Write(buffer, "message_delta", writer =>
         {
             writer.WriteStartObject("delta");
-            writer.WriteString("stop_reason", message.StopReason);
-            writer.WriteNull("stop_sequence");
+            foreach (var name in (string[])["stop_reason", "stop_sequence"])
+            {
+                if (message.TryGetProperty(name, out var value))
+                {
+                    writer.WritePropertyName(name);
+                    value.WriteTo(writer);
+                }
+                else
+                {
+                    writer.WriteNull(name);
+                }
+            }
+
             writer.WriteEndObject();
-            writer.WriteStartObject("usage");
-            writer.WriteNumber("input_tokens", message.InputTokens ?? 0);
-            writer.WriteNumber("output_tokens", message.OutputTokens ?? 0);
-            writer.WriteEndObject();
+            if (message.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+            {
+                writer.WritePropertyName("usage");
+                usage.WriteTo(writer);
+            }
         });
         Write(buffer, "message_stop", _ => { });
         return buffer.ToArray();
+    }
+
+    /// <summary>One content block as its start, its deltas (in the order the API streams them) and its stop.</summary>
+    private static void WriteBlock(MemoryStream buffer, int index, JsonElement block)
+    {
+        var type = block.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "";
+        var isToolCall = type is "tool_use" or "server_tool_use" or "mcp_tool_use";
+        var deltas = new List<(string Type, string Field, JsonElement Value)>();
+        Write(buffer, "content_block_start", writer =>
+        {
+            writer.WriteNumber("index", index);
+            writer.WriteStartObject("content_block");
+            foreach (var property in block.EnumerateObject())
+            {
+                switch (type, property.Name)
+                {
+                    case ("text", "text"):
+                        writer.WriteString("text", "");
+                        deltas.Add(("text_delta", "text", property.Value));
+                        break;
+                    case ("text", "citations") when property.Value.ValueKind == JsonValueKind.Array:
+                        deltas.AddRange(property.Value.EnumerateArray().Select(citation => ("citations_delta", "citation", citation)));
+                        break;
+                    case ("thinking", "thinking"):
+                        writer.WriteString("thinking", "");
+                        deltas.Insert(0, ("thinking_delta", "thinking", property.Value));
+                        break;
+                    case ("thinking", "signature"):
+                        writer.WriteString("signature", "");
+                        deltas.Add(("signature_delta", "signature", property.Value));
+                        break;
+                    case (_, "input") when isToolCall:
+                        writer.WriteStartObject("input");
+                        writer.WriteEndObject();
+                        deltas.Add(("input_json_delta", "partial_json", property.Value));
+                        break;
+                    default:
+                        property.WriteTo(writer);
+                        break;
+                }
+            }
+
+            writer.WriteEndObject();
+        });
+
+        foreach (var (deltaType, field, value) in deltas)
+        {
+            Write(buffer, "content_block_delta", writer =>
+            {
+                writer.WriteNumber("index", index);
+                writer.WriteStartObject("delta");
+                writer.WriteString("type", deltaType);
+                if (deltaType == "input_json_delta")
+                {
+                    // The input as JSON text, the way the API streams it.
+                    writer.WriteString(field, value.GetRawText());
+                }
+                else
+                {
+                    writer.WritePropertyName(field);
+                    value.WriteTo(writer);
+                }
+
+                writer.WriteEndObject();
+            });
+        }
+
+        Write(buffer, "content_block_stop", writer => writer.WriteNumber("index", index));
     }
 
     private static void Write(MemoryStream buffer, string name, Action<Utf8JsonWriter> body)
