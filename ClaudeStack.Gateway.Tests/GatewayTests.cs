@@ -874,6 +874,20 @@ public sealed class GatewayTests
     }
 
     [Fact]
+    public async Task AnswerWithNoBlocks_HasAnEmptyContentArray()
+    {
+        // Ollama's ToMessagesResponse (anthropic/anthropic.go) builds content as a Go slice with nothing appended when
+        // the model said nothing visible, and encodes it as null; the Messages API, and the SDKs reading it, have an array.
+        const string ollamaAnswer = """{"id":"msg_e1","type":"message","role":"assistant","model":"llama3.1:8b","content":null,"stop_reason":"end_turn","usage":{"input_tokens":12,"output_tokens":0}}""";
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Status(200, ollamaAnswer), null, Ct);
+
+        var answer = await rig.PostAsync(Rig.MessagesBody(stream: false), Ct);
+
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+        Assert.Equal(ollamaAnswer.Replace("\"content\":null", "\"content\":[]", StringComparison.Ordinal), answer.Text);
+    }
+
+    [Fact]
     public async Task NonObjectJsonAnswer_IsRelayedAndCountedMalformed()
     {
         await using var rig = await Rig.StartAsync(_ => ScriptedReply.Status(200, "[]"), null, Ct);

@@ -78,8 +78,9 @@ public static class OllamaRequestAdapter
             changes.Add("system");
         }
 
-        // Ollama hoists role:system messages to the top (breaking the cache), and templates that expect a final user
-        // message then render no assistant header; it also drops is_error and the blocks DroppedBlocks names.
+        // Ollama hands a role:system message to the chat template where it stands (and moves it to the top when it
+        // truncates), while templates expect one system prompt first, and those that expect a final user message then
+        // render no assistant header; it also drops is_error and the blocks DroppedBlocks names.
         if (NeedsMessageRewrite(request.Messages, options, modelWithoutVision is not null))
         {
             var rewritten = new List<string>();
@@ -158,8 +159,9 @@ public static class OllamaRequestAdapter
     }
 
     /// <summary>
-    /// auto → the client's own "disabled" stands; otherwise by capability (off when unknown, the cheap and safe choice
-    /// for a local model, since Ollama refuses thinking for a model without it). The other settings are the operator's.
+    /// auto → the client's own "disabled" stands; otherwise by capability (off when unknown: the cheap choice for a
+    /// local model; on /v1/messages Ollama drops thinking for a model without it rather than refusing the call, so the
+    /// choice costs no call). The other settings are the operator's.
     /// </summary>
     /// <param name="requested">The request's own <c>thinking.type</c>, if any.</param>
     public static string? DecideThinking(string setting, bool? supportsThinking, string? requested) => setting.ToLowerInvariant() switch

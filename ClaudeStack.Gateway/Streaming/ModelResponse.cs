@@ -58,6 +58,12 @@ public sealed class ModelResponse
     /// <summary>A whole JSON response was a Messages API message (<c>"type": "message"</c>), not some other object.</summary>
     public bool IsMessage { get; set; }
 
+    /// <summary>
+    /// A whole message said <c>"content": null</c>, as Ollama writes an answer with no blocks (ToMessagesResponse's
+    /// empty slice); the Messages API always has an array there.
+    /// </summary>
+    public bool NullContent { get; set; }
+
     /// <summary>The upstream sent an <c>event: error</c>.</summary>
     public string? ErrorType { get; set; }
 

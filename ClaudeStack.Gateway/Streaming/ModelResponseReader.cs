@@ -28,7 +28,8 @@ public static class ModelResponseReader
                 MessageStreamObserver.ReadUsage(usage, response);
             }
 
-            if (root.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
+            response.NullContent = root.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Null;
+            if (content.ValueKind == JsonValueKind.Array)
             {
                 var index = 0;
                 foreach (var block in content.EnumerateArray())

@@ -234,12 +234,20 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
             return response;
         }
 
-        body = redactor.Redact(body);
+        body = redactor.Redact(response.NullContent ? WithEmptyContent(body) : body);
         CopyHeaders(upstream, client.Response);
         client.Response.StatusCode = (int)upstream.StatusCode;
         client.Response.ContentLength = body.Length;
         await client.WriteAsync(body, clientAborted);
         return response;
+    }
+
+    /// <summary>A client's SDK reads <c>content</c> as an array; null would fail it.</summary>
+    private static byte[] WithEmptyContent(ReadOnlyMemory<byte> message)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(message.Span, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = Requests.MessagesRequest.MaxDepth })!;
+        node["content"] = new System.Text.Json.Nodes.JsonArray();
+        return System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(node);
     }
 
     /// <summary>Relays an error response, in Anthropic form whatever form the upstream used.</summary>
