@@ -14,7 +14,9 @@ public sealed record ContainerUser(long UserId, long GroupId)
     /// <summary>
     /// The user running this process. On Linux the real uid and gid from <c>/proc/self/status</c> (no native
     /// calls, no child process); on macOS and Windows, and when that file cannot be read, <see cref="Default"/>.
-    /// Docker Desktop on macOS and Windows maps the ownership of bind-mounted files itself.
+    /// There the uid need not match: Docker Desktop's file sharing writes files as the host user whichever uid the
+    /// container runs as. It does not make the mount look like the container user's own, though: inside, its files
+    /// show owners of their own, which is why the image tells git to trust <c>/workspace</c> whoever owns it.
     /// </summary>
     public static ContainerUser FromProcess()
     {
