@@ -197,6 +197,40 @@ public sealed class ClaudeCodeCliTests
     }
 
     [Fact]
+    public async Task StacksAnthropicEnvironment_CapsClaudesWindow_AtMaxContextTokens()
+    {
+        // Claude Code knows a Claude model's window (200K for this one) and ignores CLAUDE_CODE_MAX_CONTEXT_TOKENS for
+        // it; the cap the AppHost gives the claude-code container in Anthropic mode must still take effect.
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["ClaudeStack:Provider"] = "Anthropic",
+                ["ClaudeStack:Model"] = "claude-sonnet-4-6",
+                ["ClaudeStack:ClaudeCode:MaxContextTokens"] = "150000",
+            })
+            .Build();
+        var options = StackOptionsReader.Read(configuration, new LaunchContext(Path.GetTempPath(), Directory.Exists));
+        var environment = StackEnvironment.ForClaudeCode(options)
+            .Where(e => e.Literal is not null)
+            .ToDictionary(e => e.Name, e => e.Literal!);
+        await using var otlp = await OtlpReceiver.StartAsync(Ct);
+        foreach (var (name, value) in otlp.ExporterSettings("claude-code"))
+        {
+            environment[name] = value ?? "";
+        }
+
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(404, "404 page not found", "text/plain"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+
+        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "/context"], Ct, environment);
+
+        Assert.True(run.ExitCode == 0, run.Describe());
+        Assert.Contains("**Model:** claude-sonnet-4-6", run.StandardOutput);
+        Assert.Contains("/ 150k", run.StandardOutput);
+        Assert.DoesNotContain("CLAUDE_CODE_", run.StandardOutput + run.StandardError);
+    }
+
+    [Fact]
     public async Task OverloadedOnce_IsRetriedByClaudeCode()
     {
         var calls = 0;

@@ -47,7 +47,7 @@ public class StackEnvironmentTests
         },
         {
             ["Provider=Anthropic", "ClaudeCode:MaxContextTokens=200000"],
-            ["ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=200000", .. TelemetryVariables]
+            ["ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=200000", .. TelemetryVariables]
         },
         {
             ["Provider=External", "External:Url=http://gpu-box:11434", "ContextLength=131072", "ClaudeCode:MaxContextTokens=98304"],
@@ -142,15 +142,39 @@ public class StackEnvironmentTests
     [InlineData(new[] { "Provider=External", "External:Kind=AnthropicCompatible", "External:Url=http://localhost:8080" }, 65536)]
     [InlineData(new[] { "Provider=Anthropic" }, null)]
     [InlineData(new[] { "Provider=Anthropic", "ContextLength=131072" }, null)]
-    [InlineData(new[] { "Provider=Anthropic", "ClaudeCode:MaxContextTokens=1000000" }, 1000000)]
     [InlineData(new[] { "ContextLength=131072", "ClaudeCode:MaxContextTokens=65536" }, 65536)]
-    public void ClaudeCode_IsToldTheContextWindow_WhenTheModelIsLocalOrItIsConfigured(string[] settings, int? expected)
+    public void ClaudeCode_IsToldTheContextWindow_WhenTheModelIsLocal(string[] settings, int? expected)
     {
         var options = TestConfig.Read(settings);
         var variables = TestConfig.ByName(StackEnvironment.ForClaudeCode(options));
 
         Assert.Equal(expected, StackEnvironment.ClaudeCodeMaxContextTokens(options));
         Assert.Equal(expected?.ToString(System.Globalization.CultureInfo.InvariantCulture), variables.GetValueOrDefault(StackConstants.ClaudeCodeVariables.MaxContextTokens)?.Literal);
+    }
+
+    /// <summary>
+    /// Claude Code 2.1.329 takes CLAUDE_CODE_MAX_CONTEXT_TOKENS only for model names it does not know: for Claude the
+    /// configured cap goes out as CLAUDE_CODE_AUTO_COMPACT_WINDOW, the variable it honours for every model. Local models
+    /// never get that one (their windows are mostly below its 100K minimum).
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { "Provider=Anthropic", "ClaudeCode:MaxContextTokens=150000" }, 150000)]
+    [InlineData(new[] { "Provider=Anthropic", "ClaudeCode:MaxContextTokens=100000" }, 100000)]
+    [InlineData(new[] { "Provider=Anthropic", "ClaudeCode:MaxContextTokens=1000000" }, 1000000)]
+    [InlineData(new[] { "Provider=Anthropic" }, null)]
+    [InlineData(new[] { "ContextLength=262144", "ClaudeCode:MaxContextTokens=200000" }, null)]
+    [InlineData(new[] { "Provider=External", "External:Kind=AnthropicCompatible", "External:Url=http://localhost:8080", "ContextLength=262144", "ClaudeCode:MaxContextTokens=200000" }, null)]
+    public void ClaudeCode_AnthropicProvider_CapsClaudesWindowWithTheAutoCompactWindow(string[] settings, int? expected)
+    {
+        var options = TestConfig.Read(settings);
+        var variables = TestConfig.ByName(StackEnvironment.ForClaudeCode(options));
+
+        Assert.Equal(expected, StackEnvironment.ClaudeCodeAutoCompactWindow(options));
+        Assert.Equal(expected?.ToString(System.Globalization.CultureInfo.InvariantCulture), variables.GetValueOrDefault(StackConstants.ClaudeCodeVariables.AutoCompactWindow)?.Literal);
+        if (options.Provider == ModelProvider.Anthropic)
+        {
+            Assert.DoesNotContain(StackConstants.ClaudeCodeVariables.MaxContextTokens, variables.Keys);
+        }
     }
 
     [Theory]

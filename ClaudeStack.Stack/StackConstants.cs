@@ -101,6 +101,10 @@ public static class StackConstants
         public const int MinimumContextLength = 65536;
 
         public const int MaximumContextLength = 1048576;
+
+        /// <summary>The smallest auto-compact window Claude Code accepts (<c>CLAUDE_CODE_AUTO_COMPACT_WINDOW</c>; it raises a smaller one to this).</summary>
+        public const int MinimumAutoCompactWindow = 100000;
+
         public const string KeepAlive = "30m";
 
         /// <summary>
@@ -182,12 +186,19 @@ public static class StackConstants
         public const string StreamIdleTimeoutMs = "CLAUDE_STREAM_IDLE_TIMEOUT_MS";
 
         /// <summary>
-        /// The context window Claude Code assumes for the model, and so the window it auto-compacts in. Without it Claude
-        /// Code warns that it does not recognize a local model name and assumes a 1M-token window (observed with 2.1.329).
-        /// Its CLAUDE_CODE_AUTO_COMPACT_WINDOW can only shrink the window, to no less than 100K tokens, so the stack does
-        /// not set it: below 100K it changes nothing and warns on every start.
+        /// The context window Claude Code assumes for a model name it does not know, and so the window it auto-compacts
+        /// in. Without it Claude Code warns that it does not recognize a local model name and assumes a 1M-token window
+        /// (observed with 2.1.329). For a Claude model, whose window it knows, 2.1.329 ignores it (unless compaction is
+        /// disabled), so with the Anthropic provider the stack sets <see cref="AutoCompactWindow"/> instead.
         /// </summary>
         public const string MaxContextTokens = "CLAUDE_CODE_MAX_CONTEXT_TOKENS";
+
+        /// <summary>
+        /// Caps the window Claude Code auto-compacts in, for any model: the smaller of the model's window and this value,
+        /// raised to 100K tokens when below (with a warning on every start; 2.1.329). Set only with the Anthropic
+        /// provider: a local model's window is usually below 100K, which this variable cannot express.
+        /// </summary>
+        public const string AutoCompactWindow = "CLAUDE_CODE_AUTO_COMPACT_WINDOW";
         public const string EnableTelemetry = "CLAUDE_CODE_ENABLE_TELEMETRY";
         public const string EnhancedTelemetryBeta = "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA";
         public const string PropagateTraceparent = "CLAUDE_CODE_PROPAGATE_TRACEPARENT";

@@ -132,6 +132,11 @@ public static class StackEnvironment
             entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.MaxContextTokens, Invariant(maxContextTokens)));
         }
 
+        if (ClaudeCodeAutoCompactWindow(options) is { } autoCompactWindow)
+        {
+            entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.AutoCompactWindow, Invariant(autoCompactWindow)));
+        }
+
         entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.EnableTelemetry, "1"));
         entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.MetricsExporter, "otlp"));
         entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.LogsExporter, "otlp"));
@@ -151,14 +156,26 @@ public static class StackEnvironment
     }
 
     /// <summary>
-    /// The context window Claude Code is told about (<c>CLAUDE_CODE_MAX_CONTEXT_TOKENS</c>): <c>ClaudeCode:MaxContextTokens</c>
-    /// when set; otherwise the <c>ContextLength</c> the local model is given (Ollama, or an external server), so Claude Code
-    /// does not assume a 1M-token window for a model name it does not know; nothing with the Anthropic provider.
+    /// The context window Claude Code is told about for a local model (<c>CLAUDE_CODE_MAX_CONTEXT_TOKENS</c>):
+    /// <c>ClaudeCode:MaxContextTokens</c> when set, otherwise the <c>ContextLength</c> the model is given (Ollama, or an
+    /// external server), so Claude Code does not assume a 1M-token window for a model name it does not know. Nothing
+    /// with the Anthropic provider: Claude Code ignores the variable for Claude models (see <see cref="ClaudeCodeAutoCompactWindow"/>).
     /// </summary>
     public static int? ClaudeCodeMaxContextTokens(StackOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return options.ClaudeCode.MaxContextTokens ?? (options.UsesLocalModels ? options.ContextLength : null);
+        return options.UsesLocalModels ? options.ClaudeCode.MaxContextTokens ?? options.ContextLength : null;
+    }
+
+    /// <summary>
+    /// The cap on the window Claude Code auto-compacts in with the Anthropic provider (<c>CLAUDE_CODE_AUTO_COMPACT_WINDOW</c>):
+    /// <c>ClaudeCode:MaxContextTokens</c> when set, the one setting that caps Claude's own window. Nothing otherwise,
+    /// and nothing with local models, whose window <see cref="ClaudeCodeMaxContextTokens"/> gives.
+    /// </summary>
+    public static int? ClaudeCodeAutoCompactWindow(StackOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.UsesLocalModels ? null : options.ClaudeCode.MaxContextTokens;
     }
 
     /// <summary>

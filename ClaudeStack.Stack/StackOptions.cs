@@ -69,8 +69,10 @@ public sealed record ClaudeCodeOptions(
     public ContainerUser User { get; init; } = ContainerUser.Default;
 
     /// <summary>
-    /// <c>ClaudeCode:MaxContextTokens</c>: the context window Claude Code is told about. When not set it is the
-    /// <c>ContextLength</c> with local models, and nothing with the Anthropic provider (Claude Code knows Claude's windows).
+    /// <c>ClaudeCode:MaxContextTokens</c>: the context window Claude Code plans and auto-compacts in. With local models it
+    /// is passed as <c>CLAUDE_CODE_MAX_CONTEXT_TOKENS</c> (at most <c>ContextLength</c>, which it defaults to). With the
+    /// Anthropic provider it caps Claude's own window as <c>CLAUDE_CODE_AUTO_COMPACT_WINDOW</c> (the smaller of the two
+    /// wins; at least 100000, Claude Code's minimum); not set, Claude Code uses the model's full window.
     /// </summary>
     public int? MaxContextTokens { get; init; }
 }

@@ -99,6 +99,11 @@ public static partial class StackOptionsReader
             errors.Add($"{Key("ClaudeCode:MaxContextTokens")} is {maxContextTokens} but {Key("ContextLength")} is {contextLength}; with local models Claude Code must not assume a larger window than the model is given. Lower MaxContextTokens, raise ContextLength, or leave MaxContextTokens empty (it then equals ContextLength).");
         }
 
+        if (claudeCode?.MaxContextTokens is { } autoCompactWindow && provider == ModelProvider.Anthropic && autoCompactWindow < StackConstants.Defaults.MinimumAutoCompactWindow)
+        {
+            errors.Add($"{Key("ClaudeCode:MaxContextTokens")} is {autoCompactWindow} but {Key("Provider")} is Anthropic; there it caps Claude's window as Claude Code's auto-compact window (CLAUDE_CODE_AUTO_COMPACT_WINDOW), which Claude Code raises to {StackConstants.Defaults.MinimumAutoCompactWindow} when smaller. Set it to at least {StackConstants.Defaults.MinimumAutoCompactWindow} tokens, or leave it empty for the model's full window.");
+        }
+
         if (useHostOllama && provider != ModelProvider.Ollama)
         {
             errors.Add($"{Key("UseHostOllama")} is true but {Key("Provider")} is {provider}; the host's Ollama is used only with Provider Ollama. Set UseHostOllama to false, or Provider to Ollama.");

@@ -121,7 +121,7 @@ public class AppModelTests
     [InlineData(new[] { "ContextLength=98304" }, "98304")]
     [InlineData(new[] { "Provider=External", "External:Url=http://localhost:11434", "ContextLength=131072" }, "131072")]
     [InlineData(new[] { "Provider=Anthropic" }, null)]
-    [InlineData(new[] { "Provider=Anthropic", "ClaudeCode:MaxContextTokens=200000" }, "200000")]
+    [InlineData(new[] { "Provider=Anthropic", "ClaudeCode:MaxContextTokens=200000" }, null)]
     public async Task ClaudeCode_IsToldTheContextWindowOfLocalModels(string[] settings, string? expected)
     {
         await using var builder = await StackFixture.CreateAsync(settings);
