@@ -19,16 +19,18 @@ public class StackEnvironmentTests
             [
                 "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_FABLE_MODEL=llama3.1:8b",
+                "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
                 .. TelemetryVariables,
             ]
         },
         {
-            ["Model=qwen3:8b", "ModelMap:Opus=qwen3-coder:30b", "ModelMap:Haiku=qwen3:1.7b", "ContextLength=131072"],
+            ["Model=qwen3:8b", "ModelMap:Opus=qwen3-coder:30b", "ModelMap:Haiku=qwen3:1.7b", "ModelMap:Fable=gemma3:27b", "ContextLength=131072"],
             [
                 "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
                 "ANTHROPIC_MODEL=qwen3:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=qwen3-coder:30b", "ANTHROPIC_DEFAULT_SONNET_MODEL=qwen3:8b",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL=qwen3:1.7b", "CLAUDE_CODE_SUBAGENT_MODEL=qwen3:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=131072",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=qwen3:1.7b", "ANTHROPIC_DEFAULT_FABLE_MODEL=gemma3:27b",
+                "CLAUDE_CODE_SUBAGENT_MODEL=qwen3:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=131072",
                 .. TelemetryVariables,
             ]
         },
@@ -37,7 +39,8 @@ public class StackEnvironmentTests
             [
                 "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
                 "ANTHROPIC_MODEL=gpt-oss:20b", "ANTHROPIC_DEFAULT_OPUS_MODEL=gpt-oss:20b", "ANTHROPIC_DEFAULT_SONNET_MODEL=gpt-oss:20b",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL=gpt-oss:20b", "CLAUDE_CODE_SUBAGENT_MODEL=gpt-oss:20b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=gpt-oss:20b", "ANTHROPIC_DEFAULT_FABLE_MODEL=gpt-oss:20b",
+                "CLAUDE_CODE_SUBAGENT_MODEL=gpt-oss:20b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
                 .. TelemetryVariables,
             ]
         },
@@ -54,15 +57,17 @@ public class StackEnvironmentTests
             [
                 "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=98304",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_FABLE_MODEL=llama3.1:8b",
+                "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=98304",
                 .. TelemetryVariables,
             ]
         },
         {
-            ["Provider=Anthropic", "Model=claude-sonnet-4-5", "ModelMap:Haiku=claude-haiku-4-5"],
+            ["Provider=Anthropic", "Model=claude-sonnet-4-5", "ModelMap:Haiku=claude-haiku-4-5", "ModelMap:Fable=claude-fable-5"],
             [
                 "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
-                "ANTHROPIC_MODEL=claude-sonnet-4-5", "ANTHROPIC_DEFAULT_HAIKU_MODEL=claude-haiku-4-5", "CLAUDE_CODE_SUBAGENT_MODEL=claude-sonnet-4-5",
+                "ANTHROPIC_MODEL=claude-sonnet-4-5", "ANTHROPIC_DEFAULT_HAIKU_MODEL=claude-haiku-4-5", "ANTHROPIC_DEFAULT_FABLE_MODEL=claude-fable-5",
+                "CLAUDE_CODE_SUBAGENT_MODEL=claude-sonnet-4-5",
                 .. TelemetryVariables,
             ]
         },
@@ -71,7 +76,8 @@ public class StackEnvironmentTests
             [
                 "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_FABLE_MODEL=llama3.1:8b",
+                "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
                 .. TelemetryVariables,
                 "CLAUDE_TASK_PROMPT=write hello.txt", "CLAUDE_TASK_OUTPUT_FORMAT=json", "CLAUDE_TASK_ALLOWED_TOOLS=Write",
             ]
@@ -81,7 +87,8 @@ public class StackEnvironmentTests
             [
                 "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_FABLE_MODEL=llama3.1:8b",
+                "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
                 .. TelemetryVariables,
                 "CLAUDE_TASK_PROMPT=summarize",
             ]
@@ -91,7 +98,8 @@ public class StackEnvironmentTests
             [
                 "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
-                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
+                "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_FABLE_MODEL=llama3.1:8b",
+                "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
                 .. TelemetryVariables,
             ]
         },
@@ -127,7 +135,7 @@ public class StackEnvironmentTests
     {
         var variables = TestConfig.ByName(StackEnvironment.ForClaudeCode(TestConfig.Read(settings)));
 
-        foreach (var name in new[] { "ANTHROPIC_MODEL", "ANTHROPIC_DEFAULT_OPUS_MODEL", "ANTHROPIC_DEFAULT_SONNET_MODEL", "ANTHROPIC_DEFAULT_HAIKU_MODEL", "CLAUDE_CODE_SUBAGENT_MODEL" })
+        foreach (var name in new[] { "ANTHROPIC_MODEL", "ANTHROPIC_DEFAULT_OPUS_MODEL", "ANTHROPIC_DEFAULT_SONNET_MODEL", "ANTHROPIC_DEFAULT_HAIKU_MODEL", "ANTHROPIC_DEFAULT_FABLE_MODEL", "CLAUDE_CODE_SUBAGENT_MODEL" })
         {
             Assert.False(string.IsNullOrEmpty(variables[name].Literal), name);
             Assert.DoesNotContain("claude", variables[name].Literal!, StringComparison.OrdinalIgnoreCase);

@@ -177,6 +177,9 @@ public static class StackConstants
         public const string DefaultOpusModel = "ANTHROPIC_DEFAULT_OPUS_MODEL";
         public const string DefaultSonnetModel = "ANTHROPIC_DEFAULT_SONNET_MODEL";
         public const string DefaultHaikuModel = "ANTHROPIC_DEFAULT_HAIKU_MODEL";
+
+        /// <summary>The Fable family's model (Claude Code 2.1.329 reads one per family: Opus, Sonnet, Haiku, Fable).</summary>
+        public const string DefaultFableModel = "ANTHROPIC_DEFAULT_FABLE_MODEL";
         public const string SubagentModel = "CLAUDE_CODE_SUBAGENT_MODEL";
 
         /// <summary>

@@ -120,6 +120,7 @@ public static class StackEnvironment
         AddIfSet(entries, StackConstants.ClaudeCodeVariables.DefaultOpusModel, map.For(ModelFamily.Opus));
         AddIfSet(entries, StackConstants.ClaudeCodeVariables.DefaultSonnetModel, map.For(ModelFamily.Sonnet));
         AddIfSet(entries, StackConstants.ClaudeCodeVariables.DefaultHaikuModel, map.For(ModelFamily.Haiku));
+        AddIfSet(entries, StackConstants.ClaudeCodeVariables.DefaultFableModel, map.For(ModelFamily.Fable));
         AddIfSet(entries, StackConstants.ClaudeCodeVariables.SubagentModel, map.Default);
 
         if (options.UsesLocalModels)
