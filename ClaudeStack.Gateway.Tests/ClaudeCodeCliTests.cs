@@ -167,25 +167,7 @@ public sealed class ClaudeCodeCliTests
     [Fact]
     public async Task StacksLocalModelEnvironment_StartsClaudeCodeWithoutWarnings_InTheModelsWindow()
     {
-        // The literal environment the AppHost gives the claude-code container with a local model; the gateway address,
-        // the token and the OTLP endpoint, which Aspire fills in, come from the test.
-        var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["ClaudeStack:Model"] = "llama3.1:8b" })
-            .Build();
-        var options = StackOptionsReader.Read(configuration, new LaunchContext(Path.GetTempPath(), Directory.Exists));
-        var environment = StackEnvironment.ForClaudeCode(options)
-            .Where(e => e.Literal is not null)
-            .ToDictionary(e => e.Name, e => e.Literal!);
-        await using var otlp = await OtlpReceiver.StartAsync(Ct);
-        foreach (var (name, value) in otlp.ExporterSettings("claude-code"))
-        {
-            environment[name] = value ?? "";
-        }
-
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(404, "404 page not found", "text/plain"), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-
-        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "/context"], Ct, environment);
+        var run = await RunContextInStackEnvironmentAsync(new() { ["ClaudeStack:Model"] = "llama3.1:8b" });
 
         Assert.True(run.ExitCode == 0, run.Describe());
         // The window Claude Code plans and auto-compacts in is the one Ollama is given (ContextLength 65536).
@@ -201,14 +183,26 @@ public sealed class ClaudeCodeCliTests
     {
         // Claude Code knows a Claude model's window (200K for this one) and ignores CLAUDE_CODE_MAX_CONTEXT_TOKENS for
         // it; the cap the AppHost gives the claude-code container in Anthropic mode must still take effect.
-        var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["ClaudeStack:Provider"] = "Anthropic",
-                ["ClaudeStack:Model"] = "claude-sonnet-4-6",
-                ["ClaudeStack:ClaudeCode:MaxContextTokens"] = "150000",
-            })
-            .Build();
+        var run = await RunContextInStackEnvironmentAsync(new()
+        {
+            ["ClaudeStack:Provider"] = "Anthropic",
+            ["ClaudeStack:Model"] = "claude-sonnet-4-6",
+            ["ClaudeStack:ClaudeCode:MaxContextTokens"] = "150000",
+        });
+
+        Assert.True(run.ExitCode == 0, run.Describe());
+        Assert.Contains("**Model:** claude-sonnet-4-6", run.StandardOutput);
+        Assert.Contains("/ 150k", run.StandardOutput);
+        Assert.DoesNotContain("CLAUDE_CODE_", run.StandardOutput + run.StandardError);
+    }
+
+    /// <summary>
+    /// Runs <c>/context</c> with the literal environment the AppHost gives the claude-code container for these
+    /// settings; the gateway address, the token and the OTLP endpoint, which Aspire fills in, come from the test.
+    /// </summary>
+    private static async Task<ClaudeCodeRun> RunContextInStackEnvironmentAsync(Dictionary<string, string?> settings)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var options = StackOptionsReader.Read(configuration, new LaunchContext(Path.GetTempPath(), Directory.Exists));
         var environment = StackEnvironment.ForClaudeCode(options)
             .Where(e => e.Literal is not null)
@@ -221,13 +215,7 @@ public sealed class ClaudeCodeCliTests
 
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(404, "404 page not found", "text/plain"), Ct);
         await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-
-        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "/context"], Ct, environment);
-
-        Assert.True(run.ExitCode == 0, run.Describe());
-        Assert.Contains("**Model:** claude-sonnet-4-6", run.StandardOutput);
-        Assert.Contains("/ 150k", run.StandardOutput);
-        Assert.DoesNotContain("CLAUDE_CODE_", run.StandardOutput + run.StandardError);
+        return await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "/context"], Ct, environment);
     }
 
     [Fact]
