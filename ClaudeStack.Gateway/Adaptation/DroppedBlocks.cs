@@ -77,7 +77,7 @@ public static class DroppedBlocks
 
         var loaded = LoadedTools(messages);
         var offered = tools.EnumerateArray()
-            .Where(tool => !IsDeferred(tool) || (tool.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String && loaded.Contains(name.GetString()!)))
+            .Where(tool => !IsDeferred(tool) || IsLoaded(tool, loaded))
             .ToList();
         return offered.Count == tools.GetArrayLength()
             ? null
@@ -173,8 +173,13 @@ public static class DroppedBlocks
                 .Where(block => IsType(block, "tool_result") && block.TryGetProperty("content", out var parts) && parts.ValueKind == JsonValueKind.Array)
                 .SelectMany(block => block.GetProperty("content").EnumerateArray());
 
-    private static bool IsDeferred(JsonElement tool) =>
+    /// <summary>A tool the model sees only once tool search has loaded it (<c>defer_loading</c>).</summary>
+    public static bool IsDeferred(JsonElement tool) =>
         tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("defer_loading", out var deferred) && deferred.ValueKind == JsonValueKind.True;
+
+    /// <summary>Whether tool search has loaded this tool (<paramref name="loaded"/> from <see cref="LoadedTools"/>).</summary>
+    public static bool IsLoaded(JsonElement tool, HashSet<string> loaded) =>
+        tool.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String && loaded.Contains(name.GetString()!);
 
     private static bool IsType(JsonElement block, string type) =>
         block.ValueKind == JsonValueKind.Object && block.TryGetProperty("type", out var value) && value.ValueKind == JsonValueKind.String && value.ValueEquals(type);

@@ -43,8 +43,9 @@ public static class TokenEstimator
     }
 
     /// <summary>
-    /// Templates render tool definitions as JSON; the raw length (in UTF-8, read without a copy) is a close stand-in. A deferred tool is not in the
-    /// model's context until tool search loads it (the Messages API's rule, which the Ollama adaptation follows).
+    /// Templates render tool definitions as JSON; the raw length (in UTF-8, read without a copy) is a close stand-in.
+    /// A deferred tool is not in the model's context until tool search loads it (the Messages API's rule, which the
+    /// Ollama adaptation follows).
     /// </summary>
     private static long CountOfferedTools(JsonElement tools, JsonElement messages)
     {
@@ -52,13 +53,9 @@ public static class TokenEstimator
         long chars = 0;
         foreach (var tool in tools.EnumerateArray())
         {
-            if (tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("defer_loading", out var deferred) && deferred.ValueKind == JsonValueKind.True)
+            if (DroppedBlocks.IsDeferred(tool) && !DroppedBlocks.IsLoaded(tool, loaded ??= DroppedBlocks.LoadedTools(messages)))
             {
-                loaded ??= DroppedBlocks.LoadedTools(messages);
-                if (!tool.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String || !loaded.Contains(name.GetString()!))
-                {
-                    continue;
-                }
+                continue;
             }
 
             chars += JsonMarshal.GetRawUtf8Value(tool).Length;
