@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace ClaudeStack.Gateway.Streaming;
 
 /// <summary>
@@ -75,14 +77,14 @@ public sealed class LeadingEventFilter
     {
         try
         {
-            var reader = new System.Text.Json.Utf8JsonReader(data);
-            using var document = System.Text.Json.JsonDocument.ParseValue(ref reader);
-            return document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+            var reader = new Utf8JsonReader(data);
+            using var document = JsonDocument.ParseValue(ref reader);
+            return document.RootElement.ValueKind == JsonValueKind.Object
                 && document.RootElement.TryGetProperty("type", out var value)
-                && value.ValueKind == System.Text.Json.JsonValueKind.String
+                && value.ValueKind == JsonValueKind.String
                 && value.ValueEquals(type);
         }
-        catch (System.Text.Json.JsonException)
+        catch (JsonException)
         {
             return false;
         }

@@ -1,7 +1,10 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Net.Http.Headers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using ClaudeStack.Gateway.Api;
+using ClaudeStack.Gateway.Requests;
 using ClaudeStack.Gateway.Telemetry;
 
 namespace ClaudeStack.Gateway.Streaming;
@@ -245,9 +248,9 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     /// <summary>A client's SDK reads <c>content</c> as an array; null would fail it.</summary>
     private static byte[] WithEmptyContent(ReadOnlyMemory<byte> message)
     {
-        var node = System.Text.Json.Nodes.JsonNode.Parse(message.Span, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = Requests.MessagesRequest.MaxDepth })!;
-        node["content"] = new System.Text.Json.Nodes.JsonArray();
-        return System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(node);
+        var node = JsonNode.Parse(message.Span, documentOptions: new JsonDocumentOptions { MaxDepth = MessagesRequest.MaxDepth })!;
+        node["content"] = new JsonArray();
+        return JsonSerializer.SerializeToUtf8Bytes(node);
     }
 
     /// <summary>Relays an error response, in Anthropic form whatever form the upstream used.</summary>
