@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -114,6 +115,33 @@ public sealed class LocalModelGuardTests
             message);
         var span = await rig.SingleSpanAsync(Ct);
         Rig.AssertFailedSpan(span, "permission_error", 403);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ModelWithoutTools_IsA400SayingWhatClaudeCodeNeeds_WhileItsToollessCallsStillRun(bool stream)
+    {
+        // gemma3's /api/show capabilities are completion and vision: Ollama refuses every request that offers tools.
+        var ollama = new OllamaEmulation { Models = [new OllamaModel("gemma3") { Architecture = "gemma3", LoadedContextLength = 65536, Capabilities = ["completion", "vision"] }] };
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("A title"), null, Ct, ollama);
+        // Claude Code's main turn offers its tools; its title request sends "tools": [].
+        var (mainTurn, titleRequest) = (JsonNode.Parse(Fixtures.MainRequest)!, JsonNode.Parse(Fixtures.TitleRequest)!);
+        (mainTurn["model"], mainTurn["stream"], titleRequest["model"], titleRequest["stream"]) = ("gemma3", stream, "gemma3", stream);
+
+        var refused = await rig.PostAsync(mainTurn.ToJsonString(), Ct);
+        var titled = await rig.PostAsync(titleRequest.ToJsonString(), Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+        var (_, message) = Rig.AssertAnthropicError(refused.Body, "invalid_request_error");
+        Assert.Equal(
+            "model 'gemma3' cannot call tools (registry.ollama.ai/library/gemma3:latest does not support tools), and Claude Code works through tools; the model was not run. " +
+            "Pick a model whose `ollama show <model>` lists the tools capability (/model), and set it as ClaudeStack:Model or ClaudeStack:ModelMap:* for the stack.",
+            message);
+        Assert.Equal(HttpStatusCode.OK, titled.Status);
+        var spans = await rig.Spans.WaitForAsync(2, Ct);
+        Rig.AssertFailedSpan(spans[0], "invalid_request_error", 400);
+        Assert.Equal(ActivityStatusCode.Unset, spans[1].Status);
     }
 
     [Fact]

@@ -32,7 +32,8 @@ public sealed record OllamaModel(string Name)
 /// Ollama's native endpoints and checks, as in Ollama v0.32.15 (server/routes.go):
 /// /api/version, /api/tags, /api/show, /api/ps, /api/pull, the Host check of a loopback-bound server,
 /// 404 <c>{"error":"model 'x' not found"}</c> for a model it does not have, the refusal of a cloud model with cloud off,
-/// and the failed call of a model without vision that is sent an image.
+/// the refusal of a model without the completion or tools capability a call needs, and the failed call of a model
+/// without vision that is sent an image.
 /// </summary>
 public sealed class OllamaEmulation
 {
@@ -88,11 +89,32 @@ public sealed class OllamaEmulation
             _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && Find(request.Model) is null =>
                 // The Anthropic middleware turns the native 404 into an Anthropic not_found_error.
                 ScriptedReply.AnthropicError(404, "not_found_error", $"model '{request.Model}' not found"),
+            _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && !Find(request.Model)!.Capabilities.Contains("completion") =>
+                // ChatHandler, when scheduleRunner finds no completion capability (an embedding model).
+                ScriptedReply.AnthropicError(400, "invalid_request_error", $"\"{request.Model}\" does not support chat"),
+            _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && !Find(request.Model)!.Capabilities.Contains("tools") && OffersTools(request.Json) =>
+                // scheduleRunner's CheckCapabilities, before any runner starts; the model is named in full.
+                ScriptedReply.AnthropicError(400, "invalid_request_error", $"{FullName(request.Model!)} does not support tools"),
             _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && !Find(request.Model)!.Capabilities.Contains("vision") && HoldsImage(request.Json) =>
                 // Ollama hands the image to llama-server (llm/llama_server.go Chat), which has no projector for this
                 // model and answers 500 with the body below; Ollama passes the status and the body on as the message.
                 ScriptedReply.AnthropicError(500, "api_error", NoProjectorError),
             _ => null,
+        };
+    }
+
+    private static bool OffersTools(JsonNode? body) => body?["tools"] is JsonArray { Count: > 0 };
+
+    /// <summary>types/model Name.String with the defaults ParseName fills in: registry.ollama.ai/library/&lt;model&gt;:latest.</summary>
+    private static string FullName(string name)
+    {
+        var parts = name.Split('/');
+        var withTag = parts[^1].Contains(':', StringComparison.Ordinal) ? name : name + ":latest";
+        return parts.Length switch
+        {
+            1 => "registry.ollama.ai/library/" + withTag,
+            2 => "registry.ollama.ai/" + withTag,
+            _ => withTag,
         };
     }
 

@@ -181,7 +181,7 @@ public sealed class RoutingAndErrorTests
     [InlineData(500, "ollama cloud is disabled: remote model is unavailable", false)]
     public void OllamaCloudRefusal_IsExplainedOnlyForOllamasOwn403(int status, string message, bool explained)
     {
-        var error = OllamaCloudRefusal.Explain(status, message, "glm-4.6:cloud");
+        var error = OllamaRefusal.Explain(status, message, "glm-4.6:cloud");
 
         Assert.Equal(explained, error is not null);
         if (error is not null)
@@ -189,6 +189,26 @@ public sealed class RoutingAndErrorTests
             Assert.Equal((400, AnthropicError.InvalidRequest), (error.StatusCode, error.Type));
             Assert.StartsWith($"model 'glm-4.6:cloud' runs on ollama.com, and this Ollama keeps to local models ({message}); ", error.Message, StringComparison.Ordinal);
             Assert.Contains("ClaudeStack:OllamaCloud=true", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData(400, "registry.ollama.ai/library/gemma3:latest does not support tools", "cannot call tools")]
+    [InlineData(400, "\"nomic-embed-text\" does not support chat", "is not a chat model")]
+    [InlineData(400, "registry.ollama.ai/library/gemma3:latest does not support tools.", null)]
+    [InlineData(400, "\"qwen3\" does not support thinking", null)]
+    [InlineData(500, "registry.ollama.ai/library/gemma3:latest does not support tools", null)]
+    [InlineData(400, "ollama cloud is disabled: remote model is unavailable", null)]
+    public void OllamaCapabilityRefusal_SaysWhatClaudeCodeNeeds(int status, string message, string? explanation)
+    {
+        var error = OllamaRefusal.Explain(status, message, "gemma3");
+
+        Assert.Equal(explanation is not null, error is not null);
+        if (error is not null)
+        {
+            Assert.Equal((400, AnthropicError.InvalidRequest), (error.StatusCode, error.Type));
+            Assert.StartsWith($"model 'gemma3' {explanation} ({message})", error.Message, StringComparison.Ordinal);
+            Assert.EndsWith("set it as ClaudeStack:Model or ClaudeStack:ModelMap:* for the stack.", error.Message, StringComparison.Ordinal);
         }
     }
 

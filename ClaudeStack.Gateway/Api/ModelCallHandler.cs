@@ -127,7 +127,7 @@ public sealed class ModelCallHandler(
         var relay = new ResponseRelay(client, call, _upstreamOptions.IdleTimeout, redactor)
         {
             OnBlockComplete = block => ReportToolCalls(call, toolCalls, block),
-            ExplainError = Upstream.Profile == UpstreamProfile.Ollama ? OllamaCloudRefusal.Explain : null,
+            ExplainError = Upstream.Profile == UpstreamProfile.Ollama ? OllamaRefusal.Explain : null,
         };
         call.SetStatusCode((int)upstreamResponse.StatusCode);
         if (!upstreamResponse.IsSuccessStatusCode)

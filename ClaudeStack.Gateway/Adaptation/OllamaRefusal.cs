@@ -1,0 +1,45 @@
+using ClaudeStack.Gateway.Api;
+
+namespace ClaudeStack.Gateway.Adaptation;
+
+/// <summary>
+/// Ollama refusals whose own words leave a Claude Code user stuck, told instead what happened and what to do. The span
+/// keeps Ollama's answer.
+/// </summary>
+public static class OllamaRefusal
+{
+    /// <summary>internal/cloud <c>DisabledMessagePrefix</c>: the start of every refusal Ollama makes with cloud off.</summary>
+    public const string CloudDisabledPrefix = "ollama cloud is disabled";
+
+    /// <summary>server/images.go CheckCapabilities, as scheduleRunner words it: "&lt;full name&gt; does not support tools".</summary>
+    public const string NoToolsSuffix = " does not support tools";
+
+    /// <summary>server/routes.go ChatHandler for a model without the completion capability (an embedding model).</summary>
+    public const string NoChatSuffix = " does not support chat";
+
+    private const string ChooseAnotherModel =
+        "Pick a model whose `ollama show <model>` lists the tools capability (/model), and set it as ClaudeStack:Model or ClaudeStack:ModelMap:* for the stack.";
+
+    /// <returns>The error for the client, or null when the upstream's error is none of these refusals.</returns>
+    public static AnthropicError? Explain(int statusCode, string upstreamMessage, string model) => statusCode switch
+    {
+        // With cloud models off (OLLAMA_NO_CLOUD=1, the stack's default) a cloud model such as glm-4.6:cloud gets 403
+        // "ollama cloud is disabled: …". Claude Code prints every 403 as "Failed to authenticate", which sends the user
+        // to a stack token that is fine.
+        StatusCodes.Status403Forbidden when upstreamMessage.StartsWith(CloudDisabledPrefix, StringComparison.Ordinal) => AnthropicError.BadRequest(
+            $"model '{model}' runs on ollama.com, and this Ollama keeps to local models ({upstreamMessage}); nothing was sent. " +
+            "Pick a local model (/model), or turn Ollama's cloud models on: ClaudeStack:OllamaCloud=true for the stack's Ollama, " +
+            "OLLAMA_NO_CLOUD unset on another Ollama server."),
+
+        // Every Claude Code turn offers tools, so a model without them (gemma3, for one) fails every turn, and Ollama's
+        // words name neither what Claude Code needs nor the setting to change.
+        StatusCodes.Status400BadRequest when upstreamMessage.EndsWith(NoToolsSuffix, StringComparison.Ordinal) => AnthropicError.BadRequest(
+            $"model '{model}' cannot call tools ({upstreamMessage}), and Claude Code works through tools; the model was not run. " +
+            ChooseAnotherModel),
+
+        StatusCodes.Status400BadRequest when upstreamMessage.EndsWith(NoChatSuffix, StringComparison.Ordinal) => AnthropicError.BadRequest(
+            $"model '{model}' is not a chat model ({upstreamMessage}); the model was not run. " + ChooseAnotherModel),
+
+        _ => null,
+    };
+}
