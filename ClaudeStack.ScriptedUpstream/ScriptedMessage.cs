@@ -36,7 +36,10 @@ public sealed record ScriptedMessage
 
     public int? CacheReadInputTokens { get; init; }
 
-    /// <summary>Input tokens in <c>message_start</c>; Ollama sends 0 there and the real count in message_delta.</summary>
+    /// <summary>
+    /// Input tokens in <c>message_start</c>. Ollama sends its estimate there (a quarter of the request's characters,
+    /// anthropic.EstimateInputTokens) and the real count in <c>message_delta</c>; the real API sends the count in both.
+    /// </summary>
     public int StartInputTokens { get; init; }
 
     public static ScriptedMessage Text(string text, string model = "llama3.1:8b") =>
