@@ -97,16 +97,21 @@ public sealed class ClaudeCodeCliTests
         Assert.Equal("Tool loaded: WebFetch (it can be called now)", (string?)text["text"]);
     }
 
-    [Fact]
-    public async Task ImageRead_ByAModelWithoutVision_ReachesItAsANote_AndTheSessionGoesOn()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ImageRead_ByAModelWithoutVision_ReachesItAsANote_AndTheSessionGoesOn(bool visionListedButNoProjector)
     {
-        // Claude Code's Read returns an image file as an image block in the tool result. The emulated Ollama reports the
-        // model's capabilities without "vision" in /api/show and, like Ollama v0.32.15 in front of llama-server without a
-        // projector, answers a call holding an image with a 500: Claude Code would retry it and give up.
+        // Claude Code's Read returns an image file as an image block in the tool result. Like Ollama v0.32.15 in front
+        // of llama-server without a projector, the emulated Ollama answers a call holding an image with a 500, which
+        // Claude Code retries with the same conversation until it gives up. Its /api/show lists no "vision" for the
+        // model, or lists it for a model whose runner still has no projector (the gateway learns from the first 500).
         var pictures = Directory.CreateTempSubdirectory("claudestack-image-");
         var screenshot = Path.Combine(pictures.FullName, "screenshot.png");
         await File.WriteAllBytesAsync(screenshot, OnePixelPng, Ct);
-        await using var rig = await Rig.StartAsync(request => ToolCallThenAnswer(request, "Read", new JsonObject { ["file_path"] = screenshot }.ToJsonString(), "I cannot see that image."), null, Ct, new OllamaEmulation());
+        var model = new OllamaModel("llama3.1:8b") { LoadedContextLength = 65536 };
+        var ollama = new OllamaEmulation { Models = [visionListedButNoProjector ? model with { Capabilities = ["completion", "tools", "vision"], ProjectorMissing = true } : model] };
+        await using var rig = await Rig.StartAsync(request => ToolCallThenAnswer(request, "Read", new JsonObject { ["file_path"] = screenshot }.ToJsonString(), "I cannot see that image."), null, Ct, ollama);
         var upstream = rig.Upstream!;
 
         var run = await ClaudeCodeCli.RunAsync(rig.Gateway.BaseAddress, GatewayHost.StackToken, ["-p", "What does the screenshot show?", "--model", "llama3.1:8b", "--allowedTools", "Read"], Ct);
@@ -114,8 +119,8 @@ public sealed class ClaudeCodeCliTests
         Assert.True(run.ExitCode == 0, run.Describe());
         Assert.Contains("I cannot see that image.", run.StandardOutput);
         var calls = upstream.MessageRequests;
-        Assert.Equal(2, calls.Count);
-        var parts = LastToolResult(calls[1])["content"]!.AsArray();
+        Assert.Equal(visionListedButNoProjector ? 3 : 2, calls.Count);
+        var parts = LastToolResult(calls[^1])["content"]!.AsArray();
         Assert.All(parts, part => Assert.Equal("text", (string?)part!["type"]));
         Assert.Contains(parts, part => ((string?)part!["text"])!.Contains("[An image (image/png) is not shown: the model llama3.1:8b cannot see images.", StringComparison.Ordinal));
         pictures.Delete(recursive: true);

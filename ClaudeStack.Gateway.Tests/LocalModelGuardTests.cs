@@ -145,6 +145,39 @@ public sealed class LocalModelGuardTests
     }
 
     [Fact]
+    public async Task ModelListingVisionWhoseRunnerHasNoProjector_FailsOneImageCall_ThenGetsNotes()
+    {
+        // /api/show lists vision for any GGUF with vision blocks; llama-server started without a projector answers 500
+        // to any image. Claude Code retries a 500 with the same conversation: that retry must not fail again.
+        var ollama = new OllamaEmulation { Models = [new OllamaModel("llava-phi3") { LoadedContextLength = 65536, Capabilities = ["completion", "tools", "vision"], ProjectorMissing = true }] };
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("A red pixel."), null, Ct, ollama);
+        var body = new JsonObject
+        {
+            ["model"] = "llava-phi3",
+            ["max_tokens"] = 100,
+            ["messages"] = new JsonArray(new JsonObject
+            {
+                ["role"] = "user",
+                ["content"] = new JsonArray(
+                    new JsonObject { ["type"] = "image", ["source"] = new JsonObject { ["type"] = "base64", ["media_type"] = "image/png", ["data"] = "iVBORw0KGgo=" } },
+                    new JsonObject { ["type"] = "text", ["text"] = "What is this?" }),
+            }),
+        }.ToJsonString();
+
+        var failed = await rig.PostAsync(body, Ct);
+        var retried = await rig.PostAsync(body, Ct);
+
+        Assert.Equal(HttpStatusCode.InternalServerError, failed.Status);
+        var (_, message) = Rig.AssertAnthropicError(failed.Body, "api_error");
+        Assert.StartsWith("model 'llava-phi3' cannot see images in this Ollama (", message, StringComparison.Ordinal);
+        Assert.EndsWith("from now on the gateway sends it a note in place of each image, so the call can be sent again.", message, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, retried.Status);
+        var sent = rig.Upstream!.MessageRequests[^1].Json!["messages"]![0]!["content"]!.AsArray();
+        Assert.Equal(["text", "text"], sent.Select(b => (string?)b!["type"]));
+        Assert.Contains("cannot see images", (string?)sent[0]!["text"], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Other403s_AndOtherProfiles_PassTheUpstreamsAnswerOn()
     {
         // An Anthropic-compatible server saying the same words is not Ollama's refusal to explain.

@@ -22,6 +22,12 @@ public sealed record OllamaModel(string Name)
 
     public IReadOnlyList<string> Capabilities { get; init; } = ["completion", "tools"];
 
+    /// <summary>
+    /// /api/show lists <c>vision</c> (the GGUF has vision blocks), yet the runner starts without a projector, so an
+    /// image still fails the call: Ollama decides the capability and the runner's arguments in different places.
+    /// </summary>
+    public bool ProjectorMissing { get; init; }
+
     public long Size { get; init; } = 6_000_000_000;
 
     /// <summary>Bytes in GPU memory; less than <see cref="Size"/> means layers run on the CPU.</summary>
@@ -95,7 +101,7 @@ public sealed class OllamaEmulation
             _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && !Find(request.Model)!.Capabilities.Contains("tools") && OffersTools(request.Json) =>
                 // scheduleRunner's CheckCapabilities, before any runner starts; the model is named in full.
                 ScriptedReply.AnthropicError(400, "invalid_request_error", $"{FullName(request.Model!)} does not support tools"),
-            _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && !Find(request.Model)!.Capabilities.Contains("vision") && HoldsImage(request.Json) =>
+            _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && Find(request.Model) is { } blind && (!blind.Capabilities.Contains("vision") || blind.ProjectorMissing) && HoldsImage(request.Json) =>
                 // Ollama hands the image to llama-server (llm/llama_server.go Chat), which has no projector for this
                 // model and answers 500 with the body below; Ollama passes the status and the body on as the message.
                 ScriptedReply.AnthropicError(500, "api_error", NoProjectorError),

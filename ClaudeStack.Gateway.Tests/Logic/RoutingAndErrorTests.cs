@@ -212,6 +212,23 @@ public sealed class RoutingAndErrorTests
         }
     }
 
+    [Theory]
+    [InlineData(500, "{\"error\":{\"code\":500,\"message\":\"image input is not supported - hint: if this is unexpected, you may need to provide the mmproj\",\"type\":\"server_error\"}}", true)]
+    [InlineData(500, "llama runner process has terminated: exit status 2", false)]
+    [InlineData(400, "image input is not supported", false)]
+    public void MissingProjector_IsStillA500ForTheRetry_SayingImagesWillBeNotes(int status, string message, bool explained)
+    {
+        var error = OllamaRefusal.Explain(status, message, "llava-phi3");
+
+        Assert.Equal(explained, OllamaRefusal.IsMissingProjector(status, message));
+        Assert.Equal(explained, error is not null);
+        if (error is not null)
+        {
+            Assert.Equal((500, AnthropicError.Api), (error.StatusCode, error.Type));
+            Assert.StartsWith($"model 'llava-phi3' cannot see images in this Ollama ({message}); ", error.Message, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Redactor_HoldsAnySpellingOfAnySecret_AndNothingWithoutSecrets()
     {

@@ -36,6 +36,7 @@ public sealed class OllamaModelCatalog(
     public static readonly TimeSpan PsTimeout = TimeSpan.FromSeconds(1);
 
     private readonly ConcurrentDictionary<string, (ModelInfo Info, DateTimeOffset ExpiresAt)> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _cannotSeeImages = new(StringComparer.Ordinal);
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
 
     /// <summary>Facts still current (read within the cache lifetime), for the health check.</summary>
@@ -55,6 +56,11 @@ public sealed class OllamaModelCatalog(
         var (show, showFailure) = await showLookUp;
         var (ps, psFailure) = await psLookUp;
         var info = OllamaModelFacts.Combine(model, show, ps, configuredContextLength);
+        if (_cannotSeeImages.ContainsKey(model))
+        {
+            info = info with { SupportsVision = false };
+        }
+
         var lifetime = CacheLifetime;
         if ((showFailure ?? psFailure) is { } failure)
         {
@@ -83,6 +89,21 @@ public sealed class OllamaModelCatalog(
         }
 
         return info;
+    }
+
+    /// <summary>
+    /// The model's runner refused an image although /api/show lists vision (or said nothing): from now on it counts as
+    /// a model without vision, so the next call, Claude Code's retry included, gets a note in place of each image. For
+    /// the gateway's lifetime: a model pulled again with a projector needs a gateway restart to get its images back.
+    /// </summary>
+    public void LearnCannotSeeImages(string model)
+    {
+        if (_cannotSeeImages.Count < MaxCachedModels)
+        {
+            _cannotSeeImages[model] = true;
+        }
+
+        _cache.TryRemove(model, out _);
     }
 
     /// <returns>The answer (null for an error status, such as 404 for a model Ollama does not have), or why there is none.</returns>

@@ -17,6 +17,9 @@ public static class OllamaRefusal
     /// <summary>server/routes.go ChatHandler for a model without the completion capability (an embedding model).</summary>
     public const string NoChatSuffix = " does not support chat";
 
+    /// <summary>llama-server's words for an image sent to a model it started without a projector (mmproj).</summary>
+    public const string NoProjectorWords = "image input is not supported";
+
     private const string ChooseAnotherModel =
         "Pick a model whose `ollama show <model>` lists the tools capability (/model), and set it as ClaudeStack:Model or ClaudeStack:ModelMap:* for the stack.";
 
@@ -40,6 +43,15 @@ public static class OllamaRefusal
         StatusCodes.Status400BadRequest when upstreamMessage.EndsWith(NoChatSuffix, StringComparison.Ordinal) => AnthropicError.BadRequest(
             $"model '{model}' is not a chat model ({upstreamMessage}); the model was not run. " + ChooseAnotherModel),
 
+        // Still a 500, so that Claude Code retries: by then the gateway sends the model a note in place of each image.
+        StatusCodes.Status500InternalServerError when IsMissingProjector(statusCode, upstreamMessage) => AnthropicError.ForStatus(statusCode,
+            $"model '{model}' cannot see images in this Ollama ({upstreamMessage}); " +
+            "from now on the gateway sends it a note in place of each image, so the call can be sent again."),
+
         _ => null,
     };
+
+    /// <summary>The model's runner has no projector: any call holding an image fails, whatever /api/show says.</summary>
+    public static bool IsMissingProjector(int statusCode, string upstreamMessage) =>
+        statusCode == StatusCodes.Status500InternalServerError && upstreamMessage.Contains(NoProjectorWords, StringComparison.Ordinal);
 }

@@ -127,7 +127,7 @@ public sealed class ModelCallHandler(
         var relay = new ResponseRelay(client, call, _upstreamOptions.IdleTimeout, redactor)
         {
             OnBlockComplete = block => ReportToolCalls(call, toolCalls, block),
-            ExplainError = Upstream.Profile == UpstreamProfile.Ollama ? OllamaRefusal.Explain : null,
+            ExplainError = Upstream.Profile == UpstreamProfile.Ollama ? (status, message, model) => ExplainOllamaRefusal(status, message, model, route.Routed) : null,
         };
         call.SetStatusCode((int)upstreamResponse.StatusCode);
         if (!upstreamResponse.IsSuccessStatusCode)
@@ -164,6 +164,17 @@ public sealed class ModelCallHandler(
     }
 
     /// <returns>The body to forward, or a 400 for valid JSON of a shape the adaptation cannot read.</returns>
+    private AnthropicError? ExplainOllamaRefusal(int status, string message, string model, string routedModel)
+    {
+        // Ollama lists vision for any model whose file has vision blocks, but starts some without a projector.
+        if (OllamaRefusal.IsMissingProjector(status, message))
+        {
+            catalog?.LearnCannotSeeImages(routedModel);
+        }
+
+        return OllamaRefusal.Explain(status, message, model);
+    }
+
     private (ReadOnlyMemory<byte> Body, AnthropicError? Error) Adapt(MessagesRequest request, ModelRoute route, ModelCallTelemetry call, ModelInfo? modelInfo, int? roomForOutput)
     {
         var edits = new RequestEdits();
