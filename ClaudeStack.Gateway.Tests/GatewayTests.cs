@@ -289,6 +289,55 @@ public sealed class GatewayTests
         Assert.Equal("model 'mistral:7b' not found", (string?)error["error"]!["message"]);
     }
 
+    /// <summary>
+    /// A request offering an MCP tool whose schema says "any JSON value" the way Rust's schemars writes it: the
+    /// boolean schema <c>true</c>.
+    /// </summary>
+    private static string RequestWithAnyValueTool() =>
+        new JsonObject
+        {
+            ["model"] = "llama3.1:8b",
+            ["max_tokens"] = 1024,
+            ["stream"] = true,
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Store this" }),
+            ["tools"] = new JsonArray(new JsonObject
+            {
+                ["name"] = "mcp__store__put",
+                ["description"] = "Stores a JSON value.",
+                ["input_schema"] = JsonNode.Parse("""{"type":"object","properties":{"key":{"type":"string"},"value":true},"required":["key","value"]}"""),
+            }),
+        }.ToJsonString();
+
+    [Fact]
+    public async Task ToolSchemaOllamaCannotDecode_IsRefusedByTheEmulation()
+    {
+        // The emulation's own check, so the test below can fail: anthropic/anthropic.go convertTool decodes input_schema
+        // into api.ToolFunctionParameters, whose property values are api.ToolProperty structs; a boolean there fails the
+        // decode and the whole request gets 400.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("unused"), Ollama = new OllamaEmulation() }, Ct);
+        using var client = new HttpClient { BaseAddress = upstream.BaseAddress };
+
+        using var response = await client.PostAsync("/v1/messages", Body(RequestWithAnyValueTool()), Ct);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_request_error", (string?)error["error"]!["type"]);
+        Assert.Equal("invalid input_schema for tool \"mcp__store__put\": json: cannot unmarshal bool into Go value of type api.ToolProperty", (string?)error["error"]!["message"]);
+    }
+
+    [Fact]
+    public async Task ToolWithABooleanPropertySchema_ReachesOllamaInAShapeItDecodes()
+    {
+        // Without the rewrite every call of a session with such an MCP server would get Ollama's 400.
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("stored"), null, Ct, new OllamaEmulation());
+
+        using var response = await rig.Client.PostAsync("/v1/messages", Body(RequestWithAnyValueTool()), Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var schema = rig.Upstream!.MessageRequests.Single().Json!["tools"]![0]!["input_schema"]!;
+        Assert.Equal("""{"type":"object","properties":{"key":{"type":"string"},"value":{}},"required":["key","value"]}""", schema.ToJsonString());
+    }
+
     [Fact]
     public async Task LoopbackOllama_GetsLocalhostHostHeader()
     {

@@ -38,8 +38,9 @@ public sealed record OllamaModel(string Name)
 /// Ollama's native endpoints and checks, as in Ollama v0.32.15 (server/routes.go):
 /// /api/version, /api/tags, /api/show, /api/ps, /api/pull, the Host check of a loopback-bound server,
 /// 404 <c>{"error":"model 'x' not found"}</c> for a model it does not have, the refusal of a cloud model with cloud off,
-/// the refusal of a model without the completion or tools capability a call needs, and the failed call of a model
-/// without vision that is sent an image.
+/// the 400 for a tool schema its Go decoder cannot read (<see cref="OllamaToolDecoding"/>), the refusal of a model
+/// without the completion or tools capability a call needs, and the failed call of a model without vision that is
+/// sent an image.
 /// </summary>
 public sealed class OllamaEmulation
 {
@@ -92,6 +93,9 @@ public sealed class OllamaEmulation
             "/api/pull" => Pull(request),
             _ when CloudDisabled && request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && IsCloudModelName(request.Model) =>
                 ScriptedReply.OllamaError(403, "ollama cloud is disabled: remote model is unavailable"),
+            _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && OllamaToolDecoding.Refusal(request.Json) is { } refusal =>
+                // The Anthropic middleware converts the request before the chat handler looks the model up.
+                ScriptedReply.AnthropicError(400, "invalid_request_error", refusal),
             _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && Find(request.Model) is null =>
                 // The Anthropic middleware turns the native 404 into an Anthropic not_found_error.
                 ScriptedReply.AnthropicError(404, "not_found_error", $"model '{request.Model}' not found"),

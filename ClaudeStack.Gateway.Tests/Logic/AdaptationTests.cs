@@ -255,6 +255,63 @@ public sealed class AdaptationTests
         Assert.DoesNotContain("tools.defer_loading", report.Changes);
     }
 
+    [Theory]
+    // Rust's schemars writes a serde_json::Value argument as the boolean schema true.
+    [InlineData("""{"type":"object","properties":{"value":true}}""", """{"type":"object","properties":{"value":{}}}""")]
+    // No value fits false: the model cannot give the property, so it goes.
+    [InlineData("""{"type":"object","properties":{"a":{"type":"string"},"never":false}}""", """{"type":"object","properties":{"a":{"type":"string"}}}""")]
+    [InlineData("""{"type":"object","properties":{"v":{"anyOf":[{"type":"string"},true,false]}}}""", """{"type":"object","properties":{"v":{"anyOf":[{"type":"string"},{}]}}}""")]
+    [InlineData("""{"type":"object","properties":{"o":{"type":"object","properties":{"deep":true},"required":["deep"]}}}""", """{"type":"object","properties":{"o":{"type":"object","properties":{"deep":{}},"required":["deep"]}}}""")]
+    // Keywords of a kind api.ToolProperty has another type for: dropped, the rest kept.
+    [InlineData("""{"type":"object","properties":{"n":{"type":"integer","description":{"text":"x"},"enum":"a","required":true,"title":"N"}}}""", """{"type":"object","properties":{"n":{"type":"integer","title":"N"}}}""")]
+    [InlineData("""{"type":["object"],"required":"a","properties":{"a":{"type":["string",null]}}}""", """{"type":"object","properties":{"a":{"type":["string",null]}}}""")]
+    [InlineData("""true""", """{"type":"object","properties":{}}""")]
+    public void ToolSchema_OllamaCannotDecode_IsRewrittenSoItDoes(string schema, string expected)
+    {
+        var json = $$"""{"model":"m","tools":[{"name":"mcp__s__t","description":"d","input_schema":{{schema}}}],"messages":[{"role":"user","content":"hi"}]}""";
+
+        var (adapted, report) = Adapt(json);
+
+        Assert.Equal($$"""{"name":"mcp__s__t","description":"d","input_schema":{{expected}}}""", adapted["tools"]![0]!.ToJsonString());
+        Assert.Contains("tools.input_schema", report.Changes);
+    }
+
+    [Fact]
+    public void ToolSchemas_OfClaudeCodesOwnTools_AreLeftAsSent()
+    {
+        // Decodable as they are (checked against api.ToolFunctionParameters): nothing to copy, nothing to change.
+        var (adapted, report) = Adapt(Fixtures.MainRequest);
+
+        using var sent = JsonDocument.Parse(Fixtures.MainRequest);
+        Assert.Equal(sent.RootElement.GetProperty("tools").EnumerateArray().Count(t => !DroppedBlocks.IsDeferred(t)), adapted["tools"]!.AsArray().Count);
+        Assert.DoesNotContain("tools.input_schema", report.Changes);
+    }
+
+    [Fact]
+    public void ToolSchemaRewrite_AndToolSearch_WorkTogether()
+    {
+        var json = $$$"""{"model":"m","tools":{{{ToolSearchTools}}},"messages":[{"role":"user","content":"hi"}]}""".Replace("""{"name":"Read","input_schema":{"type":"object"}}""", """{"name":"Read","input_schema":{"type":"object","properties":{"x":true}}}""", StringComparison.Ordinal);
+
+        var (adapted, report) = Adapt(json);
+
+        var tools = adapted["tools"]!.AsArray();
+        Assert.Equal(["Read", "ToolSearch"], tools.Select(t => (string)t!["name"]!));
+        Assert.Equal("""{"type":"object","properties":{"x":{}}}""", tools[0]!["input_schema"]!.ToJsonString());
+        Assert.Contains("tools.defer_loading", report.Changes);
+        Assert.Contains("tools.input_schema", report.Changes);
+    }
+
+    [Fact]
+    public void NormalizeToolSchemasOff_LeavesSchemasAsSent()
+    {
+        var json = """{"model":"m","tools":[{"name":"t","input_schema":{"type":"object","properties":{"x":true}}}],"messages":[{"role":"user","content":"hi"}]}""";
+
+        var (adapted, report) = Adapt(json, new AdaptationOptions { NormalizeToolSchemas = false });
+
+        Assert.Equal("""{"type":"object","properties":{"x":true}}""", adapted["tools"]![0]!["input_schema"]!.ToJsonString());
+        Assert.DoesNotContain("tools.input_schema", report.Changes);
+    }
+
     [Fact]
     public void Documents_BecomeTheirTextOrANoteThatTheyAreMissing()
     {

@@ -68,7 +68,7 @@ public static class DroppedBlocks
     /// The tools to offer when some are deferred and not loaded yet (as the Messages API does, where a deferred tool
     /// reaches the model only through a <c>tool_reference</c>); null when every tool stays.
     /// </summary>
-    public static JsonArray? OfferedTools(JsonElement tools, JsonElement messages)
+    public static List<JsonElement>? OfferedTools(JsonElement tools, JsonElement messages)
     {
         if (tools.ValueKind != JsonValueKind.Array || !tools.EnumerateArray().Any(IsDeferred))
         {
@@ -79,9 +79,7 @@ public static class DroppedBlocks
         var offered = tools.EnumerateArray()
             .Where(tool => !IsDeferred(tool) || IsLoaded(tool, loaded))
             .ToList();
-        return offered.Count == tools.GetArrayLength()
-            ? null
-            : new JsonArray([.. offered.Select(tool => (JsonNode?)JsonObject.Create(tool))]);
+        return offered.Count == tools.GetArrayLength() ? null : offered;
     }
 
     /// <summary>Replaces, in one message, every block the model would not get by text; reports what it replaced.</summary>

@@ -32,6 +32,12 @@ public sealed class AdaptationOptions
     /// </summary>
     public bool ReplaceDroppedBlocks { get; set; } = true;
 
+    /// <summary>
+    /// Rewrite what Ollama's decoder refuses in a tool's input_schema (a boolean schema, a keyword of another kind), which
+    /// would fail every call that offers the tool.
+    /// </summary>
+    public bool NormalizeToolSchemas { get; set; } = true;
+
     /// <summary>Lower max_tokens to what the context window leaves after the prompt.</summary>
     public bool ClampMaxTokens { get; set; } = true;
 
@@ -92,12 +98,9 @@ public static class OllamaRequestAdapter
             }
         }
 
-        // Ollama knows no defer_loading, so a deferred tool not loaded yet (Claude Code's DeferredToolPlaceholder,
-        // which says "never call this tool") would be offered as callable.
-        if (options.ReplaceDroppedBlocks && root.TryGetProperty("tools", out var tools) && DroppedBlocks.OfferedTools(tools, request.Messages) is { } offered)
+        if (root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array && AdaptTools(tools, request.Messages, options, changes) is { } adaptedTools)
         {
-            edits.Set("tools", offered);
-            changes.Add("tools.defer_loading");
+            edits.Set("tools", adaptedTools);
         }
 
         // Ollama passes max_tokens through and lets context shift throw away the start of the prompt.
@@ -157,6 +160,43 @@ public static class OllamaRequestAdapter
 
         return new AdaptationReport(changes, structuredOutput, loweredMaxTokens);
     }
+
+    /// <returns>The tools to send; null when they go as the client sent them.</returns>
+    private static JsonArray? AdaptTools(JsonElement tools, JsonElement messages, AdaptationOptions options, List<string> changes)
+    {
+        // Ollama knows no defer_loading, so a deferred tool not loaded yet (Claude Code's DeferredToolPlaceholder,
+        // which says "never call this tool") would be offered as callable.
+        var offered = options.ReplaceDroppedBlocks ? DroppedBlocks.OfferedTools(tools, messages) : null;
+        if (offered is not null)
+        {
+            changes.Add("tools.defer_loading");
+        }
+
+        var adapted = (offered ?? (IEnumerable<JsonElement>)tools.EnumerateArray()).Select(tool => (Tool: tool, Schema: options.NormalizeToolSchemas ? DecodableSchema(tool) : null)).ToList();
+        if (adapted.Any(t => t.Schema is not null))
+        {
+            changes.Add("tools.input_schema");
+        }
+        else if (offered is null)
+        {
+            return null;
+        }
+
+        return new JsonArray([.. adapted.Select(t =>
+        {
+            // Backed by the request's document: only a tool whose schema changes is materialised.
+            var node = JsonObject.Create(t.Tool);
+            if (node is not null && t.Schema is not null)
+            {
+                node["input_schema"] = t.Schema;
+            }
+
+            return (JsonNode?)node;
+        })]);
+    }
+
+    private static JsonNode? DecodableSchema(JsonElement tool) =>
+        tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("input_schema", out var schema) ? OllamaToolSchema.Decodable(schema) : null;
 
     /// <summary>
     /// auto → the client's own "disabled" stands; otherwise by capability (off when unknown: the cheap choice for a
