@@ -276,6 +276,70 @@ public sealed class AdaptationTests
         Assert.Contains("tools.input_schema", report.Changes);
     }
 
+    [Theory]
+    // pydantic (Python MCP servers) types an Enum parameter by a definition; Ollama's api.ToolProperty has no $ref.
+    [InlineData(
+        """{"$defs":{"Color":{"enum":["red","green"],"title":"Color","type":"string"}},"properties":{"color":{"$ref":"#/$defs/Color","description":"Pick one"}},"required":["color"],"type":"object"}""",
+        """{"properties":{"color":{"enum":["red","green"],"title":"Color","type":"string","description":"Pick one"}},"required":["color"],"type":"object"}""")]
+    [InlineData(
+        """{"type":"object","properties":{"at":{"anyOf":[{"$ref":"#/definitions/Point"},{"type":"null"}]}},"definitions":{"Point":{"type":"object","properties":{"x":{"type":"integer"}},"required":["x"]}}}""",
+        """{"type":"object","properties":{"at":{"anyOf":[{"type":"object","properties":{"x":{"type":"integer"}},"required":["x"]},{"type":"null"}]}}}""")]
+    // zod-to-json-schema points at the first use of a schema it meets again.
+    [InlineData(
+        """{"type":"object","properties":{"from":{"type":"string","description":"a path"},"to":{"$ref":"#/properties/from"}}}""",
+        """{"type":"object","properties":{"from":{"type":"string","description":"a path"},"to":{"type":"string","description":"a path"}}}""")]
+    // A recursive type is inlined once; the repeat keeps its type and description.
+    [InlineData(
+        """{"$defs":{"Node":{"type":"object","description":"A node","properties":{"kids":{"type":"array","items":{"$ref":"#/$defs/Node"}}}}},"type":"object","properties":{"root":{"$ref":"#/$defs/Node"}}}""",
+        """{"type":"object","properties":{"root":{"type":"object","description":"A node","properties":{"kids":{"type":"array","items":{"type":"object","description":"A node"}}}}}}""")]
+    [InlineData(
+        """{"type":"object","properties":{"mode":{"oneOf":[{"const":"fast"},{"const":"slow"}]}}}""",
+        """{"type":"object","properties":{"mode":{"anyOf":[{"const":"fast","enum":["fast"]},{"const":"slow","enum":["slow"]}]}}}""")]
+    [InlineData(
+        """{"type":"object","properties":{"p":{"allOf":[{"$ref":"#/$defs/Base"},{"properties":{"b":{"type":"string"}},"required":["b"]}],"description":"both"}},"$defs":{"Base":{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}}}""",
+        """{"type":"object","properties":{"p":{"description":"both","type":"object","properties":{"a":{"type":"integer"},"b":{"type":"string"}},"required":["a","b"]}}}""")]
+    // What a reference points to is made decodable too.
+    [InlineData(
+        """{"type":"object","properties":{"v":{"$ref":"#/$defs/Any"}},"$defs":{"Any":{"type":"object","properties":{"value":true}}}}""",
+        """{"type":"object","properties":{"v":{"type":"object","properties":{"value":{}}}}}""")]
+    // A property named like a keyword is a name, not a keyword.
+    [InlineData(
+        """{"type":"object","properties":{"const":{"type":"string"},"$ref":{"$ref":"#/properties/const"}}}""",
+        """{"type":"object","properties":{"const":{"type":"string"},"$ref":{"type":"string"}}}""")]
+    public void ToolSchema_KeywordsOllamaDrops_AreSaidInOnesItKeeps(string schema, string expected)
+    {
+        var json = $$"""{"model":"m","tools":[{"name":"mcp__s__t","input_schema":{{schema}}}],"messages":[{"role":"user","content":"hi"}]}""";
+
+        var (adapted, report) = Adapt(json);
+
+        Assert.Equal(expected, adapted["tools"]![0]!["input_schema"]!.ToJsonString());
+        Assert.Contains("tools.input_schema", report.Changes);
+    }
+
+    [Fact]
+    public void ToolSchema_ReferencesThatMultiplyPerLevel_StopAtTheBudget()
+    {
+        // Each level refers to the next twice: inlined whole, 20 levels would be a million copies.
+        var definitions = new JsonObject { ["L20"] = new JsonObject { ["type"] = "string" } };
+        for (var level = 0; level < 20; level++)
+        {
+            definitions[$"L{level}"] = new JsonObject
+            {
+                ["type"] = "object",
+                ["properties"] = new JsonObject { ["a"] = new JsonObject { ["$ref"] = $"#/$defs/L{level + 1}" }, ["b"] = new JsonObject { ["$ref"] = $"#/$defs/L{level + 1}" } },
+            };
+        }
+
+        var schema = new JsonObject { ["type"] = "object", ["properties"] = new JsonObject { ["top"] = new JsonObject { ["$ref"] = "#/$defs/L0" } }, ["$defs"] = definitions };
+        var json = $$"""{"model":"m","tools":[{"name":"t","input_schema":{{schema.ToJsonString()}}}],"messages":[{"role":"user","content":"hi"}]}""";
+
+        var (adapted, _) = Adapt(json);
+
+        var sent = adapted["tools"]![0]!["input_schema"]!.ToJsonString();
+        Assert.DoesNotContain("$ref", sent, StringComparison.Ordinal);
+        Assert.InRange(sent.Length, 1, 64 * 1024);
+    }
+
     [Fact]
     public void ToolSchemas_OfClaudeCodesOwnTools_AreLeftAsSent()
     {

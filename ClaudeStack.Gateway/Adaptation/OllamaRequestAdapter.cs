@@ -34,7 +34,7 @@ public sealed class AdaptationOptions
 
     /// <summary>
     /// Rewrite what Ollama's decoder refuses in a tool's input_schema (a boolean schema, a keyword of another kind), which
-    /// would fail every call that offers the tool.
+    /// would fail every call that offers the tool, and say what it drops ($ref, oneOf, allOf, const) in what it keeps.
     /// </summary>
     public bool NormalizeToolSchemas { get; set; } = true;
 
@@ -56,6 +56,9 @@ public sealed record AdaptationReport(IReadOnlyList<string> Changes, bool Struct
 public static class OllamaRequestAdapter
 {
     public const string BillingHeaderPrefix = "x-anthropic-billing-header:";
+
+    /// <summary>Inlined references can nest a schema deeper than the request itself was.</summary>
+    private static readonly JsonSerializerOptions DeepSchemas = new() { MaxDepth = 4 * MessagesRequest.MaxDepth };
 
     /// <param name="model">What Ollama says of the model (capabilities from /api/show); null when unknown.</param>
     /// <param name="maxTokensLimit">What the context window leaves after the prompt; null when unknown.</param>
@@ -172,7 +175,7 @@ public static class OllamaRequestAdapter
             changes.Add("tools.defer_loading");
         }
 
-        var adapted = (offered ?? (IEnumerable<JsonElement>)tools.EnumerateArray()).Select(tool => (Tool: tool, Schema: options.NormalizeToolSchemas ? DecodableSchema(tool) : null)).ToList();
+        var adapted = (offered ?? (IEnumerable<JsonElement>)tools.EnumerateArray()).Select(tool => (Tool: tool, Schema: options.NormalizeToolSchemas ? SchemaForOllama(tool) : null)).ToList();
         if (adapted.Any(t => t.Schema is not null))
         {
             changes.Add("tools.input_schema");
@@ -195,8 +198,22 @@ public static class OllamaRequestAdapter
         })]);
     }
 
-    private static JsonNode? DecodableSchema(JsonElement tool) =>
-        tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("input_schema", out var schema) ? OllamaToolSchema.Decodable(schema) : null;
+    /// <returns>The tool's schema as Ollama should get it; null when it goes as sent.</returns>
+    private static JsonNode? SchemaForOllama(JsonElement tool)
+    {
+        if (tool.ValueKind != JsonValueKind.Object || !tool.TryGetProperty("input_schema", out var schema))
+        {
+            return null;
+        }
+
+        // Keywords first: what a reference points to may itself need the decodable rewrite.
+        if (OllamaSchemaKeywords.Rewrite(schema) is not { } rewritten)
+        {
+            return OllamaToolSchema.Decodable(schema);
+        }
+
+        return OllamaToolSchema.Decodable(JsonSerializer.SerializeToElement(rewritten, DeepSchemas)) ?? rewritten;
+    }
 
     /// <summary>
     /// auto → the client's own "disabled" stands; otherwise by capability (off when unknown: the cheap choice for a
