@@ -402,6 +402,34 @@ public sealed class AdaptationTests
     }
 
     [Fact]
+    public void SearchResults_BecomeTheirText()
+    {
+        // With CLAUDE_CODE_WEBSEARCH_CITATIONS Claude Code returns WebFetch's page (cut into chunks of at most 500
+        // characters) and WebSearch's hits as search_result blocks; anthropic/anthropic.go convertToolResultContent keeps
+        // only text and images, so the model would get an empty result, and in a message the block's string source does
+        // not decode into ContentBlock.Source.
+        var json = """
+            {"model":"m","messages":[{"role":"user","content":[
+              {"type":"tool_result","tool_use_id":"t","content":[
+                {"type":"search_result","source":"https://example.com/notes","title":"https://example.com/notes","content":[{"type":"text","text":"Version 7 adds "},{"type":"text","text":"widgets."}],"citations":{"enabled":true}},
+                {"type":"search_result","source":"https://example.com/b","title":"Gadgets","content":[{"type":"text","text":"Version 8 removes gadgets."}],"citations":{"enabled":true}}]},
+              {"type":"search_result","source":"https://example.com/c","title":"C","content":[{"type":"text","text":"c"}],"citations":{"enabled":false}}]}]}
+            """;
+
+        var (adapted, report) = Adapt(json);
+
+        var blocks = adapted["messages"]![0]!["content"]!.AsArray();
+        Assert.Equal(["tool_result", "text"], blocks.Select(b => (string)b!["type"]!));
+        var parts = blocks[0]!["content"]!.AsArray();
+        Assert.All(parts, p => Assert.Equal("text", (string?)p!["type"]));
+        // The chunks are slices of one text: joined as they were cut.
+        Assert.Equal("https://example.com/notes\n\nVersion 7 adds widgets.", (string?)parts[0]!["text"]);
+        Assert.Equal("\n\nGadgets (https://example.com/b)\n\nVersion 8 removes gadgets.", (string?)parts[1]!["text"]);
+        Assert.Equal("\n\nC (https://example.com/c)\n\nc", (string?)blocks[1]!["text"]);
+        Assert.Contains("messages.search_result", report.Changes);
+    }
+
+    [Fact]
     public void MalformedNestedBlocks_AreLeftOrDescribed_NeverAnException()
     {
         // Parsing checks a nested block's type only: odd fields inside must not throw.

@@ -11,6 +11,7 @@ public enum ReplacedBlocks
     ToolReferences = 1,
     Documents = 2,
     Images = 4,
+    SearchResults = 8,
 }
 
 /// <summary>
@@ -18,15 +19,18 @@ public enum ReplacedBlocks
 /// <c>convertToolResultContent</c> keeps only text and images of a tool result, so tool search's
 /// <c>tool_reference</c> results arrive empty; a <c>document</c> block is an unknown block in a message and dropped in a
 /// tool result, so a PDF Claude Code read never reaches the model; and <c>defer_loading</c> is not a field Ollama
-/// knows, so every deferred tool, loaded or not, is offered as callable. Images are passed on, but a model without
-/// vision has no projector to read them and the call fails; since Claude Code sends the whole conversation each
-/// turn, every later call of the session would fail too.
+/// knows, so every deferred tool, loaded or not, is offered as callable. A <c>search_result</c> (WebFetch's page and
+/// WebSearch's hits when Claude Code runs with CLAUDE_CODE_WEBSEARCH_CITATIONS) is dropped from a tool result like a
+/// document, and in a message its string <c>source</c> does not decode into Ollama's image source. Images are passed
+/// on, but a model without vision has no projector to read them and the call fails; since Claude Code sends the whole
+/// conversation each turn, every later call of the session would fail too.
 /// </summary>
 public static class DroppedBlocks
 {
     public const string ToolReferenceType = "tool_reference";
     public const string DocumentType = "document";
     public const string ImageType = "image";
+    public const string SearchResultType = "search_result";
 
     /// <summary>A read-only scan of one message's content: does it hold a block to replace?</summary>
     /// <param name="images">Whether images count (the model has no vision).</param>
@@ -37,8 +41,8 @@ public static class DroppedBlocks
             return false;
         }
 
-        return content.EnumerateArray().Any(block => IsType(block, DocumentType) || (images && IsType(block, ImageType)))
-            || ToolResultParts(content).Any(part => IsType(part, ToolReferenceType) || IsType(part, DocumentType) || (images && IsType(part, ImageType)));
+        return content.EnumerateArray().Any(block => IsType(block, DocumentType) || IsType(block, SearchResultType) || (images && IsType(block, ImageType)))
+            || ToolResultParts(content).Any(part => IsType(part, ToolReferenceType) || IsType(part, DocumentType) || IsType(part, SearchResultType) || (images && IsType(part, ImageType)));
     }
 
     /// <summary>Names of the tools that tool search has loaded in this conversation.</summary>
@@ -117,6 +121,7 @@ public static class DroppedBlocks
             {
                 ToolReferenceType => (ReplacedBlocks.ToolReferences, $"Tool loaded: {ContentText.StringOf(block["tool_name"])} (it can be called now)"),
                 DocumentType => (ReplacedBlocks.Documents, DocumentText(block)),
+                SearchResultType => (ReplacedBlocks.SearchResults, SearchResultText(block)),
                 ImageType when modelWithoutVision is not null => (ReplacedBlocks.Images, ImageNote(block, modelWithoutVision)),
                 _ => (ReplacedBlocks.None, null),
             };
@@ -161,6 +166,20 @@ public static class DroppedBlocks
         var what = ContentText.StringOf(source?["media_type"]) == "application/pdf" ? "PDF" : "document";
         var named = title is null ? "" : $" \"{title}\"";
         return $"[The {what}{named} is not shown: this model server reads no documents. Extract its text with a tool (for a PDF, pdftotext) to read it.]";
+    }
+
+    /// <summary>Where it came from, then its text; WebFetch names the page by its address twice.</summary>
+    private static string SearchResultText(JsonObject result)
+    {
+        var source = ContentText.StringOf(result["source"]);
+        var title = ContentText.StringOf(result["title"]);
+        var heading = title is null || title == source ? source : source is null ? title : $"{title} ({source})";
+
+        // WebFetch cuts one page into chunks at whitespace: joined as they were cut, they are the page again.
+        var text = string.Concat((result["content"] as JsonArray ?? []).OfType<JsonObject>()
+            .Where(part => ContentText.StringOf(part["type"]) == "text")
+            .Select(part => ContentText.StringOf(part["text"])));
+        return heading is null ? text : $"{heading}\n\n{text}";
     }
 
     /// <summary>The blocks inside every tool result of a message's content.</summary>

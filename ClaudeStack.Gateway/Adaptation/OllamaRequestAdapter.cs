@@ -27,8 +27,8 @@ public sealed class AdaptationOptions
 
     /// <summary>
     /// Give the model text for what does not reach it: what Ollama drops silently (tool search's <c>tool_reference</c>
-    /// results, documents) and images when the model has no vision; offer a deferred tool only once tool search has
-    /// loaded it.
+    /// results, documents, search results) and images when the model has no vision; offer a deferred tool only once
+    /// tool search has loaded it.
     /// </summary>
     public bool ReplaceDroppedBlocks { get; set; } = true;
 
@@ -341,6 +341,11 @@ public static class OllamaRequestAdapter
                 if (replaced.HasFlag(ReplacedBlocks.Images))
                 {
                     Note(changes, "messages.image");
+                }
+
+                if (replaced.HasFlag(ReplacedBlocks.SearchResults))
+                {
+                    Note(changes, "messages.search_result");
                 }
             }
 
