@@ -340,6 +340,40 @@ public sealed class AdaptationTests
         Assert.InRange(sent.Length, 1, 64 * 1024);
     }
 
+    [Theory]
+    [InlineData("""{"$ref":5,"oneOf":{},"allOf":[true,5,{"$ref":"#/nowhere"}],"properties":{"a":{"$ref":"#"},"b":{"$ref":"#/properties/a/$ref"},"c":{"items":[true,{"$ref":"#/properties/c"}]}}}""")]
+    [InlineData("""{"type":"object","properties":{"x":{"$ref":"#/$defs/A"}},"$defs":{"A":{"$ref":"#/$defs/B"},"B":{"$ref":"#/$defs/A"}}}""")]
+    [InlineData("""{"type":"object","properties":{"x":{"$ref":"#/$defs/A~1B"},"y":{"$ref":"#/$defs/A%7EB"}},"$defs":{"A/B":{"type":"string"},"A~B":true}}""")]
+    [InlineData("""{"type":"object","properties":{"x":{"allOf":[{"properties":5,"required":"no"},{"properties":{"p":false},"required":[1]}]}}}""")]
+    public void ToolSchemas_OfOddShapes_ComeOutDecodable_WithoutAnException(string schema)
+    {
+        var json = $$"""{"model":"m","tools":[{"name":"t","input_schema":{{schema}}}],"messages":[{"role":"user","content":"hi"}]}""";
+
+        var (adapted, _) = Adapt(json);
+
+        Assert.Null(ClaudeStack.ScriptedUpstream.OllamaToolDecoding.Refusal(adapted));
+    }
+
+    [Fact]
+    public void ToolSchema_AChainOfReferences_StopsNestingAtTheDepth()
+    {
+        var definitions = new JsonObject();
+        for (var level = 0; level < 200; level++)
+        {
+            definitions[$"L{level}"] = new JsonObject { ["type"] = "object", ["properties"] = new JsonObject { ["next"] = new JsonObject { ["$ref"] = $"#/$defs/L{level + 1}" } } };
+        }
+
+        definitions["L200"] = new JsonObject { ["type"] = "string" };
+        var schema = new JsonObject { ["type"] = "object", ["properties"] = new JsonObject { ["top"] = new JsonObject { ["$ref"] = "#/$defs/L0" } }, ["$defs"] = definitions };
+        var json = $$"""{"model":"m","tools":[{"name":"t","input_schema":{{schema.ToJsonString()}}}],"messages":[{"role":"user","content":"hi"}]}""";
+
+        var (adapted, _) = Adapt(json);
+
+        var sent = adapted["tools"]![0]!["input_schema"]!.ToJsonString();
+        Assert.DoesNotContain("$ref", sent, StringComparison.Ordinal);
+        Assert.InRange(sent.Count(c => c == '{'), 1, 2 * (OllamaSchemaKeywords.MaxInliningDepth + 2));
+    }
+
     [Fact]
     public void ToolSchemas_OfClaudeCodesOwnTools_AreLeftAsSent()
     {

@@ -17,6 +17,9 @@ public static class OllamaSchemaKeywords
     /// otherwise double with every level.</summary>
     public const int MaxInlinedReferences = 64;
 
+    /// <summary>Schema nesting past which references are no longer inlined, so a chain of them cannot nest without end.</summary>
+    public const int MaxInliningDepth = 32;
+
     /// <returns>The schema rewritten; null when it uses none of these keywords.</returns>
     public static JsonNode? Rewrite(JsonElement schema)
     {
@@ -26,7 +29,7 @@ public static class OllamaSchemaKeywords
         }
 
         var rewriter = new Rewriter(schema);
-        var result = (JsonObject)rewriter.Schema(JsonObject.Create(schema)!)!;
+        var result = (JsonObject)rewriter.Schema(JsonObject.Create(schema)!, depth: 0)!;
         if (rewriter.Inlined)
         {
             // Nothing refers to them any more, and Ollama would show the model its $defs as they are.
@@ -69,7 +72,7 @@ public static class OllamaSchemaKeywords
         public bool Inlined { get; private set; }
 
         /// <returns>The schema, changed in place, or a new node where a reference was inlined.</returns>
-        public JsonNode? Schema(JsonNode? node)
+        public JsonNode? Schema(JsonNode? node, int depth)
         {
             if (node is not JsonObject schema)
             {
@@ -85,7 +88,7 @@ public static class OllamaSchemaKeywords
                     break;
                 }
 
-                schema = Merge(target, schema, expandable: !_expanding.Contains(pointer) && _budget > 0);
+                schema = Merge(target, schema, expandable: !_expanding.Contains(pointer) && _budget > 0 && depth < MaxInliningDepth);
                 Inlined = true;
                 _expanding.Add(pointer);
                 expanded++;
@@ -96,7 +99,7 @@ public static class OllamaSchemaKeywords
             {
                 if (schema[keyword] is JsonArray options)
                 {
-                    ReplaceEach(options);
+                    ReplaceEach(options, depth);
                 }
             }
 
@@ -104,7 +107,7 @@ public static class OllamaSchemaKeywords
             {
                 foreach (var (name, property) in properties.ToList())
                 {
-                    if (Schema(property) is var rewritten && !ReferenceEquals(rewritten, property))
+                    if (Schema(property, depth + 1) is var rewritten && !ReferenceEquals(rewritten, property))
                     {
                         properties[name] = rewritten;
                     }
@@ -113,11 +116,11 @@ public static class OllamaSchemaKeywords
 
             switch (schema["items"])
             {
-                case JsonObject items when Schema(items) is var rewritten && !ReferenceEquals(rewritten, items):
+                case JsonObject items when Schema(items, depth + 1) is var rewritten && !ReferenceEquals(rewritten, items):
                     schema["items"] = rewritten;
                     break;
                 case JsonArray tuple:
-                    ReplaceEach(tuple);
+                    ReplaceEach(tuple, depth);
                     break;
             }
 
@@ -126,12 +129,12 @@ public static class OllamaSchemaKeywords
             return schema;
         }
 
-        private void ReplaceEach(JsonArray schemas)
+        private void ReplaceEach(JsonArray schemas, int depth)
         {
             for (var i = 0; i < schemas.Count; i++)
             {
                 var original = schemas[i];
-                if (Schema(original) is var rewritten && !ReferenceEquals(rewritten, original))
+                if (Schema(original, depth + 1) is var rewritten && !ReferenceEquals(rewritten, original))
                 {
                     schemas[i] = rewritten;
                 }
@@ -140,7 +143,7 @@ public static class OllamaSchemaKeywords
 
         /// <summary>
         /// What a reference points to, with the referring schema's own keywords over it. A reference that would repeat
-        /// one being expanded (a recursive type), or past the budget, keeps only its type and description.
+        /// one being expanded (a recursive type), or past the budget or the depth, keeps only its type and description.
         /// </summary>
         private static JsonObject Merge(JsonElement target, JsonObject referring, bool expandable)
         {
