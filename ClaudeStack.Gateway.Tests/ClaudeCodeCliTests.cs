@@ -126,6 +126,81 @@ public sealed class ClaudeCodeCliTests
         pictures.Delete(recursive: true);
     }
 
+    [Fact]
+    public async Task McpToolTakingAnyJsonValue_IsCallableThroughOllama()
+    {
+        // An MCP server written in Rust (schemars) describes a serde_json::Value argument as the boolean schema true,
+        // and Claude Code offers the schema as the server gave it. Ollama v0.32.15 cannot decode that (the emulation
+        // answers 400 as anthropic/anthropic.go convertTool does), so without the gateway's rewrite no call of the
+        // session would get through.
+        var calls = new List<JsonNode>();
+        await using var rig = await Rig.StartAsync(request => request.Path == "/mcp"
+            ? McpServer(request, calls)
+            : ToolCallThenAnswer(request, "mcp__store__put", "{\"key\":\"k\",\"value\":{\"a\":1}}", "Stored it."), null, Ct, new OllamaEmulation());
+        var config = Path.Combine(Directory.CreateTempSubdirectory("claudestack-mcp-").FullName, "mcp.json");
+        await File.WriteAllTextAsync(config, new JsonObject
+        {
+            ["mcpServers"] = new JsonObject { ["store"] = new JsonObject { ["type"] = "http", ["url"] = new Uri(rig.UpstreamUri, "/mcp").ToString() } },
+        }.ToJsonString(), Ct);
+
+        // Without tool search the MCP tool is offered from the first call on (with it, once ToolSearch has loaded it).
+        var run = await ClaudeCodeCli.RunAsync(rig.Gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Store k", "--model", "llama3.1:8b", "--mcp-config", config, "--strict-mcp-config", "--allowedTools", "mcp__store__put"], Ct,
+            new Dictionary<string, string> { ["ENABLE_TOOL_SEARCH"] = "false" });
+
+        Assert.True(run.ExitCode == 0, run.Describe());
+        Assert.Contains("Stored it.", run.StandardOutput);
+        var tool = rig.Upstream!.MessageRequests[0].Json!["tools"]!.AsArray().Single(t => (string?)t!["name"] == "mcp__store__put")!;
+        Assert.Equal("{}", tool["input_schema"]!["properties"]!["value"]!.ToJsonString());
+        lock (calls)
+        {
+            Assert.Equal("""{"key":"k","value":{"a":1}}""", Assert.Single(calls).ToJsonString());
+        }
+    }
+
+    /// <summary>
+    /// An MCP server over streamable HTTP with one tool whose argument takes any JSON value; answers each JSON-RPC
+    /// request with JSON, notifications with 202, and has no server-to-client stream (405 for GET).
+    /// </summary>
+    private static ScriptedReply McpServer(UpstreamRequest request, List<JsonNode> calls)
+    {
+        if (request.Method != "POST")
+        {
+            return ScriptedReply.Status(405, "", "text/plain");
+        }
+
+        if (request.Json?["id"]?.DeepClone() is not { } id)
+        {
+            return ScriptedReply.Status(202, "", "text/plain");
+        }
+
+        var result = (string?)request.Json["method"] switch
+        {
+            "initialize" => new JsonObject
+            {
+                ["protocolVersion"] = request.Json["params"]?["protocolVersion"]?.DeepClone(),
+                ["capabilities"] = new JsonObject { ["tools"] = new JsonObject() },
+                ["serverInfo"] = new JsonObject { ["name"] = "store", ["version"] = "1.0.0" },
+            },
+            "tools/list" => JsonNode.Parse("""
+                {"tools":[{"name":"put","description":"Stores a JSON value under a key.",
+                  "inputSchema":{"type":"object","properties":{"key":{"type":"string"},"value":true},"required":["key","value"]}}]}
+                """)!,
+            "tools/call" => Called(request.Json["params"]?["arguments"]),
+            _ => new JsonObject(),
+        };
+        return ScriptedReply.Status(200, new JsonObject { ["jsonrpc"] = "2.0", ["id"] = id, ["result"] = result }.ToJsonString());
+
+        JsonNode Called(JsonNode? arguments)
+        {
+            lock (calls)
+            {
+                calls.Add(arguments?.DeepClone() ?? new JsonObject());
+            }
+
+            return JsonNode.Parse("""{"content":[{"type":"text","text":"stored"}]}""")!;
+        }
+    }
+
     /// <summary>A 1×1 PNG.</summary>
     private static readonly byte[] OnePixelPng = Convert.FromBase64String(
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==");
