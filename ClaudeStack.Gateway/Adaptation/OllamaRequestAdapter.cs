@@ -175,27 +175,41 @@ public static class OllamaRequestAdapter
             changes.Add("tools.defer_loading");
         }
 
-        var adapted = (offered ?? (IEnumerable<JsonElement>)tools.EnumerateArray()).Select(tool => (Tool: tool, Schema: options.NormalizeToolSchemas ? SchemaForOllama(tool) : null)).ToList();
-        if (adapted.Any(t => t.Schema is not null))
-        {
-            changes.Add("tools.input_schema");
-        }
-        else if (offered is null)
+        if (offered is null && !(options.NormalizeToolSchemas && AnySchemaToRewrite(tools)))
         {
             return null;
         }
 
-        return new JsonArray([.. adapted.Select(t =>
+        // Backed by the request's document: only a tool whose schema changes is materialised.
+        var sent = new JsonArray();
+        foreach (var tool in offered ?? (IEnumerable<JsonElement>)tools.EnumerateArray())
         {
-            // Backed by the request's document: only a tool whose schema changes is materialised.
-            var node = JsonObject.Create(t.Tool);
-            if (node is not null && t.Schema is not null)
+            var node = JsonObject.Create(tool);
+            if (node is not null && options.NormalizeToolSchemas && SchemaForOllama(tool) is { } schema)
             {
-                node["input_schema"] = t.Schema;
+                node["input_schema"] = schema;
+                Note(changes, "tools.input_schema");
             }
 
-            return (JsonNode?)node;
-        })]);
+            sent.Add(node);
+        }
+
+        return sent;
+    }
+
+    /// <summary>The per-call check, read-only and without allocating: the rewrite below runs only when it would change something.</summary>
+    private static bool AnySchemaToRewrite(JsonElement tools)
+    {
+        foreach (var tool in tools.EnumerateArray())
+        {
+            if (tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("input_schema", out var schema)
+                && (OllamaSchemaKeywords.Uses(schema) || !OllamaToolSchema.DecodesAsIs(schema)))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <returns>The tool's schema as Ollama should get it; null when it goes as sent.</returns>

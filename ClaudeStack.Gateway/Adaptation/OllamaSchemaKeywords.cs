@@ -40,12 +40,23 @@ public static class OllamaSchemaKeywords
         return result;
     }
 
-    /// <summary>A read-only scan of the places Ollama reads a schema (not the names of properties).</summary>
-    private static bool Uses(JsonElement schema)
+    /// <summary>
+    /// A read-only scan, without allocating, of the places Ollama reads a schema (not the names of properties): does it
+    /// use a keyword <see cref="Rewrite"/> says otherwise? Claude Code's own tools do not.
+    /// </summary>
+    public static bool Uses(JsonElement schema)
     {
         if (schema.ValueKind == JsonValueKind.Array)
         {
-            return schema.EnumerateArray().Any(Uses);
+            foreach (var item in schema.EnumerateArray())
+            {
+                if (Uses(item))
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         if (schema.ValueKind != JsonValueKind.Object)
@@ -59,8 +70,18 @@ public static class OllamaSchemaKeywords
             return true;
         }
 
-        return (schema.TryGetProperty("properties", out var properties) && properties.ValueKind == JsonValueKind.Object && properties.EnumerateObject().Any(p => Uses(p.Value)))
-            || (schema.TryGetProperty("anyOf", out var anyOf) && Uses(anyOf))
+        if (schema.TryGetProperty("properties", out var properties) && properties.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var property in properties.EnumerateObject())
+            {
+                if (Uses(property.Value))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return (schema.TryGetProperty("anyOf", out var anyOf) && Uses(anyOf))
             || (schema.TryGetProperty("items", out var items) && Uses(items));
     }
 

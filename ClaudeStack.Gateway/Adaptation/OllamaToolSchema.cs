@@ -15,13 +15,15 @@ public static class OllamaToolSchema
     /// <returns>The schema rewritten so Ollama decodes it; null when it decodes as it is.</returns>
     public static JsonNode? Decodable(JsonElement schema)
     {
-        switch (schema.ValueKind)
+        if (DecodesAsIs(schema))
         {
-            case JsonValueKind.Null:
-                return null;
-            case not JsonValueKind.Object:
-                // Not a schema Anthropic takes for a tool either: the tool keeps its name and description.
-                return new JsonObject { ["type"] = "object", ["properties"] = new JsonObject() };
+            return null;
+        }
+
+        if (schema.ValueKind != JsonValueKind.Object)
+        {
+            // Not a schema Anthropic takes for a tool either: the tool keeps its name and description.
+            return new JsonObject { ["type"] = "object", ["properties"] = new JsonObject() };
         }
 
         var rewritten = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
@@ -43,6 +45,97 @@ public static class OllamaToolSchema
         }
 
         return Rebuild(schema, rewritten, removed);
+    }
+
+    /// <summary>
+    /// A read-only scan, without allocating, for the per-call path: does the schema hold anything
+    /// <see cref="Decodable"/> would rewrite? Claude Code's own tools never do.
+    /// </summary>
+    public static bool DecodesAsIs(JsonElement schema)
+    {
+        if (schema.ValueKind == JsonValueKind.Null)
+        {
+            return true;
+        }
+
+        if (schema.ValueKind != JsonValueKind.Object)
+        {
+            return false;
+        }
+
+        // NameEquals rather than Name: the scan reads every keyword of every tool on every call.
+        foreach (var field in schema.EnumerateObject())
+        {
+            var fits = field.NameEquals("type") ? IsStringOrNull(field.Value)
+                : field.NameEquals("required") ? IsStringListOrNull(field.Value)
+                : !field.NameEquals("properties") || PropertiesDecode(field.Value);
+            if (!fits)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool PropertiesDecode(JsonElement properties)
+    {
+        if (properties.ValueKind != JsonValueKind.Object)
+        {
+            return properties.ValueKind == JsonValueKind.Null;
+        }
+
+        foreach (var property in properties.EnumerateObject())
+        {
+            if (!PropertyDecodes(property.Value))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool PropertyDecodes(JsonElement schema)
+    {
+        if (schema.ValueKind != JsonValueKind.Object)
+        {
+            return schema.ValueKind == JsonValueKind.Null;
+        }
+
+        foreach (var field in schema.EnumerateObject())
+        {
+            var fits = field.NameEquals("type") ? IsStringOrNull(field.Value) || IsStringListOrNull(field.Value)
+                : field.NameEquals("description") ? IsStringOrNull(field.Value)
+                : field.NameEquals("enum") ? field.Value.ValueKind is JsonValueKind.Array or JsonValueKind.Null
+                : field.NameEquals("required") ? IsStringListOrNull(field.Value)
+                : field.NameEquals("properties") ? PropertiesDecode(field.Value)
+                : !field.NameEquals("anyOf") || AnyOfDecodes(field.Value);
+            if (!fits)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool AnyOfDecodes(JsonElement options)
+    {
+        if (options.ValueKind != JsonValueKind.Array)
+        {
+            return options.ValueKind == JsonValueKind.Null;
+        }
+
+        foreach (var option in options.EnumerateArray())
+        {
+            if (!PropertyDecodes(option))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>What becomes of one schema where Ollama reads an api.ToolProperty.</summary>
@@ -191,6 +284,21 @@ public static class OllamaToolSchema
     // Go's decoder leaves a field as it is for a JSON null, so null fits every field.
     private static bool IsStringOrNull(JsonElement value) => value.ValueKind is JsonValueKind.String or JsonValueKind.Null;
 
-    private static bool IsStringListOrNull(JsonElement value) =>
-        value.ValueKind == JsonValueKind.Null || (value.ValueKind == JsonValueKind.Array && value.EnumerateArray().All(IsStringOrNull));
+    private static bool IsStringListOrNull(JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            return value.ValueKind == JsonValueKind.Null;
+        }
+
+        foreach (var item in value.EnumerateArray())
+        {
+            if (!IsStringOrNull(item))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 }
