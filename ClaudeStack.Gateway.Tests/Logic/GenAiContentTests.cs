@@ -129,6 +129,19 @@ public sealed class GenAiContentTests
     }
 
     [Fact]
+    public void OutputMessages_RedactedThinking_IsLeftOutAsInTheInput()
+    {
+        // Its data is encrypted; an empty text part in its place would be a part of the wrong type saying nothing.
+        var response = new ModelResponse { StopReason = "end_turn" };
+        response.Blocks.Add(Block(0, "redacted_thinking", ""));
+        response.Blocks.Add(Block(1, "text", "Done"));
+
+        Assert.Equal(
+            """[{"role":"assistant","parts":[{"type":"text","content":"Done"}],"finish_reason":"end_turn"}]""",
+            GenAiContent.OutputMessages(response));
+    }
+
+    [Fact]
     public void OutputMessages_ToolInputOfSeveralJsonValues_IsKeptAsText()
     {
         var response = new ModelResponse { StopReason = "tool_use" };

@@ -98,8 +98,16 @@ public static class GenAiContent
                 case "thinking":
                     WriteReasoningPart(writer, content);
                     break;
-                default:
+                case "text":
                     WriteTextPart(writer, content);
+                    break;
+                default:
+                    // redacted_thinking, like any block whose content the stream does not carry as text, has nothing to show.
+                    if (content.Length > 0)
+                    {
+                        WriteTextPart(writer, content);
+                    }
+
                     break;
             }
         }
