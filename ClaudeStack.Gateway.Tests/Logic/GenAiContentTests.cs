@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using ClaudeStack.Gateway.Streaming;
 using ClaudeStack.Gateway.Telemetry;
@@ -30,7 +31,7 @@ public sealed class GenAiContentTests
                 {"type":"tool_result","tool_use_id":"toolu_3"},
                 {"type":"image","source":{"type":"base64","data":"AAAA"}},
                 {"type":"document","source":{}},
-                {"type":"server_tool_use","id":"s1"}
+                {"type":"container_upload","file_id":"f1"}
               ]}
             ]
             """);
@@ -43,7 +44,7 @@ public sealed class GenAiContentTests
             """{"type":"tool_call_response","id":"toolu_2","response":"one\n[image]"},""" +
             """{"type":"tool_call_response","id":"toolu_3","response":""},""" +
             """{"type":"text","content":"[image]"},{"type":"text","content":"[document]"},""" +
-            """{"type":"text","content":"{\"type\":\"server_tool_use\",\"id\":\"s1\"}"}]}]""",
+            """{"type":"text","content":"{\"type\":\"container_upload\",\"file_id\":\"f1\"}"}]}]""",
             GenAiContent.InputMessages(messages));
     }
 
@@ -142,6 +143,93 @@ public sealed class GenAiContentTests
     }
 
     [Fact]
+    public void InputMessages_ServerToolUseAndItsResult_BecomeServerToolParts()
+    {
+        // Tools the upstream runs itself (Claude Code's WebSearch is Anthropic's web_search): the dashboard shows these
+        // as tool calls and their results, not as JSON text.
+        var messages = Json("""
+            [{"role":"assistant","content":[
+              {"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{"query":"otel"}},
+              {"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[{"type":"web_search_result","url":"https://opentelemetry.io","title":"OTel"}]},
+              {"type":"mcp_tool_use","id":"mcptoolu_1","name":"echo","server_name":"s","input":{}},
+              {"type":"mcp_tool_result","tool_use_id":"mcptoolu_1","is_error":false,"content":[{"type":"text","text":"hi"}]}
+            ]}]
+            """);
+
+        Assert.Equal(
+            """[{"role":"assistant","parts":[""" +
+            """{"type":"server_tool_call","id":"srvtoolu_1","name":"web_search","server_tool_call":{"type":"web_search","input":{"query":"otel"}}},""" +
+            """{"type":"server_tool_call_response","id":"srvtoolu_1","server_tool_call_response":{"type":"web_search_tool_result","content":[{"type":"web_search_result","url":"https://opentelemetry.io","title":"OTel"}]}},""" +
+            """{"type":"server_tool_call","id":"mcptoolu_1","name":"echo","server_tool_call":{"type":"echo","input":{}}},""" +
+            """{"type":"server_tool_call_response","id":"mcptoolu_1","server_tool_call_response":{"type":"mcp_tool_result","content":[{"type":"text","text":"hi"}]}}]}]""",
+            GenAiContent.InputMessages(messages));
+    }
+
+    [Fact]
+    public void InputMessages_ServerToolResultLargerThanAPart_IsCutAsText()
+    {
+        var page = new string('p', GenAiContent.MaxPartChars);
+        var messages = Json(JsonSerializer.Serialize(new[]
+        {
+            new { role = "assistant", content = new object[] { new { type = "web_fetch_tool_result", tool_use_id = "srvtoolu_2", content = new { type = "web_fetch_result", text = page } } } },
+        }));
+
+        using var captured = JsonDocument.Parse(GenAiContent.InputMessages(messages));
+
+        var result = captured.RootElement[0].GetProperty("parts")[0].GetProperty("server_tool_call_response").GetProperty("content").GetString()!;
+        Assert.StartsWith("{\"type\":\"web_fetch_result\",\"text\":\"ppp", result);
+        Assert.EndsWith("…[truncated]", result);
+    }
+
+    [Fact]
+    public void OutputMessages_StreamedServerToolUseAndResult_BecomeServerToolParts()
+    {
+        var observer = new MessageStreamObserver(keepText: true);
+        observer.Observe(Encoding.UTF8.GetBytes(
+            Event("content_block_start", """{"type":"content_block_start","index":0,"content_block":{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}}""") +
+            Event("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"query\": \"otel\"}"}}""") +
+            Event("content_block_stop", """{"type":"content_block_stop","index":0}""") +
+            Event("content_block_start", """{"type":"content_block_start","index":1,"content_block":{"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[{"type":"web_search_result","url":"https://opentelemetry.io"}]}}""") +
+            Event("content_block_stop", """{"type":"content_block_stop","index":1}""") +
+            Event("message_delta", """{"type":"message_delta","delta":{"stop_reason":"end_turn"}}""")));
+
+        Assert.Equal(
+            """[{"role":"assistant","parts":[""" +
+            """{"type":"server_tool_call","id":"srvtoolu_1","name":"web_search","server_tool_call":{"type":"web_search","input":{"query": "otel"}}},""" +
+            """{"type":"server_tool_call_response","id":"srvtoolu_1","server_tool_call_response":{"type":"web_search_tool_result","content":[{"type":"web_search_result","url":"https://opentelemetry.io"}]}}]""" +
+            ""","finish_reason":"end_turn"}]""",
+            GenAiContent.OutputMessages(observer.Response));
+    }
+
+    [Fact]
+    public void StreamObserver_WithoutContentCapture_KeepsNoServerToolResult()
+    {
+        var observer = new MessageStreamObserver(keepText: false);
+        observer.Observe(Encoding.UTF8.GetBytes(Event("content_block_start", """{"type":"content_block_start","index":0,"content_block":{"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[]}}""")));
+
+        var block = Assert.Single(observer.Response.Blocks);
+        Assert.Equal(("srvtoolu_1", 0), (block.ToolUseId, block.Content.Length));
+    }
+
+    [Fact]
+    public void OutputMessages_WholeAnswerWithServerToolUseAndResult_BecomeServerToolParts()
+    {
+        var response = ModelResponseReader.Read("""
+            {"type":"message","stop_reason":"end_turn","content":[
+              {"type":"server_tool_use","id":"srvtoolu_3","name":"web_search","input":{"query":"q"}},
+              {"type":"web_search_tool_result","tool_use_id":"srvtoolu_3","content":{"type":"web_search_tool_result_error","error_code":"max_uses_exceeded"}}
+            ]}
+            """u8);
+
+        Assert.Equal(
+            """[{"role":"assistant","parts":[""" +
+            """{"type":"server_tool_call","id":"srvtoolu_3","name":"web_search","server_tool_call":{"type":"web_search","input":{"query":"q"}}},""" +
+            """{"type":"server_tool_call_response","id":"srvtoolu_3","server_tool_call_response":{"type":"web_search_tool_result","content":{"type":"web_search_tool_result_error","error_code":"max_uses_exceeded"}}}]""" +
+            ""","finish_reason":"end_turn"}]""",
+            GenAiContent.OutputMessages(response));
+    }
+
+    [Fact]
     public void OutputMessages_ToolInputOfSeveralJsonValues_IsKeptAsText()
     {
         var response = new ModelResponse { StopReason = "tool_use" };
@@ -169,6 +257,8 @@ public sealed class GenAiContentTests
             """{"type":"function","name":"Nameless"},{"type":"function","name":"web_search"}]""",
             GenAiContent.ToolDefinitions(tools));
     }
+
+    private static string Event(string name, string data) => $"event: {name}\ndata: {data}\n\n";
 
     private static ObservedBlock Block(int index, string type, string content, string? id = null, string? name = null)
     {

@@ -149,7 +149,7 @@ public sealed class MessageStreamObserver
         {
             Index = index,
             Type = type,
-            ToolUseId = block.TryGetProperty("id", out var id) ? id.GetString() : null,
+            ToolUseId = block.TryGetProperty("id", out var id) || block.TryGetProperty("tool_use_id", out id) ? id.GetString() : null,
             ToolName = block.TryGetProperty("name", out var name) ? name.GetString() : null,
         };
 
@@ -158,10 +158,15 @@ public sealed class MessageStreamObserver
         {
             Append(observed, text.GetString());
         }
-        else if (type == "tool_use" && block.TryGetProperty("input", out var input) && input.ValueKind == JsonValueKind.Object && input.EnumerateObject().Any())
+        else if ((type == "tool_use" || ObservedBlock.IsServerToolCall(type)) && block.TryGetProperty("input", out var input) && input.ValueKind == JsonValueKind.Object && input.EnumerateObject().Any())
         {
             Append(observed, input.GetRawText());
             observed.InputFromStartEvent = true;
+        }
+        else if (_keepText && ObservedBlock.IsServerToolResult(type) && block.TryGetProperty("content", out var result))
+        {
+            // A server tool's result arrives whole in this event; only content capture records it.
+            Append(observed, result.GetRawText());
         }
 
         Response.Blocks.Add(observed);

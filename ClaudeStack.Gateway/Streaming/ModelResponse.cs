@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text;
 
 namespace ClaudeStack.Gateway.Streaming;
@@ -10,11 +11,12 @@ public sealed class ObservedBlock
     /// <summary><c>text</c>, <c>thinking</c>, <c>tool_use</c>, ...</summary>
     public required string Type { get; init; }
 
+    /// <summary>A tool call's id, or for a server tool's result the id of the call it answers.</summary>
     public string? ToolUseId { get; init; }
 
     public string? ToolName { get; init; }
 
-    /// <summary>Text, thinking, or the tool input JSON as streamed (kept up to a limit).</summary>
+    /// <summary>Text, thinking, the tool input JSON as streamed, or a server tool's result (kept up to a limit).</summary>
     public StringBuilder Content { get; } = new();
 
     public bool Truncated { get; set; }
@@ -23,6 +25,13 @@ public sealed class ObservedBlock
     internal bool InputFromStartEvent { get; set; }
 
     public bool Complete { get; set; }
+
+    /// <summary>A call of a tool the upstream runs itself: a server tool (web search, code execution) or an MCP connector's.</summary>
+    public static bool IsServerToolCall([NotNullWhen(true)] string? type) => type is "server_tool_use" or "mcp_tool_use";
+
+    /// <summary>What such a tool returned (web_search_tool_result, mcp_tool_result, ...); <c>tool_result</c> is the client's own.</summary>
+    public static bool IsServerToolResult([NotNullWhen(true)] string? type) =>
+        type is not null && type.EndsWith("_tool_result", StringComparison.Ordinal) && type != "tool_result";
 }
 
 /// <summary>What the gateway learned about one model response, streamed or not.</summary>

@@ -38,7 +38,7 @@ public static class ModelResponseReader
                     {
                         Index = index++,
                         Type = String(block, "type") ?? "",
-                        ToolUseId = String(block, "id"),
+                        ToolUseId = String(block, "id") ?? String(block, "tool_use_id"),
                         ToolName = String(block, "name"),
                         Complete = true,
                     };
@@ -46,7 +46,8 @@ public static class ModelResponseReader
                     {
                         "text" => String(block, "text"),
                         "thinking" => String(block, "thinking"),
-                        "tool_use" when block.TryGetProperty("input", out var input) => input.GetRawText(),
+                        var call when (call == "tool_use" || ObservedBlock.IsServerToolCall(call)) && block.TryGetProperty("input", out var input) => input.GetRawText(),
+                        var type when ObservedBlock.IsServerToolResult(type) && block.TryGetProperty("content", out var result) => result.GetRawText(),
                         _ => null,
                     });
                     response.Blocks.Add(observed);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -8,7 +9,8 @@ namespace ClaudeStack.Gateway.Telemetry;
 
 /// <summary>
 /// Message content as JSON in the shape of the GenAI conventions, which the Aspire dashboard's GenAI view reads:
-/// messages with a role and parts of type text, tool_call{id,name,arguments}, tool_call_response{id,response}, reasoning.
+/// messages with a role and parts of type text, tool_call{id,name,arguments}, tool_call_response{id,response}, reasoning,
+/// server_tool_call{id,name,server_tool_call} and server_tool_call_response{id,server_tool_call_response}.
 /// Only built when content capture is on. Written straight from the request's JSON, so tool inputs and schemas are
 /// copied rather than parsed into objects first.
 /// </summary>
@@ -92,6 +94,7 @@ public static class GenAiContent
                     WriteToolCallStart(writer, block.ToolUseId, block.ToolName);
 
                     // No input_json_delta at all is a call without arguments, as Anthropic's own "input": {} says.
+                    writer.WritePropertyName("arguments");
                     WriteJsonOrText(writer, content.Length == 0 ? "{}" : content);
                     writer.WriteEndObject();
                     break;
@@ -100,6 +103,16 @@ public static class GenAiContent
                     break;
                 case "text":
                     WriteTextPart(writer, content);
+                    break;
+                case var call when ObservedBlock.IsServerToolCall(call):
+                    WriteServerToolCallStart(writer, block.ToolUseId, block.ToolName);
+                    WriteJsonOrText(writer, content.Length == 0 ? "{}" : content);
+                    EndServerToolPart(writer);
+                    break;
+                case var result when ObservedBlock.IsServerToolResult(result):
+                    WriteServerToolResultStart(writer, block.ToolUseId, result);
+                    WriteJsonOrText(writer, content.Length == 0 ? "null" : content);
+                    EndServerToolPart(writer);
                     break;
                 default:
                     // redacted_thinking, like any block whose content the stream does not carry as text, has nothing to show.
@@ -193,6 +206,16 @@ public static class GenAiContent
                 break;
             case "redacted_thinking":
                 break;
+            case var call when ObservedBlock.IsServerToolCall(call):
+                WriteServerToolCallStart(writer, OptionalString(block, "id"), OptionalString(block, "name"));
+                WriteBoundedJson(writer, block.TryGetProperty("input", out var serverInput) ? serverInput : default);
+                EndServerToolPart(writer);
+                break;
+            case var result when ObservedBlock.IsServerToolResult(result):
+                WriteServerToolResultStart(writer, OptionalString(block, "tool_use_id"), result);
+                WriteBoundedJson(writer, block.TryGetProperty("content", out var resultContent) ? resultContent : default);
+                EndServerToolPart(writer);
+                break;
             default:
                 WriteTextPart(writer, block.GetRawText());
                 break;
@@ -239,10 +262,61 @@ public static class GenAiContent
         writer.WriteString("name", name);
     }
 
+    /// <summary>
+    /// Opens a server_tool_call part; the caller writes the tool's input and closes it with <see cref="EndServerToolPart"/>.
+    /// The details carry the conventions' required type (the tool's name) and Anthropic's input as it is.
+    /// </summary>
+    private static void WriteServerToolCallStart(Utf8JsonWriter writer, string? id, string? name)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("type", "server_tool_call");
+        writer.WriteString("id", id);
+        writer.WriteString("name", name);
+        writer.WriteStartObject("server_tool_call");
+        writer.WriteString("type", name);
+        writer.WritePropertyName("input");
+    }
+
+    /// <summary>Opens a server_tool_call_response part typed by Anthropic's block type; the caller writes the content.</summary>
+    private static void WriteServerToolResultStart(Utf8JsonWriter writer, string? id, string blockType)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("type", "server_tool_call_response");
+        writer.WriteString("id", id);
+        writer.WriteStartObject("server_tool_call_response");
+        writer.WriteString("type", blockType);
+        writer.WritePropertyName("content");
+    }
+
+    private static void EndServerToolPart(Utf8JsonWriter writer)
+    {
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// A value from the request as JSON, or as cut text when it is larger than a part may be (a fetched page can be).
+    /// An absent value is null.
+    /// </summary>
+    private static void WriteBoundedJson(Utf8JsonWriter writer, JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.Undefined)
+        {
+            writer.WriteNullValue();
+        }
+        else if (JsonMarshal.GetRawUtf8Value(value).Length <= MaxPartChars)
+        {
+            value.WriteTo(writer);
+        }
+        else
+        {
+            writer.WriteStringValue(Truncate(value.GetRawText()));
+        }
+    }
+
     /// <summary>Streamed tool input as JSON when it is one JSON value, else as text (a model can stop mid-argument).</summary>
     private static void WriteJsonOrText(Utf8JsonWriter writer, string content)
     {
-        writer.WritePropertyName("arguments");
         var utf8 = Encoding.UTF8.GetBytes(content);
         if (IsSingleJsonValue(utf8))
         {
