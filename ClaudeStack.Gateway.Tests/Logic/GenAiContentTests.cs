@@ -44,8 +44,23 @@ public sealed class GenAiContentTests
             """{"type":"tool_call_response","id":"toolu_2","response":"one\n[image]"},""" +
             """{"type":"tool_call_response","id":"toolu_3","response":""},""" +
             """{"type":"text","content":"[image]"},{"type":"text","content":"[document]"},""" +
-            """{"type":"text","content":"{\"type\":\"container_upload\",\"file_id\":\"f1\"}"}]}]""",
+            """{"type":"container_upload","file_id":"f1"}]}]""",
             GenAiContent.InputMessages(messages));
+    }
+
+    [Fact]
+    public void InputMessages_BlockLargerThanAPart_WithoutAPartOfItsOwn_IsCutAsText()
+    {
+        var messages = Json(JsonSerializer.Serialize(new[]
+        {
+            new { role = "user", content = new object[] { new { type = "search_result", title = new string('t', GenAiContent.MaxPartChars) } } },
+        }));
+
+        using var captured = JsonDocument.Parse(GenAiContent.InputMessages(messages));
+
+        var part = captured.RootElement[0].GetProperty("parts")[0];
+        Assert.Equal("text", part.GetProperty("type").GetString());
+        Assert.StartsWith("{\"type\":\"search_result\",\"title\":\"ttt", part.GetProperty("content").GetString());
     }
 
     [Fact]

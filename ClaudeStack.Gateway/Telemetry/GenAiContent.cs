@@ -10,7 +10,8 @@ namespace ClaudeStack.Gateway.Telemetry;
 /// <summary>
 /// Message content as JSON in the shape of the GenAI conventions, which the Aspire dashboard's GenAI view reads:
 /// messages with a role and parts of type text, tool_call{id,name,arguments}, tool_call_response{id,response}, reasoning,
-/// server_tool_call{id,name,server_tool_call} and server_tool_call_response{id,server_tool_call_response}.
+/// server_tool_call{id,name,server_tool_call}, server_tool_call_response{id,server_tool_call_response}, and any other
+/// block as a generic part.
 /// Only built when content capture is on. Written straight from the request's JSON, so tool inputs and schemas are
 /// copied rather than parsed into objects first.
 /// </summary>
@@ -217,8 +218,24 @@ public static class GenAiContent
                 EndServerToolPart(writer);
                 break;
             default:
-                WriteTextPart(writer, block.GetRawText());
+                WriteGenericPart(writer, block);
                 break;
+        }
+    }
+
+    /// <summary>
+    /// A block the conventions have no part for is itself a generic part (a type and its fields), which the dashboard
+    /// lists field by field; one larger than a part may be is cut as text.
+    /// </summary>
+    private static void WriteGenericPart(Utf8JsonWriter writer, JsonElement block)
+    {
+        if (JsonMarshal.GetRawUtf8Value(block).Length <= MaxPartChars)
+        {
+            block.WriteTo(writer);
+        }
+        else
+        {
+            WriteTextPart(writer, block.GetRawText());
         }
     }
 
