@@ -43,7 +43,7 @@ public sealed class GenAiContentTests
             """{"role":"user","parts":[{"type":"tool_call_response","id":"toolu_1","response":"a.txt"},""" +
             """{"type":"tool_call_response","id":"toolu_2","response":"one\n[image]"},""" +
             """{"type":"tool_call_response","id":"toolu_3","response":""},""" +
-            """{"type":"text","content":"[image]"},{"type":"text","content":"[document]"},""" +
+            """{"type":"blob","mime_type":null,"modality":"image","content":"AAAA"},{"type":"document","source":{}},""" +
             """{"type":"container_upload","file_id":"f1"}]}]""",
             GenAiContent.InputMessages(messages));
     }
@@ -61,6 +61,47 @@ public sealed class GenAiContentTests
         var part = captured.RootElement[0].GetProperty("parts")[0];
         Assert.Equal("text", part.GetProperty("type").GetString());
         Assert.StartsWith("{\"type\":\"search_result\",\"title\":\"ttt", part.GetProperty("content").GetString());
+    }
+
+    [Fact]
+    public void InputMessages_ImagesAndDocuments_BecomeBlobUriFileOrTextParts()
+    {
+        // The dashboard shows a blob of an image type as the image and offers other blobs for download.
+        var messages = Json("""
+            [{"role":"user","content":[
+              {"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}},
+              {"type":"image","source":{"type":"url","url":"https://example.com/cat.png"}},
+              {"type":"image","source":{"type":"file","file_id":"file_011"}},
+              {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0x"},"title":"spec"},
+              {"type":"document","source":{"type":"text","media_type":"text/plain","data":"plain words"}},
+              {"type":"document","source":{"type":"content","content":[{"type":"text","text":"a"}]}}
+            ]}]
+            """);
+
+        Assert.Equal(
+            """[{"role":"user","parts":[""" +
+            """{"type":"blob","mime_type":"image/png","modality":"image","content":"iVBORw0KGgo="},""" +
+            """{"type":"uri","mime_type":null,"modality":"image","uri":"https://example.com/cat.png"},""" +
+            """{"type":"file","mime_type":null,"modality":"image","file_id":"file_011"},""" +
+            """{"type":"blob","mime_type":"application/pdf","modality":"document","content":"JVBERi0x"},""" +
+            """{"type":"text","content":"plain words"},""" +
+            """{"type":"document","source":{"type":"content","content":[{"type":"text","text":"a"}]}}]}]""",
+            GenAiContent.InputMessages(messages));
+    }
+
+    [Fact]
+    public void InputMessages_ImageLargerThanAPart_IsANoteOfItsTypeAndSize()
+    {
+        // Every later call of the conversation repeats the image: it is recorded only as large as any other part.
+        var data = new string('A', GenAiContent.MaxPartChars + 4);
+        var messages = Json(JsonSerializer.Serialize(new[]
+        {
+            new { role = "user", content = new object[] { new { type = "image", source = new { type = "base64", media_type = "image/jpeg", data } } } },
+        }));
+
+        Assert.Equal(
+            """[{"role":"user","parts":[{"type":"text","content":"[image/jpeg image, 96 KB, too large to record]"}]}]""",
+            GenAiContent.InputMessages(messages));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -10,14 +11,14 @@ namespace ClaudeStack.Gateway.Telemetry;
 /// <summary>
 /// Message content as JSON in the shape of the GenAI conventions, which the Aspire dashboard's GenAI view reads:
 /// messages with a role and parts of type text, tool_call{id,name,arguments}, tool_call_response{id,response}, reasoning,
-/// server_tool_call{id,name,server_tool_call}, server_tool_call_response{id,server_tool_call_response}, and any other
-/// block as a generic part.
+/// blob, uri and file (images and documents), server_tool_call{id,name,server_tool_call},
+/// server_tool_call_response{id,server_tool_call_response}, and any other block as a generic part.
 /// Only built when content capture is on. Written straight from the request's JSON, so tool inputs and schemas are
 /// copied rather than parsed into objects first.
 /// </summary>
 public static class GenAiContent
 {
-    /// <summary>Longest text kept per part; Claude Code's system prompt alone is ~80 KB.</summary>
+    /// <summary>Longest text (or inline base64 data) kept per part; Claude Code's system prompt alone is ~80 KB.</summary>
     public const int MaxPartChars = 128 * 1024;
 
     // A thread keeps its buffer between calls unless one call made it larger than this.
@@ -203,7 +204,7 @@ public static class GenAiContent
                 writer.WriteEndObject();
                 break;
             case "image" or "document":
-                WriteTextPart(writer, $"[{type}]");
+                WriteMediaPart(writer, block, type);
                 break;
             case "redacted_thinking":
                 break;
@@ -221,6 +222,60 @@ public static class GenAiContent
                 WriteGenericPart(writer, block);
                 break;
         }
+    }
+
+    /// <summary>
+    /// An image or document as the conventions' blob, uri or file part (the dashboard shows an image blob as the image
+    /// and offers other blobs for download), a text document as its text. Inline data longer than a part may be is a
+    /// note of its type and size instead: the history repeats an image on every later call of the conversation.
+    /// </summary>
+    private static void WriteMediaPart(Utf8JsonWriter writer, JsonElement block, string modality)
+    {
+        var source = block.TryGetProperty("source", out var value) && value.ValueKind == JsonValueKind.Object ? value : default;
+        var mediaType = StringOrNull(source, "media_type");
+        switch (StringOrNull(source, "type"))
+        {
+            case "base64" when source.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.String:
+                // The raw value, quotes included, measured without copying what may be megabytes.
+                var base64Chars = JsonMarshal.GetRawUtf8Value(data).Length - 2;
+                if (base64Chars > MaxPartChars)
+                {
+                    var what = mediaType is null ? modality : $"{mediaType} {modality}";
+                    WriteTextPart(writer, string.Create(CultureInfo.InvariantCulture, $"[{what}, {base64Chars / 4 * 3 / 1024:N0} KB, too large to record]"));
+                    break;
+                }
+
+                WriteMediaPartStart(writer, "blob", mediaType, modality);
+                writer.WritePropertyName("content");
+                data.WriteTo(writer);
+                writer.WriteEndObject();
+                break;
+            case "url" when StringOrNull(source, "url") is { } url:
+                WriteMediaPartStart(writer, "uri", mediaType, modality);
+                writer.WriteString("uri", url);
+                writer.WriteEndObject();
+                break;
+            case "file" when StringOrNull(source, "file_id") is { } fileId:
+                WriteMediaPartStart(writer, "file", mediaType, modality);
+                writer.WriteString("file_id", fileId);
+                writer.WriteEndObject();
+                break;
+            case "text" when StringOrNull(source, "data") is { } text:
+                WriteTextPart(writer, text);
+                break;
+            default:
+                WriteGenericPart(writer, block);
+                break;
+        }
+    }
+
+    /// <summary>Opens a blob, uri or file part; the caller writes what it refers to and closes it.</summary>
+    private static void WriteMediaPartStart(Utf8JsonWriter writer, string type, string? mediaType, string modality)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("type", type);
+        writer.WriteString("mime_type", mediaType);
+        writer.WriteString("modality", modality);
     }
 
     /// <summary>
@@ -357,6 +412,12 @@ public static class GenAiContent
             return false;
         }
     }
+
+    /// <summary>A string property of an object, or null when the element is no object or the property no string.</summary>
+    private static string? StringOrNull(JsonElement element, string property) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : null;
 
     private static string? OptionalString(JsonElement block, string property) =>
         block.TryGetProperty(property, out var value) ? value.GetString() : null;
