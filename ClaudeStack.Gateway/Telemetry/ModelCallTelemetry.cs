@@ -19,6 +19,7 @@ public sealed class ModelCallTelemetry : IDisposable
     private readonly ILogger _logger;
     private readonly SecretRedactor _redactor;
     private string? _errorType;
+    private string? _responseModel;
     private long? _firstChunkTimestamp;
     private bool _finished;
 
@@ -147,7 +148,7 @@ public sealed class ModelCallTelemetry : IDisposable
     /// <summary>Records what the response said: ids, model, finish reason and token usage (its words masked, like its text).</summary>
     public void RecordResponse(ModelResponse response)
     {
-        var responseModel = response.Model is null ? null : _redactor.Redact(response.Model);
+        var responseModel = _responseModel = response.Model is null ? null : _redactor.Redact(response.Model);
         if (Activity is not null)
         {
             AddTag(Names.ResponseId, response.Id is null ? null : _redactor.Redact(response.Id));
@@ -223,7 +224,7 @@ public sealed class ModelCallTelemetry : IDisposable
 
     public void SetStatusCode(int statusCode) => Activity?.SetTag(Names.HttpResponseStatusCode, statusCode);
 
-    /// <summary>Ends the span and records duration and time to first chunk, once.</summary>
+    /// <summary>Ends the span and records duration and time to first chunk (on the span too), once.</summary>
     public void Dispose()
     {
         if (_finished)
@@ -233,6 +234,11 @@ public sealed class ModelCallTelemetry : IDisposable
 
         _finished = true;
         var tags = _metricTags;
+        if (_responseModel is not null)
+        {
+            tags.Add(Names.ResponseModel, _responseModel);
+        }
+
         if (_errorType is not null)
         {
             tags.Add(Names.ErrorType, _errorType);
@@ -241,7 +247,13 @@ public sealed class ModelCallTelemetry : IDisposable
         GatewayTelemetry.OperationDuration.Record(Stopwatch.GetElapsedTime(_startTimestamp).TotalSeconds, tags);
         if (_firstChunkTimestamp is { } first)
         {
-            GatewayTelemetry.TimeToFirstChunk.Record(Stopwatch.GetElapsedTime(_startTimestamp, first).TotalSeconds, tags);
+            var timeToFirstChunk = Stopwatch.GetElapsedTime(_startTimestamp, first).TotalSeconds;
+            if (Activity is not null)
+            {
+                AddTag(Names.ResponseTimeToFirstChunk, timeToFirstChunk);
+            }
+
+            GatewayTelemetry.TimeToFirstChunk.Record(timeToFirstChunk, tags);
         }
 
         Activity?.Dispose();

@@ -21,6 +21,7 @@ public static class TelemetryNames
         public const string ResponseModel = "gen_ai.response.model";
         public const string ResponseId = "gen_ai.response.id";
         public const string ResponseFinishReasons = "gen_ai.response.finish_reasons";
+        public const string ResponseTimeToFirstChunk = "gen_ai.response.time_to_first_chunk";
         public const string UsageInputTokens = "gen_ai.usage.input_tokens";
         public const string UsageOutputTokens = "gen_ai.usage.output_tokens";
         public const string UsageCacheReadInputTokens = "gen_ai.usage.cache_read.input_tokens";
