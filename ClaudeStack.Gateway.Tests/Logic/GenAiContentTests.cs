@@ -134,6 +134,37 @@ public sealed class GenAiContentTests
     }
 
     [Fact]
+    public void RequestStringsAndValues_AreCopiedAsTheClientEscapedThem()
+    {
+        // Copying costs a tenth of reading and escaping again; the dashboard reads either spelling alike.
+        var messages = Json("""
+            [{"role":"user","content":[
+              {"type":"text","text":"a\/b\tc"},
+              {"type":"tool_use","id":"t","name":"Bash","input":{ "command" : "ls\/" }},
+              {"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"x\/y"}]}
+            ]}]
+            """);
+
+        Assert.Equal(
+            """[{"role":"user","parts":[{"type":"text","content":"a\/b\tc"},{"type":"tool_call","id":"t","name":"Bash","arguments":{ "command" : "ls\/" }},""" +
+            """{"type":"tool_call_response","id":"t","response":"x\/y"}]}]""",
+            GenAiContent.InputMessages(messages));
+    }
+
+    [Fact]
+    public void UnicodeEscapes_AreWrittenAsTheCharacters_SoAnEscapedSecretIsMasked()
+    {
+        var secret = "sk-ant-0123456789";
+        var messages = Json("""[{"role":"user","content":[{"type":"text","text":"key \u0073k-ant-0123456789"},{"type":"tool_use","id":"t","name":"Bash","input":{"k":"\u0073k-ant-0123456789"}}]}]""");
+
+        var captured = new SecretRedactor([secret]).Redact(GenAiContent.InputMessages(messages));
+
+        Assert.Equal(
+            """[{"role":"user","parts":[{"type":"text","content":"key [REDACTED]"},{"type":"tool_call","id":"t","name":"Bash","arguments":{"k":"[REDACTED]"}}]}]""",
+            captured);
+    }
+
+    [Fact]
     public void LongText_IsCutAtTheLimitAndMarked()
     {
         var text = new string('a', GenAiContent.MaxPartChars + 10);

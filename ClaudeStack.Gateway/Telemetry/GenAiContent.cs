@@ -13,8 +13,8 @@ namespace ClaudeStack.Gateway.Telemetry;
 /// messages with a role and parts of type text, tool_call{id,name,arguments}, tool_call_response{id,response}, reasoning,
 /// blob, uri and file (images and documents), server_tool_call{id,name,server_tool_call},
 /// server_tool_call_response{id,server_tool_call_response}, and any other block as a generic part.
-/// Only built when content capture is on. Written straight from the request's JSON, so tool inputs and schemas are
-/// copied rather than parsed into objects first.
+/// Only built when content capture is on. Written straight from the request's JSON: its strings, tool inputs and
+/// schemas are copied as the client wrote them rather than parsed into objects or strings first.
 /// </summary>
 public static class GenAiContent
 {
@@ -37,7 +37,7 @@ public static class GenAiContent
         writer.WriteStartArray();
         if (system.ValueKind == JsonValueKind.String)
         {
-            WriteTextPart(writer, system.GetString());
+            WriteTextPart(writer, system);
         }
         else if (system.ValueKind == JsonValueKind.Array)
         {
@@ -45,7 +45,7 @@ public static class GenAiContent
             {
                 if (block.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
                 {
-                    WriteTextPart(writer, text.GetString());
+                    WriteTextPart(writer, text);
                 }
             }
         }
@@ -64,7 +64,7 @@ public static class GenAiContent
             var content = message.GetProperty("content");
             if (content.ValueKind == JsonValueKind.String)
             {
-                WriteTextPart(writer, content.GetString());
+                WriteTextPart(writer, content);
             }
             else
             {
@@ -151,18 +151,19 @@ public static class GenAiContent
             if (tool.TryGetProperty("name", out var name))
             {
                 writer.WritePropertyName("name");
-                name.WriteTo(writer);
+                WriteRequestJson(writer, name);
             }
 
             if (tool.TryGetProperty("description", out var description) && description.ValueKind == JsonValueKind.String)
             {
-                writer.WriteString("description", Truncate(description.GetString()));
+                writer.WritePropertyName("description");
+                WriteRequestString(writer, description);
             }
 
             if (tool.TryGetProperty("input_schema", out var schema))
             {
                 writer.WritePropertyName("parameters");
-                schema.WriteTo(writer);
+                WriteRequestJson(writer, schema);
             }
 
             writer.WriteEndObject();
@@ -177,17 +178,17 @@ public static class GenAiContent
         switch (type)
         {
             case "text":
-                WriteTextPart(writer, OptionalString(block, "text"));
+                WriteTextPart(writer, Property(block, "text"));
                 break;
             case "thinking":
-                WriteReasoningPart(writer, OptionalString(block, "thinking"));
+                WriteReasoningPart(writer, Property(block, "thinking"));
                 break;
             case "tool_use":
                 WriteToolCallStart(writer, OptionalString(block, "id"), OptionalString(block, "name"));
                 writer.WritePropertyName("arguments");
                 if (block.TryGetProperty("input", out var input))
                 {
-                    input.WriteTo(writer);
+                    WriteRequestJson(writer, input);
                 }
                 else
                 {
@@ -200,7 +201,8 @@ public static class GenAiContent
                 writer.WriteStartObject();
                 writer.WriteString("type", "tool_call_response");
                 writer.WriteString("id", OptionalString(block, "tool_use_id"));
-                writer.WriteString("response", ToolResultText(block));
+                writer.WritePropertyName("response");
+                WriteToolResultResponse(writer, block);
                 writer.WriteEndObject();
                 break;
             case "image" or "document":
@@ -247,7 +249,7 @@ public static class GenAiContent
 
                 WriteMediaPartStart(writer, "blob", mediaType, modality);
                 writer.WritePropertyName("content");
-                data.WriteTo(writer);
+                WriteRequestJson(writer, data);
                 writer.WriteEndObject();
                 break;
             case "url" when StringOrNull(source, "url") is { } url:
@@ -260,7 +262,7 @@ public static class GenAiContent
                 writer.WriteString("file_id", fileId);
                 writer.WriteEndObject();
                 break;
-            case "text" when StringOrNull(source, "data") is { } text:
+            case "text" when source.TryGetProperty("data", out var text) && text.ValueKind == JsonValueKind.String:
                 WriteTextPart(writer, text);
                 break;
             default:
@@ -286,7 +288,7 @@ public static class GenAiContent
     {
         if (JsonMarshal.GetRawUtf8Value(block).Length <= MaxPartChars)
         {
-            block.WriteTo(writer);
+            WriteRequestJson(writer, block);
         }
         else
         {
@@ -294,27 +296,41 @@ public static class GenAiContent
         }
     }
 
-    private static string ToolResultText(JsonElement block)
+    /// <summary>A tool result's content as one string: its text, other blocks named in brackets.</summary>
+    private static void WriteToolResultResponse(Utf8JsonWriter writer, JsonElement block)
     {
         if (!block.TryGetProperty("content", out var content))
         {
-            return "";
+            writer.WriteStringValue("");
+            return;
         }
 
         if (content.ValueKind == JsonValueKind.String)
         {
-            return Truncate(content.GetString());
+            WriteRequestString(writer, content);
+            return;
+        }
+
+        if (content.ValueKind == JsonValueKind.Array && content.GetArrayLength() == 1
+            && content[0].TryGetProperty("text", out var onlyText) && onlyText.ValueKind == JsonValueKind.String)
+        {
+            WriteRequestString(writer, onlyText);
+            return;
         }
 
         var pieces = content.ValueKind == JsonValueKind.Array
             ? content.EnumerateArray().Select(part => part.TryGetProperty("text", out var text) ? text.GetString() : $"[{(part.TryGetProperty("type", out var type) ? type.GetString() : "part")}]")
             : [content.GetRawText()];
-        return Truncate(string.Join("\n", pieces));
+        writer.WriteStringValue(Truncate(string.Join("\n", pieces)));
     }
 
     private static void WriteTextPart(Utf8JsonWriter writer, string? text) => WriteContentPart(writer, "text", text);
 
+    private static void WriteTextPart(Utf8JsonWriter writer, JsonElement text) => WriteContentPart(writer, "text", text);
+
     private static void WriteReasoningPart(Utf8JsonWriter writer, string? text) => WriteContentPart(writer, "reasoning", text);
+
+    private static void WriteReasoningPart(Utf8JsonWriter writer, JsonElement text) => WriteContentPart(writer, "reasoning", text);
 
     /// <summary>A part whose payload is one truncated string: text or reasoning.</summary>
     private static void WriteContentPart(Utf8JsonWriter writer, string type, string? text)
@@ -324,6 +340,56 @@ public static class GenAiContent
         writer.WriteString("content", Truncate(text));
         writer.WriteEndObject();
     }
+
+    /// <summary>The same for a string of the request (absent or null is empty).</summary>
+    private static void WriteContentPart(Utf8JsonWriter writer, string type, JsonElement text)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("type", type);
+        writer.WritePropertyName("content");
+        WriteRequestString(writer, text);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// A string of the request, copied as the client escaped it when it needs no cutting (its escaped UTF-8 is never
+    /// shorter than its text); otherwise read, cut and written again. An absent or null value is empty; any other
+    /// kind throws, as reading it as a string would.
+    /// </summary>
+    private static void WriteRequestString(Utf8JsonWriter writer, JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.String && JsonMarshal.GetRawUtf8Value(value).Length - 2 <= MaxPartChars && !HasUnicodeEscape(value))
+        {
+            writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(value), skipInputValidation: true);
+        }
+        else
+        {
+            writer.WriteStringValue(Truncate(value.ValueKind == JsonValueKind.Undefined ? null : value.GetString()));
+        }
+    }
+
+    /// <summary>
+    /// A value of the request copied as the client wrote it: reading and escaping its strings again costs about ten
+    /// times the copy. The parsed request is valid JSON, so the copy is too.
+    /// </summary>
+    private static void WriteRequestJson(Utf8JsonWriter writer, JsonElement value)
+    {
+        if (HasUnicodeEscape(value))
+        {
+            value.WriteTo(writer);
+        }
+        else
+        {
+            writer.WriteRawValue(JsonMarshal.GetRawUtf8Value(value), skipInputValidation: true);
+        }
+    }
+
+    /// <summary>
+    /// Whether the client wrote a character as a \u escape. Such a value is written again, as the characters themselves,
+    /// so that a secret spelled with escapes is masked like one typed plainly. Claude Code writes \u only for control
+    /// characters, so this is rare.
+    /// </summary>
+    private static bool HasUnicodeEscape(JsonElement value) => JsonMarshal.GetRawUtf8Value(value).IndexOf("\\u"u8) >= 0;
 
     /// <summary>Opens a tool_call part; the caller writes <c>arguments</c> and closes it.</summary>
     private static void WriteToolCallStart(Utf8JsonWriter writer, string? id, string? name)
@@ -378,7 +444,7 @@ public static class GenAiContent
         }
         else if (JsonMarshal.GetRawUtf8Value(value).Length <= MaxPartChars)
         {
-            value.WriteTo(writer);
+            WriteRequestJson(writer, value);
         }
         else
         {
@@ -412,6 +478,10 @@ public static class GenAiContent
             return false;
         }
     }
+
+    /// <summary>A property of an object, or an undefined element when it has none.</summary>
+    private static JsonElement Property(JsonElement block, string property) =>
+        block.TryGetProperty(property, out var value) ? value : default;
 
     /// <summary>A string property of an object, or null when the element is no object or the property no string.</summary>
     private static string? StringOrNull(JsonElement element, string property) =>
