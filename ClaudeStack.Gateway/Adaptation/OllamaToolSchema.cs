@@ -105,12 +105,9 @@ public static class OllamaToolSchema
 
         foreach (var field in schema.EnumerateObject())
         {
-            var fits = field.NameEquals("type") ? IsStringOrNull(field.Value) || IsStringListOrNull(field.Value)
-                : field.NameEquals("description") ? IsStringOrNull(field.Value)
-                : field.NameEquals("enum") ? field.Value.ValueKind is JsonValueKind.Array or JsonValueKind.Null
-                : field.NameEquals("required") ? IsStringListOrNull(field.Value)
-                : field.NameEquals("properties") ? PropertiesDecode(field.Value)
-                : !field.NameEquals("anyOf") || AnyOfDecodes(field.Value);
+            var fits = KeywordFits(field)
+                && (!field.NameEquals("properties") || PropertiesDecode(field.Value))
+                && (!field.NameEquals("anyOf") || AnyOfDecodes(field.Value));
             if (!fits)
             {
                 return false;
@@ -119,6 +116,13 @@ public static class OllamaToolSchema
 
         return true;
     }
+
+    /// <summary>Whether a keyword of a property schema has the JSON kind api.ToolProperty's field for it takes.</summary>
+    private static bool KeywordFits(JsonProperty field) =>
+        field.NameEquals("type") ? IsStringOrNull(field.Value) || IsStringListOrNull(field.Value)
+        : field.NameEquals("description") ? IsStringOrNull(field.Value)
+        : field.NameEquals("enum") ? field.Value.ValueKind is JsonValueKind.Array or JsonValueKind.Null
+        : !field.NameEquals("required") || IsStringListOrNull(field.Value);
 
     private static bool AnyOfDecodes(JsonElement options)
     {
@@ -166,15 +170,7 @@ public static class OllamaToolSchema
         var removed = new HashSet<string>(StringComparer.Ordinal);
         foreach (var field in schema.EnumerateObject())
         {
-            var fits = field.Name switch
-            {
-                "type" => IsStringOrNull(field.Value) || IsStringListOrNull(field.Value),
-                "description" => IsStringOrNull(field.Value),
-                "enum" => field.Value.ValueKind is JsonValueKind.Array or JsonValueKind.Null,
-                "required" => IsStringListOrNull(field.Value),
-                _ => true,
-            };
-            if (!fits)
+            if (!KeywordFits(field))
             {
                 removed.Add(field.Name);
             }
