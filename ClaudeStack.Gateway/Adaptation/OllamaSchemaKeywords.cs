@@ -175,7 +175,7 @@ public static class OllamaSchemaKeywords
                 {
                     if (expandable || keyword.Name is "type" or "description")
                     {
-                        merged[keyword.Name] = Copy(keyword.Value);
+                        merged[keyword.Name] = OllamaToolSchema.NodeOf(keyword.Value);
                     }
                 }
             }
@@ -283,12 +283,5 @@ public static class OllamaSchemaKeywords
                 }
             }
         }
-
-        private static JsonNode? Copy(JsonElement element) => element.ValueKind switch
-        {
-            JsonValueKind.Object => JsonObject.Create(element),
-            JsonValueKind.Array => JsonArray.Create(element),
-            _ => JsonValue.Create(element),
-        };
     }
 }

@@ -209,7 +209,7 @@ public static class OllamaToolSchema
         var result = new JsonObject();
         foreach (var (property, change) in changes.Where(c => !c.Change.Drop))
         {
-            result[property.Name] = change.Replacement ?? Node(property.Value);
+            result[property.Name] = change.Replacement ?? NodeOf(property.Value);
         }
 
         return new Change(false, result);
@@ -234,7 +234,7 @@ public static class OllamaToolSchema
             return Change.None;
         }
 
-        return new Change(false, new JsonArray([.. changes.Where(c => !c.Change.Drop).Select(c => c.Change.Replacement ?? Node(c.Option))]));
+        return new Change(false, new JsonArray([.. changes.Where(c => !c.Change.Drop).Select(c => c.Change.Replacement ?? NodeOf(c.Option))]));
     }
 
     private static void Note(JsonProperty field, Change change, Dictionary<string, JsonNode?> rewritten, HashSet<string> removed)
@@ -262,15 +262,15 @@ public static class OllamaToolSchema
         {
             if (!removed.Contains(field.Name))
             {
-                result[field.Name] = rewritten.TryGetValue(field.Name, out var replacement) ? replacement : Node(field.Value);
+                result[field.Name] = rewritten.TryGetValue(field.Name, out var replacement) ? replacement : NodeOf(field.Value);
             }
         }
 
         return result;
     }
 
-    /// <summary>The unchanged part, backed by the request's document rather than copied.</summary>
-    private static JsonNode? Node(JsonElement element) => element.ValueKind switch
+    /// <summary>A part of a schema as a node, backed by the request's document rather than copied.</summary>
+    internal static JsonNode? NodeOf(JsonElement element) => element.ValueKind switch
     {
         JsonValueKind.Object => JsonObject.Create(element),
         JsonValueKind.Array => JsonArray.Create(element),
