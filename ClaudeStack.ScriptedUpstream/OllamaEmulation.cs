@@ -91,26 +91,51 @@ public sealed class OllamaEmulation
             "/api/ps" => Json(new JsonObject { ["models"] = new JsonArray([.. Models.Where(m => m.LoadedContextLength is not null).Select(Running)]) }),
             "/api/show" => Show(request),
             "/api/pull" => Pull(request),
-            _ when CloudDisabled && request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && IsCloudModelName(request.Model) =>
-                ScriptedReply.OllamaError(403, "ollama cloud is disabled: remote model is unavailable"),
-            _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && OllamaToolDecoding.Refusal(request.Json) is { } refusal =>
-                // The Anthropic middleware converts the request before the chat handler looks the model up.
-                ScriptedReply.AnthropicError(400, "invalid_request_error", refusal),
-            _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && Find(request.Model) is null =>
-                // The Anthropic middleware turns the native 404 into an Anthropic not_found_error.
-                ScriptedReply.AnthropicError(404, "not_found_error", $"model '{request.Model}' not found"),
-            _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && !Find(request.Model)!.Capabilities.Contains("completion") =>
-                // ChatHandler, when scheduleRunner finds no completion capability (an embedding model).
-                ScriptedReply.AnthropicError(400, "invalid_request_error", $"\"{request.Model}\" does not support chat"),
-            _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && !Find(request.Model)!.Capabilities.Contains("tools") && OffersTools(request.Json) =>
-                // scheduleRunner's CheckCapabilities, before any runner starts; the model is named in full.
-                ScriptedReply.AnthropicError(400, "invalid_request_error", $"{FullName(request.Model!)} does not support tools"),
-            _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) && Find(request.Model) is { } blind && (!blind.Capabilities.Contains("vision") || blind.ProjectorMissing) && HoldsImage(request.Json) =>
-                // Ollama hands the image to llama-server (llm/llama_server.go Chat), which has no projector for this
-                // model and answers 500 with the body below; Ollama passes the status and the body on as the message.
-                ScriptedReply.AnthropicError(500, "api_error", NoProjectorError),
+            _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) => RefuseMessagesCall(request),
             _ => null,
         };
+    }
+
+    /// <summary>What Ollama answers to a Messages call before any model runs, in the order it checks; null when the script answers.</summary>
+    private ScriptedReply? RefuseMessagesCall(UpstreamRequest request)
+    {
+        if (CloudDisabled && IsCloudModelName(request.Model))
+        {
+            return ScriptedReply.OllamaError(403, "ollama cloud is disabled: remote model is unavailable");
+        }
+
+        if (OllamaToolDecoding.Refusal(request.Json) is { } refusal)
+        {
+            // The Anthropic middleware converts the request before the chat handler looks the model up.
+            return ScriptedReply.AnthropicError(400, "invalid_request_error", refusal);
+        }
+
+        if (Find(request.Model) is not { } model)
+        {
+            // The Anthropic middleware turns the native 404 into an Anthropic not_found_error.
+            return ScriptedReply.AnthropicError(404, "not_found_error", $"model '{request.Model}' not found");
+        }
+
+        if (!model.Capabilities.Contains("completion"))
+        {
+            // ChatHandler, when scheduleRunner finds no completion capability (an embedding model).
+            return ScriptedReply.AnthropicError(400, "invalid_request_error", $"\"{request.Model}\" does not support chat");
+        }
+
+        if (!model.Capabilities.Contains("tools") && OffersTools(request.Json))
+        {
+            // scheduleRunner's CheckCapabilities, before any runner starts; the model is named in full.
+            return ScriptedReply.AnthropicError(400, "invalid_request_error", $"{FullName(request.Model!)} does not support tools");
+        }
+
+        if ((!model.Capabilities.Contains("vision") || model.ProjectorMissing) && HoldsImage(request.Json))
+        {
+            // Ollama hands the image to llama-server (llm/llama_server.go Chat), which has no projector for this
+            // model and answers 500 with the body below; Ollama passes the status and the body on as the message.
+            return ScriptedReply.AnthropicError(500, "api_error", NoProjectorError);
+        }
+
+        return null;
     }
 
     private static bool OffersTools(JsonNode? body) => body?["tools"] is JsonArray { Count: > 0 };
