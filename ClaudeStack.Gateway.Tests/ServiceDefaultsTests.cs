@@ -89,6 +89,45 @@ public sealed class ServiceDefaultsTests
         Assert.True(receiver.AnyBodyContains(marker));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task BatchOverTheDashboardsLimit_ArrivesWhole(bool grpc)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var receiver = await OtlpReceiver.StartAsync(ct);
+        var marker = NewMarker();
+        const int SpanCount = 24;
+        // 24 spans of ~256 KB end together, so one batch of ~6 MB: as many model calls with their conversation
+        // captured, from subagents ending at once.
+        var payload = new string('x', 256 * 1024);
+
+        await using (var app = await TestApp.StartAsync(ExportingTo(receiver, grpc: grpc), ct))
+        {
+            for (var index = 0; index < SpanCount; index++)
+            {
+                using var activity = TestSource.StartActivity("test.large");
+                Assert.NotNull(activity);
+                activity.SetTag("test.marker", marker);
+                activity.SetTag("test.index", index);
+                activity.SetTag("test.payload", payload);
+            }
+
+            await app.StopAsync(ct);
+        }
+
+        var spans = await receiver.WaitForSpansAsync(
+            s => s.Attributes.GetString("test.marker") == marker, count: SpanCount, timeout: WaitLimit, cancellationToken: ct);
+        Assert.Equal(Enumerable.Range(0, SpanCount), spans.Select(s => (int)s.Attributes.GetInt("test.index")!.Value).Order());
+        Assert.All(spans, s => Assert.Equal(payload, s.Attributes.GetString("test.payload")));
+        Assert.All(spans, s => Assert.Equal(ServiceName, s.ServiceName));
+        Assert.Empty(receiver.RejectedRequests);
+        var traceRequests = receiver.Requests.Where(r => r.Signal == OtlpSignal.Traces).ToList();
+        Assert.True(traceRequests.Count >= 2, $"{traceRequests.Count} trace export request(s)");
+        Assert.All(traceRequests, r => Assert.InRange(r.Body.Length, 1, OtlpReceiver.MaxRequestBytes));
+        Assert.All(traceRequests, r => Assert.Equal(grpc ? "application/grpc" : "application/x-protobuf", r.ContentType));
+    }
+
     [Fact]
     public async Task OtlpEndpointConfigured_ExportsLogsCorrelatedWithSpans()
     {
@@ -285,9 +324,9 @@ public sealed class ServiceDefaultsTests
 
     private static string NewMarker() => Guid.NewGuid().ToString("N");
 
-    private static Dictionary<string, string?> ExportingTo(OtlpReceiver receiver, string? apiKey = null)
+    private static Dictionary<string, string?> ExportingTo(OtlpReceiver receiver, string? apiKey = null, bool grpc = false)
     {
-        var settings = receiver.ExporterSettings(ServiceName, apiKey is null ? string.Empty : $"{ApiKeyHeader}={apiKey}");
+        var settings = receiver.ExporterSettings(ServiceName, apiKey is null ? string.Empty : $"{ApiKeyHeader}={apiKey}", grpc);
         settings["OTEL_RESOURCE_ATTRIBUTES"] = "deployment.environment.name=test";
         return settings;
     }

@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
+using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
 
 // Same namespace as Aspire's ServiceDefaults template so that hosts get these extensions without a using.
@@ -120,6 +121,10 @@ public static class ServiceDefaultsExtensions
             .WithTracing(tracing => tracing.AddSource(TracingSources))
             .WithMetrics(metrics => metrics.AddMeter(Meters));
         telemetry.UseOtlpExporter();
+        // Every signal's exporter starts from these options: the trace exporter's batches of model calls with their
+        // content can outgrow what the dashboard accepts in one request.
+        var configuration = builder.Configuration;
+        builder.Services.ConfigureAll<OtlpExporterOptions>(options => OtlpExportSizeLimiter.Install(options, configuration));
 
         // First in the list so the providers exist before any other hosted service starts emitting telemetry.
         builder.Services.Insert(0, ServiceDescriptor.Singleton<IHostedService, TelemetryLifetimeService>());

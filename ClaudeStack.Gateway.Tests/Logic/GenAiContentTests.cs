@@ -14,6 +14,70 @@ public sealed class GenAiContentTests
     private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement;
 
     [Fact]
+    public void InputMessages_OverTheBudget_KeepTheTaskAndTheNewestMessages()
+    {
+        // A long session: the task, then 60 turns of ~100 KB each (6 MB), then the turn the model is answering.
+        var turns = Enumerable.Range(0, 60).Select(index => new
+        {
+            role = index % 2 == 0 ? "assistant" : "user",
+            content = $"turn-{index} " + new string('t', 100 * 1024),
+        });
+        var messages = JsonSerializer.SerializeToElement(
+            new[] { new { role = "user", content = "the task" } }.Concat(turns).Append(new { role = "user", content = "latest" }));
+
+        var written = GenAiContent.InputMessages(messages);
+
+        Assert.InRange(Encoding.UTF8.GetByteCount(written), 1, GenAiContent.MaxInputMessagesBytes);
+        var recorded = Json(written).EnumerateArray()
+            .Select(m => (Role: m.GetProperty("role").GetString(), Text: m.GetProperty("parts")[0].GetProperty("content").GetString()!))
+            .ToList();
+        Assert.Equal(("user", "the task"), recorded[0]);
+        Assert.Equal("system", recorded[1].Role);
+        var kept = recorded.Count - 3;
+        Assert.StartsWith($"[{60 - kept} earlier messages (", recorded[1].Text, StringComparison.Ordinal);
+        Assert.Contains("not recorded", recorded[1].Text, StringComparison.Ordinal);
+        // The messages kept are the newest, in order, up to the one the model answers.
+        Assert.InRange(kept, 18, 20);
+        Assert.Equal(
+            Enumerable.Range(60 - kept, kept).Select(index => $"turn-{index} "),
+            recorded.Skip(2).SkipLast(1).Select(m => m.Text[..(m.Text.IndexOf(' ', StringComparison.Ordinal) + 1)]));
+        Assert.Equal(("user", "latest"), recorded[^1]);
+    }
+
+    [Fact]
+    public void InputMessages_WithinTheBudget_AreAllRecorded()
+    {
+        var messages = JsonSerializer.SerializeToElement(
+            Enumerable.Range(0, 10).Select(index => new { role = "user", content = $"turn-{index} " + new string('t', 100 * 1024) }));
+
+        var recorded = Json(GenAiContent.InputMessages(messages)).EnumerateArray().ToList();
+
+        Assert.Equal(10, recorded.Count);
+        Assert.All(recorded, m => Assert.Equal("user", m.GetProperty("role").GetString()));
+    }
+
+    [Fact]
+    public void InputMessages_OneMessageOfManyLargeParts_IsCutShort()
+    {
+        // 40 tool results of 100 KB in the one message the model answers (parallel reads of large files).
+        var results = Enumerable.Range(0, 40).Select(index => new
+        {
+            type = "tool_result",
+            tool_use_id = $"toolu_{index}",
+            content = new string('r', 100 * 1024),
+        });
+        var messages = JsonSerializer.SerializeToElement(new[] { new { role = "user", content = results.ToArray() } });
+
+        var written = GenAiContent.InputMessages(messages);
+
+        Assert.InRange(Encoding.UTF8.GetByteCount(written), 1, GenAiContent.MaxInputMessagesBytes * 2);
+        var parts = Json(written)[0].GetProperty("parts").EnumerateArray().ToList();
+        Assert.InRange(parts.Count, 10, 39);
+        Assert.Equal("tool_call_response", parts[0].GetProperty("type").GetString());
+        Assert.Equal($"[{40 - (parts.Count - 1)} more parts of this message not recorded: a span keeps its input messages under 2 MB]", parts[^1].GetProperty("content").GetString());
+    }
+
+    [Fact]
     public void InputMessages_MapEveryAnthropicBlockToAGenAiPart()
     {
         var messages = Json("""

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Net;
@@ -8,21 +9,29 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace ClaudeStack.Gateway.Tests.Support;
 
 /// <summary>
-/// A loopback OTLP/HTTP (protobuf) collector for tests: real Kestrel on 127.0.0.1 with an ephemeral port.
+/// A loopback OTLP collector for tests, over HTTP (protobuf) and gRPC: real Kestrel on 127.0.0.1 with ephemeral ports.
 /// Every accepted body is kept raw (so tests can search the exported bytes for secrets) and trace, log and
-/// metric export requests are decoded into plain records.
+/// metric export requests are decoded into plain records. Like the Aspire dashboard it refuses a request over 4 MiB
+/// (on OTLP/HTTP with 400, on gRPC with RESOURCE_EXHAUSTED, gRPC's default receive limit).
 /// </summary>
 public sealed class OtlpReceiver : IAsyncDisposable
 {
     public const string TracesPath = "/v1/traces";
     public const string MetricsPath = "/v1/metrics";
     public const string LogsPath = "/v1/logs";
+    public const int MaxRequestBytes = 4 * 1024 * 1024;
+
+    private const string GrpcTracesPath = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+    private const string GrpcMetricsPath = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+    private const string GrpcLogsPath = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+    private const int GrpcFrameHeaderBytes = 5;
 
     private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 
@@ -41,17 +50,20 @@ public sealed class OtlpReceiver : IAsyncDisposable
         this.requiredHeaders = requiredHeaders ?? new Dictionary<string, string>();
     }
 
-    /// <summary>Base address to give an exporter, e.g. <c>http://127.0.0.1:54321</c> (no signal path).</summary>
+    /// <summary>Base address to give an OTLP/HTTP exporter, e.g. <c>http://127.0.0.1:54321</c> (no signal path).</summary>
     public Uri Endpoint { get; private set; } = null!;
+
+    /// <summary>Address to give an OTLP/gRPC exporter: HTTP/2 without TLS.</summary>
+    public Uri GrpcEndpoint { get; private set; } = null!;
 
     /// <summary>
     /// Configuration that makes a ServiceDefaults app export every signal here and nowhere else. Every OTLP key is set
     /// explicitly so that values in the test process's environment cannot leak in; callers add their own settings.
     /// </summary>
-    public Dictionary<string, string?> ExporterSettings(string serviceName, string headers = "") => new()
+    public Dictionary<string, string?> ExporterSettings(string serviceName, string headers = "", bool grpc = false) => new()
     {
-        ["OTEL_EXPORTER_OTLP_ENDPOINT"] = this.Endpoint.ToString(),
-        ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+        ["OTEL_EXPORTER_OTLP_ENDPOINT"] = (grpc ? this.GrpcEndpoint : this.Endpoint).ToString(),
+        ["OTEL_EXPORTER_OTLP_PROTOCOL"] = grpc ? "grpc" : "http/protobuf",
         ["OTEL_EXPORTER_OTLP_HEADERS"] = headers,
         ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = string.Empty,
         ["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"] = string.Empty,
@@ -63,7 +75,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
     /// <summary>Accepted export requests, in arrival order.</summary>
     public IReadOnlyList<OtlpExportRequest> Requests => this.Snapshot(this.requests);
 
-    /// <summary>Requests refused with 401 because a required header was missing or wrong.</summary>
+    /// <summary>Requests refused because a required header was missing or wrong, or because they were too large.</summary>
     public IReadOnlyList<OtlpExportRequest> RejectedRequests => this.Snapshot(this.rejected);
 
     public IReadOnlyList<OtlpSpan> Spans => this.Snapshot(this.spans);
@@ -74,7 +86,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
 
     /// <summary>
     /// Starts listening. When <paramref name="requiredHeaders"/> is given, requests lacking any of those
-    /// header values are answered 401 and recorded only in <see cref="RejectedRequests"/>.
+    /// header values are refused (401, or UNAUTHENTICATED over gRPC) and recorded only in <see cref="RejectedRequests"/>.
     /// </summary>
     public static async Task<OtlpReceiver> StartAsync(
         CancellationToken cancellationToken,
@@ -83,7 +95,12 @@ public sealed class OtlpReceiver : IAsyncDisposable
         var receiver = new OtlpReceiver(requiredHeaders);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            kestrel.Listen(IPAddress.Loopback, 0);
+            // gRPC without TLS is HTTP/2 with prior knowledge, which an endpoint also speaking HTTP/1.1 cannot offer.
+            kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2);
+        });
         // The app under test listens to the process-wide "Microsoft.AspNetCore" source; giving this server its own
         // unlistened source keeps the receiver's requests out of the exported traces (and out of a feedback loop).
         builder.Services.AddSingleton(new ActivitySource("OtlpReceiver.Hosting"));
@@ -92,12 +109,17 @@ public sealed class OtlpReceiver : IAsyncDisposable
         app.MapPost(TracesPath, context => receiver.ReceiveAsync(context, OtlpSignal.Traces));
         app.MapPost(MetricsPath, context => receiver.ReceiveAsync(context, OtlpSignal.Metrics));
         app.MapPost(LogsPath, context => receiver.ReceiveAsync(context, OtlpSignal.Logs));
+        app.MapPost(GrpcTracesPath, context => receiver.ReceiveGrpcAsync(context, OtlpSignal.Traces));
+        app.MapPost(GrpcMetricsPath, context => receiver.ReceiveGrpcAsync(context, OtlpSignal.Metrics));
+        app.MapPost(GrpcLogsPath, context => receiver.ReceiveGrpcAsync(context, OtlpSignal.Logs));
         await app.StartAsync(cancellationToken);
 
         receiver.app = app;
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>()
-            .Addresses.Single();
-        receiver.Endpoint = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        // Kestrel lists the addresses in the order the endpoints were configured.
+        var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>()
+            .Addresses.Select(address => new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal))).ToList();
+        receiver.Endpoint = addresses[0];
+        receiver.GrpcEndpoint = addresses[1];
         return receiver;
     }
 
@@ -204,20 +226,9 @@ public sealed class OtlpReceiver : IAsyncDisposable
     private async Task ReceiveAsync(HttpContext context, OtlpSignal signal)
     {
         var body = await ReadBodyAsync(context.Request, context.RequestAborted);
-        var headers = context.Request.Headers.ToDictionary(
-            h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
-        var request = new OtlpExportRequest(signal, context.Request.ContentType, headers, body);
-
-        var authorized = this.requiredHeaders.All(
-            required => headers.TryGetValue(required.Key, out var actual) && actual == required.Value);
-        if (!authorized)
+        var request = new OtlpExportRequest(signal, context.Request.ContentType, HeadersOf(context), body);
+        if (!this.Authorized(request))
         {
-            lock (this.gate)
-            {
-                this.rejected.Add(request);
-                this.Signal();
-            }
-
             context.Response.StatusCode = StatusCodes.Status401Unauthorized;
             return;
         }
@@ -228,29 +239,108 @@ public sealed class OtlpReceiver : IAsyncDisposable
             return;
         }
 
-        // Decoded outside the lock; a malformed body fails the request (400) rather than the test process.
+        // 400 for a malformed body and, as the Aspire dashboard answers, for one over the limit.
+        context.Response.StatusCode = this.Accept(request) == Outcome.Accepted
+            ? StatusCodes.Status200OK
+            : StatusCodes.Status400BadRequest;
+
+        // An empty Export*ServiceResponse message is a zero-length protobuf body: full success.
+        context.Response.ContentType = "application/x-protobuf";
+    }
+
+    private async Task ReceiveGrpcAsync(HttpContext context, OtlpSignal signal)
+    {
+        const string Ok = "0", ResourceExhausted = "8", Internal = "13", Unauthenticated = "16";
+        var framed = await ReadBodyAsync(context.Request, context.RequestAborted);
+        context.Response.ContentType = "application/grpc";
+
+        // One uncompressed message: flag byte 0, then its length (big-endian), then the message.
+        if (framed.Length < GrpcFrameHeaderBytes || framed[0] != 0 ||
+            BinaryPrimitives.ReadUInt32BigEndian(framed.AsSpan(1)) != framed.Length - GrpcFrameHeaderBytes)
+        {
+            context.Response.AppendTrailer("grpc-status", Internal);
+            return;
+        }
+
+        var request = new OtlpExportRequest(signal, context.Request.ContentType, HeadersOf(context), framed[GrpcFrameHeaderBytes..]);
+        if (!this.Authorized(request))
+        {
+            context.Response.AppendTrailer("grpc-status", Unauthenticated);
+            return;
+        }
+
+        switch (this.Accept(request))
+        {
+            case Outcome.Accepted:
+                // An empty Export*ServiceResponse in one frame.
+                await context.Response.Body.WriteAsync(new byte[GrpcFrameHeaderBytes], context.RequestAborted);
+                context.Response.AppendTrailer("grpc-status", Ok);
+                break;
+            case Outcome.TooLarge:
+                // What ASP.NET Core's gRPC server answers a message over its MaxReceiveMessageSize.
+                context.Response.AppendTrailer("grpc-status", ResourceExhausted);
+                context.Response.AppendTrailer("grpc-message", "Received message exceeds the maximum configured message size.");
+                break;
+            default:
+                context.Response.AppendTrailer("grpc-status", Internal);
+                break;
+        }
+    }
+
+    private static Dictionary<string, string> HeadersOf(HttpContext context) =>
+        context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+
+    private bool Authorized(OtlpExportRequest request)
+    {
+        var authorized = this.requiredHeaders.All(
+            required => request.Headers.TryGetValue(required.Key, out var actual) && actual == required.Value);
+        if (!authorized)
+        {
+            this.Reject(request);
+        }
+
+        return authorized;
+    }
+
+    private void Reject(OtlpExportRequest request)
+    {
+        lock (this.gate)
+        {
+            this.rejected.Add(request);
+            this.Signal();
+        }
+    }
+
+    private Outcome Accept(OtlpExportRequest request)
+    {
+        if (request.Body.Length > MaxRequestBytes)
+        {
+            this.Reject(request);
+            return Outcome.TooLarge;
+        }
+
+        // Decoded outside the lock; a malformed body fails the request rather than the test process.
         List<OtlpSpan> newSpans = [];
         List<OtlpLogRecord> newLogs = [];
         List<OtlpMetric> newMetrics = [];
         try
         {
-            switch (signal)
+            switch (request.Signal)
             {
                 case OtlpSignal.Traces:
-                    newSpans = OtlpDecoder.DecodeTraces(body);
+                    newSpans = OtlpDecoder.DecodeTraces(request.Body);
                     break;
                 case OtlpSignal.Logs:
-                    newLogs = OtlpDecoder.DecodeLogs(body);
+                    newLogs = OtlpDecoder.DecodeLogs(request.Body);
                     break;
                 case OtlpSignal.Metrics:
-                    newMetrics = OtlpDecoder.DecodeMetrics(body);
+                    newMetrics = OtlpDecoder.DecodeMetrics(request.Body);
                     break;
             }
         }
         catch (InvalidDataException)
         {
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
-            return;
+            return Outcome.Malformed;
         }
 
         lock (this.gate)
@@ -262,9 +352,14 @@ public sealed class OtlpReceiver : IAsyncDisposable
             this.Signal();
         }
 
-        // An empty Export*ServiceResponse message is a zero-length protobuf body: full success.
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "application/x-protobuf";
+        return Outcome.Accepted;
+    }
+
+    private enum Outcome
+    {
+        Accepted,
+        TooLarge,
+        Malformed,
     }
 
     // Caller holds the gate: wakes every waiter, which then re-evaluates its predicate.

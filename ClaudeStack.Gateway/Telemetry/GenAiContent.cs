@@ -21,6 +21,15 @@ public static class GenAiContent
     /// <summary>Longest text (or inline base64 data) kept per part; Claude Code's system prompt alone is ~80 KB.</summary>
     public const int MaxPartChars = 128 * 1024;
 
+    /// <summary>
+    /// Most of the request's JSON a span records as input messages. A span travels whole in one export request, which
+    /// the Aspire dashboard refuses over 4 MiB: past this, the oldest messages but the opening one are left out.
+    /// </summary>
+    public const int MaxInputMessagesBytes = 2 * 1024 * 1024;
+
+    // MaxInputMessagesBytes, in the words a reader of the span sees.
+    private const string NotRecorded = "not recorded: a span keeps its input messages under 2 MB";
+
     // A thread keeps its buffer between calls unless one call made it larger than this.
     private const int KeptBufferBytes = 256 * 1024;
 
@@ -55,9 +64,22 @@ public static class GenAiContent
 
     public static string InputMessages(JsonElement messages) => Write(messages, static (writer, messages) =>
     {
+        var (leaveOutFrom, leaveOutTo, leftOutBytes) = MessagesOverBudget(messages);
         writer.WriteStartArray();
+        var index = 0;
         foreach (var message in messages.EnumerateArray())
         {
+            var position = index++;
+            if (position == leaveOutFrom)
+            {
+                WriteNoteMessage(writer, $"[{leaveOutTo - leaveOutFrom} earlier messages ({leftOutBytes / 1024} KB) {NotRecorded}]");
+            }
+
+            if (position >= leaveOutFrom && position < leaveOutTo)
+            {
+                continue;
+            }
+
             writer.WriteStartObject();
             writer.WriteString("role", message.GetProperty("role").GetString() ?? "user");
             writer.WriteStartArray("parts");
@@ -68,9 +90,18 @@ public static class GenAiContent
             }
             else
             {
+                var left = content.GetArrayLength();
                 foreach (var block in content.EnumerateArray())
                 {
+                    // The newest message is kept whatever its size; only one with dozens of large parts gets here.
+                    if (writer.BytesCommitted + writer.BytesPending > MaxInputMessagesBytes * 3 / 2)
+                    {
+                        WriteTextPart(writer, $"[{left} more parts of this message {NotRecorded}]");
+                        break;
+                    }
+
                     WriteInputPart(writer, block);
+                    left--;
                 }
             }
 
@@ -171,6 +202,45 @@ public static class GenAiContent
 
         writer.WriteEndArray();
     });
+
+    /// <summary>
+    /// Which messages to leave out, [From, To), so the rest fit the budget: none when the request's messages fit.
+    /// The newest messages are what the model answered, so they stay; so does the opening one (the task), when small.
+    /// </summary>
+    private static (int From, int To, long Bytes) MessagesOverBudget(JsonElement messages)
+    {
+        if (JsonMarshal.GetRawUtf8Value(messages).Length <= MaxInputMessagesBytes)
+        {
+            return (-1, -1, 0);
+        }
+
+        var sizes = new List<int>();
+        foreach (var message in messages.EnumerateArray())
+        {
+            sizes.Add(JsonMarshal.GetRawUtf8Value(message).Length);
+        }
+
+        var from = sizes[0] <= MaxInputMessagesBytes / 4 ? 1 : 0;
+        long room = MaxInputMessagesBytes - (from == 1 ? sizes[0] : 0) - sizes[^1];
+        var to = sizes.Count - 1;
+        while (to > from && sizes[to - 1] <= room)
+        {
+            room -= sizes[--to];
+        }
+
+        return to > from ? (from, to, sizes[from..to].Sum(size => (long)size)) : (-1, -1, 0);
+    }
+
+    // A message of its own, from the system role, so it reads as no part of the conversation.
+    private static void WriteNoteMessage(Utf8JsonWriter writer, string text)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("role", "system");
+        writer.WriteStartArray("parts");
+        WriteTextPart(writer, text);
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
 
     private static void WriteInputPart(Utf8JsonWriter writer, JsonElement block)
     {

@@ -1,0 +1,172 @@
+using System.Buffers.Binary;
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Configuration;
+using OpenTelemetry.Exporter;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>
+/// Sends an OTLP export request larger than the receiver accepts as several smaller ones. The Aspire dashboard, like
+/// any gRPC server left at its defaults, refuses a request over 4 MiB and with it every span in it; a batch of model
+/// calls with their content captured (each carries the conversation so far) reaches that in a busy second.
+/// Only requests over the limit are touched: their parts go one after another, and the first refused part's answer
+/// is what the exporter sees, as it would have seen for the whole request.
+/// </summary>
+internal sealed class OtlpExportSizeLimiter(int maxRequestBytes) : DelegatingHandler(new SocketsHttpHandler())
+{
+    /// <summary>The Aspire dashboard's limit on both its OTLP endpoints, and gRPC's default receive limit.</summary>
+    public const int AspireDashboardLimitBytes = 4 * 1024 * 1024;
+
+    private const int GrpcFrameHeaderBytes = 5;
+    private const string GrpcStatusHeader = "grpc-status";
+    private const string GrpcEncodingHeader = "grpc-encoding";
+
+    // The exporter's own client uses these certificate settings; a client of ours would drop them.
+    private static readonly string[] CertificateKeys =
+    [
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+    ];
+
+    /// <summary>
+    /// Gives the exporter a client that splits oversized requests, unless the configuration sets certificates for
+    /// the exporter's own client to use.
+    /// </summary>
+    public static void Install(OtlpExporterOptions options, IConfiguration configuration)
+    {
+        if (CertificateKeys.Any(key => !string.IsNullOrWhiteSpace(configuration[key])))
+        {
+            return;
+        }
+
+        options.HttpClientFactory = () => new HttpClient(new OtlpExportSizeLimiter(AspireDashboardLimitBytes))
+        {
+            Timeout = TimeSpan.FromMilliseconds(options.TimeoutMilliseconds),
+            MaxResponseContentBufferSize = options.MaxResponseSizeBytes,
+        };
+    }
+
+    // Used over OTLP/HTTP, which the exporter sends synchronously; gRPC always goes through SendAsync.
+    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (!IsOversized(request, out var framing) || framing == Framing.Grpc)
+        {
+            return base.Send(request, cancellationToken);
+        }
+
+        var body = new byte[request.Content!.Headers.ContentLength!.Value];
+        using (var stream = request.Content.ReadAsStream(cancellationToken))
+        {
+            stream.ReadExactly(body);
+        }
+
+        if (OtlpRequestSplitter.TrySplit(body, maxRequestBytes) is not { } parts)
+        {
+            return base.Send(request, cancellationToken);
+        }
+
+        for (var index = 0; ; index++)
+        {
+            var response = base.Send(PartOf(request, parts[index]), cancellationToken);
+            if (index == parts.Count - 1 || !response.IsSuccessStatusCode)
+            {
+                return response;
+            }
+
+            response.Dispose();
+        }
+    }
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (!IsOversized(request, out var framing))
+        {
+            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+
+        var body = await request.Content!.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        var headerBytes = framing == Framing.Grpc ? GrpcFrameHeaderBytes : 0;
+        // A compressed gRPC message (flag byte 1) is left as it is: the limit applies to what it inflates to.
+        var parts = framing == Framing.Grpc && body[0] != 0
+            ? null
+            : OtlpRequestSplitter.TrySplit(body.AsSpan(headerBytes), maxRequestBytes, headerBytes);
+        if (parts is null)
+        {
+            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+
+        for (var index = 0; ; index++)
+        {
+            if (framing == Framing.Grpc)
+            {
+                BinaryPrimitives.WriteUInt32BigEndian(parts[index].AsSpan(1), (uint)(parts[index].Length - headerBytes));
+            }
+
+            var response = await base.SendAsync(PartOf(request, parts[index]), cancellationToken).ConfigureAwait(false);
+            if (index == parts.Count - 1)
+            {
+                return response;
+            }
+
+            // gRPC reports the outcome in trailers, which arrive after the (empty) response message.
+            await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
+            if (!Accepted(response, framing))
+            {
+                return response;
+            }
+
+            response.Dispose();
+        }
+    }
+
+    private static bool IsOversized(HttpRequestMessage request, out Framing framing)
+    {
+        framing = string.Equals(request.Content?.Headers.ContentType?.MediaType, "application/grpc", StringComparison.OrdinalIgnoreCase)
+            ? Framing.Grpc
+            : Framing.None;
+        var limit = AspireDashboardLimitBytes + (framing == Framing.Grpc ? GrpcFrameHeaderBytes : 0);
+        // A gzip-compressed body (OTEL_EXPORTER_OTLP_COMPRESSION) has no known length and is sent as it is.
+        return request.Content?.Headers.ContentLength > limit &&
+            request.Content.Headers.ContentEncoding.Count == 0 &&
+            !request.Headers.Contains(GrpcEncodingHeader);
+    }
+
+    private static HttpRequestMessage PartOf(HttpRequestMessage request, byte[] part)
+    {
+        var content = new ByteArrayContent(part);
+        foreach (var header in request.Content!.Headers)
+        {
+            if (!string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                content.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+        }
+
+        var copy = new HttpRequestMessage(request.Method, request.RequestUri)
+        {
+            Version = request.Version,
+            VersionPolicy = request.VersionPolicy,
+            Content = content,
+        };
+        foreach (var header in request.Headers)
+        {
+            copy.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+
+        return copy;
+    }
+
+    private static bool Accepted(HttpResponseMessage response, Framing framing) =>
+        response.IsSuccessStatusCode &&
+        (framing != Framing.Grpc || (GrpcStatus(response.Headers) ?? GrpcStatus(response.TrailingHeaders)) == "0");
+
+    private static string? GrpcStatus(HttpHeaders headers) =>
+        headers.TryGetValues(GrpcStatusHeader, out var values) ? values.FirstOrDefault() : null;
+
+    private enum Framing
+    {
+        None,
+        Grpc,
+    }
+}
