@@ -95,6 +95,27 @@ public sealed class OtlpRequestSplitterTests
     }
 
     [Fact]
+    public void DamagedRequests_AreSplitOrLeftAloneWithoutThrowing()
+    {
+        var request = TraceRequest(
+            ("gateway", [("scope.a", Spans("a", 5, 300)), ("scope.b", Spans("b", 4, 200))]),
+            ("claude-code", [("scope.c", Spans("c", 6, 250))]));
+        var random = new Random(6);
+        for (var round = 0; round < 2000; round++)
+        {
+            var damaged = request.ToArray();
+            for (var flips = random.Next(1, 4); flips > 0; flips--)
+            {
+                damaged[random.Next(damaged.Length)] = (byte)random.Next(256);
+            }
+
+            var cut = round % 2 == 0 ? damaged : damaged[..random.Next(damaged.Length)];
+            var parts = OtlpRequestSplitter.TrySplit(cut, 1024);
+            Assert.True(parts is null || parts.All(part => part.Length > 0), $"round {round}");
+        }
+    }
+
+    [Fact]
     public void CertificatesConfigured_TheExportersOwnClientIsKept()
     {
         var options = new OtlpExporterOptions();
