@@ -12,7 +12,7 @@ namespace Microsoft.Extensions.Hosting;
 /// Only requests over the limit are touched: their parts go one after another, and the first refused part's answer
 /// is what the exporter sees, as it would have seen for the whole request.
 /// </summary>
-internal sealed class OtlpExportSizeLimiter(int maxRequestBytes) : DelegatingHandler(new SocketsHttpHandler())
+internal sealed class OtlpExportSizeLimiter() : DelegatingHandler(new SocketsHttpHandler())
 {
     /// <summary>The Aspire dashboard's limit on both its OTLP endpoints, and gRPC's default receive limit.</summary>
     public const int AspireDashboardLimitBytes = 4 * 1024 * 1024;
@@ -40,7 +40,7 @@ internal sealed class OtlpExportSizeLimiter(int maxRequestBytes) : DelegatingHan
             return;
         }
 
-        options.HttpClientFactory = () => new HttpClient(new OtlpExportSizeLimiter(AspireDashboardLimitBytes))
+        options.HttpClientFactory = () => new HttpClient(new OtlpExportSizeLimiter())
         {
             Timeout = TimeSpan.FromMilliseconds(options.TimeoutMilliseconds),
             MaxResponseContentBufferSize = options.MaxResponseSizeBytes,
@@ -61,14 +61,15 @@ internal sealed class OtlpExportSizeLimiter(int maxRequestBytes) : DelegatingHan
             stream.ReadExactly(body);
         }
 
-        if (OtlpRequestSplitter.TrySplit(body, maxRequestBytes) is not { } parts)
+        if (OtlpRequestSplitter.TrySplit(body, AspireDashboardLimitBytes) is not { } parts)
         {
             return base.Send(request, cancellationToken);
         }
 
         for (var index = 0; ; index++)
         {
-            var response = base.Send(PartOf(request, parts[index]), cancellationToken);
+            using var part = PartOf(request, parts[index]);
+            var response = base.Send(part, cancellationToken);
             if (index == parts.Count - 1 || !response.IsSuccessStatusCode)
             {
                 return response;
@@ -90,7 +91,7 @@ internal sealed class OtlpExportSizeLimiter(int maxRequestBytes) : DelegatingHan
         // A compressed gRPC message (flag byte 1) is left as it is: the limit applies to what it inflates to.
         var parts = framing == Framing.Grpc && body[0] != 0
             ? null
-            : OtlpRequestSplitter.TrySplit(body.AsSpan(headerBytes), maxRequestBytes, headerBytes);
+            : OtlpRequestSplitter.TrySplit(body.AsSpan(headerBytes), AspireDashboardLimitBytes, headerBytes);
         if (parts is null)
         {
             return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
@@ -103,7 +104,8 @@ internal sealed class OtlpExportSizeLimiter(int maxRequestBytes) : DelegatingHan
                 BinaryPrimitives.WriteUInt32BigEndian(parts[index].AsSpan(1), (uint)(parts[index].Length - headerBytes));
             }
 
-            var response = await base.SendAsync(PartOf(request, parts[index]), cancellationToken).ConfigureAwait(false);
+            using var part = PartOf(request, parts[index]);
+            var response = await base.SendAsync(part, cancellationToken).ConfigureAwait(false);
             if (index == parts.Count - 1)
             {
                 return response;
