@@ -51,53 +51,59 @@ internal static class OtlpRequestSplitter
         var position = 0;
         while (position < request.Length)
         {
-            if (!TryReadField(request, ref position, out var field, out var resourceEntry) ||
-                field != ResourceEntryField || resourceEntry.Length < 0)
+            if (!TryReadField(request, ref position, out var field, out var resourcePayload) ||
+                field != ResourceEntryField || resourcePayload.Length < 0)
             {
                 return null;
             }
 
             var resource = new Entry();
-            var resourcePosition = resourceEntry.Start;
-            var resourceMessage = request[..(resourceEntry.Start + resourceEntry.Length)];
-            while (resourcePosition < resourceMessage.Length)
+            if (!TryReadEntry(request, resourcePayload, resource, out var scopeFields))
             {
-                var fieldStart = resourcePosition;
-                if (!TryReadField(resourceMessage, ref resourcePosition, out field, out var scopeEntry))
+                return null;
+            }
+
+            foreach (var scopeField in scopeFields)
+            {
+                var scope = new Entry();
+                if (!TryReadEntry(request, scopeField.Payload, scope, out var itemFields))
                 {
                     return null;
                 }
 
-                if (field != NestedEntryField || scopeEntry.Length < 0)
-                {
-                    resource.AddHeader(fieldStart, resourcePosition);
-                    continue;
-                }
-
-                var scope = new Entry();
-                var scopePosition = scopeEntry.Start;
-                var scopeMessage = request[..(scopeEntry.Start + scopeEntry.Length)];
-                while (scopePosition < scopeMessage.Length)
-                {
-                    var itemStart = scopePosition;
-                    if (!TryReadField(scopeMessage, ref scopePosition, out field, out var item))
-                    {
-                        return null;
-                    }
-
-                    if (field == NestedEntryField && item.Length >= 0)
-                    {
-                        items.Add(new Item(resource, scope, itemStart, scopePosition - itemStart));
-                    }
-                    else
-                    {
-                        scope.AddHeader(itemStart, scopePosition);
-                    }
-                }
+                items.AddRange(itemFields.Select(item => new Item(resource, scope, item.Start, item.Length)));
             }
         }
 
         return items.Count > 0 ? items : null;
+    }
+
+    // Reads a resource or scope entry: its nested entries (field 2) are returned, its other fields kept as its header.
+    private static bool TryReadEntry(
+        ReadOnlySpan<byte> request, (int Start, int Length) payload, Entry entry, out List<NestedField> nested)
+    {
+        nested = [];
+        var message = request[..(payload.Start + payload.Length)];
+        var position = payload.Start;
+        while (position < message.Length)
+        {
+            var start = position;
+            if (!TryReadField(message, ref position, out var field, out var fieldPayload))
+            {
+                return false;
+            }
+
+            if (field == NestedEntryField && fieldPayload.Length >= 0)
+            {
+                nested.Add(new NestedField(start, position - start, fieldPayload));
+            }
+            else
+            {
+                entry.AddHeader(start, position);
+            }
+        }
+
+        return true;
     }
 
     // Greedy and in order: a part takes items until the next one would take it over the limit, counting every
@@ -280,6 +286,9 @@ internal static class OtlpRequestSplitter
             }
         }
     }
+
+    /// <summary>A field 2 of an entry: where the whole field lies (tag, length and payload), and its payload.</summary>
+    private readonly record struct NestedField(int Start, int Length, (int Start, int Length) Payload);
 
     /// <summary>One span, log record or metric: its whole field (tag, length and payload) in the request.</summary>
     private readonly record struct Item(Entry Resource, Entry Scope, int Start, int Length);
