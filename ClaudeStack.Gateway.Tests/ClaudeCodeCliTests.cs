@@ -155,6 +155,12 @@ public sealed class ClaudeCodeCliTests
         {
             Assert.Equal("""{"key":"k","value":{"a":1}}""", Assert.Single(calls).ToJsonString());
         }
+
+        // Ollama's convertToolResultContent concatenates a result's text parts as they come: not "storedkey k".
+        var result = rig.Upstream.MessageRequests[1].Json!["messages"]!.AsArray()
+            .SelectMany(m => m!["content"] as JsonArray ?? [])
+            .Single(b => (string?)b!["type"] == "tool_result")!;
+        Assert.Equal("stored\nkey k", string.Concat(((JsonArray)result["content"]!).Select(p => (string?)p!["text"])));
     }
 
     /// <summary>
@@ -197,7 +203,8 @@ public sealed class ClaudeCodeCliTests
                 calls.Add(arguments?.DeepClone() ?? new JsonObject());
             }
 
-            return JsonNode.Parse("""{"content":[{"type":"text","text":"stored"}]}""")!;
+            // Two text items, as MCP servers answer with a result and a status.
+            return JsonNode.Parse("""{"content":[{"type":"text","text":"stored"},{"type":"text","text":"key k"}]}""")!;
         }
     }
 

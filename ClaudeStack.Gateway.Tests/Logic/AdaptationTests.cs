@@ -196,6 +196,71 @@ public sealed class AdaptationTests
         Assert.Equal(["[tool error] ", "Exit code 1"], parts.Select(p => (string)p!["text"]!));
     }
 
+    [Fact]
+    public void ToolResultParts_AreNotGluedTogether()
+    {
+        // An MCP tool's result with two text items (Playwright MCP answers "### Result" and "### Page state" that way):
+        // convertToolResultContent writes them into one string with nothing between.
+        var json = """{"model":"m","messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"text","text":"### Result\nClicked"},{"type":"text","text":"### Page state\n- button"},{"type":"text","text":"\nlast"}]}]}]}""";
+
+        var (adapted, report) = Adapt(json);
+
+        var parts = adapted["messages"]![0]!["content"]![0]!["content"]!.AsArray();
+        Assert.Equal(["### Result\nClicked\n", "### Page state\n- button", "\nlast"], parts.Select(p => (string)p!["text"]!));
+        Assert.Contains("messages.text_separated", report.Changes);
+    }
+
+    [Fact]
+    public void MessageTexts_AreNotGluedTogether_EvenWithOtherBlocksBetween()
+    {
+        // convertMessage appends every text block of a message to one builder; images and tool calls go elsewhere.
+        var json = """{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"Compare"},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AAAA"}},{"type":"text","text":"with the spec"}]}]}""";
+
+        var (adapted, report) = Adapt(json, vision: true);
+
+        var blocks = adapted["messages"]![0]!["content"]!.AsArray();
+        Assert.Equal("Compare\n", (string)blocks[0]!["text"]!);
+        Assert.Equal("with the spec", (string)blocks[2]!["text"]!);
+        Assert.Contains("messages.text_separated", report.Changes);
+    }
+
+    [Theory]
+    [InlineData("""[{"type":"text","text":"ends with a newline\n"},{"type":"text","text":"next"}]""")]
+    [InlineData("""[{"type":"text","text":"first"},{"type":"text","text":" starts with a space"}]""")]
+    [InlineData("""[{"type":"text","text":"first"},{"type":"text","text":""},{"type":"text","text":"\tafter an empty one"}]""")]
+    [InlineData("""[{"type":"text","text":"only one"}]""")]
+    [InlineData(""" "a string" """)]
+    public void TextsAlreadyApart_AreLeftAsSent(string content)
+    {
+        var json = $$"""{"model":"m","messages":[{"role":"user","content":{{content}}}]}""";
+
+        var (adapted, report) = Adapt(json);
+
+        Assert.DoesNotContain("messages.text_separated", report.Changes);
+        Assert.Equal(JsonNode.Parse(content)!.ToJsonString(), adapted["messages"]![0]!["content"]!.ToJsonString());
+    }
+
+    [Fact]
+    public void ClaudeCodesOwnRequests_NeedNoSeparation()
+    {
+        // Its reminder blocks end with a newline: the main request's prompt and cache prefix stay as sent.
+        foreach (var request in new[] { Fixtures.MainRequest, Fixtures.ToolResultRequest, Fixtures.TitleRequest })
+        {
+            Assert.DoesNotContain("messages.text_separated", Adapt(request).Report.Changes);
+        }
+    }
+
+    [Fact]
+    public void SeparateTextBlocksOff_LeavesTextsGlued()
+    {
+        var json = """{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}]}""";
+
+        var (adapted, report) = Adapt(json, new AdaptationOptions { SeparateTextBlocks = false });
+
+        Assert.DoesNotContain(report.Changes, change => change.StartsWith("messages", StringComparison.Ordinal));
+        Assert.Equal("a", (string)adapted["messages"]![0]!["content"]![0]!["text"]!);
+    }
+
     // Claude Code 2.1.329 with a custom base URL: WebFetch and WebSearch deferred behind ToolSearch, a placeholder tool
     // that must never be called, and ToolSearch's result as tool_reference blocks (captured from the CLI).
     private const string ToolSearchTools = """

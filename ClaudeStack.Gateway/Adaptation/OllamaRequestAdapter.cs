@@ -25,6 +25,9 @@ public sealed class AdaptationOptions
     /// <summary>Put <c>is_error</c> into the tool_result text, since Ollama drops the flag.</summary>
     public bool MarkToolErrors { get; set; } = true;
 
+    /// <summary>Put a line break between texts that Ollama would join with nothing between them (a message's, a tool result's).</summary>
+    public bool SeparateTextBlocks { get; set; } = true;
+
     /// <summary>
     /// Give the model text for what does not reach it: what Ollama drops silently (tool search's <c>tool_reference</c>
     /// results, documents, search results) and images when the model has no vision; offer a deferred tool only once
@@ -89,7 +92,7 @@ public static class OllamaRequestAdapter
 
         // Ollama hands a role:system message to the chat template where it stands (and moves it to the top when it
         // truncates), while templates expect one system prompt first, and those that expect a final user message then
-        // render no assistant header; it also drops is_error and the blocks DroppedBlocks names.
+        // render no assistant header; it also drops is_error and the blocks DroppedBlocks names, and glues texts (GluedText).
         if (NeedsMessageRewrite(request.Messages, options, modelWithoutVision is not null))
         {
             var rewritten = new List<string>();
@@ -264,6 +267,11 @@ public static class OllamaRequestAdapter
                 return true;
             }
 
+            if (options.SeparateTextBlocks && GluedText.AnyIn(message.GetProperty("content")))
+            {
+                return true;
+            }
+
             if (options.MarkToolErrors && message.GetProperty("content") is { ValueKind: JsonValueKind.Array } blocks)
             {
                 foreach (var block in blocks.EnumerateArray())
@@ -366,6 +374,11 @@ public static class OllamaRequestAdapter
             if (options.MarkToolErrors && role == "user" && MarkToolErrors(node))
             {
                 Note(changes, "messages.tool_result.is_error");
+            }
+
+            if (options.SeparateTextBlocks && GluedText.Separate(node))
+            {
+                Note(changes, "messages.text_separated");
             }
 
             if (pendingSystem.Count > 0 && role == "user")
