@@ -27,6 +27,10 @@ public static class ContentText
         return text.ToString();
     }
 
+    /// <summary>Whether a block of the request is an object of the given <c>type</c>.</summary>
+    public static bool IsType(JsonElement block, string type) =>
+        block.ValueKind == JsonValueKind.Object && block.TryGetProperty("type", out var value) && value.ValueKind == JsonValueKind.String && value.ValueEquals(type);
+
     /// <summary>Nested blocks are not validated like a message's own: anything but a string reads as absent.</summary>
     public static string? StringOf(JsonNode? node) =>
         node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;

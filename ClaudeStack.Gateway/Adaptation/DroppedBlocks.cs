@@ -41,8 +41,8 @@ public static class DroppedBlocks
             return false;
         }
 
-        return content.EnumerateArray().Any(block => IsType(block, DocumentType) || IsType(block, SearchResultType) || (images && IsType(block, ImageType)))
-            || ToolResultParts(content).Any(part => IsType(part, ToolReferenceType) || IsType(part, DocumentType) || IsType(part, SearchResultType) || (images && IsType(part, ImageType)));
+        return content.EnumerateArray().Any(block => ContentText.IsType(block, DocumentType) || ContentText.IsType(block, SearchResultType) || (images && ContentText.IsType(block, ImageType)))
+            || ToolResultParts(content).Any(part => ContentText.IsType(part, ToolReferenceType) || ContentText.IsType(part, DocumentType) || ContentText.IsType(part, SearchResultType) || (images && ContentText.IsType(part, ImageType)));
     }
 
     /// <summary>Names of the tools that tool search has loaded in this conversation.</summary>
@@ -58,7 +58,7 @@ public static class DroppedBlocks
 
             foreach (var part in ToolResultParts(content))
             {
-                if (IsType(part, ToolReferenceType) && part.TryGetProperty("tool_name", out var name) && name.ValueKind == JsonValueKind.String)
+                if (ContentText.IsType(part, ToolReferenceType) && part.TryGetProperty("tool_name", out var name) && name.ValueKind == JsonValueKind.String)
                 {
                     loaded.Add(name.GetString()!);
                 }
@@ -187,7 +187,7 @@ public static class DroppedBlocks
         content.ValueKind != JsonValueKind.Array
             ? []
             : content.EnumerateArray()
-                .Where(block => IsType(block, "tool_result") && block.TryGetProperty("content", out var parts) && parts.ValueKind == JsonValueKind.Array)
+                .Where(block => ContentText.IsType(block, "tool_result") && block.TryGetProperty("content", out var parts) && parts.ValueKind == JsonValueKind.Array)
                 .SelectMany(block => block.GetProperty("content").EnumerateArray());
 
     /// <summary>A tool the model sees only once tool search has loaded it (<c>defer_loading</c>).</summary>
@@ -197,7 +197,4 @@ public static class DroppedBlocks
     /// <summary>Whether tool search has loaded this tool (<paramref name="loaded"/> from <see cref="LoadedTools"/>).</summary>
     public static bool IsLoaded(JsonElement tool, HashSet<string> loaded) =>
         tool.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String && loaded.Contains(name.GetString()!);
-
-    private static bool IsType(JsonElement block, string type) =>
-        block.ValueKind == JsonValueKind.Object && block.TryGetProperty("type", out var value) && value.ValueKind == JsonValueKind.String && value.ValueEquals(type);
 }

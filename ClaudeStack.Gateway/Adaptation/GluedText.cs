@@ -27,7 +27,7 @@ public static class GluedText
 
         foreach (var block in content.EnumerateArray())
         {
-            if (IsType(block, "tool_result") && block.TryGetProperty("content", out var parts) &&
+            if (ContentText.IsType(block, "tool_result") && block.TryGetProperty("content", out var parts) &&
                 parts.ValueKind == JsonValueKind.Array && AnyGlued(parts))
             {
                 return true;
@@ -62,7 +62,7 @@ public static class GluedText
         var previousEndsBare = false;
         foreach (var block in blocks.EnumerateArray())
         {
-            if (!IsType(block, "text") || !block.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
+            if (!ContentText.IsType(block, "text") || !block.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
             {
                 continue;
             }
@@ -113,7 +113,4 @@ public static class GluedText
 
     private static bool EndsWithSpace(ReadOnlySpan<byte> raw) =>
         raw[^2] is (byte)' ' or (byte)'\t' || (raw.Length > 3 && raw[^3] == '\\' && raw[^2] is (byte)'n' or (byte)'r' or (byte)'t');
-
-    private static bool IsType(JsonElement block, string type) =>
-        block.ValueKind == JsonValueKind.Object && block.TryGetProperty("type", out var value) && value.ValueEquals(type);
 }

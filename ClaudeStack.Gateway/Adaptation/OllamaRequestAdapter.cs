@@ -261,18 +261,20 @@ public static class OllamaRequestAdapter
                 return true;
             }
 
+            var content = message.GetProperty("content");
+
             // Any role: Ollama reads images (and drops the rest) in assistant messages too.
-            if (options.ReplaceDroppedBlocks && DroppedBlocks.AnyIn(message.GetProperty("content"), replaceImages))
+            if (options.ReplaceDroppedBlocks && DroppedBlocks.AnyIn(content, replaceImages))
             {
                 return true;
             }
 
-            if (options.SeparateTextBlocks && GluedText.AnyIn(message.GetProperty("content")))
+            if (options.SeparateTextBlocks && GluedText.AnyIn(content))
             {
                 return true;
             }
 
-            if (options.MarkToolErrors && message.GetProperty("content") is { ValueKind: JsonValueKind.Array } blocks)
+            if (options.MarkToolErrors && content is { ValueKind: JsonValueKind.Array } blocks)
             {
                 foreach (var block in blocks.EnumerateArray())
                 {
