@@ -124,23 +124,7 @@ public static class OllamaToolSchema
         : field.NameEquals("enum") ? field.Value.ValueKind is JsonValueKind.Array or JsonValueKind.Null
         : !field.NameEquals("required") || IsStringListOrNull(field.Value);
 
-    private static bool AnyOfDecodes(JsonElement options)
-    {
-        if (options.ValueKind != JsonValueKind.Array)
-        {
-            return options.ValueKind == JsonValueKind.Null;
-        }
-
-        foreach (var option in options.EnumerateArray())
-        {
-            if (!PropertyDecodes(option))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
+    private static bool AnyOfDecodes(JsonElement options) => IsListOrNull(options, static option => PropertyDecodes(option));
 
     /// <summary>What becomes of one schema where Ollama reads an api.ToolProperty.</summary>
     private readonly record struct Change(bool Drop, JsonNode? Replacement)
@@ -280,7 +264,10 @@ public static class OllamaToolSchema
     // Go's decoder leaves a field as it is for a JSON null, so null fits every field.
     private static bool IsStringOrNull(JsonElement value) => value.ValueKind is JsonValueKind.String or JsonValueKind.Null;
 
-    private static bool IsStringListOrNull(JsonElement value)
+    private static bool IsStringListOrNull(JsonElement value) => IsListOrNull(value, static item => IsStringOrNull(item));
+
+    /// <summary>A JSON null, or an array whose every item fits (the lambdas are static, so nothing is allocated per call).</summary>
+    private static bool IsListOrNull(JsonElement value, Func<JsonElement, bool> itemFits)
     {
         if (value.ValueKind != JsonValueKind.Array)
         {
@@ -289,7 +276,7 @@ public static class OllamaToolSchema
 
         foreach (var item in value.EnumerateArray())
         {
-            if (!IsStringOrNull(item))
+            if (!itemFits(item))
             {
                 return false;
             }
