@@ -163,7 +163,6 @@ public sealed class ModelCallHandler(
         }
     }
 
-    /// <returns>The body to forward, or a 400 for valid JSON of a shape the adaptation cannot read.</returns>
     private AnthropicError? ExplainOllamaRefusal(int status, string message, string model, string routedModel)
     {
         // Ollama lists vision for any model whose file has vision blocks, but starts some without a projector.
@@ -175,6 +174,7 @@ public sealed class ModelCallHandler(
         return OllamaRefusal.Explain(status, message, model);
     }
 
+    /// <returns>The body to forward, or a 400 for valid JSON of a shape the adaptation cannot read.</returns>
     private (ReadOnlyMemory<byte> Body, AnthropicError? Error) Adapt(MessagesRequest request, ModelRoute route, ModelCallTelemetry call, ModelInfo? modelInfo, int? roomForOutput)
     {
         var edits = new RequestEdits();
