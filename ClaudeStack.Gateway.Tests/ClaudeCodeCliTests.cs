@@ -212,6 +212,25 @@ public sealed class ClaudeCodeCliTests
     private static readonly byte[] OnePixelPng = Convert.FromBase64String(
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==");
 
+    [Theory]
+    [InlineData(null, "medium")]
+    [InlineData("high", "medium")]
+    [InlineData("low", "low")]
+    public async Task EffortChosenInClaudeCode_SetsTheLevelAThinkingModelRunsAt(string? effort, string level)
+    {
+        // Claude Code asks for effort "high" by default, which Ollama would run at its maximum thinking level.
+        var qwen = new OllamaModel("qwen3:8b") { Architecture = "qwen3", Capabilities = ["completion", "tools", "thinking"], LoadedContextLength = 65536 };
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("hello", "qwen3:8b"), null, Ct, new OllamaEmulation { Models = [qwen] });
+        string[] effortArguments = effort is null ? [] : ["--effort", effort];
+
+        var run = await ClaudeCodeCli.RunAsync(rig.Gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "qwen3:8b", .. effortArguments], Ct);
+
+        Assert.True(run.ExitCode == 0, run.Describe());
+        var calls = rig.Upstream!.MessageRequests;
+        Assert.NotEmpty(calls);
+        Assert.All(calls, call => Assert.Equal(level, OllamaEmulation.ThinkingLevel(call.Json, modelThinks: true)));
+    }
+
     [Fact]
     public async Task SubagentAskingForHaiku_IsRoutedToTheLocalHaikuModel()
     {

@@ -163,6 +163,33 @@ public sealed class OllamaEmulation
         static bool IsImage(JsonObject block) => block["type"] is JsonValue type && type.GetValueKind() == JsonValueKind.String && type.GetValue<string>() == "image";
     }
 
+    /// <summary>
+    /// The thinking level a Messages call runs at, null for none. anthropic/anthropic.go (FromMessagesRequest): a thinking
+    /// type "enabled" is <c>think: true</c> and "disabled" is <c>false</c>; any other type leaves the trimmed, lower-cased
+    /// output_config.effort ("xhigh" read as "high") to set the level. ChatHandler (server/routes.go) then thinks by
+    /// default for a model with the thinking capability, and drops thinking for one without (relax_thinking, set by the
+    /// Anthropic middleware). <c>true</c> runs at "medium" (api.ThinkValue.String).
+    /// </summary>
+    public static string? ThinkingLevel(JsonNode? body, bool modelThinks)
+    {
+        if (!modelThinks)
+        {
+            return null;
+        }
+
+        var effort = StringAt((body?["output_config"] as JsonObject)?["effort"])?.Trim().ToLowerInvariant();
+        return StringAt((body?["thinking"] as JsonObject)?["type"]) switch
+        {
+            "enabled" => "medium",
+            "disabled" => null,
+            _ when effort is "high" or "medium" or "low" or "max" => effort,
+            _ when effort is "xhigh" => "high",
+            _ => "medium",
+        };
+
+        static string? StringAt(JsonNode? node) => node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
+    }
+
     /// <summary>internal/modelref: the tag is <c>cloud</c>, or ends in <c>-cloud</c> (a tag holds no '/'), in any case.</summary>
     private static bool IsCloudModelName(string? name)
     {

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Requests;
 using ClaudeStack.Gateway.Tests.Support;
+using ClaudeStack.ScriptedUpstream;
 
 namespace ClaudeStack.Gateway.Tests.Logic;
 
@@ -98,6 +99,42 @@ public sealed class AdaptationTests
         var (adapted, _) = Adapt(Fixtures.MainRequest, new AdaptationOptions { Thinking = setting }, capable);
 
         Assert.Equal(expected, (string?)adapted["thinking"]!["type"]);
+        Assert.Null(adapted["output_config"]);
+    }
+
+    [Theory]
+    [InlineData("high", "high", "medium")]
+    [InlineData("xhigh", "high", "medium")]
+    [InlineData("max", "max", "medium")]
+    [InlineData("medium", "medium", "medium")]
+    [InlineData("low", "low", "low")]
+    [InlineData(" Low ", "low", "low")]
+    public void Effort_BelowOllamasDefaultLevel_IsWhatTheModelThinksAt(string effort, string levelAsSent, string level)
+    {
+        // Claude Code sends effort "high" unless told otherwise (--effort); sent as is, Ollama would think at its
+        // maximum level, so the gateway asks for Ollama's default ("medium") instead. A lower level is the user's choice.
+        var json = $$"""{"model":"m","max_tokens":8000,"thinking":{"type":"adaptive"},"output_config":{"effort":"{{effort}}"},"messages":[{"role":"user","content":"hi"}]}""";
+        Assert.Equal(levelAsSent, OllamaEmulation.ThinkingLevel(JsonNode.Parse(json), modelThinks: true));
+
+        var (adapted, report) = Adapt(json, thinking: true);
+
+        Assert.Equal(level, OllamaEmulation.ThinkingLevel(adapted, modelThinks: true));
+        Assert.Contains("thinking", report.Changes);
+        Assert.Equal(levelAsSent == level, adapted["output_config"] is not null);
+    }
+
+    [Theory]
+    [InlineData("auto", false, """{"type":"adaptive"}""")]
+    [InlineData("auto", true, """{"type":"disabled"}""")]
+    [InlineData("disabled", true, """{"type":"adaptive"}""")]
+    public void EffortLow_WhereThinkingIsOff_StaysOff(string setting, bool capable, string thinking)
+    {
+        // Ollama reads any effort level as "think" and refuses thinking for a model without the capability.
+        var json = $$"""{"model":"m","max_tokens":8000,"thinking":{{thinking}},"output_config":{"effort":"low"},"messages":[{"role":"user","content":"hi"}]}""";
+
+        var (adapted, _) = Adapt(json, new AdaptationOptions { Thinking = setting }, capable);
+
+        Assert.Equal("disabled", (string?)adapted["thinking"]!["type"]);
         Assert.Null(adapted["output_config"]);
     }
 

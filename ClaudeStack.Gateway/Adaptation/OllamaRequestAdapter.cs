@@ -122,13 +122,27 @@ public static class OllamaRequestAdapter
             }
         }
 
-        // Ollama knows no "adaptive" and turns output_config.effort "high" into maximum thinking.
+        // Ollama knows no "adaptive" and turns output_config.effort "high" (Claude Code's default) into maximum thinking.
         var requestedThinking = root.TryGetProperty("thinking", out var thinkingConfig) && thinkingConfig.ValueKind == JsonValueKind.Object
             && thinkingConfig.TryGetProperty("type", out var thinkingType) && thinkingType.ValueKind == JsonValueKind.String
             ? thinkingType.GetString()
             : null;
         var thinking = DecideThinking(options.Thinking, model?.SupportsThinking, requestedThinking);
-        if (thinking is not null && thinking != requestedThinking)
+        var outputConfig = root.TryGetProperty("output_config", out var config) && config.ValueKind == JsonValueKind.Object ? config : (JsonElement?)null;
+        var requestedEffort = outputConfig?.TryGetProperty("effort", out var effort) == true && effort.ValueKind == JsonValueKind.String ? effort.GetString() : null;
+
+        // A level at or below Ollama's default ("medium", what "enabled" runs at) is the client's choice (--effort low):
+        // Ollama runs it when no thinking type overrides it, so that effort goes as sent and thinking goes.
+        var keepEffort = thinking == "enabled" && IsEffortUpToDefault(requestedEffort);
+        if (keepEffort)
+        {
+            if (root.TryGetProperty("thinking", out _))
+            {
+                edits.Remove("thinking");
+                changes.Add("thinking");
+            }
+        }
+        else if (thinking is not null && thinking != requestedThinking)
         {
             edits.Set("thinking", thinking == "enabled"
                 ? new JsonObject { ["type"] = "enabled", ["budget_tokens"] = ThinkingBudget(options.ThinkingBudgetTokens, loweredMaxTokens ?? request.MaxTokens) }
@@ -137,15 +151,15 @@ public static class OllamaRequestAdapter
         }
 
         var structuredOutput = false;
-        if (root.TryGetProperty("output_config", out var outputConfig) && outputConfig.ValueKind == JsonValueKind.Object)
+        if (outputConfig is { } sentConfig)
         {
-            structuredOutput = outputConfig.TryGetProperty("format", out _);
+            structuredOutput = sentConfig.TryGetProperty("format", out _);
 
             // The explicit thinking decided above is what counts; passthrough leaves the request as the client wrote it.
-            if (thinking is not null && outputConfig.TryGetProperty("effort", out _))
+            if (thinking is not null && !keepEffort && sentConfig.TryGetProperty("effort", out _))
             {
                 var kept = new JsonObject();
-                foreach (var property in outputConfig.EnumerateObject().Where(p => p.Name != "effort"))
+                foreach (var property in sentConfig.EnumerateObject().Where(p => p.Name != "effort"))
                 {
                     // As deep as the request itself may be: a structured-output schema can nest far.
                     kept[property.Name] = JsonNode.Parse(property.Value.GetRawText(), documentOptions: new JsonDocumentOptions { MaxDepth = MessagesRequest.MaxDepth });
@@ -246,6 +260,10 @@ public static class OllamaRequestAdapter
         _ when requested == "disabled" => "disabled",
         _ => supportsThinking == true ? "enabled" : "disabled",
     };
+
+    /// <summary>Ollama trims and lower-cases the effort before it reads it (anthropic/anthropic.go).</summary>
+    private static bool IsEffortUpToDefault(string? effort) =>
+        effort?.Trim().ToLowerInvariant() is "low" or "medium";
 
     /// <summary>The Messages API wants the budget below max_tokens.</summary>
     private static int ThinkingBudget(int configured, int? maxTokens) =>
