@@ -170,7 +170,7 @@ public sealed class LocalModelGuardTests
         Assert.Equal(HttpStatusCode.InternalServerError, failed.Status);
         var (_, message) = Rig.AssertAnthropicError(failed.Body, "api_error");
         Assert.StartsWith("model 'llava-phi3' cannot see images in this Ollama (", message, StringComparison.Ordinal);
-        Assert.EndsWith("from now on the gateway sends it a note in place of each image, so the call can be sent again.", message, StringComparison.Ordinal);
+        Assert.EndsWith("until the model is pulled again the gateway sends it a note in place of each image, so the call can be sent again.", message, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, retried.Status);
         var sent = rig.Upstream!.MessageRequests[^1].Json!["messages"]![0]!["content"]!.AsArray();
         Assert.Equal(["text", "text"], sent.Select(b => (string?)b!["type"]));

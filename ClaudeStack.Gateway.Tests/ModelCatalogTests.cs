@@ -112,9 +112,37 @@ public sealed class ModelCatalogTests : IDisposable
         Assert.Equal(2, ollama.Requests.Count(r => r.Path == "/api/ps"));
     }
 
-    private static Task<ScriptedUpstream.ScriptedUpstream> StartOllamaAsync() =>
+    [Fact]
+    public async Task ALearnedCannotSeeImages_LastsUntilTheModelIsPulledAgain()
+    {
+        // /api/show lists vision for llava-phi3, but its runner refused an image; a later pull brings the projector and
+        // rewrites the manifest, which /api/show reports as a new modified_at.
+        var listed = new OllamaModel("llava-phi3") { Capabilities = ["completion", "tools", "vision"], ProjectorMissing = true };
+        var emulation = new OllamaEmulation { Models = [listed] };
+        await using var ollama = await StartOllamaAsync(emulation);
+        var clock = new ManualClock();
+        var catalog = NewCatalog(ollama, clock);
+
+        var refused = await catalog.GetAsync("llava-phi3", Ct);
+        catalog.LearnCannotSeeImages(refused);
+        var learned = await catalog.GetAsync("llava-phi3", Ct);
+        clock.Advance(OllamaModelCatalog.CacheLifetime);
+        var stillTheSameFiles = await catalog.GetAsync("llava-phi3", Ct);
+        emulation.Models = [listed with { ProjectorMissing = false, ModifiedAt = listed.ModifiedAt.AddHours(1) }];
+        clock.Advance(OllamaModelCatalog.CacheLifetime);
+        var pulledAgain = await catalog.GetAsync("llava-phi3", Ct);
+
+        Assert.True(refused.SupportsVision);
+        Assert.NotNull(refused.ModifiedAt);
+        Assert.False(learned.SupportsVision);
+        Assert.False(stillTheSameFiles.SupportsVision);
+        Assert.True(pulledAgain.SupportsVision);
+        Assert.NotEqual(refused.ModifiedAt, pulledAgain.ModifiedAt);
+    }
+
+    private static Task<ScriptedUpstream.ScriptedUpstream> StartOllamaAsync(OllamaEmulation? emulation = null) =>
         ScriptedUpstream.ScriptedUpstream.StartAsync(
-            new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("unused"), Ollama = new OllamaEmulation() },
+            new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("unused"), Ollama = emulation ?? new OllamaEmulation() },
             Ct);
 
     private OllamaModelCatalog NewCatalog(ScriptedUpstream.ScriptedUpstream ollama, TimeProvider clock) =>

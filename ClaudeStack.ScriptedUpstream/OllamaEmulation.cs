@@ -30,6 +30,9 @@ public sealed record OllamaModel(string Name)
 
     public long Size { get; init; } = 6_000_000_000;
 
+    /// <summary>The manifest file's modification time, which a pull or create rewrites (/api/show and /api/tags <c>modified_at</c>).</summary>
+    public DateTimeOffset ModifiedAt { get; init; } = new(2026, 5, 4, 10, 20, 30, 123, TimeSpan.FromHours(2));
+
     /// <summary>Bytes in GPU memory; less than <see cref="Size"/> means layers run on the CPU.</summary>
     public long SizeVram { get; init; } = 6_000_000_000;
 }
@@ -44,7 +47,8 @@ public sealed record OllamaModel(string Name)
 /// </summary>
 public sealed class OllamaEmulation
 {
-    public IReadOnlyList<OllamaModel> Models { get; init; } = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 65536 }];
+    /// <summary>The models pulled; a test replaces one to reproduce <c>ollama pull</c> or <c>ollama create</c> while the gateway runs.</summary>
+    public IReadOnlyList<OllamaModel> Models { get; set; } = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 65536 }];
 
     public string Version { get; init; } = "0.32.15";
 
@@ -86,7 +90,7 @@ public sealed class OllamaEmulation
         {
             "/" => ScriptedReply.Status(200, "Ollama is running", "text/plain; charset=utf-8"),
             "/api/version" => Json(new JsonObject { ["version"] = Version }),
-            "/api/tags" => Json(new JsonObject { ["models"] = new JsonArray([.. Models.Select(m => (JsonNode)new JsonObject { ["name"] = m.Name, ["model"] = m.Name, ["size"] = m.Size })]) }),
+            "/api/tags" => Json(new JsonObject { ["models"] = new JsonArray([.. Models.Select(m => (JsonNode)new JsonObject { ["name"] = m.Name, ["model"] = m.Name, ["modified_at"] = GoTime(m.ModifiedAt), ["size"] = m.Size })]) }),
             "/api/ps" when Loading => ScriptedReply.Hang(),
             "/api/ps" => Json(new JsonObject { ["models"] = new JsonArray([.. Models.Where(m => m.LoadedContextLength is not null).Select(Running)]) }),
             "/api/show" => Show(request),
@@ -189,6 +193,9 @@ public sealed class OllamaEmulation
 
         static string? StringAt(JsonNode? node) => node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
     }
+
+    /// <summary>A Go time.Time in JSON: RFC 3339 with the fraction's trailing zeros dropped and the local offset.</summary>
+    private static string GoTime(DateTimeOffset time) => time.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>internal/modelref: the tag is <c>cloud</c>, or ends in <c>-cloud</c> (a tag holds no '/'), in any case.</summary>
     private static bool IsCloudModelName(string? name)
@@ -303,6 +310,7 @@ public sealed class OllamaEmulation
                 [$"{model.Architecture}.context_length"] = model.TrainedContextLength,
             },
             ["capabilities"] = new JsonArray([.. model.Capabilities.Select(c => (JsonNode)JsonValue.Create(c))]),
+            ["modified_at"] = GoTime(model.ModifiedAt),
         });
     }
 

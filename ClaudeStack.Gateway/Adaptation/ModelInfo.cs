@@ -16,6 +16,12 @@ public sealed record ModelInfo
     /// <summary>Whether the model reads images; without a projector Ollama's runner refuses any request holding one.</summary>
     public bool? SupportsVision { get; init; }
 
+    /// <summary>
+    /// /api/show's <c>modified_at</c>: when Ollama last wrote the model's manifest, so a new value means the model was
+    /// pulled, created or copied again.
+    /// </summary>
+    public string? ModifiedAt { get; init; }
+
     /// <summary>Share of the loaded model in GPU memory (0..1); below 1 the rest runs on the CPU.</summary>
     public double? GpuShare { get; init; }
 }

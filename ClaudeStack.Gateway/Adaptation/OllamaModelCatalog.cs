@@ -36,7 +36,8 @@ public sealed class OllamaModelCatalog(
     public static readonly TimeSpan PsTimeout = TimeSpan.FromSeconds(1);
 
     private readonly ConcurrentDictionary<string, (ModelInfo Info, DateTimeOffset ExpiresAt)> _cache = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, bool> _cannotSeeImages = new(StringComparer.Ordinal);
+    /// <summary>Models whose runner refused an image, with the <see cref="ModelInfo.ModifiedAt"/> they had then.</summary>
+    private readonly ConcurrentDictionary<string, string?> _cannotSeeImages = new(StringComparer.Ordinal);
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
 
     /// <summary>Facts still current (read within the cache lifetime), for the health check.</summary>
@@ -56,9 +57,17 @@ public sealed class OllamaModelCatalog(
         var (show, showFailure) = await showLookUp;
         var (ps, psFailure) = await psLookUp;
         var info = OllamaModelFacts.Combine(model, show, ps, configuredContextLength);
-        if (_cannotSeeImages.ContainsKey(model))
+        if (_cannotSeeImages.TryGetValue(model, out var learnedOf))
         {
-            info = info with { SupportsVision = false };
+            if (learnedOf is not null && info.ModifiedAt is not null && learnedOf != info.ModifiedAt)
+            {
+                // Pulled or created again since, perhaps with its projector this time: its images go to it again.
+                _cannotSeeImages.TryRemove(KeyValuePair.Create<string, string?>(model, learnedOf));
+            }
+            else
+            {
+                info = info with { SupportsVision = false };
+            }
         }
 
         var lifetime = CacheLifetime;
@@ -93,17 +102,18 @@ public sealed class OllamaModelCatalog(
 
     /// <summary>
     /// The model's runner refused an image although /api/show lists vision (or said nothing): from now on it counts as
-    /// a model without vision, so the next call, Claude Code's retry included, gets a note in place of each image. For
-    /// the gateway's lifetime: a model pulled again with a projector needs a gateway restart to get its images back.
+    /// a model without vision, so the next call, Claude Code's retry included, gets a note in place of each image, until
+    /// the model is pulled or created again (its /api/show <c>modified_at</c> changes).
     /// </summary>
-    public void LearnCannotSeeImages(string model)
+    /// <param name="refused">The facts the refused call was sent with.</param>
+    public void LearnCannotSeeImages(ModelInfo refused)
     {
         if (_cannotSeeImages.Count < MaxCachedModels)
         {
-            _cannotSeeImages[model] = true;
+            _cannotSeeImages[refused.Model] = refused.ModifiedAt;
         }
 
-        _cache.TryRemove(model, out _);
+        _cache.TryRemove(refused.Model, out _);
     }
 
     /// <returns>The answer (null for an error status, such as 404 for a model Ollama does not have), or why there is none.</returns>
@@ -179,9 +189,14 @@ public static class OllamaModelFacts
 
             bool? thinking = null;
             bool? vision = null;
+            string? modifiedAt = null;
             if (show is not null)
             {
                 var root = show.RootElement;
+                if (root.TryGetProperty("modified_at", out var modified) && modified.ValueKind == JsonValueKind.String)
+                {
+                    modifiedAt = modified.GetString();
+                }
 
                 // The trained maximum: Ollama starts the runner with no more than this, whatever num_ctx or the
                 // configured length ask for (effectiveContext in server/sched.go).
@@ -220,7 +235,7 @@ public static class OllamaModelFacts
                 (context, source) = (fallback, "configured");
             }
 
-            return new ModelInfo { Model = model, ContextLength = context, ContextSource = source, SupportsThinking = thinking, SupportsVision = vision, GpuShare = gpuShare };
+            return new ModelInfo { Model = model, ContextLength = context, ContextSource = source, SupportsThinking = thinking, SupportsVision = vision, ModifiedAt = modifiedAt, GpuShare = gpuShare };
         }
     }
 

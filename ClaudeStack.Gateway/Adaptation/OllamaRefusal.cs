@@ -46,7 +46,7 @@ public static class OllamaRefusal
         // Still a 500, so that Claude Code retries: by then the gateway sends the model a note in place of each image.
         StatusCodes.Status500InternalServerError when IsMissingProjector(statusCode, upstreamMessage) => AnthropicError.ForStatus(statusCode,
             $"model '{model}' cannot see images in this Ollama ({upstreamMessage}); " +
-            "from now on the gateway sends it a note in place of each image, so the call can be sent again."),
+            "until the model is pulled again the gateway sends it a note in place of each image, so the call can be sent again."),
 
         _ => null,
     };

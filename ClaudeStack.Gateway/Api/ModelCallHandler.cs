@@ -127,7 +127,7 @@ public sealed class ModelCallHandler(
         var relay = new ResponseRelay(client, call, _upstreamOptions.IdleTimeout, redactor)
         {
             OnBlockComplete = block => ReportToolCalls(call, toolCalls, block),
-            ExplainError = Upstream.Profile == UpstreamProfile.Ollama ? (status, message, model) => ExplainOllamaRefusal(status, message, model, route.Routed) : null,
+            ExplainError = Upstream.Profile == UpstreamProfile.Ollama ? (status, message, model) => ExplainOllamaRefusal(status, message, model, modelInfo) : null,
         };
         call.SetStatusCode((int)upstreamResponse.StatusCode);
         if (!upstreamResponse.IsSuccessStatusCode)
@@ -163,12 +163,12 @@ public sealed class ModelCallHandler(
         }
     }
 
-    private AnthropicError? ExplainOllamaRefusal(int status, string message, string model, string routedModel)
+    private AnthropicError? ExplainOllamaRefusal(int status, string message, string model, ModelInfo? modelInfo)
     {
         // Ollama lists vision for any model whose file has vision blocks, but starts some without a projector.
-        if (OllamaRefusal.IsMissingProjector(status, message))
+        if (modelInfo is not null && OllamaRefusal.IsMissingProjector(status, message))
         {
-            catalog?.LearnCannotSeeImages(routedModel);
+            catalog?.LearnCannotSeeImages(modelInfo);
         }
 
         return OllamaRefusal.Explain(status, message, model);
