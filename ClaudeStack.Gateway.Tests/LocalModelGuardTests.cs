@@ -40,6 +40,45 @@ public sealed class LocalModelGuardTests
         Assert.Contains(span.Events, e => e.Name == TelemetryNames.Events.PromptTooLong);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Screenshots_CountAsImagesOnlyForAModelThatSeesThem(bool vision)
+    {
+        // Twelve screenshots (an MCP browser's, say) in tool results of an 8192-token window: a vision encoder spends
+        // about 800 tokens on each, more than the window holds; a model without vision reads a short note for each.
+        var model = new OllamaModel("llama3.1:8b") { LoadedContextLength = 8192, Capabilities = vision ? ["completion", "tools", "vision"] : ["completion", "tools"] };
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("twelve pages"), null, Ct, new OllamaEmulation { Models = [model] });
+        var screenshot = new JsonObject { ["type"] = "image", ["source"] = new JsonObject { ["type"] = "base64", ["media_type"] = "image/png", ["data"] = "iVBORw0KGgo=" } };
+        var messages = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Look at each page" });
+        for (var i = 0; i < 12; i++)
+        {
+            messages.Add(new JsonObject { ["role"] = "assistant", ["content"] = new JsonArray(new JsonObject { ["type"] = "tool_use", ["id"] = $"t{i}", ["name"] = "mcp__browser__screenshot", ["input"] = new JsonObject() }) });
+            messages.Add(new JsonObject { ["role"] = "user", ["content"] = new JsonArray(new JsonObject { ["type"] = "tool_result", ["tool_use_id"] = $"t{i}", ["content"] = new JsonArray(screenshot.DeepClone()) }) });
+        }
+
+        var body = new JsonObject { ["model"] = "llama3.1:8b", ["max_tokens"] = 1024, ["messages"] = messages }.ToJsonString();
+
+        var counted = await rig.PostAsync(body, Ct, "/v1/messages/count_tokens");
+        var called = await rig.PostAsync(body, Ct);
+
+        var estimate = (int)JsonNode.Parse(counted.Body)!["input_tokens"]!;
+        var span = Assert.Single(await rig.Spans.WaitForAsync(1, Ct));
+        Assert.Equal(estimate, span.GetTagItem(Names.EstimatedInputTokens));
+        if (vision)
+        {
+            Assert.InRange(estimate, 12 * 800, 12 * 800 + 200);
+            Assert.Equal(HttpStatusCode.BadRequest, called.Status);
+            Assert.Empty(rig.Upstream!.MessageRequests);
+        }
+        else
+        {
+            Assert.InRange(estimate, 1, 1000);
+            Assert.Equal(HttpStatusCode.OK, called.Status);
+            Assert.Contains("cannot see images", rig.Upstream!.MessageRequests.Single().Json!.ToJsonString(), StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task WarnPolicy_ForwardsTheTooLongPromptAndFlagsIt()
     {

@@ -141,8 +141,8 @@ public sealed class GuardTests
     [Fact]
     public void PromptChars_CountWhatTheModelIsGiven()
     {
-        static long Chars(string tools, string content) => TokenEstimator.CountPromptChars(JsonDocument.Parse(
-            $$"""{"messages":[{"role":"user","content":{{content}}}],"tools":{{tools}}}""").RootElement);
+        static long Chars(string tools, string content) => TokenEstimator.CountPrompt(JsonDocument.Parse(
+            $$"""{"messages":[{"role":"user","content":{{content}}}],"tools":{{tools}}}""").RootElement).Chars(imagesAsNotes: false);
         const string bash = """{"name":"Bash","input_schema":{"type":"object"}}""";
         const string deferred = """{"name":"mcp__x__search","input_schema":{"type":"object"},"defer_loading":true}""";
         const string hello = "[{\"type\":\"text\",\"text\":\"hello\"}]";
@@ -159,6 +159,21 @@ public sealed class GuardTests
     }
 
     [Fact]
+    public void Images_CountAsTheirEncodersTokens_OrAsTheNoteThatReplacesThem()
+    {
+        // Claude Code's Read of an image and an MCP screenshot both arrive inside tool results; a pasted one in a message.
+        const string image = """{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}""";
+        var json = $$$"""{"messages":[{"role":"user","content":[{{{image}}},{"type":"text","text":"what is this?"}]},{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"Read","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{{{image}}}]}]}]}""";
+
+        var prompt = TokenEstimator.CountPrompt(JsonDocument.Parse(json).RootElement);
+
+        Assert.Equal(2, prompt.Images);
+        Assert.Equal("what is this?".Length + "Read".Length + "{}".Length, prompt.TextChars);
+        Assert.Equal(prompt.TextChars + (2 * TokenEstimator.ImageTokens * TokenEstimator.DefaultCharsPerToken), prompt.Chars(imagesAsNotes: false));
+        Assert.Equal(prompt.TextChars + (2 * TokenEstimator.ImageNoteChars), prompt.Chars(imagesAsNotes: true));
+    }
+
+    [Fact]
     public void TooLongMessage_UsesAnthropicsWording() =>
         Assert.Equal("prompt is too long: 30000 tokens > 8192 maximum", ContextGuard.TooLongMessage(30000, 8192));
 
@@ -170,7 +185,7 @@ public sealed class GuardTests
         var (request, _) = MessagesRequest.Parse(Encoding.UTF8.GetBytes(Fixtures.MainRequest));
         using (request)
         {
-            var chars = request!.PromptChars;
+            var chars = request!.Prompt.Chars(imagesAsNotes: false);
             var messages = request.MessageCount;
             long Reported(long c) => (long)(c / 4.3) + (messages * TokenEstimator.TokensPerMessage) + 12;
 

@@ -70,8 +70,7 @@ public static class OllamaRequestAdapter
         var changes = new List<string>();
         var root = request.Root;
 
-        // Only when Ollama has said so: an unknown model may well see images.
-        var modelWithoutVision = options.ReplaceDroppedBlocks && model is { SupportsVision: false } ? model.Model : null;
+        var modelWithoutVision = ImagesBecomeNotes(options, model) ? model!.Model : null;
 
         // Ollama glues system blocks with no separator and this per-session line comes first, so the
         // ~20K-token prefix never matches the prompt cache.
@@ -260,6 +259,13 @@ public static class OllamaRequestAdapter
         _ when requested == "disabled" => "disabled",
         _ => supportsThinking == true ? "enabled" : "disabled",
     };
+
+    /// <summary>
+    /// Whether each image goes to the model as a note that it cannot see it. Only when Ollama has said so: an unknown
+    /// model may well see images.
+    /// </summary>
+    public static bool ImagesBecomeNotes(AdaptationOptions options, ModelInfo? model) =>
+        options.ReplaceDroppedBlocks && model is { SupportsVision: false };
 
     /// <summary>Ollama trims and lower-cases the effort before it reads it (anthropic/anthropic.go).</summary>
     private static bool IsEffortUpToDefault(string? effort) =>

@@ -1,3 +1,4 @@
+using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Configuration;
 using ClaudeStack.Gateway.Forwarding;
 using ClaudeStack.Gateway.Requests;
@@ -18,7 +19,9 @@ public sealed class CountTokensHandler(
     IncomingRequestReader reader,
     TokenCalibration calibration,
     SecretRedactor redactor,
-    IOptions<GatewayOptions> options)
+    LocalModelOptions localModel,
+    IOptions<GatewayOptions> options,
+    OllamaModelCatalog? catalog = null)
 {
     /// <summary>Upstream response headers worth keeping on a forwarded count.</summary>
     private static readonly string[] KeptHeaders = ["retry-after", "request-id", "x-request-id"];
@@ -67,7 +70,11 @@ public sealed class CountTokensHandler(
             }
         }
 
-        var estimate = calibration.Estimate(route.Routed, request.PromptChars, request.MessageCount);
+        // Counted as the model call would be: a model without vision gets a note in place of each image. Only images
+        // need the model's facts, so a count without them asks Ollama nothing.
+        var modelInfo = catalog is not null && request.Prompt.Images > 0 ? await catalog.GetAsync(route.Routed, aborted) : null;
+        var promptChars = request.Prompt.Chars(imagesAsNotes: OllamaRequestAdapter.ImagesBecomeNotes(localModel.Adaptation, modelInfo));
+        var estimate = calibration.Estimate(route.Routed, promptChars, request.MessageCount);
         context.Response.Headers["x-claudestack-token-estimate"] = calibration.Observations(route.Routed) > 0 ? "calibrated" : "uncalibrated";
         await Results.Json(new { input_tokens = estimate }).ExecuteAsync(context);
     }

@@ -76,7 +76,8 @@ public sealed class ModelCallHandler(
         // (3) The context window: a prompt that cannot fit is refused here rather than silently cut upstream.
         var guardsLocalModel = Upstream.Profile != UpstreamProfile.Anthropic;
         var modelInfo = catalog is null ? null : await catalog.GetAsync(route.Routed, aborted);
-        var estimatedTokens = calibration.Estimate(route.Routed, request.PromptChars, request.MessageCount);
+        var promptChars = request.Prompt.Chars(imagesAsNotes: OllamaRequestAdapter.ImagesBecomeNotes(localModel.Adaptation, modelInfo));
+        var estimatedTokens = calibration.Estimate(route.Routed, promptChars, request.MessageCount);
         var contextLength = guardsLocalModel ? modelInfo?.ContextLength ?? localModel.Context.ContextLength : null;
         call.RecordModelFacts(modelInfo, contextLength, estimatedTokens);
         var verdict = ContextGuard.Check(estimatedTokens, contextLength, localModel.Context);
@@ -158,7 +159,7 @@ public sealed class ModelCallHandler(
             else
             {
                 // A truncated prompt would teach the calibration a wrong ratio.
-                calibration.Observe(route.Routed, request.PromptChars, request.MessageCount, reported);
+                calibration.Observe(route.Routed, promptChars, request.MessageCount, reported);
             }
         }
     }

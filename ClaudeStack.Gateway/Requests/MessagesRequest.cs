@@ -54,8 +54,8 @@ public sealed class MessagesRequest : IDisposable
 
     public IReadOnlyList<OfferedTool> Tools { get; private init; } = [];
 
-    /// <summary>Characters of prompt text, for token estimates.</summary>
-    public long PromptChars { get; private init; }
+    /// <summary>Prompt text and images, for token estimates.</summary>
+    public PromptSize Prompt { get; private init; }
 
     /// <summary>Messages plus the system prompt, for template overhead in token estimates.</summary>
     public int MessageCount { get; private init; }
@@ -109,7 +109,7 @@ public sealed class MessagesRequest : IDisposable
                 Stream = root.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True,
                 MaxTokens = root.TryGetProperty("max_tokens", out var maxTokens) && maxTokens.TryGetInt32(out var value) ? value : null,
                 Tools = ReadTools(root),
-                PromptChars = TokenEstimator.CountPromptChars(root),
+                Prompt = TokenEstimator.CountPrompt(root),
                 MessageCount = TokenEstimator.MessageCount(root),
                 ReplacedLoneSurrogates = replacedSurrogates,
             }, null);

@@ -4,6 +4,14 @@ using ClaudeStack.Gateway.Adaptation;
 
 namespace ClaudeStack.Gateway.Tokens;
 
+/// <summary>What a request gives the model to read: characters of text, and images.</summary>
+public readonly record struct PromptSize(long TextChars, int Images)
+{
+    /// <summary>Characters to divide by the ratio: an image counts as its encoder's tokens, or as the note that replaces it.</summary>
+    public long Chars(bool imagesAsNotes) =>
+        TextChars + (Images * (imagesAsNotes ? TokenEstimator.ImageNoteChars : (long)(TokenEstimator.ImageTokens * TokenEstimator.DefaultCharsPerToken)));
+}
+
 /// <summary>
 /// Estimates a request's prompt tokens without a tokenizer: counts the characters the chat template will render
 /// (text, documents, tool inputs and results, the tool definitions the model is offered) and divides by a
@@ -18,20 +26,25 @@ public static class TokenEstimator
     /// <summary>Template tokens around each message (role headers, separators).</summary>
     public const int TokensPerMessage = 4;
 
-    /// <summary>
-    /// Characters that become prompt text: what the ratio divides.
-    /// </summary>
-    public static long CountPromptChars(JsonElement root)
+    /// <summary>Images cost a fixed amount in most vision encoders: about this many tokens.</summary>
+    public const int ImageTokens = 800;
+
+    /// <summary>About the length of the note a model without vision gets in place of an image (<see cref="DroppedBlocks"/>).</summary>
+    public const int ImageNoteChars = 160;
+
+    /// <summary>The text that becomes prompt characters (what the ratio divides), and the images, counted apart.</summary>
+    public static PromptSize CountPrompt(JsonElement root)
     {
         long chars = 0;
+        var images = 0;
         if (root.TryGetProperty("system", out var system))
         {
-            chars += CountContent(system);
+            chars += CountContent(system, ref images);
         }
 
         foreach (var message in root.GetProperty("messages").EnumerateArray())
         {
-            chars += message.TryGetProperty("content", out var content) ? CountContent(content) : 0;
+            chars += message.TryGetProperty("content", out var content) ? CountContent(content, ref images) : 0;
         }
 
         if (root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array)
@@ -39,7 +52,7 @@ public static class TokenEstimator
             chars += CountOfferedTools(tools, root.GetProperty("messages"));
         }
 
-        return chars;
+        return new PromptSize(chars, images);
     }
 
     /// <summary>
@@ -71,7 +84,7 @@ public static class TokenEstimator
     public static int Estimate(long promptChars, int messageCount, double charsPerToken) =>
         (int)Math.Ceiling(promptChars / charsPerToken) + (messageCount * TokensPerMessage);
 
-    private static long CountContent(JsonElement content)
+    private static long CountContent(JsonElement content, ref int images)
     {
         switch (content.ValueKind)
         {
@@ -81,7 +94,7 @@ public static class TokenEstimator
                 long chars = 0;
                 foreach (var block in content.EnumerateArray())
                 {
-                    chars += CountBlock(block);
+                    chars += CountBlock(block, ref images);
                 }
 
                 return chars;
@@ -90,7 +103,7 @@ public static class TokenEstimator
         }
     }
 
-    private static long CountBlock(JsonElement block)
+    private static long CountBlock(JsonElement block, ref int images)
     {
         if (block.ValueKind == JsonValueKind.String)
         {
@@ -102,21 +115,26 @@ public static class TokenEstimator
             return 0;
         }
 
+        // Counted apart: what an image costs depends on whether the model can see it.
+        if (type.ValueEquals("image"))
+        {
+            images++;
+            return 0;
+        }
+
         return type.GetString() switch
         {
             "text" => StringLength(block, "text"),
             "thinking" => StringLength(block, "thinking"),
             "tool_use" => StringLength(block, "name") + (block.TryGetProperty("input", out var input) ? JsonMarshal.GetRawUtf8Value(input).Length : 0),
-            "tool_result" or "search_result" => block.TryGetProperty("content", out var content) ? CountContent(content) : 0,
-            "document" => CountDocument(block),
-            // Images cost a fixed amount in most vision encoders; count them as ~800 tokens of text.
-            "image" => (long)(800 * DefaultCharsPerToken),
+            "tool_result" or "search_result" => block.TryGetProperty("content", out var content) ? CountContent(content, ref images) : 0,
+            "document" => CountDocument(block, ref images),
             _ => 0,
         };
     }
 
     /// <summary>A document given as text is read whole; a PDF or file reference is left out (its size is unknown here).</summary>
-    private static long CountDocument(JsonElement document)
+    private static long CountDocument(JsonElement document, ref int images)
     {
         if (!document.TryGetProperty("source", out var source) || source.ValueKind != JsonValueKind.Object
             || !source.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
@@ -125,7 +143,7 @@ public static class TokenEstimator
         }
 
         var body = type.ValueEquals("text") ? StringLength(source, "data")
-            : type.ValueEquals("content") && source.TryGetProperty("content", out var content) ? CountContent(content)
+            : type.ValueEquals("content") && source.TryGetProperty("content", out var content) ? CountContent(content, ref images)
             : 0;
         return body + StringLength(document, "title");
     }
