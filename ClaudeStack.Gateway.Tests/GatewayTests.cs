@@ -937,6 +937,19 @@ public sealed class GatewayTests
     }
 
     [Fact]
+    public async Task AnswerWithNoBlocks_AndARepeatedKey_StillGetsItsArray()
+    {
+        // Go's encoder never repeats a key, but a proxy in front of a server may; the answer must not become a 500.
+        const string answer = """{"id":"msg_e1","id":"msg_e2","type":"message","role":"assistant","model":"llama3.1:8b","content":null,"stop_reason":"end_turn","usage":{"input_tokens":12,"output_tokens":0}}""";
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Status(200, answer), null, Ct);
+
+        var relayed = await rig.PostAsync(Rig.MessagesBody(stream: false), Ct);
+
+        Assert.Equal(HttpStatusCode.OK, relayed.Status);
+        Assert.Equal(answer.Replace("\"content\":null", "\"content\":[]", StringComparison.Ordinal), relayed.Text);
+    }
+
+    [Fact]
     public async Task NonObjectJsonAnswer_IsRelayedAndCountedMalformed()
     {
         await using var rig = await Rig.StartAsync(_ => ScriptedReply.Status(200, "[]"), null, Ct);

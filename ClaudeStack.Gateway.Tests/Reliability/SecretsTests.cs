@@ -151,6 +151,10 @@ public sealed class SecretsTests
     [InlineData("model-echo", "/v1/messages", false)]
     [InlineData("gzipped-model-echo", "/v1/messages", true)]
     [InlineData("gzipped-model-echo", "/v1/messages", false)]
+    [InlineData("header-echo", "/v1/messages", true)]
+    [InlineData("header-echo", "/v1/messages", false)]
+    [InlineData("header-echo", "/v1/messages/count_tokens", false)]
+    [InlineData("header-echo-on-answer", "/v1/messages", true)]
     public async Task UpstreamKey_NeverReachesTheClient(string reply, string path, bool stream)
     {
         var ct = TestContext.Current.CancellationToken;
@@ -170,16 +174,28 @@ public sealed class SecretsTests
             "error-event-with-string-error" => ScriptedReply.Events([.. start, $"event: error\ndata: {{\"type\":\"error\",\"error\":\"invalid x-api-key: {key}\"}}\n\n"]),
             "error-event-with-text" => ScriptedReply.Events([.. start, $"event: error\ndata: invalid x-api-key: {key}\n\n"]),
             "gzipped-model-echo" => ScriptedReply.Gzipped(ScriptedMessage.Text($"The key you pasted is {key}.")),
+            "header-echo" => ScriptedReply.AnthropicError(401, "authentication_error", "invalid x-api-key", ("www-authenticate", $"Bearer error_description=\"invalid key {key}\""), ("request-id", key)),
+            "header-echo-on-answer" => ScriptedReply.Custom(async (context, _, token) =>
+            {
+                context.Response.Headers["x-debug-key"] = key;
+                context.Response.ContentType = "text/event-stream";
+                foreach (var sseEvent in AnthropicSse.MessageEvents(ScriptedMessage.Text("hello")))
+                {
+                    await context.Response.Body.WriteAsync(System.Text.Encoding.UTF8.GetBytes(sseEvent), token);
+                }
+            }),
             _ => ScriptedReply.Message(ScriptedMessage.Text($"The key you pasted is {key}.")),
         };
         await using var rig = await Rig.StartAsync(Script, settings, ct);
 
         var answer = await rig.PostAsync(Rig.MessagesBody("hello", stream: stream), ct, path: path);
 
+        var headers = string.Join("\n", answer.Headers.Concat(answer.ContentHeaders).Select(h => $"{h.Key}: {string.Join(", ", h.Value)}"));
+        var seen = answer.Text + "\n" + headers;
         Assert.NotEqual(HttpStatusCode.InternalServerError, answer.Status);
-        Assert.Contains(SecretRedactor.Mask, answer.Text, StringComparison.Ordinal);
-        Assert.DoesNotContain(key, answer.Text.Replace("\\u002B", "+", StringComparison.Ordinal), StringComparison.Ordinal);
-        Assert.DoesNotContain(key[..12], answer.Text, StringComparison.Ordinal);
+        Assert.Contains(SecretRedactor.Mask, seen, StringComparison.Ordinal);
+        Assert.DoesNotContain(key, seen.Replace("\\u002B", "+", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.DoesNotContain(key[..12], seen, StringComparison.Ordinal);
         Assert.Equal(key, rig.Upstream!.Requests.Single().Header("x-api-key"));
     }
 

@@ -101,7 +101,7 @@ public sealed class CountTokensHandler(
         {
             if (upstream.Headers.NonValidated.TryGetValues(name, out var values) && values.All(ResponseRelay.IsSendable))
             {
-                client.Headers[name] = values.ToArray();
+                client.Headers[name] = values.Select(redactor.Redact).ToArray();
             }
         }
 

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using ClaudeStack.Gateway.Api;
 using ClaudeStack.Gateway.Requests;
 using ClaudeStack.Gateway.Telemetry;
@@ -245,12 +244,35 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         return response;
     }
 
-    /// <summary>A client's SDK reads <c>content</c> as an array; null would fail it.</summary>
+    /// <summary>
+    /// A client's SDK reads <c>content</c> as an array; null would fail it. Rewritten property by property, so every other
+    /// property stays, a key the upstream repeated included (which a JsonNode would refuse to hold).
+    /// </summary>
     private static byte[] WithEmptyContent(ReadOnlyMemory<byte> message)
     {
-        var node = JsonNode.Parse(message.Span, documentOptions: new JsonDocumentOptions { MaxDepth = MessagesRequest.MaxDepth })!;
-        node["content"] = new JsonArray();
-        return JsonSerializer.SerializeToUtf8Bytes(node);
+        using var document = JsonDocument.Parse(message, new JsonDocumentOptions { MaxDepth = MessagesRequest.MaxDepth });
+        var output = new ArrayBufferWriter<byte>(message.Length + 2);
+        using (var writer = new Utf8JsonWriter(output, new JsonWriterOptions { SkipValidation = true }))
+        {
+            writer.WriteStartObject();
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (property.NameEquals("content"))
+                {
+                    writer.WritePropertyName(property.Name);
+                    writer.WriteStartArray();
+                    writer.WriteEndArray();
+                }
+                else
+                {
+                    property.WriteTo(writer);
+                }
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return output.WrittenSpan.ToArray();
     }
 
     /// <summary>Relays an error response, in Anthropic form whatever form the upstream used.</summary>
@@ -289,20 +311,21 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         await client.WriteErrorAsync(error, clientAborted);
     }
 
-    private static void CopyHeaders(HttpResponseMessage upstream, HttpResponse response)
+    private void CopyHeaders(HttpResponseMessage upstream, HttpResponse response)
     {
         // Unvalidated: the values are passed on as sent, without parsing them into typed headers first.
         CopyHeaders(upstream.Headers.NonValidated, response.Headers);
         CopyHeaders(upstream.Content.Headers.NonValidated, response.Headers);
     }
 
-    private static void CopyHeaders(HttpHeadersNonValidated from, IHeaderDictionary to)
+    private void CopyHeaders(HttpHeadersNonValidated from, IHeaderDictionary to)
     {
         foreach (var (name, values) in from)
         {
             if (!DroppedHeaders.Contains(name) && values.All(IsSendable))
             {
-                to[name] = values.Count == 1 ? values.ToString() : values.ToArray();
+                // Masked like the body: a server may quote the key it rejected in a header too (WWW-Authenticate).
+                to[name] = values.Count == 1 ? redactor.Redact(values.ToString()) : values.Select(redactor.Redact).ToArray();
             }
         }
     }
