@@ -217,6 +217,27 @@ public sealed class LocalModelGuardTests
     }
 
     [Fact]
+    public async Task ModelWhoseRunnerHasNoProjector_WithImageNotesTurnedOff_Gets400s_NotRetried500s()
+    {
+        // With ReplaceDroppedBlocks off the gateway sends images as they are, so a resend would fail the same way.
+        var ollama = new OllamaEmulation { Models = [new OllamaModel("llava-phi3") { LoadedContextLength = 65536, Capabilities = ["completion", "tools", "vision"], ProjectorMissing = true }] };
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("A red pixel."), new Dictionary<string, string?> { ["Gateway:Adaptation:ReplaceDroppedBlocks"] = "false" }, Ct, ollama);
+        var body = """{"model":"llava-phi3","max_tokens":100,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}},{"type":"text","text":"What is this?"}]}]}""";
+
+        var first = await rig.PostAsync(body, Ct);
+        var second = await rig.PostAsync(body, Ct);
+
+        foreach (var answer in new[] { first, second })
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, answer.Status);
+            var (_, message) = Rig.AssertAnthropicError(answer.Body, "invalid_request_error");
+            Assert.EndsWith("or pick a model with vision (/model).", message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(2, rig.Upstream!.MessageRequests.Count);
+    }
+
+    [Fact]
     public async Task Other403s_AndOtherProfiles_PassTheUpstreamsAnswerOn()
     {
         // An Anthropic-compatible server saying the same words is not Ollama's refusal to explain.

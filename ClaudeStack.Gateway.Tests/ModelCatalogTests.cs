@@ -140,6 +140,42 @@ public sealed class ModelCatalogTests : IDisposable
         Assert.NotEqual(refused.ModifiedAt, pulledAgain.ModifiedAt);
     }
 
+    [Fact]
+    public async Task CannotSeeImages_LearnedWhileApiShowWasDown_LastsUntilTheFilesSeenNextChange()
+    {
+        // /api/show timed out for the refused call, so its facts hold no modified_at.
+        var listed = new OllamaModel("llava-phi3") { Capabilities = ["completion", "tools", "vision"], ProjectorMissing = true };
+        var emulation = new OllamaEmulation { Models = [listed] };
+        await using var ollama = await StartOllamaAsync(emulation);
+        var clock = new ManualClock();
+        var catalog = NewCatalog(ollama, clock);
+
+        Assert.True(catalog.LearnCannotSeeImages(new ModelInfo { Model = "llava-phi3" }));
+        var learned = await catalog.GetAsync("llava-phi3", Ct);
+        clock.Advance(OllamaModelCatalog.CacheLifetime);
+        var stillTheSameFiles = await catalog.GetAsync("llava-phi3", Ct);
+        emulation.Models = [listed with { ProjectorMissing = false, ModifiedAt = listed.ModifiedAt.AddHours(1) }];
+        clock.Advance(OllamaModelCatalog.CacheLifetime);
+        var pulledAgain = await catalog.GetAsync("llava-phi3", Ct);
+
+        Assert.False(learned.SupportsVision);
+        Assert.False(stillTheSameFiles.SupportsVision);
+        Assert.True(pulledAgain.SupportsVision);
+    }
+
+    [Fact]
+    public void CannotSeeImages_PastTheBound_IsNotKept_AndSaysSo()
+    {
+        var catalog = new OllamaModelCatalog(_client, new UpstreamEndpoint(UpstreamProfile.Ollama, new Uri("http://127.0.0.1:9"), null, "ollama"), 65536, NullLogger<OllamaModelCatalog>.Instance, new SecretRedactor([]));
+        for (var i = 0; i < OllamaModelCatalog.MaxCachedModels; i++)
+        {
+            Assert.True(catalog.LearnCannotSeeImages(new ModelInfo { Model = $"made-up-{i}" }));
+        }
+
+        Assert.False(catalog.LearnCannotSeeImages(new ModelInfo { Model = "one-more" }));
+        Assert.True(catalog.LearnCannotSeeImages(new ModelInfo { Model = "made-up-0" }));
+    }
+
     private static Task<ScriptedUpstream.ScriptedUpstream> StartOllamaAsync(OllamaEmulation? emulation = null) =>
         ScriptedUpstream.ScriptedUpstream.StartAsync(
             new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("unused"), Ollama = emulation ?? new OllamaEmulation() },

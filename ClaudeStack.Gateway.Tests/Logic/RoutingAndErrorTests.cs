@@ -181,7 +181,7 @@ public sealed class RoutingAndErrorTests
     [InlineData(500, "ollama cloud is disabled: remote model is unavailable", false)]
     public void OllamaCloudRefusal_IsExplainedOnlyForOllamasOwn403(int status, string message, bool explained)
     {
-        var error = OllamaRefusal.Explain(status, message, "glm-4.6:cloud");
+        var error = OllamaRefusal.Explain(status, message, "glm-4.6:cloud", imagesBecomeNotes: true);
 
         Assert.Equal(explained, error is not null);
         if (error is not null)
@@ -201,7 +201,7 @@ public sealed class RoutingAndErrorTests
     [InlineData(400, "ollama cloud is disabled: remote model is unavailable", null)]
     public void OllamaCapabilityRefusal_SaysWhatClaudeCodeNeeds(int status, string message, string? explanation)
     {
-        var error = OllamaRefusal.Explain(status, message, "gemma3");
+        var error = OllamaRefusal.Explain(status, message, "gemma3", imagesBecomeNotes: true);
 
         Assert.Equal(explanation is not null, error is not null);
         if (error is not null)
@@ -218,7 +218,7 @@ public sealed class RoutingAndErrorTests
     [InlineData(400, "image input is not supported", false)]
     public void MissingProjector_IsStillA500ForTheRetry_SayingImagesWillBeNotes(int status, string message, bool explained)
     {
-        var error = OllamaRefusal.Explain(status, message, "llava-phi3");
+        var error = OllamaRefusal.Explain(status, message, "llava-phi3", imagesBecomeNotes: true);
 
         Assert.Equal(explained, OllamaRefusal.IsMissingProjector(status, message));
         Assert.Equal(explained, error is not null);
@@ -227,6 +227,18 @@ public sealed class RoutingAndErrorTests
             Assert.Equal((500, AnthropicError.Api), (error.StatusCode, error.Type));
             Assert.StartsWith($"model 'llava-phi3' cannot see images in this Ollama ({message}); ", error.Message, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public void MissingProjector_WithoutNotesToFollow_IsA400_SinceTheRetryWouldFailTheSameWay()
+    {
+        const string message = "image input is not supported - hint: if this is unexpected, you may need to provide the mmproj";
+
+        var error = OllamaRefusal.Explain(500, message, "llava-phi3", imagesBecomeNotes: false)!;
+
+        Assert.Equal((400, AnthropicError.InvalidRequest), (error.StatusCode, error.Type));
+        Assert.StartsWith($"model 'llava-phi3' cannot see images in this Ollama ({message}); the model was not run.", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("note", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -57,18 +57,7 @@ public sealed class OllamaModelCatalog(
         var (show, showFailure) = await showLookUp;
         var (ps, psFailure) = await psLookUp;
         var info = OllamaModelFacts.Combine(model, show, ps, configuredContextLength);
-        if (_cannotSeeImages.TryGetValue(model, out var learnedOf))
-        {
-            if (learnedOf is not null && info.ModifiedAt is not null && learnedOf != info.ModifiedAt)
-            {
-                // Pulled or created again since, perhaps with its projector this time: its images go to it again.
-                _cannotSeeImages.TryRemove(KeyValuePair.Create<string, string?>(model, learnedOf));
-            }
-            else
-            {
-                info = info with { SupportsVision = false };
-            }
-        }
+        info = WithLearnedVision(info);
 
         var lifetime = CacheLifetime;
         if ((showFailure ?? psFailure) is { } failure)
@@ -95,9 +84,37 @@ public sealed class OllamaModelCatalog(
         if (_cache.Count < MaxCachedModels)
         {
             _cache[model] = (info, _clock.GetUtcNow() + lifetime);
+
+            // A refusal learned while Ollama was being asked must not be covered by what Ollama said before it.
+            if (info.SupportsVision != false && _cannotSeeImages.ContainsKey(model))
+            {
+                _cache.TryRemove(model, out _);
+            }
         }
 
         return info;
+    }
+
+    private ModelInfo WithLearnedVision(ModelInfo info)
+    {
+        if (!_cannotSeeImages.TryGetValue(info.Model, out var learnedOf))
+        {
+            return info;
+        }
+
+        if (learnedOf is null && info.ModifiedAt is not null)
+        {
+            // Learned while /api/show did not answer: the files seen first since then are the ones that refused.
+            _cannotSeeImages.TryUpdate(info.Model, info.ModifiedAt, null);
+        }
+        else if (learnedOf is not null && info.ModifiedAt is not null && learnedOf != info.ModifiedAt)
+        {
+            // Pulled or created again since, perhaps with its projector this time: its images go to it again.
+            _cannotSeeImages.TryRemove(KeyValuePair.Create<string, string?>(info.Model, learnedOf));
+            return info;
+        }
+
+        return info with { SupportsVision = false };
     }
 
     /// <summary>
@@ -106,14 +123,17 @@ public sealed class OllamaModelCatalog(
     /// the model is pulled or created again (its /api/show <c>modified_at</c> changes).
     /// </summary>
     /// <param name="refused">The facts the refused call was sent with.</param>
-    public void LearnCannotSeeImages(ModelInfo refused)
+    /// <returns>Whether it is kept: past <see cref="MaxCachedModels"/> models learned, a new one is not.</returns>
+    public bool LearnCannotSeeImages(ModelInfo refused)
     {
-        if (_cannotSeeImages.Count < MaxCachedModels)
+        var kept = _cannotSeeImages.Count < MaxCachedModels || _cannotSeeImages.ContainsKey(refused.Model);
+        if (kept)
         {
             _cannotSeeImages[refused.Model] = refused.ModifiedAt;
         }
 
         _cache.TryRemove(refused.Model, out _);
+        return kept;
     }
 
     /// <returns>The answer (null for an error status, such as 404 for a model Ollama does not have), or why there is none.</returns>

@@ -24,7 +24,8 @@ public static class OllamaRefusal
         "Pick a model whose `ollama show <model>` lists the tools capability (/model), and set it as ClaudeStack:Model or ClaudeStack:ModelMap:* for the stack.";
 
     /// <returns>The error for the client, or null when the upstream's error is none of these refusals.</returns>
-    public static AnthropicError? Explain(int statusCode, string upstreamMessage, string model) => statusCode switch
+    /// <param name="imagesBecomeNotes">Whether the model gets a note in place of each image from now on.</param>
+    public static AnthropicError? Explain(int statusCode, string upstreamMessage, string model, bool imagesBecomeNotes) => statusCode switch
     {
         // With cloud models off (OLLAMA_NO_CLOUD=1, the stack's default) a cloud model such as glm-4.6:cloud gets 403
         // "ollama cloud is disabled: …". Claude Code prints every 403 as "Failed to authenticate", which sends the user
@@ -44,9 +45,14 @@ public static class OllamaRefusal
             $"model '{model}' is not a chat model ({upstreamMessage}); the model was not run. " + ChooseAnotherModel),
 
         // Still a 500, so that Claude Code retries: by then the gateway sends the model a note in place of each image.
-        StatusCodes.Status500InternalServerError when IsMissingProjector(statusCode, upstreamMessage) => AnthropicError.ForStatus(statusCode,
+        StatusCodes.Status500InternalServerError when IsMissingProjector(statusCode, upstreamMessage) && imagesBecomeNotes => AnthropicError.ForStatus(statusCode,
             $"model '{model}' cannot see images in this Ollama ({upstreamMessage}); " +
             "until the model is pulled again the gateway sends it a note in place of each image, so the call can be sent again."),
+
+        // Sent again, the call would fail the same way: a 400, which Claude Code does not retry.
+        StatusCodes.Status500InternalServerError when IsMissingProjector(statusCode, upstreamMessage) => AnthropicError.BadRequest(
+            $"model '{model}' cannot see images in this Ollama ({upstreamMessage}); the model was not run. " +
+            "Take the image out of the conversation (/rewind, or a new session), or pick a model with vision (/model)."),
 
         _ => null,
     };

@@ -167,12 +167,13 @@ public sealed class ModelCallHandler(
     private AnthropicError? ExplainOllamaRefusal(int status, string message, string model, ModelInfo? modelInfo)
     {
         // Ollama lists vision for any model whose file has vision blocks, but starts some without a projector.
-        if (modelInfo is not null && OllamaRefusal.IsMissingProjector(status, message))
+        var imagesBecomeNotes = false;
+        if (modelInfo is not null && catalog is not null && OllamaRefusal.IsMissingProjector(status, message))
         {
-            catalog?.LearnCannotSeeImages(modelInfo);
+            imagesBecomeNotes = catalog.LearnCannotSeeImages(modelInfo) && localModel.Adaptation.ReplaceDroppedBlocks;
         }
 
-        return OllamaRefusal.Explain(status, message, model);
+        return OllamaRefusal.Explain(status, message, model, imagesBecomeNotes);
     }
 
     /// <returns>The body to forward, or a 400 for valid JSON of a shape the adaptation cannot read.</returns>
