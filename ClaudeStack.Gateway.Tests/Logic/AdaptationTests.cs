@@ -93,7 +93,7 @@ public sealed class AdaptationTests
     [InlineData("enabled", true, "enabled")]
     [InlineData("enabled", false, "disabled")]
     [InlineData("disabled", true, "disabled")]
-    public void Thinking_IsAlwaysExplicit(string setting, bool? capable, string expected)
+    public void Thinking_ForClaudeCodesDefaultEffort_IsExplicit(string setting, bool? capable, string expected)
     {
         // Ollama does not know "adaptive" and maps effort "high" to maximum thinking (anthropic/anthropic.go).
         var (adapted, _) = Adapt(Fixtures.MainRequest, new AdaptationOptions { Thinking = setting }, capable);
@@ -124,12 +124,30 @@ public sealed class AdaptationTests
     }
 
     [Theory]
+    [InlineData("auto", "")]
+    [InlineData("auto", ""","thinking":{"type":"enabled","budget_tokens":2048}""")]
+    [InlineData("enabled", ""","thinking":{"type":"disabled"}""")]
+    public void EffortLow_ForAThinkingModel_GoesWithoutAThinkingTypeToOverrideIt(string setting, string thinking)
+    {
+        // Any thinking type Ollama reads ("enabled", "disabled") would win over the effort; the setting "enabled" is the
+        // operator's, over a client's own "disabled".
+        var json = $$"""{"model":"m","max_tokens":8000{{thinking}},"output_config":{"effort":"low"},"messages":[{"role":"user","content":"hi"}]}""";
+
+        var (adapted, report) = Adapt(json, new AdaptationOptions { Thinking = setting }, thinking: true);
+
+        Assert.Equal("low", OllamaEmulation.ThinkingLevel(adapted, modelThinks: true));
+        Assert.Null(adapted["thinking"]);
+        Assert.Equal(thinking.Length > 0, report.Changes.Contains("thinking"));
+        Assert.DoesNotContain("output_config.effort", report.Changes);
+    }
+
+    [Theory]
     [InlineData("auto", false, """{"type":"adaptive"}""")]
     [InlineData("auto", true, """{"type":"disabled"}""")]
     [InlineData("disabled", true, """{"type":"adaptive"}""")]
     public void EffortLow_WhereThinkingIsOff_StaysOff(string setting, bool capable, string thinking)
     {
-        // Ollama reads any effort level as "think" and refuses thinking for a model without the capability.
+        // Ollama reads any effort level as "think", and on /v1/messages drops it for a model without the capability.
         var json = $$"""{"model":"m","max_tokens":8000,"thinking":{{thinking}},"output_config":{"effort":"low"},"messages":[{"role":"user","content":"hi"}]}""";
 
         var (adapted, _) = Adapt(json, new AdaptationOptions { Thinking = setting }, capable);
@@ -146,7 +164,7 @@ public sealed class AdaptationTests
     public void Thinking_Auto_KeepsTheClientsOwnChoiceWhereTheModelAllowsIt(string thinking, bool? capable, string expected, int? budget)
     {
         // A client that turned thinking off means it; an explicit "enabled" is kept only for a model known to think,
-        // since Ollama refuses thinking for a model without the capability.
+        // since Ollama drops thinking on /v1/messages for a model without the capability.
         var json = $$"""{"model":"m","max_tokens":8000,"thinking":{{thinking}},"messages":[{"role":"user","content":"hi"}]}""";
 
         var (adapted, report) = Adapt(json, new AdaptationOptions { Thinking = "auto" }, capable);

@@ -142,7 +142,7 @@ public sealed class GuardTests
     public void PromptChars_CountWhatTheModelIsGiven()
     {
         static long Chars(string tools, string content) => TokenEstimator.CountPrompt(JsonDocument.Parse(
-            $$"""{"messages":[{"role":"user","content":{{content}}}],"tools":{{tools}}}""").RootElement).Chars(imagesAsNotes: false);
+            $$"""{"messages":[{"role":"user","content":{{content}}}],"tools":{{tools}}}""").RootElement).TextChars;
         const string bash = """{"name":"Bash","input_schema":{"type":"object"}}""";
         const string deferred = """{"name":"mcp__x__search","input_schema":{"type":"object"},"defer_loading":true}""";
         const string hello = "[{\"type\":\"text\",\"text\":\"hello\"}]";
@@ -161,16 +161,19 @@ public sealed class GuardTests
     [Fact]
     public void Images_CountAsTheirEncodersTokens_OrAsTheNoteThatReplacesThem()
     {
-        // Claude Code's Read of an image and an MCP screenshot both arrive inside tool results; a pasted one in a message.
+        // Claude Code's Read of an image and an MCP screenshot both arrive inside tool results; a pasted one in a
+        // message. A document is given to the model as its text, without its images.
         const string image = """{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}""";
-        var json = $$$"""{"messages":[{"role":"user","content":[{{{image}}},{"type":"text","text":"what is this?"}]},{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"Read","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{{{image}}}]}]}]}""";
+        var json = $$$"""{"messages":[{"role":"user","content":[{{{image}}},{"type":"text","text":"what is this?"},{"type":"document","source":{"type":"content","content":[{{{image}}}]}}]},{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"Read","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{{{image}}}]}]}]}""";
 
         var prompt = TokenEstimator.CountPrompt(JsonDocument.Parse(json).RootElement);
 
-        Assert.Equal(2, prompt.Images);
-        Assert.Equal("what is this?".Length + "Read".Length + "{}".Length, prompt.TextChars);
-        Assert.Equal(prompt.TextChars + (2 * TokenEstimator.ImageTokens * TokenEstimator.DefaultCharsPerToken), prompt.Chars(imagesAsNotes: false));
-        Assert.Equal(prompt.TextChars + (2 * TokenEstimator.ImageNoteChars), prompt.Chars(imagesAsNotes: true));
+        Assert.Equal(new PromptSize("what is this?".Length + "Read".Length + "{}".Length, 2), prompt);
+        Assert.Equal(new PromptSize(prompt.TextChars + (2 * TokenEstimator.ImageNoteChars), 0), prompt.WithImagesAsNotes());
+
+        // Whatever the tokenizer's ratio, an image costs its encoder's tokens.
+        Assert.Equal(10 + (2 * TokenEstimator.ImageTokens), TokenEstimator.Estimate(prompt with { TextChars = 20 }, 0, 2.0));
+        Assert.Equal(5 + (2 * TokenEstimator.ImageTokens), TokenEstimator.Estimate(prompt with { TextChars = 20 }, 0, 4.0));
     }
 
     [Fact]
@@ -185,19 +188,31 @@ public sealed class GuardTests
         var (request, _) = MessagesRequest.Parse(Encoding.UTF8.GetBytes(Fixtures.MainRequest));
         using (request)
         {
-            var chars = request!.Prompt.Chars(imagesAsNotes: false);
+            var chars = request!.Prompt.TextChars;
             var messages = request.MessageCount;
             long Reported(long c) => (long)(c / 4.3) + (messages * TokenEstimator.TokensPerMessage) + 12;
 
             foreach (var extra in new[] { 0, 1200, 2400, 3600, 4800 })
             {
-                calibration.Observe("llama3.1:8b", chars + extra, messages, Reported(chars + extra));
+                calibration.Observe("llama3.1:8b", new PromptSize(chars + extra, 0), messages, Reported(chars + extra));
             }
 
-            var estimate = calibration.Estimate("llama3.1:8b", chars + 6000, messages);
+            var estimate = calibration.Estimate("llama3.1:8b", new PromptSize(chars + 6000, 0), messages);
             var actual = Reported(chars + 6000);
             Assert.InRange(estimate, actual * 0.85, actual * 1.15);
             Assert.Equal(5, calibration.Observations("llama3.1:8b"));
         }
+    }
+
+    [Fact]
+    public void Calibration_LearnsTheTokenizerFromTextAlone_WhenImagesCameAlong()
+    {
+        // Text at 3 characters per token, each image at the encoder's estimate: the images must not move the ratio.
+        var calibration = new TokenCalibration();
+
+        calibration.Observe("gemma3:12b", new PromptSize(30_000, 4), 2, 10_000 + (4 * TokenEstimator.ImageTokens) + (2 * TokenEstimator.TokensPerMessage));
+
+        Assert.Equal(3.0, calibration.CharsPerToken("gemma3:12b"), 3);
+        Assert.Equal(10_000 + (4 * TokenEstimator.ImageTokens) + (2 * TokenEstimator.TokensPerMessage), calibration.Estimate("gemma3:12b", new PromptSize(30_000, 4), 2));
     }
 }

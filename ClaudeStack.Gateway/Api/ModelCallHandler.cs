@@ -76,8 +76,8 @@ public sealed class ModelCallHandler(
         // (3) The context window: a prompt that cannot fit is refused here rather than silently cut upstream.
         var guardsLocalModel = Upstream.Profile != UpstreamProfile.Anthropic;
         var modelInfo = catalog is null ? null : await catalog.GetAsync(route.Routed, aborted);
-        var promptChars = request.Prompt.Chars(imagesAsNotes: OllamaRequestAdapter.ImagesBecomeNotes(localModel.Adaptation, modelInfo));
-        var estimatedTokens = calibration.Estimate(route.Routed, promptChars, request.MessageCount);
+        var prompt = OllamaRequestAdapter.ImagesBecomeNotes(localModel.Adaptation, modelInfo) ? request.Prompt.WithImagesAsNotes() : request.Prompt;
+        var estimatedTokens = calibration.Estimate(route.Routed, prompt, request.MessageCount);
         var contextLength = guardsLocalModel ? modelInfo?.ContextLength ?? localModel.Context.ContextLength : null;
         call.RecordModelFacts(modelInfo, contextLength, estimatedTokens);
         var verdict = ContextGuard.Check(estimatedTokens, contextLength, localModel.Context);
@@ -159,7 +159,7 @@ public sealed class ModelCallHandler(
             else
             {
                 // A truncated prompt would teach the calibration a wrong ratio.
-                calibration.Observe(route.Routed, promptChars, request.MessageCount, reported);
+                calibration.Observe(route.Routed, prompt, request.MessageCount, reported);
             }
         }
     }

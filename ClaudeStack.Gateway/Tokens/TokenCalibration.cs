@@ -18,19 +18,20 @@ public sealed class TokenCalibration
 
     public int Observations(string model) => _ratios.TryGetValue(model, out var ratio) ? ratio.Count : 0;
 
-    public int Estimate(string model, long promptChars, int messageCount) =>
-        TokenEstimator.Estimate(promptChars, messageCount, CharsPerToken(model));
+    public int Estimate(string model, PromptSize prompt, int messageCount) =>
+        TokenEstimator.Estimate(prompt, messageCount, CharsPerToken(model));
 
     /// <summary>Learns from a call: <paramref name="reportedInputTokens"/> includes cached tokens.</summary>
-    public void Observe(string model, long promptChars, int messageCount, long reportedInputTokens)
+    public void Observe(string model, PromptSize prompt, int messageCount, long reportedInputTokens)
     {
-        var textTokens = reportedInputTokens - (messageCount * TokenEstimator.TokensPerMessage);
-        if (promptChars < MinCharsToLearn || textTokens <= 0)
+        // Only the text says anything about the tokenizer; images are taken at their estimate.
+        var textTokens = reportedInputTokens - (messageCount * TokenEstimator.TokensPerMessage) - prompt.ImageTokens;
+        if (prompt.TextChars < MinCharsToLearn || textTokens <= 0)
         {
             return;
         }
 
-        var observed = Math.Clamp(promptChars / (double)textTokens, 1.0, 12.0);
+        var observed = Math.Clamp(prompt.TextChars / (double)textTokens, 1.0, 12.0);
         _ratios.AddOrUpdate(model, _ => new Ratio(observed, 1), (_, current) => current.With(observed));
     }
 

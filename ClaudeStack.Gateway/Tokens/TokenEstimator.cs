@@ -7,9 +7,11 @@ namespace ClaudeStack.Gateway.Tokens;
 /// <summary>What a request gives the model to read: characters of text, and images.</summary>
 public readonly record struct PromptSize(long TextChars, int Images)
 {
-    /// <summary>Characters to divide by the ratio: an image counts as its encoder's tokens, or as the note that replaces it.</summary>
-    public long Chars(bool imagesAsNotes) =>
-        TextChars + (Images * (imagesAsNotes ? TokenEstimator.ImageNoteChars : (long)(TokenEstimator.ImageTokens * TokenEstimator.DefaultCharsPerToken)));
+    /// <summary>Images cost their encoder's tokens whatever the tokenizer: not scaled by a characters-per-token ratio.</summary>
+    public long ImageTokens => Images * (long)TokenEstimator.ImageTokens;
+
+    /// <summary>What a model without vision reads: a note in place of each image.</summary>
+    public PromptSize WithImagesAsNotes() => new(TextChars + (Images * (long)TokenEstimator.ImageNoteChars), 0);
 }
 
 /// <summary>
@@ -81,8 +83,8 @@ public static class TokenEstimator
         root.GetProperty("messages").GetArrayLength() + (root.TryGetProperty("system", out _) ? 1 : 0);
 
     /// <summary>Estimated prompt tokens at a given ratio.</summary>
-    public static int Estimate(long promptChars, int messageCount, double charsPerToken) =>
-        (int)Math.Ceiling(promptChars / charsPerToken) + (messageCount * TokensPerMessage);
+    public static int Estimate(PromptSize prompt, int messageCount, double charsPerToken) =>
+        (int)Math.Min(int.MaxValue, Math.Ceiling(prompt.TextChars / charsPerToken) + prompt.ImageTokens + (messageCount * TokensPerMessage));
 
     private static long CountContent(JsonElement content, ref int images)
     {
@@ -128,13 +130,13 @@ public static class TokenEstimator
             "thinking" => StringLength(block, "thinking"),
             "tool_use" => StringLength(block, "name") + (block.TryGetProperty("input", out var input) ? JsonMarshal.GetRawUtf8Value(input).Length : 0),
             "tool_result" or "search_result" => block.TryGetProperty("content", out var content) ? CountContent(content, ref images) : 0,
-            "document" => CountDocument(block, ref images),
+            "document" => CountDocument(block),
             _ => 0,
         };
     }
 
     /// <summary>A document given as text is read whole; a PDF or file reference is left out (its size is unknown here).</summary>
-    private static long CountDocument(JsonElement document, ref int images)
+    private static long CountDocument(JsonElement document)
     {
         if (!document.TryGetProperty("source", out var source) || source.ValueKind != JsonValueKind.Object
             || !source.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
@@ -142,8 +144,10 @@ public static class TokenEstimator
             return 0;
         }
 
+        // A document's images do not reach the model: it is given the document's text.
+        var imagesNotGiven = 0;
         var body = type.ValueEquals("text") ? StringLength(source, "data")
-            : type.ValueEquals("content") && source.TryGetProperty("content", out var content) ? CountContent(content, ref images)
+            : type.ValueEquals("content") && source.TryGetProperty("content", out var content) ? CountContent(content, ref imagesNotGiven)
             : 0;
         return body + StringLength(document, "title");
     }
