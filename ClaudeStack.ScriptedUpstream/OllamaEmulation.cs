@@ -30,11 +30,11 @@ public sealed record OllamaModel(string Name)
 
     public long Size { get; init; } = 6_000_000_000;
 
-    /// <summary>The manifest file's modification time, which a pull or create rewrites (/api/show and /api/tags <c>modified_at</c>).</summary>
-    public DateTimeOffset ModifiedAt { get; init; } = new(2026, 5, 4, 10, 20, 30, 123, TimeSpan.FromHours(2));
-
     /// <summary>Bytes in GPU memory; less than <see cref="Size"/> means layers run on the CPU.</summary>
     public long SizeVram { get; init; } = 6_000_000_000;
+
+    /// <summary>The manifest file's modification time, which a pull or create rewrites (/api/show and /api/tags <c>modified_at</c>).</summary>
+    public DateTimeOffset ModifiedAt { get; init; } = new(2026, 5, 4, 10, 20, 30, 123, TimeSpan.FromHours(2));
 }
 
 /// <summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ClaudeStack.Gateway.Requests;
+using ClaudeStack.Gateway.Tokens;
 
 namespace ClaudeStack.Gateway.Adaptation;
 
@@ -266,6 +267,10 @@ public static class OllamaRequestAdapter
     /// </summary>
     public static bool ImagesBecomeNotes(AdaptationOptions options, ModelInfo? model) =>
         options.ReplaceDroppedBlocks && model is { SupportsVision: false };
+
+    /// <summary>What the model is given to read once the request is adapted, for token estimates.</summary>
+    public static PromptSize PromptAsGiven(PromptSize sent, AdaptationOptions options, ModelInfo? model) =>
+        ImagesBecomeNotes(options, model) ? sent.WithImagesAsNotes() : sent;
 
     /// <summary>Ollama trims and lower-cases the effort before it reads it (anthropic/anthropic.go).</summary>
     private static bool IsEffortUpToDefault(string? effort) =>

@@ -73,7 +73,7 @@ public sealed class CountTokensHandler(
         // Counted as the model call would be: a model without vision gets a note in place of each image. Only images
         // need the model's facts, so a count without them asks Ollama nothing.
         var modelInfo = catalog is not null && request.Prompt.Images > 0 ? await catalog.GetAsync(route.Routed, aborted) : null;
-        var prompt = OllamaRequestAdapter.ImagesBecomeNotes(localModel.Adaptation, modelInfo) ? request.Prompt.WithImagesAsNotes() : request.Prompt;
+        var prompt = OllamaRequestAdapter.PromptAsGiven(request.Prompt, localModel.Adaptation, modelInfo);
         var estimate = calibration.Estimate(route.Routed, prompt, request.MessageCount);
         context.Response.Headers["x-claudestack-token-estimate"] = calibration.Observations(route.Routed) > 0 ? "calibrated" : "uncalibrated";
         await Results.Json(new { input_tokens = estimate }).ExecuteAsync(context);

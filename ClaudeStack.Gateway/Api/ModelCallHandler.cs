@@ -76,7 +76,7 @@ public sealed class ModelCallHandler(
         // (3) The context window: a prompt that cannot fit is refused here rather than silently cut upstream.
         var guardsLocalModel = Upstream.Profile != UpstreamProfile.Anthropic;
         var modelInfo = catalog is null ? null : await catalog.GetAsync(route.Routed, aborted);
-        var prompt = OllamaRequestAdapter.ImagesBecomeNotes(localModel.Adaptation, modelInfo) ? request.Prompt.WithImagesAsNotes() : request.Prompt;
+        var prompt = OllamaRequestAdapter.PromptAsGiven(request.Prompt, localModel.Adaptation, modelInfo);
         var estimatedTokens = calibration.Estimate(route.Routed, prompt, request.MessageCount);
         var contextLength = guardsLocalModel ? modelInfo?.ContextLength ?? localModel.Context.ContextLength : null;
         call.RecordModelFacts(modelInfo, contextLength, estimatedTokens);
