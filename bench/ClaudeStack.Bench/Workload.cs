@@ -68,8 +68,9 @@ public static class Workload
             new JsonObject
             {
                 ["role"] = "user",
+                // Claude Code ends its reminder block with a line break, as its captured requests show.
                 ["content"] = new JsonArray(
-                    new JsonObject { ["type"] = "text", ["text"] = "<system-reminder>\n" + text.Paragraphs(3, 40) + "\n</system-reminder>" },
+                    new JsonObject { ["type"] = "text", ["text"] = "<system-reminder>\n" + text.Paragraphs(3, 40) + "\n</system-reminder>\n" },
                     new JsonObject { ["type"] = "text", ["text"] = "Read src/Parser.cs and fix the off-by-one error in the tokenizer." }),
             },
             new JsonObject
