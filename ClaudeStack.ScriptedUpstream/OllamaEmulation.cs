@@ -164,7 +164,7 @@ public sealed class OllamaEmulation
             .SelectMany(message => message["content"] as JsonArray ?? []).OfType<JsonObject>();
         return blocks.Any(block => IsImage(block) || (block["content"] as JsonArray ?? []).OfType<JsonObject>().Any(IsImage));
 
-        static bool IsImage(JsonObject block) => block["type"] is JsonValue type && type.GetValueKind() == JsonValueKind.String && type.GetValue<string>() == "image";
+        static bool IsImage(JsonObject block) => StringAt(block["type"]) == "image";
     }
 
     /// <summary>
@@ -190,9 +190,10 @@ public sealed class OllamaEmulation
             _ when effort is "xhigh" => "high",
             _ => "medium",
         };
-
-        static string? StringAt(JsonNode? node) => node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
     }
+
+    /// <summary>A JSON string's value; null for anything else.</summary>
+    private static string? StringAt(JsonNode? node) => node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
 
     /// <summary>A Go time.Time in JSON: RFC 3339 with the fraction's trailing zeros dropped and the local offset.</summary>
     private static string GoTime(DateTimeOffset time) => time.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz", System.Globalization.CultureInfo.InvariantCulture);
