@@ -171,6 +171,15 @@ public sealed class RoutingAndErrorTests
         Assert.True(MemoryMarshal.TryGetArray(new SecretRedactor(["sk-ant-0123456789"]).Redact(bytes), out var segment) && segment.Array == bytes);
     }
 
+    [Fact]
+    public void Redactor_MasksBytesWithoutDecodingThem()
+    {
+        // A piece of a stream may hold a byte that is not UTF-8 and end inside a character: both stay as they came.
+        byte[] bytes = [0xFF, .. "key sk-ant-0123456789 "u8, 0xC3];
+
+        Assert.Equal([0xFF, .. "key [REDACTED] "u8, 0xC3], new SecretRedactor(["sk-ant-0123456789"]).Redact(bytes).ToArray());
+    }
+
     [Theory]
     [InlineData(403, "ollama cloud is disabled: remote model is unavailable", true)]
     [InlineData(403, "ollama cloud is disabled: web search is unavailable", true)]

@@ -1,5 +1,6 @@
 using System.Text;
 using ClaudeStack.Gateway.Streaming;
+using ClaudeStack.Gateway.Telemetry;
 using ClaudeStack.ScriptedUpstream;
 
 namespace ClaudeStack.Gateway.Tests.Logic;
@@ -271,6 +272,48 @@ public sealed class WholeEventFramerTests
         var end = framer.Frame("\n\nevent: next\ndata: {"u8.ToArray());
         Assert.Equal("data: ".Length + (pieces * piece.Length) + 2, forwarded + end.Length);
         Assert.Equal("event: next\ndata: {}\n\n", Encoding.UTF8.GetString(framer.Frame("}\n\n"u8.ToArray()).Span));
+    }
+
+    [Fact]
+    public void StreamRedactor_FindsSecretsSplitAnywhereBetweenPiecesOfAnOversizedEvent()
+    {
+        // The key as typed and as System.Text.Json spells it; the event cut into three pieces at every two places.
+        var bytes = Encoding.UTF8.GetBytes("data: {\"text\":\"key sk-up+0123456789 and sk-up\\u002B0123456789.\"}\n\n");
+        const string Expected = "data: {\"text\":\"key [REDACTED] and [REDACTED].\"}\n\n";
+        var secrets = new SecretRedactor(["sk-up+0123456789"]);
+
+        for (var first = 0; first <= bytes.Length; first++)
+        {
+            for (var second = first; second <= bytes.Length; second++)
+            {
+                var redactor = new StreamRedactor(secrets);
+                var forwarded = Encoding.UTF8.GetString(redactor.Redact(bytes[..first], endsInsideEvent: true).Span)
+                    + Encoding.UTF8.GetString(redactor.Redact(bytes[first..second], endsInsideEvent: true).Span)
+                    + Encoding.UTF8.GetString(redactor.Redact(bytes[second..], endsInsideEvent: false).Span);
+
+                Assert.Equal(Expected, forwarded);
+            }
+        }
+    }
+
+    [Fact]
+    public void StreamRedactor_HoldsNothingBackAtAnEventEnd_OrWithoutSecrets()
+    {
+        var piece = "data: {\"text\":\"sk-up+0123456789\"}\n\n"u8.ToArray();
+
+        Assert.Equal("data: {\"text\":\"[REDACTED]\"}\n\n", Encoding.UTF8.GetString(new StreamRedactor(new SecretRedactor(["sk-up+0123456789"])).Redact(piece, endsInsideEvent: false).Span));
+        Assert.Equal(piece, new StreamRedactor(new SecretRedactor([])).Redact(piece, endsInsideEvent: true).ToArray());
+    }
+
+    [Fact]
+    public void Framer_SaysWhetherWhatItReturnedEndsInsideAnEvent()
+    {
+        var framer = new WholeEventFramer();
+        framer.Frame(Encoding.UTF8.GetBytes("data: " + new string('x', WholeEventFramer.MaxHeldBytes)));
+        Assert.True(framer.EndsInsideEvent);
+
+        framer.Frame("x\n\ndata: {"u8.ToArray());
+        Assert.False(framer.EndsInsideEvent);
     }
 
     /// <summary>Offsets just past each event's blank line (and 0).</summary>

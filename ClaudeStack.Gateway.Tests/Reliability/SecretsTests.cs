@@ -155,6 +155,7 @@ public sealed class SecretsTests
     [InlineData("header-echo", "/v1/messages", false)]
     [InlineData("header-echo", "/v1/messages/count_tokens", false)]
     [InlineData("header-echo-on-answer", "/v1/messages", true)]
+    [InlineData("oversized-event-echo", "/v1/messages", true)]
     public async Task UpstreamKey_NeverReachesTheClient(string reply, string path, bool stream)
     {
         var ct = TestContext.Current.CancellationToken;
@@ -184,6 +185,7 @@ public sealed class SecretsTests
                     await context.Response.Body.WriteAsync(System.Text.Encoding.UTF8.GetBytes(sseEvent), token);
                 }
             }),
+            "oversized-event-echo" => ScriptedReply.Chunks(CutInsideEachKey(OversizedEcho(key), key), interval: TimeSpan.FromMilliseconds(2)),
             _ => ScriptedReply.Message(ScriptedMessage.Text($"The key you pasted is {key}.")),
         };
         await using var rig = await Rig.StartAsync(Script, settings, ct);
@@ -281,6 +283,33 @@ public sealed class SecretsTests
             Assert.True(leaks.Count == 0, $"{(secret == secrets.Token ? "stack token" : "upstream API key")} exported in {leaks.Count} {string.Join(", ", leaks.Select(l => l.Signal))} request(s): " +
                 string.Join(" | ", leaks.Select(l => Around(l.Body, secret))));
         }
+    }
+
+    /// <summary>
+    /// A streamed answer whose one text delta repeats the key every 64 KB for 1.5 MiB: more than the gateway holds of an
+    /// unfinished event, so the rest of it is relayed piece by piece as it arrives.
+    /// </summary>
+    private static byte[] OversizedEcho(string key)
+    {
+        var filler = new string('x', (64 * 1024) - key.Length);
+        var text = string.Concat(Enumerable.Repeat(filler + key, 24));
+        return Encoding.UTF8.GetBytes(string.Concat(AnthropicSse.MessageEvents(ScriptedMessage.Text(text))));
+    }
+
+    /// <summary>The stream cut into writes that each end halfway through a copy of the key (as JSON spells it).</summary>
+    private static IEnumerable<byte[]> CutInsideEachKey(byte[] stream, string key)
+    {
+        // The part after the '+' is spelled the same whatever the JSON writer escapes.
+        var tail = Encoding.UTF8.GetBytes(key[(key.IndexOf('+', StringComparison.Ordinal) + 1)..]);
+        var from = 0;
+        while (stream.AsSpan(from).IndexOf(tail) is var at and >= 0)
+        {
+            var cut = from + at + (tail.Length / 2);
+            yield return stream[from..cut];
+            from = cut;
+        }
+
+        yield return stream[from..];
     }
 
     /// <summary>The printable text around the first occurrence, to say where the leak is.</summary>

@@ -54,6 +54,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         }
 
         var framer = new WholeEventFramer();
+        var streamRedactor = new StreamRedactor(redactor);
 
         // The client already has the gateway's message_start; the upstream's would be a second one.
         var startFilter = client.SentMessageStart ? new LeadingEventFilter() : null;
@@ -110,8 +111,8 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
                 call.MarkFirstChunk();
                 Observe(observer, chunk.Span);
 
-                // Events arrive whole here, so a secret cannot straddle two chunks.
-                chunk = redactor.Redact(framer.Frame(chunk));
+                chunk = framer.Frame(chunk);
+                chunk = streamRedactor.Redact(chunk, framer.EndsInsideEvent);
                 if (startFilter is not null)
                 {
                     chunk = startFilter.Filter(chunk);

@@ -24,6 +24,12 @@ public sealed class WholeEventFramer
     private bool _passingOversized;
 
     /// <summary>
+    /// Whether the bytes <see cref="Frame"/> returned last end inside an event: a piece of one too large to hold.
+    /// Otherwise they end where an event ends (or are empty).
+    /// </summary>
+    public bool EndsInsideEvent => _passingOversized;
+
+    /// <summary>
     /// Returns the bytes to forward now (every event this chunk completes, with its held-back beginning), valid until
     /// the next call; often a slice of <paramref name="chunk"/> itself. An event the stream never finishes is never
     /// returned, as an SSE client would drop it too.

@@ -13,6 +13,8 @@ public sealed class SecretRedactor
 {
     public const string Mask = "[REDACTED]";
 
+    private static ReadOnlySpan<byte> MaskUtf8 => "[REDACTED]"u8;
+
     private readonly string[] _secrets;
     private readonly byte[][] _utf8Secrets;
     private readonly SearchValues<string> _search;
@@ -22,6 +24,7 @@ public sealed class SecretRedactor
         // Very short values would mask ordinary words; real tokens and keys are long.
         _secrets = [.. secrets.Where(s => s is { Length: >= 8 }).SelectMany(s => Spellings(s!)).Distinct().OrderByDescending(s => s.Length)];
         _utf8Secrets = [.. _secrets.Select(Encoding.UTF8.GetBytes)];
+        LongestSecretBytes = _utf8Secrets.Length == 0 ? 0 : _utf8Secrets.Max(s => s.Length);
         _search = SearchValues.Create(_secrets, StringComparison.Ordinal);
     }
 
@@ -46,18 +49,40 @@ public sealed class SecretRedactor
         return text;
     }
 
-    /// <summary>The same for UTF-8 bytes; returns them untouched, without a copy, when no secret occurs in them.</summary>
+    /// <summary>
+    /// The same for UTF-8 bytes; returns them untouched, without a copy, when no secret occurs in them. Replaced byte
+    /// by byte, never decoded: a piece of a stream may end inside a character, or hold bytes that are not UTF-8, and
+    /// both must reach the client as they came. A secret's bytes can only match on whole characters, as UTF-8 never
+    /// starts a character inside another.
+    /// </summary>
     public ReadOnlyMemory<byte> Redact(ReadOnlyMemory<byte> utf8)
     {
         foreach (var secret in _utf8Secrets)
         {
             if (utf8.Span.IndexOf(secret) >= 0)
             {
-                return Encoding.UTF8.GetBytes(Redact(Encoding.UTF8.GetString(utf8.Span)));
+                utf8 = Replace(utf8.Span, secret);
             }
         }
 
         return utf8;
+    }
+
+    /// <summary>The length in UTF-8 bytes of the longest secret in any spelling, 0 when there are none.</summary>
+    public int LongestSecretBytes { get; }
+
+    private static byte[] Replace(ReadOnlySpan<byte> text, ReadOnlySpan<byte> secret)
+    {
+        var result = new ArrayBufferWriter<byte>(text.Length);
+        for (var at = text.IndexOf(secret); at >= 0; at = text.IndexOf(secret))
+        {
+            result.Write(text[..at]);
+            result.Write(MaskUtf8);
+            text = text[(at + secret.Length)..];
+        }
+
+        result.Write(text);
+        return result.WrittenSpan.ToArray();
     }
 
     /// <summary>
