@@ -985,6 +985,9 @@ public sealed class GatewayTests
     [InlineData("Gateway:Upstream:Profile", "vllm", "Gateway:Upstream:Profile")]
     [InlineData("Gateway:PathBase", "claude", "Gateway:PathBase must start with '/'")]
     [InlineData("Gateway:MaxRequestBodyBytes", "0", "Gateway:MaxRequestBodyBytes")]
+    // A body is read whole into one buffer, which .NET cannot make larger than 2 GiB: a limit past that used to pass
+    // start-up and then fail a call whose Content-Length matched it with a 500.
+    [InlineData("Gateway:MaxRequestBodyBytes", "4294967296", "Gateway:MaxRequestBodyBytes must be positive and at most 1073741824")]
     // .NET timers take at most ~49 days: a "never" like this used to pass start-up and then fail every call with a 500.
     [InlineData("Gateway:Upstream:ResponseTimeout", "60.00:00:00", "Gateway:Upstream:ResponseTimeout must be positive and at most 30 days")]
     [InlineData("Gateway:Upstream:ResponseTimeout", "-00:00:01", "Gateway:Upstream:ResponseTimeout")]

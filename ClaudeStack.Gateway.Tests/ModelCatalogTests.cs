@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Configuration;
 using ClaudeStack.Gateway.Telemetry;
@@ -153,6 +154,40 @@ public sealed class ModelCatalogTests : IDisposable
 
         Assert.False(catalog.LearnCannotSeeImages(new ModelInfo { Model = "one-more" }));
         Assert.True(catalog.LearnCannotSeeImages(new ModelInfo { Model = "made-up-0" }));
+    }
+
+    [Fact]
+    public async Task LookUps_PresentTheUpstreamKey_AsModelCallsDo()
+    {
+        // A proxy in front of Ollama that checks a key lets through only requests that carry it; without it the
+        // look-ups would fail quietly and the model's context length, thinking and vision would never be learned.
+        await using var ollama = await StartOllamaAsync();
+        var upstream = new UpstreamEndpoint(UpstreamProfile.Ollama, ollama.BaseAddress, "proxy-key-0123456789", "ollama");
+        var catalog = new OllamaModelCatalog(_client, upstream, 65536, NullLogger<OllamaModelCatalog>.Instance, new SecretRedactor([]));
+
+        await catalog.GetAsync("llama3.1:8b", Ct);
+
+        var lookUps = ollama.Requests.Where(r => r.Path is "/api/show" or "/api/ps").ToList();
+        Assert.Equal(["/api/ps", "/api/show"], lookUps.Select(r => r.Path).Order());
+        Assert.All(lookUps, r => Assert.Equal(("proxy-key-0123456789", "Bearer proxy-key-0123456789"), (r.Header("x-api-key"), r.Header("authorization"))));
+    }
+
+    [Theory]
+    [InlineData("""{"model_info":null,"capabilities":"thinking","modified_at":7}""", """{"models":{}}""")]
+    [InlineData("[]", "[]")]
+    [InlineData("""{"model_info":{"general.architecture":1}}""", """{"models":[{"name":5,"context_length":"8192"}]}""")]
+    [InlineData("""{"model_info":{"general.architecture":"llama","llama.context_length":"8192"},"parameters":3}""", """{"models":["llama3.1:8b"]}""")]
+    public void FactsOfAnotherShape_AreLeftUnknown_NeverAFailure(string show, string ps)
+    {
+        // Another server run under the ollama profile may answer /api/show and /api/ps in its own way: what is not
+        // there in Ollama's shape is not known, and the configured length applies.
+        var info = OllamaModelFacts.Combine("llama3.1:8b", JsonDocument.Parse(show), JsonDocument.Parse(ps), 65536);
+
+        Assert.Equal((65536, "configured"), (info.ContextLength, info.ContextSource));
+        Assert.Null(info.SupportsThinking);
+        Assert.Null(info.SupportsVision);
+        Assert.Null(info.ModifiedAt);
+        Assert.Null(info.GpuShare);
     }
 
     private static Task<ScriptedUpstream.ScriptedUpstream> StartOllamaAsync(OllamaEmulation? emulation = null) =>

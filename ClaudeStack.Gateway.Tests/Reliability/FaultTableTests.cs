@@ -163,6 +163,43 @@ public sealed class FaultTableTests
             Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.StreamReset);
         }),
 
+        // A proxy whose compression is broken (Content-Encoding: gzip over bytes that do not inflate): the gateway's
+        // decoding fails, which is the upstream's failure, a 502 saying so, not the gateway's own 500.
+        new("CorruptCompressedAnswer", _ => CorruptlyCompressed(FaultMessage, goodEvents: 0), Stream: false, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, answer.Status);
+            var (_, message) = Rig.AssertAnthropicError(answer.Body, "api_error");
+            Assert.Contains("could not be decoded", message, StringComparison.Ordinal);
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamUndecodable, 502);
+        }),
+
+        // The same breaking mid-stream: the events that inflated reach the client, then an error event, on a connection
+        // the gateway still holds.
+        new("CorruptCompressedStream", _ => CorruptlyCompressed(FaultMessage, goodEvents: 3), Stream: true, [], (answer, span, _) =>
+        {
+            AssertEventsThenError(answer, [.. AnthropicSse.MessageEvents(FaultMessage).Take(3)], "api_error");
+            var (_, message) = Rig.AssertAnthropicError(ClientAnswer.ErrorEventData(answer.Events[^1]), "api_error");
+            Assert.Contains("could not be decoded", message, StringComparison.Ordinal);
+            Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamUndecodable);
+        }),
+
+        // A stream whose media type is spelled in capitals (media types are case-insensitive): relayed as a stream.
+        new("CapitalizedEventStreamType", _ => ScriptedReply.Chunks([Rig.Utf8(AnthropicSse.MessageEvents(FaultMessage))], "Text/Event-Stream"), Stream: true, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            Assert.Equal(Rig.Utf8(AnthropicSse.MessageEvents(FaultMessage)), answer.Body);
+            Rig.AssertSucceededSpan(span);
+        }),
+
+        // A whole answer whose null content is followed by stray bytes (a server writing a newline-and-junk trailer):
+        // content becomes [] as for any null content, never a 500.
+        new("NullContentWithTrailer", _ => ScriptedReply.Status(200, NullContentBody + "x"), Stream: false, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            Assert.Equal(NullContentBody.Replace("\"content\":null", "\"content\":[]", StringComparison.Ordinal), answer.Text);
+            Rig.AssertSucceededSpan(span);
+        }),
+
         // Some Anthropic-compatible servers send null for the usage counts they do not keep: the answer is relayed as
         // sent and the counts they do give are recorded.
         new("NullUsageCount", _ => ScriptedReply.Status(200, NullUsageBody), Stream: false, [], (answer, span, _) =>
@@ -303,6 +340,9 @@ public sealed class FaultTableTests
     private const string NullUsageBody =
         "{\"id\":\"msg_null_usage\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"llama3.1:8b\",\"content\":[{\"type\":\"text\",\"text\":\"hi\"}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":1,\"cache_read_input_tokens\":null}}";
 
+    private const string NullContentBody =
+        "{\"id\":\"msg_null_content\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"llama3.1:8b\",\"content\":null,\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":0}}";
+
     private const string OverloadedBody = "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}";
 
     [Theory]
@@ -432,6 +472,29 @@ public sealed class FaultTableTests
 
             await Task.Delay(300, cancellationToken);
             context.Abort();
+        });
+
+    /// <summary>
+    /// <c>Content-Encoding: gzip</c> over the first events of a message (or its JSON, when none), flushed so they
+    /// inflate on their own, then bytes that are not deflate data.
+    /// </summary>
+    private static ScriptedReply CorruptlyCompressed(ScriptedMessage message, int goodEvents) =>
+        ScriptedReply.Custom(async (context, _, cancellationToken) =>
+        {
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = goodEvents > 0 ? "text/event-stream" : "application/json";
+            context.Response.Headers.ContentEncoding = "gzip";
+            using var compressed = new MemoryStream();
+            using (var gzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            {
+                gzip.Write(goodEvents > 0 ? Rig.Utf8(AnthropicSse.MessageEvents(message).Take(goodEvents)) : [.. "{\"id\":"u8]);
+                gzip.Flush();
+                await context.Response.Body.WriteAsync(compressed.ToArray(), cancellationToken);
+                await context.Response.Body.FlushAsync(cancellationToken);
+                await Task.Delay(200, cancellationToken);
+                await context.Response.Body.WriteAsync(new byte[] { 0xff, 0xfe, 0xfd, 0x00, 0x11, 0x22, 0x33, 0x44 }, cancellationToken);
+                await context.Response.Body.FlushAsync(cancellationToken);
+            }
         });
 
     private static Dictionary<string, string?> Timeouts(string responseTimeout = "00:00:01", string idleTimeout = "00:05:00", string? keepAliveAfter = null)

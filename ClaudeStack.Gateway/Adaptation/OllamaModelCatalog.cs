@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using ClaudeStack.Gateway.Configuration;
+using ClaudeStack.Gateway.Streaming;
 using ClaudeStack.Gateway.Telemetry;
 
 namespace ClaudeStack.Gateway.Adaptation;
@@ -146,7 +147,7 @@ public sealed class OllamaModelCatalog(
             request.Content.Headers.ContentType = new("application/json");
         }
 
-        upstream.ApplyHostHeader(request);
+        upstream.Present(request);
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timer.CancelAfter(timeout);
         try
@@ -167,7 +168,7 @@ public sealed class OllamaModelCatalog(
         {
             return (null, $"{path} did not answer within {timeout.TotalSeconds:0.#} s");
         }
-        catch (Exception exception) when (exception is HttpRequestException or JsonException or InvalidOperationException)
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException || UpstreamBodyFailure.Is(exception))
         {
             return (null, $"{path}: {exception.Message}");
         }
@@ -185,7 +186,7 @@ public static class OllamaModelFacts
             int? context = null;
             string? source = null;
             double? gpuShare = null;
-            if (ps?.RootElement.TryGetProperty("models", out var running) == true && running.ValueKind == JsonValueKind.Array)
+            if (ps is not null && Find(ps.RootElement, "models", JsonValueKind.Array, out var running))
             {
                 foreach (var entry in running.EnumerateArray())
                 {
@@ -194,13 +195,13 @@ public static class OllamaModelFacts
                         continue;
                     }
 
-                    if (entry.TryGetProperty("context_length", out var loaded) && loaded.TryGetInt32(out var length) && length > 0)
+                    if (Find(entry, "context_length", JsonValueKind.Number, out var loaded) && loaded.TryGetInt32(out var length) && length > 0)
                     {
                         (context, source) = (length, "api/ps");
                     }
 
-                    if (entry.TryGetProperty("size", out var size) && size.TryGetInt64(out var total) && total > 0
-                        && entry.TryGetProperty("size_vram", out var vram) && vram.TryGetInt64(out var inGpu))
+                    if (Find(entry, "size", JsonValueKind.Number, out var size) && size.TryGetInt64(out var total) && total > 0
+                        && Find(entry, "size_vram", JsonValueKind.Number, out var vram) && vram.TryGetInt64(out var inGpu))
                     {
                         gpuShare = Math.Clamp(inGpu / (double)total, 0, 1);
                     }
@@ -213,7 +214,7 @@ public static class OllamaModelFacts
             if (show is not null)
             {
                 var root = show.RootElement;
-                if (root.TryGetProperty("modified_at", out var modified) && modified.ValueKind == JsonValueKind.String)
+                if (Find(root, "modified_at", JsonValueKind.String, out var modified))
                 {
                     modifiedAt = modified.GetString();
                 }
@@ -221,13 +222,13 @@ public static class OllamaModelFacts
                 // The trained maximum: Ollama starts the runner with no more than this, whatever num_ctx or the
                 // configured length ask for (effectiveContext in server/sched.go).
                 int? trained = null;
-                if (root.TryGetProperty("model_info", out var info) && info.TryGetProperty("general.architecture", out var arch)
-                    && info.TryGetProperty($"{arch.GetString()}.context_length", out var trainedLength) && trainedLength.TryGetInt32(out var value))
+                if (Find(root, "model_info", JsonValueKind.Object, out var info) && Find(info, "general.architecture", JsonValueKind.String, out var arch)
+                    && Find(info, $"{arch.GetString()}.context_length", JsonValueKind.Number, out var trainedLength) && trainedLength.TryGetInt32(out var value))
                 {
                     trained = value;
                 }
 
-                if (context is null && root.TryGetProperty("parameters", out var parameters) && parameters.ValueKind == JsonValueKind.String
+                if (context is null && Find(root, "parameters", JsonValueKind.String, out var parameters)
                     && NumCtx(parameters.GetString()!) is { } numCtx)
                 {
                     (context, source) = (CappedAt(numCtx, trained), "api/show num_ctx");
@@ -242,7 +243,7 @@ public static class OllamaModelFacts
                     (context, source) = (t, "api/show model_info");
                 }
 
-                if (root.TryGetProperty("capabilities", out var capabilities) && capabilities.ValueKind == JsonValueKind.Array)
+                if (Find(root, "capabilities", JsonValueKind.Array, out var capabilities))
                 {
                     var names = capabilities.EnumerateArray().Where(c => c.ValueKind == JsonValueKind.String).Select(c => c.GetString()).ToHashSet();
                     thinking = names.Contains("thinking");
@@ -261,8 +262,18 @@ public static class OllamaModelFacts
 
     private static bool Matches(JsonElement entry, string model)
     {
-        var name = entry.TryGetProperty("name", out var n) ? n.GetString() : entry.TryGetProperty("model", out var m) ? m.GetString() : null;
+        var name = Find(entry, "name", JsonValueKind.String, out var n) ? n.GetString() : Find(entry, "model", JsonValueKind.String, out var m) ? m.GetString() : null;
         return name == model || name == model + ":latest";
+    }
+
+    /// <summary>
+    /// A property of the kind expected, or nothing: servers other than Ollama may answer under the ollama profile, and
+    /// an answer of another shape must cost the facts it lacks, never the call.
+    /// </summary>
+    private static bool Find(JsonElement element, string name, JsonValueKind kind, out JsonElement value)
+    {
+        value = default;
+        return element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out value) && value.ValueKind == kind;
     }
 
     private static int CappedAt(int length, int? trained) => trained is { } t ? Math.Min(length, t) : length;

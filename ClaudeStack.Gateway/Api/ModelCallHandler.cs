@@ -137,7 +137,8 @@ public sealed class ModelCallHandler(
             return;
         }
 
-        var response = upstreamResponse.Content.Headers.ContentType?.MediaType == "text/event-stream"
+        // Media types compare without regard to case (RFC 9110).
+        var response = string.Equals(upstreamResponse.Content.Headers.ContentType?.MediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase)
             ? await relay.RelayStreamAsync(upstreamResponse, features.CaptureMessageContent, aborted)
             : await relay.RelayWholeAsync(upstreamResponse, request.Stream, aborted);
 

@@ -19,10 +19,11 @@ public static class RequestBodyReader
             return (default, AnthropicError.ForStatus(StatusCodes.Status415UnsupportedMediaType, $"Content-Encoding '{encoding}' is not supported: send the request body uncompressed."));
         }
 
-        // With a Content-Length the buffer is the body's size (plus the byte that sees the end): nothing grows or
-        // is copied. A chunked body grows 16 KB at a time.
+        // With a Content-Length up to 1 MiB the buffer is the body's size (plus the byte that sees the end): nothing
+        // grows or is copied. A larger claim is trusted no further before its bytes arrive; a chunked body starts at
+        // 16 KB. Either grows as it is read.
         var expected = request.ContentLength;
-        var buffer = new ArrayBufferWriter<byte>((int)Math.Min(expected ?? 16 * 1024, limit) + 1);
+        var buffer = new ArrayBufferWriter<byte>((int)Math.Min(expected ?? 16 * 1024, Math.Min(limit, 1024 * 1024)) + 1);
         var readSize = expected is null ? 16 * 1024 : 1;
         try
         {

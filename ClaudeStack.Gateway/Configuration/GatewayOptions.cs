@@ -15,6 +15,9 @@ public sealed class GatewayOptions
     /// <summary>Requests with a larger body are refused with 413 (default 32 MiB).</summary>
     public long MaxRequestBodyBytes { get; set; } = 32 * 1024 * 1024;
 
+    /// <summary>The largest <see cref="MaxRequestBodyBytes"/>: a body is read whole into one buffer.</summary>
+    public const long MaxRequestBodyLimit = 1024L * 1024 * 1024;
+
     /// <summary>A path prefix the gateway is served under, e.g. <c>/claude</c> when ANTHROPIC_BASE_URL carries one.</summary>
     public string? PathBase { get; set; }
 
@@ -32,9 +35,9 @@ public sealed class GatewayOptions
             yield return $"{SectionName}:PathBase must start with '/', e.g. /claude (got '{PathBase}').";
         }
 
-        if (MaxRequestBodyBytes <= 0)
+        if (MaxRequestBodyBytes is <= 0 or > MaxRequestBodyLimit)
         {
-            yield return $"{SectionName}:MaxRequestBodyBytes must be positive (got {MaxRequestBodyBytes}).";
+            yield return $"{SectionName}:MaxRequestBodyBytes must be positive and at most {MaxRequestBodyLimit} (1 GiB) (got {MaxRequestBodyBytes}).";
         }
 
         if (TimeoutProblem($"{SectionName}:Upstream:ResponseTimeout", Upstream.ResponseTimeout, "00:10:00") is { } response)

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 using Microsoft.Extensions.Configuration;
 
 namespace ClaudeStack.Gateway.Configuration;
@@ -8,7 +9,7 @@ public sealed record UpstreamEndpoint(UpstreamProfile Profile, Uri BaseAddress, 
 {
     public const string AnthropicApiUrl = "https://api.anthropic.com";
 
-    public bool IsLoopback => BaseAddress.IsLoopback || (IPAddress.TryParse(BaseAddress.Host, out var ip) && IPAddress.IsLoopback(ip));
+    public bool IsLoopback => IsLoopbackAddress(BaseAddress);
 
     /// <summary>
     /// Resolves the upstream from options and configuration. The URL comes, in order, from
@@ -66,13 +67,30 @@ public sealed record UpstreamEndpoint(UpstreamProfile Profile, Uri BaseAddress, 
     }
 
     /// <summary>A loopback-bound Ollama answers 403 to Host names it does not know; localhost is always allowed.</summary>
-    public string? HostHeaderOverride() => Profile == UpstreamProfile.Ollama && IsLoopback ? $"localhost:{BaseAddress.Port}" : null;
+    public string? HostHeader { get; } = Profile == UpstreamProfile.Ollama && IsLoopbackAddress(BaseAddress) ? $"localhost:{BaseAddress.Port}" : null;
 
-    public void ApplyHostHeader(HttpRequestMessage message)
+    private static bool IsLoopbackAddress(Uri address) =>
+        address.IsLoopback || (IPAddress.TryParse(address.Host, out var ip) && IPAddress.IsLoopback(ip));
+
+    /// <summary>
+    /// Presents the gateway to the upstream: its key, and the Host a loopback-bound Ollama accepts. Every request the
+    /// gateway makes of the upstream carries both, so a proxy in front of Ollama lets the model look-ups through too.
+    /// </summary>
+    public void Present(HttpRequestMessage message)
     {
-        if (HostHeaderOverride() is { } host)
+        if (ApiKey is { } key)
         {
-            message.Headers.Host = host;
+            message.Headers.TryAddWithoutValidation("x-api-key", key);
+            if (Profile != UpstreamProfile.Anthropic)
+            {
+                // Anthropic-compatible servers and proxies in front of Ollama mostly check a bearer token.
+                message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+            }
+        }
+
+        if (HostHeader is not null)
+        {
+            message.Headers.Host = HostHeader;
         }
     }
 

@@ -50,7 +50,6 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         "Accept-Encoding", "traceparent", "tracestate", "baggage", "Expect",
     };
 
-    private readonly string? _hostHeader = upstream.HostHeaderOverride();
 
     /// <summary>The last target built: a client sends the same path and query on every call.</summary>
     private Target? _lastTarget;
@@ -76,12 +75,8 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
             }
         }
 
-        AddCredentials(message);
+        upstream.Present(message);
         AddTraceContext(message);
-        if (_hostHeader is not null)
-        {
-            message.Headers.Host = _hostHeader;
-        }
 
         // One source for both reasons to stop waiting: the client leaving, or the response timeout.
         using var waiting = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
@@ -154,21 +149,6 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         }
 
         return values;
-    }
-
-    private void AddCredentials(HttpRequestMessage message)
-    {
-        if (upstream.ApiKey is not { } key)
-        {
-            return;
-        }
-
-        message.Headers.TryAddWithoutValidation("x-api-key", key);
-        if (upstream.Profile != UpstreamProfile.Anthropic)
-        {
-            // Anthropic-compatible servers and proxies in front of Ollama mostly check a bearer token.
-            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        }
     }
 
     /// <summary>

@@ -80,7 +80,7 @@ public sealed class ArrivedBytesReader(Stream body, byte[] buffer)
         {
             await pending;
         }
-        catch (Exception exception) when (exception is OperationCanceledException or IOException or HttpRequestException or ObjectDisposedException)
+        catch (Exception exception) when (exception is OperationCanceledException or ObjectDisposedException || UpstreamBodyFailure.Is(exception))
         {
             // Expected: the read was cancelled or the connection went with it.
         }

@@ -36,9 +36,9 @@ public static class BoundedBody
         {
             return (buffer.ToArray(), (AnthropicError.ForStatus(504, $"the upstream's response was silent for {idleTimeout.TotalSeconds:0.#} s"), TelemetryNames.ErrorTypes.UpstreamTimeout));
         }
-        catch (Exception exception) when (exception is IOException or HttpRequestException)
+        catch (Exception exception) when (UpstreamBodyFailure.Is(exception))
         {
-            return (buffer.ToArray(), (AnthropicError.ForStatus(502, "the upstream connection was reset during the response"), TelemetryNames.ErrorTypes.StreamReset));
+            return (buffer.ToArray(), UpstreamBodyFailure.Describe(exception, "response"));
         }
         finally
         {

@@ -87,7 +87,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
                     call.Fail(TelemetryNames.ErrorTypes.ClientClosed, "the client closed the connection during the stream");
                     return observer.Response;
                 }
-                catch (Exception exception) when ((exception is OperationCanceledException or IOException or HttpRequestException) && observer.Response.Completed)
+                catch (Exception exception) when ((exception is OperationCanceledException || UpstreamBodyFailure.Is(exception)) && observer.Response.Completed)
                 {
                     // The message is whole (message_stop went out): a stall or reset after it fails nothing.
                     break;
@@ -97,9 +97,10 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
                     await EndWithErrorAsync(AnthropicError.ForStatus(504, $"the upstream stream was silent for {idleTimeout.TotalSeconds:0.#} s"), TelemetryNames.ErrorTypes.UpstreamTimeout, clientAborted);
                     return observer.Response;
                 }
-                catch (Exception exception) when (exception is IOException or HttpRequestException)
+                catch (Exception exception) when (UpstreamBodyFailure.Is(exception))
                 {
-                    await EndWithErrorAsync(AnthropicError.ForStatus(502, "the upstream connection was reset during the stream"), TelemetryNames.ErrorTypes.StreamReset, clientAborted);
+                    var (error, errorType) = UpstreamBodyFailure.Describe(exception, "stream");
+                    await EndWithErrorAsync(error, errorType, clientAborted);
                     return observer.Response;
                 }
 
@@ -233,7 +234,9 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
                 client.SetEventStreamHeaders();
             }
 
-            await client.WriteAsync(redactor.Redact(SseEvents.FromWholeMessage(body.Span, includeStart: !client.SentMessageStart)), clientAborted);
+            // Masked before converting too: a tool's input goes on as a string of JSON, escaped once more, where no
+            // spelling of a secret would be found any longer.
+            await client.WriteAsync(redactor.Redact(SseEvents.FromWholeMessage(redactor.Redact(body).Span, includeStart: !client.SentMessageStart)), clientAborted);
             return response;
         }
 
@@ -251,7 +254,9 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     /// </summary>
     private static byte[] WithEmptyContent(ReadOnlyMemory<byte> message)
     {
-        using var document = JsonDocument.Parse(message, new JsonDocumentOptions { MaxDepth = MessagesRequest.MaxDepth });
+        // Read as the response reader read it: the message, and nothing after it.
+        var reader = new Utf8JsonReader(message.Span, new JsonReaderOptions { MaxDepth = MessagesRequest.MaxDepth });
+        using var document = JsonDocument.ParseValue(ref reader);
         var output = new ArrayBufferWriter<byte>(message.Length + 2);
         using (var writer = new Utf8JsonWriter(output, new JsonWriterOptions { SkipValidation = true }))
         {

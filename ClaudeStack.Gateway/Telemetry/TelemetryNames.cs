@@ -110,6 +110,9 @@ public static class TelemetryNames
         public const string StreamIncomplete = "stream_incomplete";
         public const string StreamReset = "stream_reset";
 
+        /// <summary>The upstream's compressed body did not decompress.</summary>
+        public const string UpstreamUndecodable = "upstream_undecodable";
+
         /// <summary>The upstream answered with a redirect, which the gateway does not follow.</summary>
         public const string UpstreamRedirect = "upstream_redirect";
 
