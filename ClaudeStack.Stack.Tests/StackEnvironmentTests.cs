@@ -199,6 +199,18 @@ public class StackEnvironmentTests
     }
 
     [Fact]
+    public void ClaudeCodeBuildArguments_NameTheMirrorsWhenSet()
+    {
+        // Behind a corporate proxy both downloads of the image build go to mirrors; unset, the Dockerfile's defaults apply.
+        var options = TestConfig.Read(["ClaudeCode:BaseImage=mirror.example.com:5000/library/node:22-bookworm-slim", "ClaudeCode:NpmRegistry=https://npm.example.com/repository/npm"]);
+
+        var arguments = StackEnvironment.ClaudeCodeBuildArguments(options, "2.1.329").ToDictionary();
+
+        Assert.Equal("mirror.example.com:5000/library/node:22-bookworm-slim", arguments["BASE_IMAGE"]);
+        Assert.Equal("https://npm.example.com/repository/npm", arguments["NPM_CONFIG_REGISTRY"]);
+    }
+
+    [Fact]
     public void ClaudeCodeBuildArguments_DefaultToTheHostUser()
     {
         var launch = TestConfig.Launch with { HostUser = new ContainerUser(1234, 5678) };

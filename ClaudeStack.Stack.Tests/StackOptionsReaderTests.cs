@@ -183,6 +183,9 @@ public class StackOptionsReaderTests
         { ["ClaudeCode:OutputFormat=yaml"], "ClaudeStack:ClaudeCode:OutputFormat is 'yaml'; allowed values: text, json, stream-json (or leave it empty for text)." },
         { ["ClaudeCode:ContainerName=-bad name"], "ClaudeStack:ClaudeCode:ContainerName is '-bad name'; a container name starts with a letter or digit and contains only letters, digits, '_', '.' and '-'." },
         { ["ClaudeCode:Terminal=on"], "ClaudeStack:ClaudeCode:Terminal is 'on'; use true or false." },
+        { ["ClaudeCode:BaseImage=node 22"], "ClaudeStack:ClaudeCode:BaseImage is 'node 22'; use an image reference such as mirror.example.com/library/node:22-bookworm-slim, or leave it empty for node:22-bookworm-slim." },
+        { ["ClaudeCode:NpmRegistry=npm.example.com"], "ClaudeStack:ClaudeCode:NpmRegistry is 'npm.example.com'; use an absolute http:// or https:// URL, e.g. https://npm.example.com/, or leave it empty for registry.npmjs.org." },
+        { ["ClaudeCode:NpmRegistry=ftp://npm.example.com/"], "ClaudeStack:ClaudeCode:NpmRegistry is 'ftp://npm.example.com/'; use an absolute http:// or https:// URL, e.g. https://npm.example.com/, or leave it empty for registry.npmjs.org." },
         { ["UseHostOllama=1"], "ClaudeStack:UseHostOllama is '1'; use true or false." },
         { ["ClaudeCode:UserId=-1"], "ClaudeStack:ClaudeCode:UserId is '-1'; use a non-negative whole number up to 4294967294 (on Linux: the output of 'id -u' or 'id -g'), or leave it empty for the user running the AppHost." },
         { ["ClaudeCode:UserId=me"], "ClaudeStack:ClaudeCode:UserId is 'me'; use a non-negative whole number up to 4294967294 (on Linux: the output of 'id -u' or 'id -g'), or leave it empty for the user running the AppHost." },
@@ -250,5 +253,7 @@ public class StackOptionsReaderTests
         Assert.Equal(StackConstants.Defaults.ContextLength, options.ContextLength);
         Assert.Equal(StackConstants.Defaults.ContainerName, options.ClaudeCode.ContainerName);
         Assert.Equal(ClaudeCodeMode.Idle, options.ClaudeCode.Mode);
+        Assert.Null(options.ClaudeCode.BaseImage);
+        Assert.Null(options.ClaudeCode.NpmRegistry);
     }
 }

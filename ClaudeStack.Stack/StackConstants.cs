@@ -79,6 +79,12 @@ public static class StackConstants
 
         /// <summary>gid of the image's <c>node</c> user.</summary>
         public const string GroupId = "USER_GID";
+
+        /// <summary>The image the Claude Code image is built on (the Dockerfile's default: node:22-bookworm-slim).</summary>
+        public const string BaseImage = "BASE_IMAGE";
+
+        /// <summary>The npm registry Claude Code is installed from (a mirror behind a corporate proxy).</summary>
+        public const string NpmRegistry = "NPM_CONFIG_REGISTRY";
     }
 
     /// <summary>First argument of the Claude Code image's entrypoint.</summary>

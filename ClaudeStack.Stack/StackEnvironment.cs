@@ -180,20 +180,34 @@ public static class StackEnvironment
     }
 
     /// <summary>
-    /// The Docker build arguments of the Claude Code image: the pinned Claude Code version and the uid/gid its
-    /// user is built with, so files written into the mounted workspace belong to the host user.
+    /// The Docker build arguments of the Claude Code image: the pinned Claude Code version, the uid/gid its user is
+    /// built with (so files written into the mounted workspace belong to the host user), and the base image and npm
+    /// registry when a mirror is configured.
     /// </summary>
     public static IReadOnlyList<KeyValuePair<string, string>> ClaudeCodeBuildArguments(StackOptions options, string claudeCodeVersion)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentException.ThrowIfNullOrWhiteSpace(claudeCodeVersion);
-        var user = options.ClaudeCode.User;
-        return
+        var claudeCode = options.ClaudeCode;
+        List<KeyValuePair<string, string>> arguments =
         [
             new(StackConstants.BuildArgs.ClaudeCodeVersion, claudeCodeVersion),
-            new(StackConstants.BuildArgs.UserId, user.UserIdText),
-            new(StackConstants.BuildArgs.GroupId, user.GroupIdText),
+            new(StackConstants.BuildArgs.UserId, claudeCode.User.UserIdText),
+            new(StackConstants.BuildArgs.GroupId, claudeCode.User.GroupIdText),
         ];
+
+        // Only when set: the Dockerfile's own defaults stay the single source otherwise.
+        if (claudeCode.BaseImage is { } baseImage)
+        {
+            arguments.Add(new(StackConstants.BuildArgs.BaseImage, baseImage));
+        }
+
+        if (claudeCode.NpmRegistry is { } registry)
+        {
+            arguments.Add(new(StackConstants.BuildArgs.NpmRegistry, registry.AbsoluteUri));
+        }
+
+        return arguments;
     }
 
     /// <summary>

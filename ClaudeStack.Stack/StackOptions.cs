@@ -75,6 +75,12 @@ public sealed record ClaudeCodeOptions(
     /// wins; at least 100000, Claude Code's minimum); not set, Claude Code uses the model's full window.
     /// </summary>
     public int? MaxContextTokens { get; init; }
+
+    /// <summary><c>ClaudeCode:BaseImage</c>: the image to build on instead of the Dockerfile's (a registry mirror's copy).</summary>
+    public string? BaseImage { get; init; }
+
+    /// <summary><c>ClaudeCode:NpmRegistry</c>: the npm registry to install Claude Code from instead of npmjs.org.</summary>
+    public Uri? NpmRegistry { get; init; }
 }
 
 /// <summary>

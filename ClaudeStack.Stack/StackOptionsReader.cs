@@ -234,6 +234,18 @@ public static partial class StackOptionsReader
         var userId = ReadId(section, "ClaudeCode:UserId", hostUser.UserId, errors);
         var groupId = ReadId(section, "ClaudeCode:GroupId", hostUser.GroupId, errors);
         var maxContextTokens = ReadOptionalInt(section, "ClaudeCode:MaxContextTokens", errors);
+        var baseImage = Value(section, "ClaudeCode:BaseImage");
+        var npmRegistry = Value(section, "ClaudeCode:NpmRegistry");
+        Uri? npmRegistryUri = null;
+        if (baseImage is not null && !ImageReferencePattern().IsMatch(baseImage))
+        {
+            errors.Add($"{Key("ClaudeCode:BaseImage")} is '{baseImage}'; use an image reference such as mirror.example.com/library/node:22-bookworm-slim, or leave it empty for node:22-bookworm-slim.");
+        }
+
+        if (npmRegistry is not null && (!Uri.TryCreate(npmRegistry, UriKind.Absolute, out npmRegistryUri) || (npmRegistryUri.Scheme != Uri.UriSchemeHttp && npmRegistryUri.Scheme != Uri.UriSchemeHttps)))
+        {
+            errors.Add($"{Key("ClaudeCode:NpmRegistry")} is '{npmRegistry}'; use an absolute http:// or https:// URL, e.g. https://npm.example.com/, or leave it empty for registry.npmjs.org.");
+        }
 
         if (userId == 0)
         {
@@ -266,6 +278,8 @@ public static partial class StackOptionsReader
             {
                 User = new ContainerUser(userId, groupId),
                 MaxContextTokens = maxContextTokens,
+                BaseImage = baseImage,
+                NpmRegistry = npmRegistryUri,
             };
     }
 
@@ -406,4 +420,7 @@ public static partial class StackOptionsReader
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")]
     private static partial Regex ModelNamePattern();
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$")]
+    private static partial Regex ImageReferencePattern();
 }

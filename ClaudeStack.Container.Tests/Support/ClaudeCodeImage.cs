@@ -8,12 +8,11 @@ using System.Reflection;
 namespace ClaudeStack.Container.Tests.Support;
 
 /// <summary>
-/// Builds the claude-code image once per test run, on a stand-in base image (no container registry is needed):
-/// containers/test-base/build-node-base.sh, then containers/claude-code/Dockerfile with BASE_IMAGE set to it and
-/// the host's CA certificates added to a temporary copy of the build context.
+/// Builds the claude-code image once per test run: containers/claude-code/Dockerfile with the host's CA certificates
+/// added to a temporary copy of the build context, on the first base image of: CLAUDESTACK_TEST_BASE_IMAGE, the
+/// Dockerfile's own base when the engine already has it, or a stand-in built by containers/test-base/build-node-base.sh
+/// (no container registry needed; root and debootstrap are). The tests never pull.
 /// When Docker is not usable the tests are skipped, except with CI=true, where they fail.
-/// Environment: CLAUDESTACK_TEST_BASE_IMAGE uses an existing base image (e.g. the real node:22-bookworm-slim)
-/// instead of building the stand-in.
 /// </summary>
 public sealed class ClaudeCodeImage : IAsyncLifetime
 {
@@ -61,13 +60,24 @@ public sealed class ClaudeCodeImage : IAsyncLifetime
         try
         {
             var baseImage = Environment.GetEnvironmentVariable("CLAUDESTACK_TEST_BASE_IMAGE");
+            if (string.IsNullOrWhiteSpace(baseImage) && await IsPresentAsync(DockerfileBaseImage, cancellationToken))
+            {
+                // A developer machine that pulled the real base once needs no stand-in (and the tests pull nothing).
+                baseImage = DockerfileBaseImage;
+            }
+
             if (string.IsNullOrWhiteSpace(baseImage))
             {
                 baseImage = StandInBaseTag;
                 var script = Path.Combine(RepositoryRoot, "containers", "test-base", "build-node-base.sh");
                 var built = await ProcessRunner.RunAsync("bash", [script, baseImage], BaseBuildTimeout, cancellationToken);
                 BaseBuildTime = built.Elapsed;
-                built.EnsureSuccess();
+                if (built.ExitCode != 0)
+                {
+                    throw new InvalidOperationException(
+                        $"no base image: `docker pull {DockerfileBaseImage}` once (the tests then use it), or set CLAUDESTACK_TEST_BASE_IMAGE " +
+                        $"to an image you have; building the stand-in failed (it needs root and debootstrap): {built.Describe()}");
+                }
             }
 
             BaseImage = baseImage;
@@ -83,6 +93,14 @@ public sealed class ClaudeCodeImage : IAsyncLifetime
             failure = "Building the claude-code image failed: " + e.Message;
         }
     }
+
+    /// <summary>The Dockerfile's default <c>BASE_IMAGE</c>, read from it.</summary>
+    public static string DockerfileBaseImage { get; } = File.ReadLines(Path.Combine(RepositoryRoot, "containers", "claude-code", "Dockerfile"))
+        .Select(line => line.Trim())
+        .First(line => line.StartsWith("ARG BASE_IMAGE=", StringComparison.Ordinal))["ARG BASE_IMAGE=".Length..];
+
+    private static async Task<bool> IsPresentAsync(string image, CancellationToken cancellationToken) =>
+        (await ProcessRunner.DockerAsync(TimeSpan.FromSeconds(60), cancellationToken, "image", "inspect", "--format", "{{.Id}}", image)).ExitCode == 0;
 
     public ValueTask DisposeAsync()
     {
