@@ -200,6 +200,26 @@ public sealed class FaultTableTests
             Rig.AssertSucceededSpan(span);
         }),
 
+        // A compatible server that streams whatever "stream" says, to a client that asked for a whole message (an SDK's
+        // messages.create): the events are folded into the message that client can read, usage and all.
+        new("StreamToWholeRequest", _ => ScriptedReply.Events(AnthropicSse.MessageEvents(FaultMessage)), Stream: false, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            Assert.Equal("application/json", answer.MediaType);
+            Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(AnthropicSse.MessageJson(FaultMessage)), System.Text.Json.Nodes.JsonNode.Parse(answer.Text)), answer.Text);
+            Rig.AssertSucceededSpan(span);
+            Assert.Equal((long)FaultMessage.OutputTokens, span.GetTagItem(TelemetryNames.Attributes.UsageOutputTokens));
+        }),
+
+        // The same server failing mid-stream with an error event: the whole-message client gets that error with the
+        // status its type has (529 for overloaded, which Claude Code and the SDKs retry).
+        new("StreamedErrorToWholeRequest", _ => ScriptedReply.Events([.. AnthropicSse.MessageEvents(FaultMessage).Take(3), "event: error\ndata: " + OverloadedBody + "\n\n"]), Stream: false, [], (answer, span, _) =>
+        {
+            Assert.Equal(529, (int)answer.Status);
+            Assert.Equal(OverloadedBody, answer.Text);
+            Rig.AssertFailedSpan(span, "overloaded_error", 529);
+        }),
+
         // Some Anthropic-compatible servers send null for the usage counts they do not keep: the answer is relayed as
         // sent and the counts they do give are recorded.
         new("NullUsageCount", _ => ScriptedReply.Status(200, NullUsageBody), Stream: false, [], (answer, span, _) =>

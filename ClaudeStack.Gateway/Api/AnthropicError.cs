@@ -45,6 +45,21 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
         _ => InvalidRequest,
     };
 
+    /// <summary>The status Anthropic answers with for an error type, for an error that came as an event.</summary>
+    public static int StatusForType(string? type) => type switch
+    {
+        InvalidRequest => 400,
+        Authentication => 401,
+        Billing => 402,
+        Permission => 403,
+        NotFound => 404,
+        RequestTooLarge => 413,
+        RateLimit => 429,
+        Timeout => 504,
+        Overloaded => 529,
+        _ => 500,
+    };
+
     public static AnthropicError ForStatus(int statusCode, string message) => new(statusCode, TypeForStatus(statusCode), message);
 
     public static AnthropicError BadRequest(string message) => new(400, InvalidRequest, message);

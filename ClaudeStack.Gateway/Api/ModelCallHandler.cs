@@ -138,9 +138,13 @@ public sealed class ModelCallHandler(
         }
 
         // Media types compare without regard to case (RFC 9110).
-        var response = string.Equals(upstreamResponse.Content.Headers.ContentType?.MediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase)
-            ? await relay.RelayStreamAsync(upstreamResponse, features.CaptureMessageContent, aborted)
-            : await relay.RelayWholeAsync(upstreamResponse, request.Stream, aborted);
+        var streamed = string.Equals(upstreamResponse.Content.Headers.ContentType?.MediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase);
+        var response = (streamed, request.Stream) switch
+        {
+            (true, true) => await relay.RelayStreamAsync(upstreamResponse, features.CaptureMessageContent, aborted),
+            (true, false) => await relay.RelayStreamAsWholeAsync(upstreamResponse, features.CaptureMessageContent, aborted),
+            _ => await relay.RelayWholeAsync(upstreamResponse, request.Stream, aborted),
+        };
 
         // (7) Record.
         if (client.SentMessageStart)

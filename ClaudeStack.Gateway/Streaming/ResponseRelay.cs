@@ -249,6 +249,71 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     }
 
     /// <summary>
+    /// Relays a stream to a client that asked for a whole message (a compatible server that streams anyway): the
+    /// events are read whole and folded into the message; an error event becomes an error response with its status.
+    /// A stream holding something the gateway cannot fold in goes on as it came, so nothing is lost.
+    /// </summary>
+    public async Task<ModelResponse> RelayStreamAsWholeAsync(HttpResponseMessage upstream, bool keepText, CancellationToken clientAborted)
+    {
+        var (body, failure) = await BoundedBody.ReadAsync(upstream, MaxBufferedBody, idleTimeout, clientAborted);
+        if (failure is not null)
+        {
+            await EndWithErrorAsync(failure.Value.Error, failure.Value.ErrorType, clientAborted);
+            return new ModelResponse();
+        }
+
+        var (outcome, json) = StreamedMessageAssembler.Assemble(body.Span);
+        switch (outcome)
+        {
+            case StreamedOutcome.Message:
+                // Masked once rewritten: text and tool input pieces are joined only now, and written in the spelling the mask looks for.
+                var message = redactor.Redact(JsonSerializer.SerializeToUtf8Bytes(json));
+                var response = ModelResponseReader.Read(message.Span);
+                foreach (var block in response.Blocks)
+                {
+                    Check(block);
+                }
+
+                await WriteWholeAsync(upstream, (int)upstream.StatusCode, message, clientAborted);
+                return response;
+            case StreamedOutcome.Error:
+                // Its type decides the status, as it would have had the error come before the stream.
+                var (normalized, errorType, errorMessage) = AnthropicError.NormalizeUpstream(500, redactor.Redact(JsonSerializer.SerializeToUtf8Bytes(json)).Span);
+                var status = AnthropicError.StatusForType(errorType);
+                call.Fail(errorType, $"the upstream streamed an error: {errorMessage}", status);
+                await WriteWholeAsync(upstream, status, normalized, clientAborted);
+                return new ModelResponse();
+            case StreamedOutcome.Incomplete:
+                call.AddTag(TelemetryNames.Attributes.StreamIncomplete, true);
+                await EndWithErrorAsync(
+                    AnthropicError.ForStatus(502, "the upstream ended the stream before message_stop (the model server failed mid-generation)"),
+                    TelemetryNames.ErrorTypes.StreamIncomplete,
+                    clientAborted);
+                return new ModelResponse();
+            default:
+                var observer = new MessageStreamObserver(keepText);
+                Observe(observer, body.Span);
+                CopyHeaders(upstream, client.Response);
+                client.Response.StatusCode = (int)upstream.StatusCode;
+                var relayed = redactor.Redact(body);
+                client.Response.ContentLength = relayed.Length;
+                await client.WriteAsync(relayed, clientAborted);
+                return observer.Response;
+        }
+    }
+
+    /// <summary>A JSON body of the gateway's making, with the upstream's headers (request ids, rate limits) kept.</summary>
+    private async Task WriteWholeAsync(HttpResponseMessage upstream, int status, ReadOnlyMemory<byte> json, CancellationToken clientAborted)
+    {
+        CopyHeaders(upstream, client.Response);
+        client.Response.Headers.ContentEncoding = default;
+        client.Response.StatusCode = status;
+        client.Response.ContentType = "application/json";
+        client.Response.ContentLength = json.Length;
+        await client.WriteAsync(json, clientAborted);
+    }
+
+    /// <summary>
     /// A client's SDK reads <c>content</c> as an array; null would fail it. Rewritten property by property, so every other
     /// property stays, a key the upstream repeated included (which a JsonNode would refuse to hold).
     /// </summary>
