@@ -30,6 +30,7 @@ public sealed class StreamedMessageAssemblerTests
     [Fact]
     public void ThinkingSignatureCitationsAndToolInputInPieces_AreFoldedAsTheSdksFoldThem()
     {
+        // The last tool block is never stopped (a server that goes straight to message_delta): its input still counts.
         string[] events =
         [
             Event("""{"type":"message_start","message":{"id":"m","type":"message","role":"assistant","model":"x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":9,"output_tokens":1}}}"""),
@@ -48,8 +49,10 @@ public sealed class StreamedMessageAssemblerTests
             Event("""{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"file_path\":\"/wor"}}"""),
             Event("""{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"kspace/a.txt\"}"}}"""),
             Event("""{"type":"content_block_stop","index":2}"""),
-            Event("""{"type":"content_block_start","index":3,"content_block":{"type":"tool_use","id":"u","name":"Done","input":{}}}"""),
+            Event("""{"type":"content_block_start","index":3,"content_block":{"type":"tool_use","id":"u","name":"Done","input":{"kept":true}}}"""),
             Event("""{"type":"content_block_stop","index":3}"""),
+            Event("""{"type":"content_block_start","index":4,"content_block":{"type":"tool_use","id":"v","name":"Bash","input":{}}}"""),
+            Event("""{"type":"content_block_delta","index":4,"delta":{"type":"input_json_delta","partial_json":"{\"command\":\"ls\"}"}}"""),
             Event("""{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":30}}"""),
             Event("""{"type":"message_stop"}"""),
         ];
@@ -62,7 +65,8 @@ public sealed class StreamedMessageAssemblerTests
               {"type":"thinking","thinking":"Hmm, yes.","signature":"sig=="},
               {"type":"text","text":"Cited.","citations":[{"type":"char_location","cited_text":"a"}]},
               {"type":"tool_use","id":"t","name":"Read","input":{"file_path":"/workspace/a.txt"}},
-              {"type":"tool_use","id":"u","name":"Done","input":{}}],
+              {"type":"tool_use","id":"u","name":"Done","input":{"kept":true}},
+              {"type":"tool_use","id":"v","name":"Bash","input":{"command":"ls"}}],
              "stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":9,"output_tokens":30}}
             """);
         Assert.True(JsonNode.DeepEquals(expected, json), json!.ToJsonString());

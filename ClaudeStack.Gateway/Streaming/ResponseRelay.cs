@@ -302,7 +302,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         }
     }
 
-    /// <summary>A JSON body of the gateway's making, with the upstream's headers (request ids, rate limits) kept.</summary>
+    /// <summary>A JSON body of the gateway's making, with the upstream's headers (request ids, retry-after) kept.</summary>
     private async Task WriteWholeAsync(HttpResponseMessage upstream, int status, ReadOnlyMemory<byte> json, CancellationToken clientAborted)
     {
         CopyHeaders(upstream, client.Response);
@@ -368,12 +368,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         }
 
         // Keep retry-after and request ids: Claude Code's retry logic reads them. The body is new, so is its type.
-        CopyHeaders(upstream, client.Response);
-        client.Response.Headers.ContentEncoding = default;
-        client.Response.StatusCode = status;
-        client.Response.ContentType = "application/json";
-        client.Response.ContentLength = normalized.Length;
-        await client.WriteAsync(normalized, clientAborted);
+        await WriteWholeAsync(upstream, status, normalized, clientAborted);
     }
 
     private async Task EndWithErrorAsync(AnthropicError error, string errorType, CancellationToken clientAborted)

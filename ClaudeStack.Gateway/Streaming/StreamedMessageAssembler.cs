@@ -68,12 +68,8 @@ public static class StreamedMessageAssembler
                         }
 
                         break;
-                    case "content_block_stop" when Index(data) is { } index && blocks.TryGetValue(index, out var block):
-                        if (partialInputs.Remove(index, out var input))
-                        {
-                            block["input"] = input.Length == 0 ? new JsonObject() : JsonNode.Parse(input.ToString());
-                        }
-
+                    case "content_block_stop" when Index(data) is { } index && blocks.ContainsKey(index):
+                        CompleteInput(blocks, partialInputs, index);
                         break;
                     case "message_delta" when message is not null:
                         Merge(message, data["delta"] as JsonObject);
@@ -85,6 +81,12 @@ public static class StreamedMessageAssembler
 
                         break;
                     case "message_stop" when message is not null:
+                        // A block the stream never stopped still gets the input it streamed.
+                        foreach (var index in partialInputs.Keys.ToList())
+                        {
+                            CompleteInput(blocks, partialInputs, index);
+                        }
+
                         message["content"] = new JsonArray([.. blocks.Values]);
                         return (StreamedOutcome.Message, message);
                     default:
@@ -99,6 +101,15 @@ public static class StreamedMessageAssembler
         }
 
         return (StreamedOutcome.Incomplete, null);
+    }
+
+    /// <summary>A tool's input, parsed from the JSON its deltas streamed (none streamed: the start's input stays).</summary>
+    private static void CompleteInput(SortedDictionary<int, JsonObject> blocks, Dictionary<int, StringBuilder> partialInputs, int index)
+    {
+        if (partialInputs.Remove(index, out var input))
+        {
+            blocks[index]["input"] = input.Length == 0 ? new JsonObject() : JsonNode.Parse(input.ToString());
+        }
     }
 
     /// <returns>Whether the delta was of a kind this assembler knows.</returns>
