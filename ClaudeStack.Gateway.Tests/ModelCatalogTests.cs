@@ -177,6 +177,7 @@ public sealed class ModelCatalogTests : IDisposable
     [InlineData("[]", "[]")]
     [InlineData("""{"model_info":{"general.architecture":1}}""", """{"models":[{"name":5,"context_length":"8192"}]}""")]
     [InlineData("""{"model_info":{"general.architecture":"llama","llama.context_length":"8192"},"parameters":3}""", """{"models":["llama3.1:8b"]}""")]
+    [InlineData("""{"modified_at":"\ud800","model_info":{"general.architecture":"\ud800"},"parameters":"\ud800"}""", """{"models":[{"name":"\ud800"}]}""")]
     public void FactsOfAnotherShape_AreLeftUnknown_NeverAFailure(string show, string ps)
     {
         // Another server run under the ollama profile may answer /api/show and /api/ps in its own way: what is not

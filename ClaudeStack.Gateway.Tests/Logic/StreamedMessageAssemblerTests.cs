@@ -24,16 +24,18 @@ public sealed class StreamedMessageAssemblerTests
         var (outcome, json) = StreamedMessageAssembler.Assemble(Stream(AnthropicSse.MessageEvents(TextAndTool)));
 
         Assert.Equal(StreamedOutcome.Message, outcome);
-        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(AnthropicSse.MessageJson(TextAndTool)), json), json!.ToJsonString());
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(AnthropicSse.MessageJson(TextAndTool)), JsonNode.Parse(json)), Encoding.UTF8.GetString(json!));
     }
 
     [Fact]
     public void ThinkingSignatureCitationsAndToolInputInPieces_AreFoldedAsTheSdksFoldThem()
     {
-        // The last tool block is never stopped (a server that goes straight to message_delta): its input still counts.
+        // An empty first input delta (as Anthropic streams) keeps the input a block started with; the last tool block is
+        // never stopped (a server that goes straight to message_delta), its input still counts; a null usage count
+        // (compatible servers send them) keeps the count before it.
         string[] events =
         [
-            Event("""{"type":"message_start","message":{"id":"m","type":"message","role":"assistant","model":"x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":9,"output_tokens":1}}}"""),
+            Event("""{"type":"message_start","message":{"id":"m","type":"message","role":"assistant","model":"x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":9,"cache_read_input_tokens":5,"output_tokens":1}}}"""),
             Event("""{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}"""),
             Event("""{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Hmm, "}}"""),
             Event("""{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"yes."}}"""),
@@ -50,10 +52,11 @@ public sealed class StreamedMessageAssemblerTests
             Event("""{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"kspace/a.txt\"}"}}"""),
             Event("""{"type":"content_block_stop","index":2}"""),
             Event("""{"type":"content_block_start","index":3,"content_block":{"type":"tool_use","id":"u","name":"Done","input":{"kept":true}}}"""),
+            Event("""{"type":"content_block_delta","index":3,"delta":{"type":"input_json_delta","partial_json":""}}"""),
             Event("""{"type":"content_block_stop","index":3}"""),
             Event("""{"type":"content_block_start","index":4,"content_block":{"type":"tool_use","id":"v","name":"Bash","input":{}}}"""),
             Event("""{"type":"content_block_delta","index":4,"delta":{"type":"input_json_delta","partial_json":"{\"command\":\"ls\"}"}}"""),
-            Event("""{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":30}}"""),
+            Event("""{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"input_tokens":null,"cache_read_input_tokens":null,"output_tokens":30},"context_management":{"applied_edits":[]}}"""),
             Event("""{"type":"message_stop"}"""),
         ];
 
@@ -67,9 +70,10 @@ public sealed class StreamedMessageAssemblerTests
               {"type":"tool_use","id":"t","name":"Read","input":{"file_path":"/workspace/a.txt"}},
               {"type":"tool_use","id":"u","name":"Done","input":{"kept":true}},
               {"type":"tool_use","id":"v","name":"Bash","input":{"command":"ls"}}],
-             "stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":9,"output_tokens":30}}
+             "stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":9,"cache_read_input_tokens":5,"output_tokens":30},
+             "context_management":{"applied_edits":[]}}
             """);
-        Assert.True(JsonNode.DeepEquals(expected, json), json!.ToJsonString());
+        Assert.True(JsonNode.DeepEquals(expected, JsonNode.Parse(json)), Encoding.UTF8.GetString(json!));
     }
 
     [Fact]
@@ -80,7 +84,7 @@ public sealed class StreamedMessageAssemblerTests
         var (outcome, json) = StreamedMessageAssembler.Assemble(Stream([.. AnthropicSse.MessageEvents(TextAndTool).Take(2), Event(error, "error")]));
 
         Assert.Equal(StreamedOutcome.Error, outcome);
-        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(error), json));
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(error), JsonNode.Parse(json)));
     }
 
     [Theory]
@@ -99,6 +103,7 @@ public sealed class StreamedMessageAssemblerTests
     [InlineData("data: [DONE]\n\n")]
     [InlineData("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"index\":1}\n\n")]
     [InlineData("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":5}}\n\n")]
+    [InlineData("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"on a tool block\"}}\n\n")]
     public void WhatCannotBeFoldedIn_LeavesTheStreamAsItCame(string odd)
     {
         var events = AnthropicSse.MessageEvents(TextAndTool);
@@ -107,6 +112,19 @@ public sealed class StreamedMessageAssemblerTests
 
         Assert.Equal(StreamedOutcome.Unknown, outcome);
         Assert.Null(json);
+    }
+
+    [Fact]
+    public void AToolInputAsDeepAsARequestMayBe_IsFoldedIn()
+    {
+        // A request may nest 128 levels; the answer's tool input, four levels down in the message, must fit as well.
+        var input = "{\"a\":" + new string('[', 120) + new string(']', 120) + "}";
+        var tool = new ScriptedMessage { Id = "msg_deep", Blocks = [new ScriptedToolUse("toolu_deep", "Deep", input)], StopReason = "tool_use" };
+
+        var (outcome, json) = StreamedMessageAssembler.Assemble(Stream(AnthropicSse.MessageEvents(tool)));
+
+        Assert.Equal(StreamedOutcome.Message, outcome);
+        Assert.Contains(input, Encoding.UTF8.GetString(json!), StringComparison.Ordinal);
     }
 
     private static string Event(string data, string? name = null) =>

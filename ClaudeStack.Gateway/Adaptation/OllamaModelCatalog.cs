@@ -216,20 +216,20 @@ public static class OllamaModelFacts
                 var root = show.RootElement;
                 if (Find(root, "modified_at", JsonValueKind.String, out var modified))
                 {
-                    modifiedAt = modified.GetString();
+                    modifiedAt = Text(modified);
                 }
 
                 // The trained maximum: Ollama starts the runner with no more than this, whatever num_ctx or the
                 // configured length ask for (effectiveContext in server/sched.go).
                 int? trained = null;
                 if (Find(root, "model_info", JsonValueKind.Object, out var info) && Find(info, "general.architecture", JsonValueKind.String, out var arch)
-                    && Find(info, $"{arch.GetString()}.context_length", JsonValueKind.Number, out var trainedLength) && trainedLength.TryGetInt32(out var value))
+                    && Find(info, $"{Text(arch)}.context_length", JsonValueKind.Number, out var trainedLength) && trainedLength.TryGetInt32(out var value))
                 {
                     trained = value;
                 }
 
                 if (context is null && Find(root, "parameters", JsonValueKind.String, out var parameters)
-                    && NumCtx(parameters.GetString()!) is { } numCtx)
+                    && Text(parameters) is { } parametersText && NumCtx(parametersText) is { } numCtx)
                 {
                     (context, source) = (CappedAt(numCtx, trained), "api/show num_ctx");
                 }
@@ -245,7 +245,7 @@ public static class OllamaModelFacts
 
                 if (Find(root, "capabilities", JsonValueKind.Array, out var capabilities))
                 {
-                    var names = capabilities.EnumerateArray().Where(c => c.ValueKind == JsonValueKind.String).Select(c => c.GetString()).ToHashSet();
+                    var names = capabilities.EnumerateArray().Where(c => c.ValueKind == JsonValueKind.String).Select(Text).ToHashSet();
                     thinking = names.Contains("thinking");
                     vision = names.Contains("vision");
                 }
@@ -262,7 +262,7 @@ public static class OllamaModelFacts
 
     private static bool Matches(JsonElement entry, string model)
     {
-        var name = Find(entry, "name", JsonValueKind.String, out var n) ? n.GetString() : Find(entry, "model", JsonValueKind.String, out var m) ? m.GetString() : null;
+        var name = Find(entry, "name", JsonValueKind.String, out var n) ? Text(n) : Find(entry, "model", JsonValueKind.String, out var m) ? Text(m) : null;
         return name == model || name == model + ":latest";
     }
 
@@ -274,6 +274,19 @@ public static class OllamaModelFacts
     {
         value = default;
         return element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out value) && value.ValueKind == kind;
+    }
+
+    /// <summary>A string's text, or null for one .NET cannot hold (an unpaired surrogate escape, which Go never writes).</summary>
+    private static string? Text(JsonElement value)
+    {
+        try
+        {
+            return value.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
     }
 
     private static int CappedAt(int length, int? trained) => trained is { } t ? Math.Min(length, t) : length;

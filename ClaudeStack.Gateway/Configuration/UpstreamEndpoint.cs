@@ -9,7 +9,7 @@ public sealed record UpstreamEndpoint(UpstreamProfile Profile, Uri BaseAddress, 
 {
     public const string AnthropicApiUrl = "https://api.anthropic.com";
 
-    public bool IsLoopback => IsLoopbackAddress(BaseAddress);
+    public bool IsLoopback => BaseAddress.IsLoopback || (IPAddress.TryParse(BaseAddress.Host, out var ip) && IPAddress.IsLoopback(ip));
 
     /// <summary>
     /// Resolves the upstream from options and configuration. The URL comes, in order, from
@@ -67,10 +67,7 @@ public sealed record UpstreamEndpoint(UpstreamProfile Profile, Uri BaseAddress, 
     }
 
     /// <summary>A loopback-bound Ollama answers 403 to Host names it does not know; localhost is always allowed.</summary>
-    public string? HostHeader { get; } = Profile == UpstreamProfile.Ollama && IsLoopbackAddress(BaseAddress) ? $"localhost:{BaseAddress.Port}" : null;
-
-    private static bool IsLoopbackAddress(Uri address) =>
-        address.IsLoopback || (IPAddress.TryParse(address.Host, out var ip) && IPAddress.IsLoopback(ip));
+    public string? HostHeader => Profile == UpstreamProfile.Ollama && IsLoopback ? $"localhost:{BaseAddress.Port}" : null;
 
     /// <summary>
     /// Presents the gateway to the upstream: its key, and the Host a loopback-bound Ollama accepts. Every request the
@@ -88,9 +85,9 @@ public sealed record UpstreamEndpoint(UpstreamProfile Profile, Uri BaseAddress, 
             }
         }
 
-        if (HostHeader is not null)
+        if (HostHeader is { } host)
         {
-            message.Headers.Host = HostHeader;
+            message.Headers.Host = host;
         }
     }
 

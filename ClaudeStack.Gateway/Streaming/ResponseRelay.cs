@@ -267,7 +267,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         {
             case StreamedOutcome.Message:
                 // Masked once rewritten: text and tool input pieces are joined only now, and written in the spelling the mask looks for.
-                var message = redactor.Redact(JsonSerializer.SerializeToUtf8Bytes(json));
+                var message = redactor.Redact(json);
                 var response = ModelResponseReader.Read(message.Span);
                 foreach (var block in response.Blocks)
                 {
@@ -278,7 +278,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
                 return response;
             case StreamedOutcome.Error:
                 // Its type decides the status, as it would have had the error come before the stream.
-                var (normalized, errorType, errorMessage) = AnthropicError.NormalizeUpstream(500, redactor.Redact(JsonSerializer.SerializeToUtf8Bytes(json)).Span);
+                var (normalized, errorType, errorMessage) = AnthropicError.NormalizeUpstream(500, redactor.Redact(json).Span);
                 var status = AnthropicError.StatusForType(errorType);
                 call.Fail(errorType, $"the upstream streamed an error: {errorMessage}", status);
                 await WriteWholeAsync(upstream, status, normalized, clientAborted);

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ClaudeStack.Gateway.Requests;
 
 namespace ClaudeStack.Gateway.Streaming;
 
@@ -16,18 +17,38 @@ public enum StreamedOutcome
     /// <summary>The stream ended before <c>message_stop</c>.</summary>
     Incomplete,
 
-    /// <summary>An event or delta this assembler cannot fold in (a newer API's, or not JSON): relay the stream as it came.</summary>
+    /// <summary>Something this assembler cannot fold in (a newer API's event or delta, not JSON): relay the stream as it came.</summary>
     Unknown,
 }
 
 /// <summary>
 /// Folds the events of a streamed answer into the message a non-streaming client asked for, as the Anthropic SDKs
-/// accumulate a stream: text, thinking and signatures appended, a tool's input parsed from its partial JSON,
-/// citations collected, <c>message_delta</c> and its usage merged into the message. Pure: bytes in, JSON out.
+/// accumulate a stream: text, thinking and signatures appended to their own kind of block, a tool's input parsed from
+/// its partial JSON, citations collected, <c>message_delta</c> merged into the message (a null usage count keeps the
+/// count before it). Pure: bytes in, JSON out.
 /// </summary>
 public static class StreamedMessageAssembler
 {
-    public static (StreamedOutcome Outcome, JsonObject? Json) Assemble(ReadOnlySpan<byte> stream)
+    // As deep as a request may be; a tool's input sits three levels deeper in the message than in its event.
+    private static readonly JsonDocumentOptions ReadOptions = new() { MaxDepth = MessagesRequest.MaxDepth };
+    private static readonly JsonSerializerOptions WriteOptions = new() { MaxDepth = MessagesRequest.MaxDepth + 4 };
+
+    /// <returns>The outcome, with the message (or the error event's data) as JSON.</returns>
+    public static (StreamedOutcome Outcome, byte[]? Json) Assemble(ReadOnlySpan<byte> stream)
+    {
+        try
+        {
+            var (outcome, json) = Fold(stream);
+            return (outcome, json is null ? null : JsonSerializer.SerializeToUtf8Bytes(json, WriteOptions));
+        }
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException or ArgumentException)
+        {
+            // Not JSON, a value of an unexpected kind, too deep, or a repeated key (which a JsonObject cannot hold).
+            return (StreamedOutcome.Unknown, null);
+        }
+    }
+
+    private static (StreamedOutcome Outcome, JsonObject? Json) Fold(ReadOnlySpan<byte> stream)
     {
         var parser = new SseParser();
         var events = new List<SseEvent>();
@@ -40,96 +61,74 @@ public static class StreamedMessageAssembler
         JsonObject? message = null;
         var blocks = new SortedDictionary<int, JsonObject>();
         var partialInputs = new Dictionary<int, StringBuilder>();
-        try
+        foreach (var sseEvent in events)
         {
-            foreach (var sseEvent in events)
+            if (JsonNode.Parse(sseEvent.Data.Span, documentOptions: ReadOptions) is not JsonObject data)
             {
-                if (JsonNode.Parse(sseEvent.Data.Span) is not JsonObject data)
-                {
-                    return (StreamedOutcome.Unknown, null);
-                }
-
-                switch (Text(data, "type"))
-                {
-                    case "ping":
-                        break;
-                    case "error":
-                        return (StreamedOutcome.Error, data);
-                    case "message_start" when data["message"] is JsonObject start && message is null:
-                        message = (JsonObject)start.DeepClone();
-                        break;
-                    case "content_block_start" when Index(data) is { } index && data["content_block"] is JsonObject block && !blocks.ContainsKey(index):
-                        blocks[index] = (JsonObject)block.DeepClone();
-                        break;
-                    case "content_block_delta" when Index(data) is { } index && blocks.TryGetValue(index, out var block) && data["delta"] is JsonObject delta:
-                        if (!Fold(block, delta, partialInputs, index))
-                        {
-                            return (StreamedOutcome.Unknown, null);
-                        }
-
-                        break;
-                    case "content_block_stop" when Index(data) is { } index && blocks.ContainsKey(index):
-                        CompleteInput(blocks, partialInputs, index);
-                        break;
-                    case "message_delta" when message is not null:
-                        Merge(message, data["delta"] as JsonObject);
-                        if (data["usage"] is JsonObject usage)
-                        {
-                            message["usage"] ??= new JsonObject();
-                            Merge(message["usage"] as JsonObject, usage);
-                        }
-
-                        break;
-                    case "message_stop" when message is not null:
-                        // A block the stream never stopped still gets the input it streamed.
-                        foreach (var index in partialInputs.Keys.ToList())
-                        {
-                            CompleteInput(blocks, partialInputs, index);
-                        }
-
-                        message["content"] = new JsonArray([.. blocks.Values]);
-                        return (StreamedOutcome.Message, message);
-                    default:
-                        return (StreamedOutcome.Unknown, null);
-                }
+                return (StreamedOutcome.Unknown, null);
             }
-        }
-        catch (Exception exception) when (exception is JsonException or InvalidOperationException or ArgumentException)
-        {
-            // Not JSON, a value of an unexpected kind, or a repeated key (which a JsonObject cannot hold).
-            return (StreamedOutcome.Unknown, null);
+
+            switch (Text(data, "type"))
+            {
+                case "ping":
+                    break;
+                case "error":
+                    return (StreamedOutcome.Error, data);
+                case "message_start" when data["message"] is JsonObject start && message is null:
+                    message = (JsonObject)start.DeepClone();
+                    break;
+                case "content_block_start" when Index(data) is { } index && data["content_block"] is JsonObject block && !blocks.ContainsKey(index):
+                    blocks[index] = (JsonObject)block.DeepClone();
+                    break;
+                case "content_block_delta" when Index(data) is { } index && blocks.TryGetValue(index, out var block) && data["delta"] is JsonObject delta:
+                    if (!FoldDelta(block, delta, partialInputs, index))
+                    {
+                        return (StreamedOutcome.Unknown, null);
+                    }
+
+                    break;
+                case "content_block_stop" when Index(data) is { } index && blocks.ContainsKey(index):
+                    CompleteInput(blocks, partialInputs, index);
+                    break;
+                case "message_delta" when message is not null:
+                    MergeMessageDelta(message, data);
+                    break;
+                case "message_stop" when message is not null:
+                    // A block the stream never stopped still gets the input it streamed.
+                    foreach (var index in partialInputs.Keys.ToList())
+                    {
+                        CompleteInput(blocks, partialInputs, index);
+                    }
+
+                    message["content"] = new JsonArray([.. blocks.Values]);
+                    return (StreamedOutcome.Message, message);
+                default:
+                    return (StreamedOutcome.Unknown, null);
+            }
         }
 
         return (StreamedOutcome.Incomplete, null);
     }
 
-    /// <summary>A tool's input, parsed from the JSON its deltas streamed (none streamed: the start's input stays).</summary>
-    private static void CompleteInput(SortedDictionary<int, JsonObject> blocks, Dictionary<int, StringBuilder> partialInputs, int index)
+    /// <returns>Whether the delta was of a kind this assembler knows, for a block of the kind it belongs to.</returns>
+    private static bool FoldDelta(JsonObject block, JsonObject delta, Dictionary<int, StringBuilder> partialInputs, int index)
     {
-        if (partialInputs.Remove(index, out var input))
-        {
-            blocks[index]["input"] = input.Length == 0 ? new JsonObject() : JsonNode.Parse(input.ToString());
-        }
-    }
-
-    /// <returns>Whether the delta was of a kind this assembler knows.</returns>
-    private static bool Fold(JsonObject block, JsonObject delta, Dictionary<int, StringBuilder> partialInputs, int index)
-    {
+        var blockType = Text(block, "type");
         switch (Text(delta, "type"))
         {
-            case "text_delta" when Text(delta, "text") is { } text:
+            case "text_delta" when blockType == "text" && Text(delta, "text") is { } text:
                 block["text"] = Text(block, "text") + text;
                 return true;
-            case "thinking_delta" when Text(delta, "thinking") is { } thinking:
+            case "thinking_delta" when blockType == "thinking" && Text(delta, "thinking") is { } thinking:
                 block["thinking"] = Text(block, "thinking") + thinking;
                 return true;
-            case "signature_delta" when Text(delta, "signature") is { } signature:
+            case "signature_delta" when blockType == "thinking" && Text(delta, "signature") is { } signature:
                 block["signature"] = signature;
                 return true;
-            case "input_json_delta" when Text(delta, "partial_json") is { } partial:
+            case "input_json_delta" when blockType is "tool_use" or "server_tool_use" or "mcp_tool_use" && Text(delta, "partial_json") is { } partial:
                 (partialInputs.TryGetValue(index, out var input) ? input : partialInputs[index] = new StringBuilder()).Append(partial);
                 return true;
-            case "citations_delta" when delta["citation"] is { } citation:
+            case "citations_delta" when blockType == "text" && delta["citation"] is { } citation:
                 if (block["citations"] is not JsonArray citations)
                 {
                     block["citations"] = citations = [];
@@ -142,17 +141,56 @@ public static class StreamedMessageAssembler
         }
     }
 
-    /// <summary>Sets every property of <paramref name="from"/> on <paramref name="into"/>, later values winning.</summary>
-    private static void Merge(JsonObject? into, JsonObject? from)
+    /// <summary>
+    /// A tool's input, parsed from the JSON its deltas streamed. Deltas that streamed nothing (Anthropic starts with an
+    /// empty one) leave the input the block started with.
+    /// </summary>
+    private static void CompleteInput(SortedDictionary<int, JsonObject> blocks, Dictionary<int, StringBuilder> partialInputs, int index)
     {
-        if (into is null || from is null)
+        if (partialInputs.Remove(index, out var input) && input.Length > 0)
         {
-            return;
+            blocks[index]["input"] = JsonNode.Parse(input.ToString(), documentOptions: ReadOptions);
         }
+    }
 
-        foreach (var (name, value) in from)
+    /// <summary>
+    /// The delta's fields (stop reason, stop sequence) and any other of the event's own (context management) set on the
+    /// message; usage counts merged, a null count keeping the one before it, as the SDKs do.
+    /// </summary>
+    private static void MergeMessageDelta(JsonObject message, JsonObject data)
+    {
+        foreach (var (name, value) in data)
         {
-            into[name] = value?.DeepClone();
+            switch (name)
+            {
+                case "type":
+                    break;
+                case "delta" when value is JsonObject delta:
+                    foreach (var (field, fieldValue) in delta)
+                    {
+                        message[field] = fieldValue?.DeepClone();
+                    }
+
+                    break;
+                case "usage" when value is JsonObject usage:
+                    if (message["usage"] is not JsonObject total)
+                    {
+                        message["usage"] = total = [];
+                    }
+
+                    foreach (var (count, countValue) in usage)
+                    {
+                        if (countValue is not null)
+                        {
+                            total[count] = countValue.DeepClone();
+                        }
+                    }
+
+                    break;
+                default:
+                    message[name] = value?.DeepClone();
+                    break;
+            }
         }
     }
 
