@@ -152,12 +152,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         }
         else if (!response.Completed)
         {
-            // Ollama ends the stream without message_stop when generation fails; say so instead of leaving the client guessing.
-            call.AddTag(TelemetryNames.Attributes.StreamIncomplete, true);
-            await EndWithErrorAsync(
-                AnthropicError.ForStatus(502, "the upstream ended the stream before message_stop (the model server failed mid-generation)"),
-                TelemetryNames.ErrorTypes.StreamIncomplete,
-                clientAborted);
+            await EndIncompleteAsync(clientAborted);
         }
 
         return response;
@@ -202,18 +197,12 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     /// </summary>
     public async Task<ModelResponse> RelayWholeAsync(HttpResponseMessage upstream, bool streamRequested, CancellationToken clientAborted)
     {
-        var (body, failure) = await BoundedBody.ReadAsync(upstream, MaxBufferedBody, idleTimeout, clientAborted);
-        if (failure is not null)
+        if (await ReadWholeAsync(upstream, clientAborted) is not { } body)
         {
-            await EndWithErrorAsync(failure.Value.Error, failure.Value.ErrorType, clientAborted);
             return new ModelResponse();
         }
 
-        var response = ModelResponseReader.Read(body.Span);
-        foreach (var block in response.Blocks)
-        {
-            Check(block);
-        }
+        var response = ReadAndCheck(body);
 
         // Keep-alive may already have opened the SSE stream; either way a streaming client gets events, and events can
         // only say what a message says: anything else (an error object, another API's answer) is the upstream's failure.
@@ -240,11 +229,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
             return response;
         }
 
-        body = redactor.Redact(response.NullContent ? WithEmptyContent(body) : body);
-        CopyHeaders(upstream, client.Response);
-        client.Response.StatusCode = (int)upstream.StatusCode;
-        client.Response.ContentLength = body.Length;
-        await client.WriteAsync(body, clientAborted);
+        await WriteAsItCameAsync(upstream, response.NullContent ? WithEmptyContent(body) : body, clientAborted);
         return response;
     }
 
@@ -255,10 +240,8 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     /// </summary>
     public async Task<ModelResponse> RelayStreamAsWholeAsync(HttpResponseMessage upstream, bool keepText, CancellationToken clientAborted)
     {
-        var (body, failure) = await BoundedBody.ReadAsync(upstream, MaxBufferedBody, idleTimeout, clientAborted);
-        if (failure is not null)
+        if (await ReadWholeAsync(upstream, clientAborted) is not { } body)
         {
-            await EndWithErrorAsync(failure.Value.Error, failure.Value.ErrorType, clientAborted);
             return new ModelResponse();
         }
 
@@ -268,11 +251,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
             case StreamedOutcome.Message:
                 // Masked once rewritten: text and tool input pieces are joined only now, and written in the spelling the mask looks for.
                 var message = redactor.Redact(json);
-                var response = ModelResponseReader.Read(message.Span);
-                foreach (var block in response.Blocks)
-                {
-                    Check(block);
-                }
+                var response = ReadAndCheck(message);
 
                 await WriteWholeAsync(upstream, (int)upstream.StatusCode, message, clientAborted);
                 return response;
@@ -284,22 +263,49 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
                 await WriteWholeAsync(upstream, status, normalized, clientAborted);
                 return new ModelResponse();
             case StreamedOutcome.Incomplete:
-                call.AddTag(TelemetryNames.Attributes.StreamIncomplete, true);
-                await EndWithErrorAsync(
-                    AnthropicError.ForStatus(502, "the upstream ended the stream before message_stop (the model server failed mid-generation)"),
-                    TelemetryNames.ErrorTypes.StreamIncomplete,
-                    clientAborted);
+                await EndIncompleteAsync(clientAborted);
                 return new ModelResponse();
             default:
                 var observer = new MessageStreamObserver(keepText);
                 Observe(observer, body.Span);
-                CopyHeaders(upstream, client.Response);
-                client.Response.StatusCode = (int)upstream.StatusCode;
-                var relayed = redactor.Redact(body);
-                client.Response.ContentLength = relayed.Length;
-                await client.WriteAsync(relayed, clientAborted);
+                await WriteAsItCameAsync(upstream, body, clientAborted);
                 return observer.Response;
         }
+    }
+
+    /// <summary>A whole upstream body within the buffered limit, or null once the client has been told why not.</summary>
+    private async Task<ReadOnlyMemory<byte>?> ReadWholeAsync(HttpResponseMessage upstream, CancellationToken clientAborted)
+    {
+        var (body, failure) = await BoundedBody.ReadAsync(upstream, MaxBufferedBody, idleTimeout, clientAborted);
+        if (failure is not null)
+        {
+            await EndWithErrorAsync(failure.Value.Error, failure.Value.ErrorType, clientAborted);
+            return null;
+        }
+
+        return body;
+    }
+
+    /// <summary>What a whole answer said, its tool calls checked.</summary>
+    private ModelResponse ReadAndCheck(ReadOnlyMemory<byte> message)
+    {
+        var response = ModelResponseReader.Read(message.Span);
+        foreach (var block in response.Blocks)
+        {
+            Check(block);
+        }
+
+        return response;
+    }
+
+    /// <summary>The upstream's body with its status and headers, masked.</summary>
+    private async Task WriteAsItCameAsync(HttpResponseMessage upstream, ReadOnlyMemory<byte> body, CancellationToken clientAborted)
+    {
+        var masked = redactor.Redact(body);
+        CopyHeaders(upstream, client.Response);
+        client.Response.StatusCode = (int)upstream.StatusCode;
+        client.Response.ContentLength = masked.Length;
+        await client.WriteAsync(masked, clientAborted);
     }
 
     /// <summary>A JSON body of the gateway's making, with the upstream's headers (request ids, retry-after) kept.</summary>
@@ -369,6 +375,16 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
 
         // Keep retry-after and request ids: Claude Code's retry logic reads them. The body is new, so is its type.
         await WriteWholeAsync(upstream, status, normalized, clientAborted);
+    }
+
+    /// <summary>Ollama ends the stream without message_stop when generation fails; say so instead of leaving the client guessing.</summary>
+    private async Task EndIncompleteAsync(CancellationToken clientAborted)
+    {
+        call.AddTag(TelemetryNames.Attributes.StreamIncomplete, true);
+        await EndWithErrorAsync(
+            AnthropicError.ForStatus(502, "the upstream ended the stream before message_stop (the model server failed mid-generation)"),
+            TelemetryNames.ErrorTypes.StreamIncomplete,
+            clientAborted);
     }
 
     private async Task EndWithErrorAsync(AnthropicError error, string errorType, CancellationToken clientAborted)
