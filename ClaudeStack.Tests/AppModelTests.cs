@@ -99,6 +99,9 @@ public class AppModelTests
         // The AppHost runs in the test process, so its host user is this process's user.
         Assert.Equal(ContainerUser.FromProcess().UserIdText, build.BuildArguments["USER_UID"]);
         Assert.Equal(ContainerUser.FromProcess().GroupIdText, build.BuildArguments["USER_GID"]);
+        // Without mirrors configured the Dockerfile's own base image and npmjs.org are used.
+        Assert.DoesNotContain(StackConstants.BuildArgs.BaseImage, build.BuildArguments.Keys);
+        Assert.DoesNotContain(StackConstants.BuildArgs.NpmRegistry, build.BuildArguments.Keys);
         Assert.Equal("my-claude", claudeCode.Annotations.OfType<ContainerNameAnnotation>().Single().Name);
         Assert.Contains(claudeCode.Annotations.OfType<ContainerMountAnnotation>(), m => m.Type == ContainerMountType.BindMount && m.Target == "/workspace");
         Assert.Equal(["idle"], await StackFixture.ArgumentsAsync(claudeCode));
@@ -106,14 +109,20 @@ public class AppModelTests
     }
 
     [Fact]
-    public async Task ClaudeCode_IsBuiltForTheConfiguredUser()
+    public async Task ClaudeCode_IsBuiltForTheConfiguredUserAndMirrors()
     {
-        await using var builder = await StackFixture.CreateAsync("ClaudeCode:UserId=1001", "ClaudeCode:GroupId=20");
+        await using var builder = await StackFixture.CreateAsync(
+            "ClaudeCode:UserId=1001",
+            "ClaudeCode:GroupId=20",
+            "ClaudeCode:BaseImage=mirror.example/library/node:22-bookworm-slim",
+            "ClaudeCode:NpmRegistry=https://npm.mirror.example/");
 
         var build = builder.Resource<ContainerResource>("claude-code").Annotations.OfType<DockerfileBuildAnnotation>().Single();
 
         Assert.Equal("1001", build.BuildArguments["USER_UID"]);
         Assert.Equal("20", build.BuildArguments["USER_GID"]);
+        Assert.Equal("mirror.example/library/node:22-bookworm-slim", build.BuildArguments[StackConstants.BuildArgs.BaseImage]);
+        Assert.Equal("https://npm.mirror.example/", build.BuildArguments[StackConstants.BuildArgs.NpmRegistry]);
     }
 
     [Theory]
