@@ -68,7 +68,7 @@ public sealed class ClaudeCodeCliTests
         Assert.Equal("toolu_scripted_1", (string?)toolResult["tool_use_id"]);
         var recorded = await spans.WaitForAsync(2, Ct);
         Assert.Equal(2, recorded.Count);
-        Assert.Contains(recorded, s => (s.GetTagItem(Names.ResponseFinishReasons) as string[])?.Single() == "tool_use");
+        Assert.Contains(recorded, s => (s.GetTagItem(Names.ResponseFinishReasons) as string[])?.Single() == "tool_call");
     }
 
     [Fact]

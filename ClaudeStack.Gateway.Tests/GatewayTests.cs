@@ -180,7 +180,7 @@ public sealed class GatewayTests
         Assert.Equal("ollama", span.GetTagItem(Names.ProviderName));
         Assert.Equal("llama3.1:8b", span.GetTagItem(Names.ResponseModel));
         Assert.Equal(message.Id, span.GetTagItem(Names.ResponseId));
-        Assert.Equal(new[] { "end_turn" }, span.GetTagItem(Names.ResponseFinishReasons));
+        Assert.Equal(new[] { "stop" }, span.GetTagItem(Names.ResponseFinishReasons));
         // The conventions count cached tokens as input too; Anthropic's usage reports them apart.
         Assert.Equal(2234L, span.GetTagItem(Names.UsageInputTokens));
         Assert.Equal(56L, span.GetTagItem(Names.UsageOutputTokens));
@@ -492,6 +492,7 @@ public sealed class GatewayTests
     [InlineData("{\"messages\":[]}", "model")]
     [InlineData("{\"model\":\"llama3.1:8b\"}", "messages")]
     [InlineData("{\"model\":\"llama3.1:8b\",\"messages\":[],\"stream\":\"yes\"}", "stream")]
+    [InlineData("{\"model\":\"llama3.1:8b\",\"messages\":[]}", "messages: at least one message is required")]
     [InlineData("{\"model\":\"llama3.1:8b\\r\\nX-Forged: 1\",\"messages\":[]}", "model: String should not contain control characters")]
     [InlineData("{\"model\":\"llama3.1:8b\",\"Model\":\"claude-opus-4\",\"messages\":[]}", "Model: Extra inputs are not permitted (the field is 'model')")]
     [InlineData("{\"model\":\"llama\\u2028x\",\"messages\":[]}", "model: String should not contain control characters")]
@@ -958,7 +959,7 @@ public sealed class GatewayTests
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("unused"), Ct);
         await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
 
-        using var response = await gateway.Client.PostAsync("/v1/messages", Body("""{"model":"llama3.1:8b","stream":false,"messages":[],"stream":true}"""), Ct);
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body("""{"model":"llama3.1:8b","stream":false,"messages":[{"role":"user","content":"hi"}],"stream":true}"""), Ct);
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Empty(upstream.MessageRequests);

@@ -23,7 +23,8 @@ public sealed class LocalModelGuardTests
         // server/prompt.go chatPrompt drops the oldest messages silently when the prompt exceeds num_ctx;
         // /api/ps reports the loaded runner's context_length (here a small 8192).
         var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 8192 }] };
-        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("unused"), null, Ct, ollama);
+        var captureContent = new Dictionary<string, string?> { [TelemetryNames.CaptureMessageContentKey] = "true" };
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("unused"), captureContent, Ct, ollama);
         var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
         using var response = await gateway.Client.PostAsync("/v1/messages", Body(Fixtures.MainRequest), Ct);
@@ -38,6 +39,9 @@ public sealed class LocalModelGuardTests
         Assert.Equal(8192, span.GetTagItem(Names.ContextLength));
         Assert.Equal("api/ps", span.GetTagItem(Names.ContextSource));
         Assert.Contains(span.Events, e => e.Name == TelemetryNames.Events.PromptTooLong);
+        // The dashboard shows the prompt that was refused, not only that one was.
+        Assert.NotNull(span.GetTagItem(Names.InputMessages));
+        Assert.NotNull(span.GetTagItem(Names.ToolDefinitions));
     }
 
     [Theory]

@@ -128,6 +128,40 @@ public sealed class ServiceDefaultsTests
         Assert.All(traceRequests, r => Assert.Equal(grpc ? "application/grpc" : "application/x-protobuf", r.ContentType));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SpanOverTheDashboardsLimit_IsTheOnlyOneOfItsBatchLost(bool grpc)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var receiver = await OtlpReceiver.StartAsync(ct);
+        var marker = NewMarker();
+        const int SpanCount = 12;
+        const int OversizedIndex = 5;
+        var payload = new string('x', 600 * 1024);
+
+        await using (var app = await TestApp.StartAsync(ExportingTo(receiver, grpc: grpc), ct))
+        {
+            for (var index = 0; index < SpanCount; index++)
+            {
+                using var activity = TestSource.StartActivity("test.large");
+                Assert.NotNull(activity);
+                activity.SetTag("test.marker", marker);
+                activity.SetTag("test.index", index);
+                // One span too large for any request the receiver accepts, among ordinary ones of the same batch.
+                activity.SetTag("test.payload", index == OversizedIndex ? new string('h', OtlpReceiver.MaxRequestBytes + 1024) : payload);
+            }
+
+            await app.StopAsync(ct);
+        }
+
+        var spans = await receiver.WaitForSpansAsync(
+            s => s.Attributes.GetString("test.marker") == marker, count: SpanCount - 1, timeout: WaitLimit, cancellationToken: ct);
+        Assert.Equal(Enumerable.Range(0, SpanCount).Where(index => index != OversizedIndex), spans.Select(s => (int)s.Attributes.GetInt("test.index")!.Value).Order());
+        // The receiver refused exactly the part holding the oversized span.
+        Assert.Single(receiver.RejectedRequests);
+    }
+
     [Fact]
     public async Task OtlpEndpointConfigured_ExportsLogsCorrelatedWithSpans()
     {

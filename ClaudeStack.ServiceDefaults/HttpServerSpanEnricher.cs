@@ -37,9 +37,10 @@ internal sealed class HttpServerSpanEnricher : IStartupFilter
         }
         catch (Exception exception)
         {
-            // Hosting turns this into a 500 only after we return, so record the failure here.
+            // Hosting turns this into a 500 only after we return, so record the failure here. Its type, not its
+            // message: a message can quote what the request carried, and the service's log has it.
             activity.SetTag("error.type", exception.GetType().FullName);
-            activity.SetStatus(ActivityStatusCode.Error, exception.Message);
+            activity.SetStatus(ActivityStatusCode.Error);
             Complete(activity, context);
             throw;
         }

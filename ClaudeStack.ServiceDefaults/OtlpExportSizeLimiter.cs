@@ -9,8 +9,8 @@ namespace Microsoft.Extensions.Hosting;
 /// Sends an OTLP export request larger than the receiver accepts as several smaller ones. The Aspire dashboard, like
 /// any gRPC server left at its defaults, refuses a request over 4 MiB and with it every span in it; a batch of model
 /// calls with their content captured (each carries the conversation so far) reaches that in a busy second.
-/// Only requests over the limit are touched: their parts go one after another, and the first refused part's answer
-/// is what the exporter sees, as it would have seen for the whole request.
+/// Only requests over the limit are touched: their parts go one after another, all of them, and the first refused
+/// part's answer is what the exporter sees, as it would have seen for the whole request.
 /// </summary>
 internal sealed class OtlpExportSizeLimiter() : DelegatingHandler(new SocketsHttpHandler())
 {
@@ -66,17 +66,14 @@ internal sealed class OtlpExportSizeLimiter() : DelegatingHandler(new SocketsHtt
             return base.Send(request, cancellationToken);
         }
 
-        for (var index = 0; ; index++)
+        var outcome = new Outcome();
+        foreach (var bytes in parts)
         {
-            using var part = PartOf(request, parts[index]);
-            var response = base.Send(part, cancellationToken);
-            if (index == parts.Count - 1 || !response.IsSuccessStatusCode)
-            {
-                return response;
-            }
-
-            response.Dispose();
+            using var part = PartOf(request, bytes);
+            outcome.Add(base.Send(part, cancellationToken), Framing.None);
         }
+
+        return outcome.Response!;
     }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -97,29 +94,22 @@ internal sealed class OtlpExportSizeLimiter() : DelegatingHandler(new SocketsHtt
             return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
 
-        for (var index = 0; ; index++)
+        var outcome = new Outcome();
+        foreach (var bytes in parts)
         {
             if (framing == Framing.Grpc)
             {
-                BinaryPrimitives.WriteUInt32BigEndian(parts[index].AsSpan(1), (uint)(parts[index].Length - headerBytes));
+                BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(1), (uint)(bytes.Length - headerBytes));
             }
 
-            using var part = PartOf(request, parts[index]);
+            using var part = PartOf(request, bytes);
             var response = await base.SendAsync(part, cancellationToken).ConfigureAwait(false);
-            if (index == parts.Count - 1)
-            {
-                return response;
-            }
-
             // gRPC reports the outcome in trailers, which arrive after the (empty) response message.
             await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
-            if (!Accepted(response, framing))
-            {
-                return response;
-            }
-
-            response.Dispose();
+            outcome.Add(response, framing);
         }
+
+        return outcome.Response!;
     }
 
     private static bool IsOversized(HttpRequestMessage request, out Framing framing)
@@ -157,6 +147,30 @@ internal sealed class OtlpExportSizeLimiter() : DelegatingHandler(new SocketsHtt
         }
 
         return copy;
+    }
+
+    /// <summary>
+    /// What the exporter is told of a split request: the first refusal if a part was refused, else the last answer.
+    /// A refused part (an item too large for any request) does not keep the parts after it from being sent.
+    /// </summary>
+    private sealed class Outcome
+    {
+        private bool _refused;
+
+        public HttpResponseMessage? Response { get; private set; }
+
+        public void Add(HttpResponseMessage response, Framing framing)
+        {
+            if (_refused)
+            {
+                response.Dispose();
+                return;
+            }
+
+            Response?.Dispose();
+            Response = response;
+            _refused = !Accepted(response, framing);
+        }
     }
 
     private static bool Accepted(HttpResponseMessage response, Framing framing) =>

@@ -70,7 +70,8 @@ public sealed class GenAiContentTests
 
         var written = GenAiContent.InputMessages(messages);
 
-        Assert.InRange(Encoding.UTF8.GetByteCount(written), 1, GenAiContent.MaxInputMessagesBytes * 2);
+        // The budget, crossed by one part at most.
+        Assert.InRange(Encoding.UTF8.GetByteCount(written), 1, GenAiContent.MaxInputMessagesBytes + (100 * 1024) + 1024);
         var parts = Json(written)[0].GetProperty("parts").EnumerateArray().ToList();
         Assert.InRange(parts.Count, 10, 39);
         Assert.Equal("tool_call_response", parts[0].GetProperty("type").GetString());
@@ -247,7 +248,9 @@ public sealed class GenAiContentTests
         Assert.Equal(
             """[{"type":"text","content":"One"},{"type":"text","content":"Two"}]""",
             GenAiContent.SystemInstructions(Json("""[{"type":"text","text":"One"},{"type":"text","cache_control":{}},{"type":"text","text":"Two"}]""")));
-        Assert.Equal("[]", GenAiContent.SystemInstructions(Json("42")));
+        // Nothing to show is no attribute, rather than an empty System entry in the dashboard.
+        Assert.Null(GenAiContent.SystemInstructions(Json("42")));
+        Assert.Null(GenAiContent.SystemInstructions(Json("""[{"type":"text","cache_control":{}}]""")));
     }
 
     [Fact]
@@ -264,7 +267,7 @@ public sealed class GenAiContentTests
             """[{"role":"assistant","parts":[{"type":"reasoning","content":"Let me look"},{"type":"text","content":"Listing files"},""" +
             """{"type":"tool_call","id":"toolu_9","name":"Bash","arguments":{"command":"ls"}},""" +
             """{"type":"tool_call","id":"toolu_10","name":"Bash","arguments":"{\"command\":\"l"},""" +
-            """{"type":"tool_call","id":"toolu_11","name":"Glob","arguments":{}}],"finish_reason":"tool_use"}]""",
+            """{"type":"tool_call","id":"toolu_11","name":"Glob","arguments":{}}],"finish_reason":"tool_call"}]""",
             GenAiContent.OutputMessages(response));
     }
 
@@ -289,7 +292,7 @@ public sealed class GenAiContentTests
         response.Blocks.Add(Block(1, "text", "Done"));
 
         Assert.Equal(
-            """[{"role":"assistant","parts":[{"type":"text","content":"Done"}],"finish_reason":"end_turn"}]""",
+            """[{"role":"assistant","parts":[{"type":"text","content":"Done"}],"finish_reason":"stop"}]""",
             GenAiContent.OutputMessages(response));
     }
 
@@ -348,7 +351,7 @@ public sealed class GenAiContentTests
             """[{"role":"assistant","parts":[""" +
             """{"type":"server_tool_call","id":"srvtoolu_1","name":"web_search","server_tool_call":{"type":"web_search","input":{"query": "otel"}}},""" +
             """{"type":"server_tool_call_response","id":"srvtoolu_1","server_tool_call_response":{"type":"web_search_tool_result","content":[{"type":"web_search_result","url":"https://opentelemetry.io"}]}}]""" +
-            ""","finish_reason":"end_turn"}]""",
+            ""","finish_reason":"stop"}]""",
             GenAiContent.OutputMessages(observer.Response));
     }
 
@@ -376,7 +379,7 @@ public sealed class GenAiContentTests
             """[{"role":"assistant","parts":[""" +
             """{"type":"server_tool_call","id":"srvtoolu_3","name":"web_search","server_tool_call":{"type":"web_search","input":{"query":"q"}}},""" +
             """{"type":"server_tool_call_response","id":"srvtoolu_3","server_tool_call_response":{"type":"web_search_tool_result","content":{"type":"web_search_tool_result_error","error_code":"max_uses_exceeded"}}}]""" +
-            ""","finish_reason":"end_turn"}]""",
+            ""","finish_reason":"stop"}]""",
             GenAiContent.OutputMessages(response));
     }
 
@@ -387,7 +390,7 @@ public sealed class GenAiContentTests
         response.Blocks.Add(Block(0, "tool_use", "{} {}", id: "t", name: "Bash"));
 
         Assert.Equal(
-            """[{"role":"assistant","parts":[{"type":"tool_call","id":"t","name":"Bash","arguments":"{} {}"}],"finish_reason":"tool_use"}]""",
+            """[{"role":"assistant","parts":[{"type":"tool_call","id":"t","name":"Bash","arguments":"{} {}"}],"finish_reason":"tool_call"}]""",
             GenAiContent.OutputMessages(response));
     }
 
@@ -407,6 +410,128 @@ public sealed class GenAiContentTests
             """[{"type":"function","name":"Bash","description":"Runs a command","parameters":{"type":"object","properties":{"command":{"type":"string"}},"required":["command"]}},""" +
             """{"type":"function","name":"Nameless"},{"type":"function","name":"web_search"}]""",
             GenAiContent.ToolDefinitions(tools));
+    }
+
+    [Fact]
+    public void ASpanOfTheLargestContent_StaysUnderWhatTheDashboardAccepts()
+    {
+        // Every attribute at its worst at once: a long session, a huge system prompt, hundreds of MCP tools, and an
+        // answer of many parts, one of them a whole (non-streamed) tool call writing a 5 MB file.
+        var large = new string('c', GenAiContent.MaxPartChars);
+        var system = JsonSerializer.SerializeToElement(Enumerable.Range(0, 20).Select(_ => new { type = "text", text = large }));
+        var tools = JsonSerializer.SerializeToElement(Enumerable.Range(0, 600).Select(index => new
+        {
+            name = $"mcp__server__tool_{index}",
+            description = new string('d', 2000),
+            input_schema = new { type = "object", properties = new { query = new { type = "string", description = new string('q', 1000) } } },
+        }));
+        var messages = JsonSerializer.SerializeToElement(Enumerable.Range(0, 80).Select(index => new { role = index % 2 == 0 ? "user" : "assistant", content = large }));
+        var answer = ModelResponseReader.Read(JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            type = "message",
+            id = "msg_1",
+            model = "m",
+            stop_reason = "tool_use",
+            content = Enumerable.Range(0, 10).Select(_ => (object)new { type = "text", text = large })
+                .Append(new { type = "tool_use", id = "toolu_1", name = "Write", input = new { file_path = "/a", content = new string('x', 5 * 1024 * 1024) } }),
+        }));
+
+        string[] attributes =
+        [
+            GenAiContent.SystemInstructions(system)!,
+            GenAiContent.ToolDefinitions(tools),
+            GenAiContent.InputMessages(messages),
+            GenAiContent.OutputMessages(answer),
+        ];
+
+        // Room is left for the span's other attributes and the export request's own framing.
+        Assert.InRange(attributes.Sum(attribute => (long)Encoding.UTF8.GetByteCount(attribute)), 1, 3_700_000);
+        Assert.EndsWith("KB]\"}]", attributes[0], StringComparison.Ordinal);
+        Assert.Contains("more tools not recorded", Json(attributes[1]).EnumerateArray().Last().GetProperty("name").GetString(), StringComparison.Ordinal);
+        Assert.Contains("more parts of the answer not recorded", attributes[3], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void OutputMessages_WholeAnswerToolInputLargerThanAPart_IsCutAsText()
+    {
+        // A whole answer keeps a tool's input whole (a Write of a 5 MB file); a streamed one is cut as it arrives.
+        var response = ModelResponseReader.Read(JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            type = "message",
+            id = "msg_1",
+            model = "m",
+            stop_reason = "tool_use",
+            content = new object[] { new { type = "tool_use", id = "toolu_1", name = "Write", input = new { file_path = "/a", content = new string('x', 5 * 1024 * 1024) } } },
+        }));
+
+        var arguments = Json(GenAiContent.OutputMessages(response))[0].GetProperty("parts")[0].GetProperty("arguments");
+
+        Assert.Equal(JsonValueKind.String, arguments.ValueKind);
+        Assert.Equal(GenAiContent.MaxPartChars + "…[truncated]".Length, arguments.GetString()!.Length);
+    }
+
+    [Fact]
+    public void ToolDefinitions_ASchemaLargerThanAPart_IsLeftOutAndTheToolKept()
+    {
+        var tools = JsonSerializer.SerializeToElement(new[]
+        {
+            new { name = "huge", description = "A generated schema", input_schema = (object)new { type = "object", description = new string('s', GenAiContent.MaxPartChars) } },
+        });
+
+        Assert.Equal("""[{"type":"function","name":"huge","description":"A generated schema"}]""", GenAiContent.ToolDefinitions(tools));
+    }
+
+    [Fact]
+    public void InputMessages_AnEmptyArrayPaddedPastTheBudget_IsNoMessages()
+    {
+        // Valid JSON that only whitespace makes larger than the budget: nothing to leave out, and nothing to fail on.
+        Assert.Equal("[]", GenAiContent.InputMessages(Json("[" + new string(' ', GenAiContent.MaxInputMessagesBytes + 1) + "]")));
+    }
+
+    [Fact]
+    public void InputMessages_AMessageWithoutParts_IsAnEmptyText()
+    {
+        // With no parts at all the dashboard would list it as a tool's message.
+        Assert.Equal(
+            """[{"role":"user","parts":[{"type":"text","content":""}]}]""",
+            GenAiContent.InputMessages(Json("""[{"role":"user","content":[]}]""")));
+    }
+
+    [Theory]
+    [InlineData("text")]
+    [InlineData("tool_result")]
+    [InlineData("output")]
+    public void ACut_NeverKeepsTheStartOfASecret(string where)
+    {
+        // A key pasted so that the part's limit falls inside it: masking the cut text could no longer recognize it.
+        const string Secret = "sk-ant-api03-0123456789abcdefghij";
+        var text = new string('a', GenAiContent.MaxPartChars - 20) + Secret + " and more";
+        var redactor = new SecretRedactor([Secret]);
+        var response = new ModelResponse { StopReason = "end_turn" };
+        response.Blocks.Add(Block(0, "text", text));
+
+        var captured = where switch
+        {
+            "text" => GenAiContent.InputMessages(JsonSerializer.SerializeToElement(new[] { new { role = "user", content = text } }), redactor),
+            "tool_result" => GenAiContent.InputMessages(JsonSerializer.SerializeToElement(new[] { new { role = "user", content = new object[] { new { type = "tool_result", tool_use_id = "t", content = new object[] { new { type = "text", text }, new { type = "image" } } } } } }), redactor),
+            _ => GenAiContent.OutputMessages(response, redactor),
+        };
+
+        Assert.DoesNotContain(Secret[..8], captured, StringComparison.Ordinal);
+        Assert.Contains(SecretRedactor.Mask, captured, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("end_turn", "stop")]
+    [InlineData("stop_sequence", "stop")]
+    [InlineData("max_tokens", "length")]
+    [InlineData("model_context_window_exceeded", "length")]
+    [InlineData("tool_use", "tool_call")]
+    [InlineData("refusal", "content_filter")]
+    [InlineData("pause_turn", "pause_turn")]
+    public void FinishReason_IsInTheConventionsWordsWhereTheyHaveOne(string stopReason, string expected)
+    {
+        Assert.Equal(expected, FinishReason.FromStopReason(stopReason));
     }
 
     private static string Event(string name, string data) => $"event: {name}\ndata: {data}\n\n";

@@ -291,7 +291,7 @@ public sealed class FaultTableTests
             // What the span says: a normal completed call, usage and finish reason from the valid events.
             Rig.AssertSucceededSpan(span);
             Assert.Equal(FaultMessage.Id, span.GetTagItem(TelemetryNames.Attributes.ResponseId));
-            Assert.Equal(new[] { "end_turn" }, (string[])span.GetTagItem(TelemetryNames.Attributes.ResponseFinishReasons)!);
+            Assert.Equal(new[] { "stop" }, (string[])span.GetTagItem(TelemetryNames.Attributes.ResponseFinishReasons)!);
             Assert.Equal((long)FaultMessage.OutputTokens, span.GetTagItem(TelemetryNames.Attributes.UsageOutputTokens));
             Assert.Null(span.GetTagItem(TelemetryNames.Attributes.StreamIncomplete));
         }),
@@ -302,7 +302,7 @@ public sealed class FaultTableTests
             Assert.Equal(HttpStatusCode.OK, answer.Status);
             Assert.Equal(HostileStream().SelectMany(c => c).ToArray(), answer.Body);
             Rig.AssertSucceededSpan(span);
-            Assert.Equal(new[] { "end_turn" }, (string[])span.GetTagItem(TelemetryNames.Attributes.ResponseFinishReasons)!);
+            Assert.Equal(new[] { "stop" }, (string[])span.GetTagItem(TelemetryNames.Attributes.ResponseFinishReasons)!);
         }),
 
         // Ollama v0.32.15 middleware/anthropic.go: nothing, not even headers, until the first token (model load,

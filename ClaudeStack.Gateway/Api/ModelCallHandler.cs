@@ -73,6 +73,9 @@ public sealed class ModelCallHandler(
         var aborted = context.RequestAborted;
         await using var client = new ClientResponse(context.Response);
 
+        // Recorded before any check, so a call the gateway refuses still shows what it refused.
+        RecordInputContent(call, request);
+
         // (3) The context window: a prompt that cannot fit is refused here rather than silently cut upstream.
         var guardsLocalModel = Upstream.Profile != UpstreamProfile.Anthropic;
         var modelInfo = catalog is null ? null : await catalog.GetAsync(route.Routed, aborted);
@@ -98,8 +101,6 @@ public sealed class ModelCallHandler(
             await FailAsync(client, call, adaptError, adaptError.Type, aborted);
             return;
         }
-
-        RecordInputContent(call, request);
 
         // (5) Forward; keep a silent stream alive while the model prefills.
         string? gatewayMessageId = null;
@@ -247,16 +248,16 @@ public sealed class ModelCallHandler(
         {
             if (request.System is { } system)
             {
-                call.AddTag(TelemetryNames.Attributes.SystemInstructions, redactor.Redact(GenAiContent.SystemInstructions(system)));
+                call.AddTag(TelemetryNames.Attributes.SystemInstructions, GenAiContent.SystemInstructions(system, redactor));
             }
 
-            call.AddTag(TelemetryNames.Attributes.InputMessages, redactor.Redact(GenAiContent.InputMessages(request.Messages)));
+            call.AddTag(TelemetryNames.Attributes.InputMessages, GenAiContent.InputMessages(request.Messages, redactor));
             if (request.Root.TryGetProperty("tools", out var tools) && tools.ValueKind == System.Text.Json.JsonValueKind.Array)
             {
-                call.AddTag(TelemetryNames.Attributes.ToolDefinitions, redactor.Redact(GenAiContent.ToolDefinitions(tools)));
+                call.AddTag(TelemetryNames.Attributes.ToolDefinitions, GenAiContent.ToolDefinitions(tools, redactor));
             }
         }
-        catch (Exception exception) when (exception is InvalidOperationException or FormatException or KeyNotFoundException or System.Text.Json.JsonException)
+        catch (Exception exception) when (exception is not OutOfMemoryException)
         {
             Log.ContentNotCaptured(logger, call.Model, redactor.Redact(exception.Message));
         }
@@ -271,9 +272,9 @@ public sealed class ModelCallHandler(
 
         try
         {
-            call.AddTag(TelemetryNames.Attributes.OutputMessages, redactor.Redact(GenAiContent.OutputMessages(response)));
+            call.AddTag(TelemetryNames.Attributes.OutputMessages, GenAiContent.OutputMessages(response, redactor));
         }
-        catch (Exception exception) when (exception is InvalidOperationException or System.Text.Json.JsonException)
+        catch (Exception exception) when (exception is not OutOfMemoryException)
         {
             Log.ContentNotCaptured(logger, call.Model, redactor.Redact(exception.Message));
         }

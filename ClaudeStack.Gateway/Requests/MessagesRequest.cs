@@ -264,7 +264,13 @@ public sealed class MessagesRequest : IDisposable
             return "system: Input should be a string or an array of text blocks.";
         }
 
-        return system.ValueKind == JsonValueKind.Array ? BlockError(system, "system") : null;
+        if (system.ValueKind == JsonValueKind.Array && BlockError(system, "system") is { } systemError)
+        {
+            return systemError;
+        }
+
+        // Checked last, so a request with no messages yet hears of its other faults first.
+        return messages.GetArrayLength() == 0 ? "messages: at least one message is required." : null;
     }
 
     /// <summary>

@@ -187,7 +187,8 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         }
         catch (Exception exception) when (exception is not OutOfMemoryException)
         {
-            call.AddEvent("claudestack.guard.failed", ("exception.message", exception.Message));
+            // Guards parse the model's output, which an exception's message may quote.
+            call.AddEvent(TelemetryNames.Events.GuardFailed, (TelemetryNames.Attributes.ExceptionMessage, redactor.Redact(exception.Message)));
         }
     }
 

@@ -14,7 +14,11 @@ namespace ClaudeStack.Gateway.Telemetry;
 /// blob, uri and file (images and documents), server_tool_call{id,name,server_tool_call},
 /// server_tool_call_response{id,server_tool_call_response}, and any other block as a generic part.
 /// Only built when content capture is on. Written straight from the request's JSON: its strings, tool inputs and
-/// schemas are copied as the client wrote them rather than parsed into objects or strings first.
+/// schemas are copied as the client wrote them rather than parsed into objects or strings first. Each attribute has a
+/// budget it stops adding parts at (one part may cross it), so that a span, which travels whole in one export request,
+/// stays under the 4 MiB the Aspire dashboard accepts: 2 MB of input messages, 192 KB of system instructions, 384 KB
+/// of tool definitions and 384 KB of output messages. With a <see cref="SecretRedactor"/> the result is masked, and a
+/// text is masked before it is cut, so a cut never keeps the start of a secret that the mask could no longer match.
 /// </summary>
 public static class GenAiContent
 {
@@ -26,6 +30,15 @@ public static class GenAiContent
     /// the Aspire dashboard refuses over 4 MiB: past this, the oldest messages but the opening one are left out.
     /// </summary>
     public const int MaxInputMessagesBytes = 2 * 1024 * 1024;
+
+    /// <summary>Most of the system prompt a span records.</summary>
+    public const int MaxSystemInstructionsBytes = 192 * 1024;
+
+    /// <summary>Most of the tool definitions a span records; Claude Code's own 25 tools take about 60 KB.</summary>
+    public const int MaxToolDefinitionsBytes = 384 * 1024;
+
+    /// <summary>Most of the answer a span records.</summary>
+    public const int MaxOutputMessagesBytes = 384 * 1024;
 
     // MaxInputMessagesBytes, in the words a reader of the span sees.
     private const string NotRecorded = "not recorded: a span keeps its input messages under 2 MB";
@@ -41,28 +54,44 @@ public static class GenAiContent
     [ThreadStatic]
     private static Utf8JsonWriter? t_writer;
 
-    public static string SystemInstructions(JsonElement system) => Write(system, static (writer, system) =>
+    // The redactor of the content being written on this thread, for the cuts made while writing it.
+    [ThreadStatic]
+    private static SecretRedactor? t_redactor;
+
+    /// <summary>The system prompt's text parts, or <see langword="null"/> when it has none.</summary>
+    public static string? SystemInstructions(JsonElement system, SecretRedactor? redactor = null)
     {
-        writer.WriteStartArray();
-        if (system.ValueKind == JsonValueKind.String)
+        List<JsonElement> texts = system.ValueKind switch
         {
-            WriteTextPart(writer, system);
-        }
-        else if (system.ValueKind == JsonValueKind.Array)
+            JsonValueKind.String => [system],
+            JsonValueKind.Array => system.EnumerateArray()
+                .Select(block => block.ValueKind == JsonValueKind.Object && block.TryGetProperty("text", out var text) ? text : default)
+                .Where(text => text.ValueKind == JsonValueKind.String)
+                .ToList(),
+            _ => [],
+        };
+
+        return texts.Count == 0 ? null : Write(texts, redactor, static (writer, texts) =>
         {
-            foreach (var block in system.EnumerateArray())
+            writer.WriteStartArray();
+            var left = texts.Count;
+            foreach (var text in texts)
             {
-                if (block.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
+                if (OverBudget(writer, MaxSystemInstructionsBytes))
                 {
-                    WriteTextPart(writer, text);
+                    WriteTextPart(writer, $"[{left} more parts of the system prompt not recorded: a span keeps its system instructions under {MaxSystemInstructionsBytes / 1024} KB]");
+                    break;
                 }
+
+                WriteTextPart(writer, text);
+                left--;
             }
-        }
 
-        writer.WriteEndArray();
-    });
+            writer.WriteEndArray();
+        });
+    }
 
-    public static string InputMessages(JsonElement messages) => Write(messages, static (writer, messages) =>
+    public static string InputMessages(JsonElement messages, SecretRedactor? redactor = null) => Write(messages, redactor, static (writer, messages) =>
     {
         var (leaveOutFrom, leaveOutTo, leftOutBytes) = MessagesOverBudget(messages);
         writer.WriteStartArray();
@@ -88,13 +117,18 @@ public static class GenAiContent
             {
                 WriteTextPart(writer, content);
             }
+            else if (content.GetArrayLength() == 0)
+            {
+                // A message without parts would read as a tool's in the dashboard, which takes all-results for one.
+                WriteTextPart(writer, "");
+            }
             else
             {
                 var left = content.GetArrayLength();
                 foreach (var block in content.EnumerateArray())
                 {
-                    // The newest message is kept whatever its size; only one with dozens of large parts gets here.
-                    if (writer.BytesCommitted + writer.BytesPending > MaxInputMessagesBytes * 3 / 2)
+                    // The messages kept fit the budget as sent; only messages with dozens of large parts get here.
+                    if (OverBudget(writer, MaxInputMessagesBytes))
                     {
                         WriteTextPart(writer, $"[{left} more parts of this message {NotRecorded}]");
                         break;
@@ -112,14 +146,22 @@ public static class GenAiContent
         writer.WriteEndArray();
     });
 
-    public static string OutputMessages(ModelResponse response) => Write(response, static (writer, response) =>
+    public static string OutputMessages(ModelResponse response, SecretRedactor? redactor = null) => Write(response, redactor, static (writer, response) =>
     {
         writer.WriteStartArray();
         writer.WriteStartObject();
         writer.WriteString("role", "assistant");
         writer.WriteStartArray("parts");
+        var left = response.Blocks.Count;
         foreach (var block in response.Blocks)
         {
+            if (OverBudget(writer, MaxOutputMessagesBytes))
+            {
+                WriteTextPart(writer, $"[{left} more parts of the answer not recorded: a span keeps its output messages under {MaxOutputMessagesBytes / 1024} KB]");
+                break;
+            }
+
+            left--;
             var content = block.Content.ToString();
             switch (block.Type)
             {
@@ -161,17 +203,29 @@ public static class GenAiContent
         writer.WriteEndArray();
 
         // Required by the conventions' schema; a stream cut short has none of its own.
-        writer.WriteString("finish_reason", response.StopReason ?? (response.Completed ? "stop" : "error"));
+        writer.WriteString("finish_reason", FinishReason.Of(response));
 
         writer.WriteEndObject();
         writer.WriteEndArray();
     });
 
-    public static string ToolDefinitions(JsonElement tools) => Write(tools, static (writer, tools) =>
+    public static string ToolDefinitions(JsonElement tools, SecretRedactor? redactor = null) => Write(tools, redactor, static (writer, tools) =>
     {
         writer.WriteStartArray();
+        var left = tools.GetArrayLength();
         foreach (var tool in tools.EnumerateArray())
         {
+            if (OverBudget(writer, MaxToolDefinitionsBytes))
+            {
+                // An entry of the list, so the dashboard's Tools list says what it does not show.
+                writer.WriteStartObject();
+                writer.WriteString("type", "function");
+                writer.WriteString("name", $"[{left} more tools not recorded: a span keeps its tool definitions under {MaxToolDefinitionsBytes / 1024} KB]");
+                writer.WriteEndObject();
+                break;
+            }
+
+            left--;
             if (tool.ValueKind != JsonValueKind.Object)
             {
                 continue;
@@ -182,7 +236,7 @@ public static class GenAiContent
             if (tool.TryGetProperty("name", out var name))
             {
                 writer.WritePropertyName("name");
-                WriteRequestJson(writer, name);
+                WriteBoundedJson(writer, name);
             }
 
             if (tool.TryGetProperty("description", out var description) && description.ValueKind == JsonValueKind.String)
@@ -191,7 +245,8 @@ public static class GenAiContent
                 WriteRequestString(writer, description);
             }
 
-            if (tool.TryGetProperty("input_schema", out var schema))
+            // A schema larger than a part may be is left out rather than cut into text that is no schema.
+            if (tool.TryGetProperty("input_schema", out var schema) && JsonMarshal.GetRawUtf8Value(schema).Length <= MaxPartChars)
             {
                 writer.WritePropertyName("parameters");
                 WriteRequestJson(writer, schema);
@@ -218,6 +273,12 @@ public static class GenAiContent
         foreach (var message in messages.EnumerateArray())
         {
             sizes.Add(JsonMarshal.GetRawUtf8Value(message).Length);
+        }
+
+        // Only whitespace made the array that large.
+        if (sizes.Count == 0)
+        {
+            return (-1, -1, 0);
         }
 
         var from = sizes[0] <= MaxInputMessagesBytes / 4 ? 1 : 0;
@@ -522,11 +583,14 @@ public static class GenAiContent
         }
     }
 
-    /// <summary>Streamed tool input as JSON when it is one JSON value, else as text (a model can stop mid-argument).</summary>
+    /// <summary>
+    /// Tool input of the answer as JSON when it is one JSON value no larger than a part may be, else as cut text (a
+    /// model can stop mid-argument, and a whole answer keeps a written file's content whole).
+    /// </summary>
     private static void WriteJsonOrText(Utf8JsonWriter writer, string content)
     {
-        var utf8 = Encoding.UTF8.GetBytes(content);
-        if (IsSingleJsonValue(utf8))
+        var utf8 = content.Length <= MaxPartChars ? Encoding.UTF8.GetBytes(content) : null;
+        if (utf8 is not null && IsSingleJsonValue(utf8))
         {
             writer.WriteRawValue(utf8, skipInputValidation: true);
         }
@@ -562,21 +626,26 @@ public static class GenAiContent
     private static string? OptionalString(JsonElement block, string property) =>
         block.TryGetProperty(property, out var value) ? value.GetString() : null;
 
-    private static string Write<TState>(TState state, Action<Utf8JsonWriter, TState> write)
+    private static bool OverBudget(Utf8JsonWriter writer, int budgetBytes) => writer.BytesCommitted + writer.BytesPending > budgetBytes;
+
+    private static string Write<TState>(TState state, SecretRedactor? redactor, Action<Utf8JsonWriter, TState> write)
     {
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
         buffer.ResetWrittenCount();
         var writer = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
         // Also clears whatever a call that threw left half-written.
         writer.Reset(buffer);
+        t_redactor = redactor;
         try
         {
             write(writer, state);
             writer.Flush();
-            return Encoding.UTF8.GetString(buffer.WrittenSpan);
+            var written = Encoding.UTF8.GetString(buffer.WrittenSpan);
+            return redactor is null ? written : redactor.Redact(written);
         }
         finally
         {
+            t_redactor = null;
             if (buffer.Capacity > KeptBufferBytes)
             {
                 t_buffer = null;
@@ -585,6 +654,14 @@ public static class GenAiContent
         }
     }
 
-    private static string Truncate(string? text) =>
-        text is null ? "" : text.Length <= MaxPartChars ? text : string.Concat(text.AsSpan(0, MaxPartChars), "…[truncated]");
+    private static string Truncate(string? text)
+    {
+        if (text is null || text.Length <= MaxPartChars)
+        {
+            return text ?? "";
+        }
+
+        text = t_redactor?.Redact(text) ?? text;
+        return text.Length <= MaxPartChars ? text : string.Concat(text.AsSpan(0, MaxPartChars), "…[truncated]");
+    }
 }

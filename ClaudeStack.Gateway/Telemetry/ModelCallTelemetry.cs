@@ -153,10 +153,8 @@ public sealed class ModelCallTelemetry : IDisposable
         {
             AddTag(Names.ResponseId, response.Id is null ? null : _redactor.Redact(response.Id));
             AddTag(Names.ResponseModel, responseModel);
-            if (response.StopReason is { } stopReason)
-            {
-                AddTag(Names.ResponseFinishReasons, new[] { _redactor.Redact(stopReason) });
-            }
+            // A stream cut short has no stop reason of its own; it ended in error, as its output message says.
+            AddTag(Names.ResponseFinishReasons, new[] { _redactor.Redact(FinishReason.Of(response)) });
 
             AddTag(Names.UsageInputTokens, response.TotalInputTokens);
             AddTag(Names.UsageOutputTokens, response.OutputTokens);

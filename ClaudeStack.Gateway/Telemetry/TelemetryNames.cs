@@ -35,6 +35,7 @@ public static class TelemetryNames
         public const string ServerAddress = "server.address";
         public const string ServerPort = "server.port";
         public const string ErrorType = "error.type";
+        public const string ExceptionMessage = "exception.message";
         public const string HttpResponseStatusCode = "http.response.status_code";
 
         /// <summary>Set by ASP.NET Core on its server span from what the client sent.</summary>
@@ -84,12 +85,25 @@ public static class TelemetryNames
         public const string PromptTooLong = "claudestack.context.prompt_too_long";
         public const string PromptTruncated = "claudestack.context.truncated";
         public const string InvalidToolCall = "claudestack.tool_call.invalid";
+
+        /// <summary>A check of the answer threw; the call went on unchecked.</summary>
+        public const string GuardFailed = "claudestack.guard.failed";
     }
 
     public static class TokenTypes
     {
         public const string Input = "input";
         public const string Output = "output";
+    }
+
+    /// <summary>The conventions' finish reasons, which output messages must use and the span's list uses too.</summary>
+    public static class FinishReasons
+    {
+        public const string Stop = "stop";
+        public const string Length = "length";
+        public const string ContentFilter = "content_filter";
+        public const string ToolCall = "tool_call";
+        public const string Error = "error";
     }
 
     public static class Metrics
