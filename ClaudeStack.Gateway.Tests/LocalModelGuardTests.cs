@@ -84,6 +84,52 @@ public sealed class LocalModelGuardTests
     }
 
     [Fact]
+    public async Task PromptThatFitsButLeavesNoRoomToAnswer_Is400PromptTooLong()
+    {
+        // Ollama starts runners with context shift on (server/sched.go): an answer that grows past the window throws
+        // away half of the prompt after its first tokens, system prompt and tools included, and says nothing.
+        var estimate = await EstimateOfTheMainRequestAsync();
+        var window = estimate + 100;
+        var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = window }] };
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("unused"), null, Ct, ollama);
+
+        using var response = await rig.Gateway.Client.PostAsync("/v1/messages", Body(Fixtures.MainRequest), Ct);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        // The limit Claude Code shows is the model's window; the excess counts the 1024 tokens set aside for the answer.
+        Assert.Equal($"prompt is too long: {estimate + 1024} tokens > {window} maximum", (string?)error["error"]!["message"]);
+        Assert.Empty(rig.Upstream!.MessageRequests);
+    }
+
+    [Fact]
+    public async Task OllamasOwnPromptTooLong_ReachesClaudeCodeInTheWordsThatMakeItCompact()
+    {
+        // A runner without context shift (the deepseek2 family) refuses a prompt over its window itself: llm/llama_server.go
+        // answers 400, which middleware/anthropic.go writes as an Anthropic invalid_request_error. Here the gateway's
+        // estimate fit the 200000 /api/ps reports, so only Ollama could tell.
+        const string OllamasWords = "the prompt is longer than the context length currently available to the model; shorten the prompt, adjust the context length in settings, or use a model with a longer context length";
+        var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 200_000 }] };
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.AnthropicError(400, "invalid_request_error", OllamasWords), null, Ct, ollama);
+
+        using var response = await rig.Gateway.Client.PostAsync("/v1/messages", Body(Fixtures.MainRequest), Ct);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        // Ollama counted more than the window, so the excess Claude Code reads is at least one token.
+        Assert.Equal("prompt is too long: 200001 tokens > 200000 maximum", (string?)error["error"]!["message"]);
+    }
+
+    private static async Task<int> EstimateOfTheMainRequestAsync()
+    {
+        var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 200_000 }] };
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("ok"), null, Ct, ollama);
+        using var response = await rig.Gateway.Client.PostAsync("/v1/messages", Body(Fixtures.MainRequest), Ct);
+        await response.Content.ReadAsByteArrayAsync(Ct);
+        return (int)(await rig.Spans.WaitForAsync(1, Ct))[0].GetTagItem(Names.EstimatedInputTokens)!;
+    }
+
+    [Fact]
     public async Task WarnPolicy_ForwardsTheTooLongPromptAndFlagsIt()
     {
         var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 8192 }] };

@@ -5,6 +5,7 @@ using ClaudeStack.Gateway.Configuration;
 using ClaudeStack.Gateway.Telemetry;
 using ClaudeStack.Gateway.Tests.Support;
 using ClaudeStack.ScriptedUpstream;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ClaudeStack.Gateway.Tests;
@@ -113,6 +114,37 @@ public sealed class ModelCatalogTests : IDisposable
         Assert.Equal(2, ollama.Requests.Count(r => r.Path == "/api/ps"));
     }
 
+    [Fact]
+    public async Task AModelOllamaUnloaded_KeepsTheWindowItLastRanWith_AndAWindowOtherThanConfiguredIsWarnedOfOnce()
+    {
+        // Ollama unloads an idle model after OLLAMA_KEEP_ALIVE (5 min) and /api/ps stops listing it; the next call loads it
+        // again the same way. Here the server runs it with 8192 although the stack was configured for 65536 (its
+        // OLLAMA_CONTEXT_LENGTH unset, the window chosen by Ollama's own default).
+        var loaded = new OllamaModel("llama3.1:8b") { LoadedContextLength = 8192 };
+        var emulation = new OllamaEmulation { Models = [loaded] };
+        await using var ollama = await StartOllamaAsync(emulation);
+        var clock = new ManualClock();
+        var log = new WarningLog();
+        var catalog = new OllamaModelCatalog(_client, new UpstreamEndpoint(UpstreamProfile.Ollama, ollama.BaseAddress, null, "ollama"), 65536, log, new SecretRedactor([]), clock);
+
+        var whileLoaded = await catalog.GetAsync("llama3.1:8b", Ct);
+        clock.Advance(OllamaModelCatalog.CacheLifetime);
+        await catalog.GetAsync("llama3.1:8b", Ct);
+        emulation.Models = [loaded with { LoadedContextLength = null }];
+        clock.Advance(OllamaModelCatalog.CacheLifetime);
+        var afterUnload = await catalog.GetAsync("llama3.1:8b", Ct);
+        var showsBefore = ShowRequests(ollama);
+        clock.Advance(OllamaModelCatalog.FailureLifetime);
+        await catalog.GetAsync("llama3.1:8b", Ct);
+
+        Assert.Equal((8192, "api/ps"), (whileLoaded.ContextLength, whileLoaded.ContextSource));
+        Assert.Equal((8192, "api/ps earlier"), (afterUnload.ContextLength, afterUnload.ContextSource));
+        // Not loaded: asked again soon, as the call that loads it will have made /api/ps say more.
+        Assert.Equal(showsBefore + 1, ShowRequests(ollama));
+        var warning = Assert.Single(log.Warnings);
+        Assert.Contains("8192-token context window, not the configured 65536", warning, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
@@ -200,6 +232,24 @@ public sealed class ModelCatalogTests : IDisposable
         new(_client, new UpstreamEndpoint(UpstreamProfile.Ollama, ollama.BaseAddress, null, "ollama"), 65536, NullLogger<OllamaModelCatalog>.Instance, new SecretRedactor([]), clock);
 
     private static int ShowRequests(ScriptedUpstream.ScriptedUpstream ollama) => ollama.Requests.Count(r => r.Path == "/api/show");
+
+    private sealed class WarningLog : ILogger<OllamaModelCatalog>
+    {
+        public List<string> Warnings { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                Warnings.Add(formatter(state, exception));
+            }
+        }
+    }
 
     private sealed class ManualClock : TimeProvider
     {

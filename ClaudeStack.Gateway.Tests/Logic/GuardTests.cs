@@ -181,6 +181,18 @@ public sealed class GuardTests
         Assert.Equal("prompt is too long: 30000 tokens > 8192 maximum", ContextGuard.TooLongMessage(30000, 8192));
 
     [Fact]
+    public void TooLongMessage_CountsTheRoomSetAsideForTheAnswerWithThePrompt() =>
+        Assert.Equal("prompt is too long: 8200 tokens > 8192 maximum", ContextGuard.TooLongMessage(7176, 8192, 1024));
+
+    [Theory]
+    [InlineData(8192, 1024, 7168)]
+    [InlineData(8192, 0, 8192)]
+    [InlineData(512, 1024, 1)]
+    [InlineData(null, 1024, null)]
+    public void PromptWindow_SetsTheLeastRoomForAnAnswerAside(int? window, int reserved, int? expected) =>
+        Assert.Equal(expected, ContextGuard.PromptWindow(window, reserved));
+
+    [Fact]
     public void Calibration_ConvergesWithinFifteenPercentAfterFiveCalls()
     {
         // A tokenizer at 4.3 characters per token plus template overhead, as the upstream would report it.

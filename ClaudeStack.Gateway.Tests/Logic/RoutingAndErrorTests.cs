@@ -202,6 +202,40 @@ public sealed class RoutingAndErrorTests
     }
 
     [Theory]
+    [InlineData(401, "unauthorized", "glm-4.6:cloud", true)]
+    [InlineData(401, "unauthorized", "gpt-oss:120b-cloud", true)]
+    [InlineData(401, "unauthorized", "llama3.1:8b", false)]
+    [InlineData(401, "invalid api key", "glm-4.6:cloud", false)]
+    [InlineData(403, "unauthorized", "glm-4.6:cloud", false)]
+    public void CloudModelOfAnOllamaNotSignedIn_IsExplainedAsTheServersSignIn(int status, string message, string model, bool explained)
+    {
+        // server/cloud_proxy.go writeCloudUnauthorized: 401 {"error":"unauthorized","signin_url":…}, which Claude Code
+        // would print as its own login failing.
+        var error = OllamaRefusal.Explain(status, message, model, imagesBecomeNotes: false);
+
+        Assert.Equal(explained, error is not null);
+        if (error is not null)
+        {
+            Assert.Equal((400, AnthropicError.InvalidRequest), (error.StatusCode, error.Type));
+            Assert.Contains("not signed in to an ollama.com account", error.Message, StringComparison.Ordinal);
+            Assert.Contains("ollama signin", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("prompt is too long: 9000 tokens > 8192 maximum", "prompt is too long: 9000 tokens > 8192 maximum")]
+    [InlineData(null, "prompt is too long: the prompt is longer than the context length currently available to the model; shorten the prompt, adjust the context length in settings, or use a model with a longer context length")]
+    public void OllamasOwnPromptTooLong_IsInTheWordsThatMakeClaudeCodeCompact(string? promptTooLong, string expected)
+    {
+        // llm/llama_server.go, for a runner without context shift (deepseek2 family).
+        const string message = "the prompt is longer than the context length currently available to the model; shorten the prompt, adjust the context length in settings, or use a model with a longer context length";
+
+        var error = OllamaRefusal.Explain(400, message, "deepseek-coder-v2", imagesBecomeNotes: false, promptTooLong);
+
+        Assert.Equal((400, AnthropicError.InvalidRequest, expected), (error!.StatusCode, error.Type, error.Message));
+    }
+
+    [Theory]
     [InlineData(400, "registry.ollama.ai/library/gemma3:latest does not support tools", "cannot call tools")]
     [InlineData(400, "\"nomic-embed-text\" does not support chat", "is not a chat model")]
     [InlineData(400, "registry.ollama.ai/library/gemma3:latest does not support tools.", null)]

@@ -8,7 +8,7 @@ namespace ClaudeStack.Gateway.Adaptation;
 
 /// <summary>
 /// Learns each model's context window, capabilities and GPU share from Ollama (/api/ps and /api/show),
-/// falling back to the configured context length; caches what it learns.
+/// falling back to the window it last ran the model with, then to the configured context length; caches what it learns.
 /// </summary>
 public sealed class OllamaModelCatalog(
     HttpClient client,
@@ -21,7 +21,10 @@ public sealed class OllamaModelCatalog(
     /// <summary>/api/ps changes as models load and unload; re-read it after this long.</summary>
     public static readonly TimeSpan CacheLifetime = TimeSpan.FromSeconds(30);
 
-    /// <summary>After a failed look-up, how soon to ask again.</summary>
+    /// <summary>
+    /// After a failed look-up, or one for a model Ollama has not loaded, how soon to ask again: the call about to be
+    /// made loads the model, and then /api/ps says the window Ollama really gave it.
+    /// </summary>
     public static readonly TimeSpan FailureLifetime = TimeSpan.FromSeconds(2);
 
     /// <summary>
@@ -37,6 +40,8 @@ public sealed class OllamaModelCatalog(
     public static readonly TimeSpan PsTimeout = TimeSpan.FromSeconds(1);
 
     private readonly ConcurrentDictionary<string, (ModelInfo Info, DateTimeOffset ExpiresAt)> _cache = new(StringComparer.Ordinal);
+    /// <summary>The window /api/ps last reported for each model: Ollama loads it the same way again after unloading it.</summary>
+    private readonly ConcurrentDictionary<string, int> _lastLoaded = new(StringComparer.Ordinal);
     /// <summary>Models whose runner refused an image, with the <see cref="ModelInfo.ModifiedAt"/> they had then.</summary>
     private readonly ConcurrentDictionary<string, string?> _cannotSeeImages = new(StringComparer.Ordinal);
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
@@ -57,8 +62,13 @@ public sealed class OllamaModelCatalog(
         var psLookUp = TryGetJsonAsync(HttpMethod.Get, "/api/ps", null, PsTimeout, cancellationToken);
         var (show, showFailure) = await showLookUp;
         var (ps, psFailure) = await psLookUp;
-        var info = OllamaModelFacts.Combine(model, show, ps, configuredContextLength);
+        var psAnswered = ps is not null;
+        var info = OllamaModelFacts.Combine(model, show, ps, configuredContextLength, _lastLoaded.TryGetValue(model, out var lastLoaded) ? lastLoaded : null);
         info = WithLearnedVision(info);
+        if (info.ContextSource == OllamaModelFacts.LoadedSource)
+        {
+            RememberLoaded(model, info.ContextLength!.Value);
+        }
 
         var lifetime = CacheLifetime;
         if ((showFailure ?? psFailure) is { } failure)
@@ -66,6 +76,10 @@ public sealed class OllamaModelCatalog(
             // Ollama may still be starting, or loading a model: use what is known, and ask again soon rather than in 30 s.
             // The name is the client's to choose, a pasted secret included.
             Log.ModelInfoUnavailable(logger, redactor.Redact(model), failure);
+            lifetime = FailureLifetime;
+        }
+        else if (psAnswered && info.ContextSource != OllamaModelFacts.LoadedSource)
+        {
             lifetime = FailureLifetime;
         }
 
@@ -94,6 +108,25 @@ public sealed class OllamaModelCatalog(
         }
 
         return info;
+    }
+
+    /// <summary>
+    /// Keeps the window Ollama runs the model with, and warns once when it is not the configured one: Claude Code was
+    /// told the configured window and plans its compaction by it.
+    /// </summary>
+    private void RememberLoaded(string model, int contextLength)
+    {
+        if ((_lastLoaded.TryGetValue(model, out var known) && known == contextLength)
+            || (_lastLoaded.Count >= MaxCachedModels && !_lastLoaded.ContainsKey(model)))
+        {
+            return;
+        }
+
+        _lastLoaded[model] = contextLength;
+        if (configuredContextLength is { } configured && configured != contextLength)
+        {
+            Log.LoadedContextDiffers(logger, redactor.Redact(model), contextLength, configured);
+        }
     }
 
     private ModelInfo WithLearnedVision(ModelInfo info)
@@ -178,7 +211,15 @@ public sealed class OllamaModelCatalog(
 /// <summary>Reads the facts out of Ollama's /api/show and /api/ps answers. Pure.</summary>
 public static class OllamaModelFacts
 {
-    public static ModelInfo Combine(string model, JsonDocument? show, JsonDocument? ps, int? configuredContextLength)
+    /// <summary>The context source of a window /api/ps reports for the model as loaded now.</summary>
+    public const string LoadedSource = "api/ps";
+
+    /// <summary>
+    /// The window, by what says it best: /api/ps for the model as loaded now; the window it was last loaded with;
+    /// the Modelfile's num_ctx; the configured length (the server's OLLAMA_CONTEXT_LENGTH, when the stack set it); and
+    /// the trained maximum, which Ollama never exceeds, when nothing else is known.
+    /// </summary>
+    public static ModelInfo Combine(string model, JsonDocument? show, JsonDocument? ps, int? configuredContextLength, int? lastLoadedContextLength = null)
     {
         using (show)
         using (ps)
@@ -197,7 +238,7 @@ public static class OllamaModelFacts
 
                     if (Find(entry, "context_length", JsonValueKind.Number, out var loaded) && loaded.TryGetInt32(out var length) && length > 0)
                     {
-                        (context, source) = (length, "api/ps");
+                        (context, source) = (length, LoadedSource);
                     }
 
                     if (Find(entry, "size", JsonValueKind.Number, out var size) && size.TryGetInt64(out var total) && total > 0
@@ -206,6 +247,11 @@ public static class OllamaModelFacts
                         gpuShare = Math.Clamp(inGpu / (double)total, 0, 1);
                     }
                 }
+            }
+
+            if (context is null && lastLoadedContextLength is { } lastLoaded)
+            {
+                (context, source) = (lastLoaded, "api/ps earlier");
             }
 
             bool? thinking = null;

@@ -17,6 +17,18 @@ public static class OllamaRefusal
     /// <summary>server/routes.go ChatHandler for a model without the completion capability (an embedding model).</summary>
     public const string NoChatSuffix = " does not support chat";
 
+    /// <summary>
+    /// server/cloud_proxy.go writeCloudUnauthorized: a cloud model asked of an Ollama not signed in to ollama.com (the
+    /// body also carries a <c>signin_url</c>).
+    /// </summary>
+    public const string CloudUnauthorizedMessage = "unauthorized";
+
+    /// <summary>
+    /// llm/llama_server.go, for a prompt over the window of a runner without context shift (the deepseek2 family, for
+    /// one); other runners drop the start of the prompt instead, silently.
+    /// </summary>
+    public const string PromptLongerThanContextPrefix = "the prompt is longer than the context length";
+
     /// <summary>llama-server's words for an image sent to a model it started without a projector (mmproj).</summary>
     public const string NoProjectorWords = "image input is not supported";
 
@@ -25,7 +37,8 @@ public static class OllamaRefusal
 
     /// <returns>The error for the client, or null when the upstream's error is none of these refusals.</returns>
     /// <param name="imagesBecomeNotes">Whether the model gets a note in place of each image from now on.</param>
-    public static AnthropicError? Explain(int statusCode, string upstreamMessage, string model, bool imagesBecomeNotes) => statusCode switch
+    /// <param name="promptTooLong">Anthropic's "prompt is too long" words for this call's prompt, when its window is known.</param>
+    public static AnthropicError? Explain(int statusCode, string upstreamMessage, string model, bool imagesBecomeNotes, string? promptTooLong = null) => statusCode switch
     {
         // With cloud models off (OLLAMA_NO_CLOUD=1, the stack's default) a cloud model such as glm-4.6:cloud gets 403
         // "ollama cloud is disabled: …". Claude Code prints every 403 as "Failed to authenticate", which sends the user
@@ -34,6 +47,16 @@ public static class OllamaRefusal
             $"model '{model}' runs on ollama.com, and this Ollama keeps to local models ({upstreamMessage}); nothing was sent. " +
             "Pick a local model (/model), or turn Ollama's cloud models on: ClaudeStack:OllamaCloud=true for the stack's Ollama, " +
             "OLLAMA_NO_CLOUD unset on another Ollama server."),
+
+        // Claude Code shows every 401 as its own login failing; here the Ollama server is what is not signed in.
+        StatusCodes.Status401Unauthorized when upstreamMessage == CloudUnauthorizedMessage && model.Contains("cloud", StringComparison.Ordinal) => AnthropicError.BadRequest(
+            $"model '{model}' runs on ollama.com, and this Ollama is not signed in to an ollama.com account ({upstreamMessage}); nothing was run. " +
+            "Sign the Ollama server in (`ollama signin`; for the stack's: `docker exec -it <ollama container> ollama signin`), or pick a local model (/model)."),
+
+        // In the words that make Claude Code compact the conversation, as it does for the gateway's own refusal; the
+        // gateway's estimate was too low to refuse the prompt itself.
+        StatusCodes.Status400BadRequest when upstreamMessage.StartsWith(PromptLongerThanContextPrefix, StringComparison.Ordinal) => AnthropicError.BadRequest(
+            promptTooLong ?? $"prompt is too long: {upstreamMessage}"),
 
         // Every Claude Code turn offers tools, so a model without them (gemma3, for one) fails every turn, and Ollama's
         // words name neither what Claude Code needs nor the setting to change.

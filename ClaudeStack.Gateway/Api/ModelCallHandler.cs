@@ -83,13 +83,14 @@ public sealed class ModelCallHandler(
         var estimatedTokens = calibration.Estimate(route.Routed, prompt, request.MessageCount);
         var contextLength = guardsLocalModel ? modelInfo?.ContextLength ?? localModel.Context.ContextLength : null;
         call.RecordModelFacts(modelInfo, contextLength, estimatedTokens);
-        var verdict = ContextGuard.Check(estimatedTokens, contextLength, localModel.Context);
+        var promptWindow = ContextGuard.PromptWindow(contextLength, localModel.Adaptation.MinMaxTokens);
+        var verdict = ContextGuard.Check(estimatedTokens, promptWindow, localModel.Context);
         if (verdict != ContextVerdict.Fits)
         {
             call.ReportPromptTooLong(estimatedTokens, contextLength!.Value, verdict == ContextVerdict.TooLongRejected ? "reject" : "warn");
             if (verdict == ContextVerdict.TooLongRejected)
             {
-                await FailAsync(client, call, AnthropicError.BadRequest(ContextGuard.TooLongMessage(estimatedTokens, contextLength.Value)), AnthropicError.InvalidRequest, aborted);
+                await FailAsync(client, call, AnthropicError.BadRequest(ContextGuard.TooLongMessage(estimatedTokens, contextLength.Value, localModel.Adaptation.MinMaxTokens)), AnthropicError.InvalidRequest, aborted);
                 return;
             }
         }
@@ -129,7 +130,9 @@ public sealed class ModelCallHandler(
         var relay = new ResponseRelay(client, call, _upstreamOptions.IdleTimeout, redactor)
         {
             OnBlockComplete = block => ReportToolCalls(call, toolCalls, block),
-            ExplainError = Upstream.Profile == UpstreamProfile.Ollama ? (status, message, model) => ExplainOllamaRefusal(status, message, model, modelInfo) : null,
+            ExplainError = Upstream.Profile == UpstreamProfile.Ollama
+                ? (status, message, model) => ExplainOllamaRefusal(status, message, model, modelInfo, PromptTooLongWords(estimatedTokens, contextLength))
+                : null,
         };
         call.SetStatusCode((int)upstreamResponse.StatusCode);
         if (!upstreamResponse.IsSuccessStatusCode)
@@ -170,7 +173,22 @@ public sealed class ModelCallHandler(
         }
     }
 
-    private AnthropicError? ExplainOllamaRefusal(int status, string message, string model, ModelInfo? modelInfo)
+    /// <summary>
+    /// The gateway's refusal words for a prompt the upstream found too long although the estimate fit: at least one
+    /// token over, since the upstream counted more than the gateway did.
+    /// </summary>
+    private string? PromptTooLongWords(int estimatedTokens, int? contextLength)
+    {
+        if (contextLength is not { } window)
+        {
+            return null;
+        }
+
+        var reserved = localModel.Adaptation.MinMaxTokens;
+        return ContextGuard.TooLongMessage(Math.Max(estimatedTokens, window - reserved + 1), window, reserved);
+    }
+
+    private AnthropicError? ExplainOllamaRefusal(int status, string message, string model, ModelInfo? modelInfo, string? promptTooLong)
     {
         // Ollama lists vision for any model whose file has vision blocks, but starts some without a projector.
         var imagesBecomeNotes = false;
@@ -179,7 +197,7 @@ public sealed class ModelCallHandler(
             imagesBecomeNotes = catalog.LearnCannotSeeImages(modelInfo) && localModel.Adaptation.ReplaceDroppedBlocks;
         }
 
-        return OllamaRefusal.Explain(status, message, model, imagesBecomeNotes);
+        return OllamaRefusal.Explain(status, message, model, imagesBecomeNotes, promptTooLong);
     }
 
     /// <returns>The body to forward, or a 400 for valid JSON of a shape the adaptation cannot read.</returns>

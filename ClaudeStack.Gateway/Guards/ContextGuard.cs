@@ -36,9 +36,21 @@ public static class ContextGuard
         return options.Policy.Equals("warn", StringComparison.OrdinalIgnoreCase) ? ContextVerdict.TooLongForwarded : ContextVerdict.TooLongRejected;
     }
 
-    /// <summary>Anthropic's own wording, which Claude Code recognises and reports as "Prompt is too long".</summary>
-    public static string TooLongMessage(int estimatedTokens, int contextLength) =>
-        $"prompt is too long: {estimatedTokens} tokens > {contextLength} maximum";
+    /// <summary>
+    /// How much of the window a prompt may fill: what is left once the least room for an answer is set aside. A prompt
+    /// that fits but leaves no room is as lost as one that does not: when the answer grows past the window, Ollama's
+    /// context shift throws away the start of the prompt (the system prompt and the tools) without a word.
+    /// </summary>
+    public static int? PromptWindow(int? contextLength, int reservedForOutput) =>
+        contextLength is { } window ? Math.Max(1, window - Math.Max(0, reservedForOutput)) : null;
+
+    /// <summary>
+    /// Anthropic's own wording, which Claude Code recognises and reports as "Prompt is too long (… limit N)". The room
+    /// set aside for the answer counts with the prompt, so the limit shown is the model's window and the excess is
+    /// what has to go.
+    /// </summary>
+    public static string TooLongMessage(int estimatedTokens, int contextLength, int reservedForOutput = 0) =>
+        $"prompt is too long: {estimatedTokens + Math.Max(0, reservedForOutput)} tokens > {contextLength} maximum";
 
     /// <summary>What the window leaves for the answer after the prompt.</summary>
     public static int? RoomForOutput(int estimatedTokens, int? contextLength) =>

@@ -23,4 +23,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Debug, Message = "Message content of a call to {Model} was not recorded: {Reason}")]
     public static partial void ContentNotCaptured(ILogger logger, string model, string reason);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Ollama runs {Model} with a {LoadedContextLength}-token context window, not the configured {ConfiguredContextLength}; Claude Code plans for the configured one. Make them match: the server's OLLAMA_CONTEXT_LENGTH, or the stack's ContextLength (a model's trained maximum also caps it)")]
+    public static partial void LoadedContextDiffers(ILogger logger, string model, int loadedContextLength, int configuredContextLength);
 }
