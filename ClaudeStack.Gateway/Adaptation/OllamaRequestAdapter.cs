@@ -122,7 +122,8 @@ public static class OllamaRequestAdapter
             }
         }
 
-        // Ollama knows no "adaptive" and turns output_config.effort "high" (Claude Code's default) into maximum thinking.
+        // Ollama knows no "adaptive", and runs output_config.effort "high" (Claude Code's default, on every call) as its
+        // high level, the longest a model with levels thinks; a level above Ollama's default cannot be told from it.
         var requestedThinking = root.TryGetProperty("thinking", out var thinkingConfig) && thinkingConfig.ValueKind == JsonValueKind.Object
             && thinkingConfig.TryGetProperty("type", out var thinkingType) && thinkingType.ValueKind == JsonValueKind.String
             ? thinkingType.GetString()
