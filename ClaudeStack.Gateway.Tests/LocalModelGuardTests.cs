@@ -110,7 +110,7 @@ public sealed class LocalModelGuardTests
         // estimate fit the 200000 /api/ps reports, so only Ollama could tell.
         const string OllamasWords = "the prompt is longer than the context length currently available to the model; shorten the prompt, adjust the context length in settings, or use a model with a longer context length";
         var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:8b") { LoadedContextLength = 200_000 }] };
-        await using var rig = await Rig.StartAsync(_ => ScriptedReply.AnthropicError(400, "invalid_request_error", OllamasWords), null, Ct, ollama);
+        await using var rig = await Rig.StartAsync(_ => ScriptedReply.OllamaRouteError(400, OllamasWords), null, Ct, ollama);
 
         using var response = await rig.Gateway.Client.PostAsync("/v1/messages", Body(Fixtures.MainRequest), Ct);
         var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;

@@ -118,6 +118,32 @@ public sealed class ScriptedReply
     public static ScriptedReply OllamaError(int statusCode, string message) =>
         Status(statusCode, System.Text.Json.JsonSerializer.Serialize(new { error = message }));
 
+    /// <summary>
+    /// An error from behind Ollama's Anthropic route, as it writes one (middleware/anthropic.go writeError with
+    /// anthropic/anthropic.go NewError): the Anthropic shape, the type its status maps to, a <c>request_id</c>, and the
+    /// line break Go's JSON encoder ends with.
+    /// </summary>
+    public static ScriptedReply OllamaRouteError(int statusCode, string message)
+    {
+        var type = statusCode switch
+        {
+            400 => "invalid_request_error",
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            429 => "rate_limit_error",
+            503 or 529 => "overloaded_error",
+            _ => "api_error",
+        };
+        var body = new System.Text.Json.Nodes.JsonObject
+        {
+            ["type"] = "error",
+            ["error"] = new System.Text.Json.Nodes.JsonObject { ["type"] = type, ["message"] = message },
+            ["request_id"] = "req_" + Guid.NewGuid().ToString("N")[..24],
+        };
+        return Status(statusCode, body.ToJsonString() + "\n");
+    }
+
     public static ScriptedReply AnthropicError(int statusCode, string type, string message, params (string Name, string Value)[] headers) =>
         Status(statusCode, AnthropicSse.ErrorJson(type, message), "application/json", headers);
 

@@ -99,8 +99,9 @@ public sealed class FaultTableTests
             Rig.AssertFailedSpan(span, "api_error", 502);
         }),
 
-        // The same shape with 503 (Ollama's "server busy" when OLLAMA_MAX_QUEUE is full, server/routes.go).
-        new("OllamaShapeError503", _ => ScriptedReply.OllamaError(503, "server busy, please try again.  maximum pending requests exceeded"), Stream: false, [], (answer, span, _) =>
+        // Ollama's "server busy" when OLLAMA_MAX_QUEUE is full (server/sched.go ErrMaxQueue, written by server/routes.go
+        // handleScheduleError behind the Anthropic route, so in the Anthropic shape: overloaded_error with a request_id).
+        new("OllamaQueueFull503", _ => ScriptedReply.OllamaRouteError(503, "server busy, please try again.  maximum pending requests exceeded"), Stream: false, [], (answer, span, _) =>
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.Status);
             var (_, message) = Rig.AssertAnthropicError(answer.Body, "overloaded_error");
