@@ -225,6 +225,29 @@ public sealed class AdaptationTests
         Assert.Null(adapted["output_config"]!["effort"]);
     }
 
+    [Theory]
+    [InlineData("""{"type":"none"}""", null, "none", null)]
+    [InlineData("""{"type":"tool","name":"Read"}""", "Read", "tool", "tool")]
+    [InlineData("""{"type":"tool","name":"Nope"}""", "Bash,Read", null, "tool")]
+    [InlineData("""{"type":"any"}""", "Bash,Read", null, "any")]
+    [InlineData("""{"type":"auto"}""", "Bash,Read", null, null)]
+    public void ToolChoice_WhichOllamaNeverReads_IsKeptToWhatTheToolsCanSay(string toolChoice, string? offered, string? changed, string? notEnforced)
+    {
+        // anthropic/anthropic.go parses tool_choice into the request and FromMessagesRequest never reads it.
+        var json = $$$"""{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"name":"Bash","input_schema":{"type":"object"}},{"name":"Read","input_schema":{"type":"object"}}],"tool_choice":{{{toolChoice}}}}""";
+
+        var (adapted, report) = Adapt(json);
+
+        var tools = adapted["tools"]?.AsArray().Select(tool => (string?)tool!["name"]);
+        Assert.Equal(offered, tools is null ? null : string.Join(",", tools));
+        Assert.Equal(changed is not null, report.Changes.Contains("tool_choice"));
+        Assert.Equal(notEnforced, report.ToolChoiceNotEnforced);
+        if (changed == "none")
+        {
+            Assert.Null(adapted["tool_choice"]);
+        }
+    }
+
     [Fact]
     public void ToolErrorFlag_IsWrittenIntoTheContent()
     {

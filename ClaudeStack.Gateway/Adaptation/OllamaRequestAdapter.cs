@@ -51,7 +51,8 @@ public sealed class AdaptationOptions
 
 /// <summary>What the adapter changed, for the span.</summary>
 /// <param name="MaxTokens">The max_tokens sent, when the adapter lowered it.</param>
-public sealed record AdaptationReport(IReadOnlyList<string> Changes, bool StructuredOutputIgnored, int? MaxTokens);
+/// <param name="ToolChoiceNotEnforced">A <c>tool_choice</c> (<c>any</c> or <c>tool</c>) the model may still answer in text.</param>
+public sealed record AdaptationReport(IReadOnlyList<string> Changes, bool StructuredOutputIgnored, int? MaxTokens, string? ToolChoiceNotEnforced = null);
 
 /// <summary>
 /// Rewrites a Claude Code request so Ollama (anthropic/anthropic.go, v0.32.15) handles it as Anthropic would.
@@ -104,7 +105,32 @@ public static class OllamaRequestAdapter
             }
         }
 
-        if (root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array && AdaptTools(tools, request.Messages, options, changes) is { } adaptedTools)
+        var hasTools = root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array;
+        var adaptedTools = hasTools ? AdaptTools(tools, request.Messages, options, changes) : null;
+
+        // Ollama parses tool_choice and never reads it (anthropic.go FromMessagesRequest): "none" would still offer every
+        // tool, and "tool" every tool besides the one. Neither can make the model call one; the span says so.
+        var (choice, chosenTool) = ToolChoiceOf(root);
+        string? toolChoiceNotEnforced = null;
+        if (hasTools && choice == "none")
+        {
+            edits.Remove("tools");
+            edits.Remove("tool_choice");
+            changes.Add("tool_choice");
+            adaptedTools = null;
+        }
+        else if (hasTools && choice is "any" or "tool")
+        {
+            toolChoiceNotEnforced = choice;
+            var offered = adaptedTools ?? (JsonArray)JsonNode.Parse(tools.GetRawText(), documentOptions: new JsonDocumentOptions { MaxDepth = MessagesRequest.MaxDepth })!;
+            if (choice == "tool" && offered.Count > 1 && offered.Any(tool => IsNamed(tool, chosenTool)))
+            {
+                adaptedTools = [.. offered.Where(tool => IsNamed(tool, chosenTool)).Select(tool => tool!.DeepClone())];
+                changes.Add("tool_choice");
+            }
+        }
+
+        if (adaptedTools is not null)
         {
             edits.Set("tools", adaptedTools);
         }
@@ -179,8 +205,17 @@ public static class OllamaRequestAdapter
             }
         }
 
-        return new AdaptationReport(changes, structuredOutput, loweredMaxTokens);
+        return new AdaptationReport(changes, structuredOutput, loweredMaxTokens, toolChoiceNotEnforced);
     }
+
+    private static (string? Type, string? Name) ToolChoiceOf(JsonElement root) =>
+        root.TryGetProperty("tool_choice", out var choice) && choice.ValueKind == JsonValueKind.Object
+        && choice.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
+            ? (type.GetString(), choice.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null)
+            : (null, null);
+
+    private static bool IsNamed(JsonNode? tool, string? name) =>
+        name is not null && tool is JsonObject entry && entry["name"] is JsonValue value && value.TryGetValue<string>(out var toolName) && toolName == name;
 
     /// <returns>The tools to send; null when they go as the client sent them.</returns>
     private static JsonArray? AdaptTools(JsonElement tools, JsonElement messages, AdaptationOptions options, List<string> changes)

@@ -231,6 +231,8 @@ public sealed class ModelCallHandler(
                 {
                     call.AddTag(TelemetryNames.Attributes.StructuredOutputIgnored, true);
                 }
+
+                call.AddTag(TelemetryNames.Attributes.ToolChoiceNotEnforced, report.ToolChoiceNotEnforced);
             }
             catch (Exception exception) when (exception is InvalidOperationException or FormatException or KeyNotFoundException or ArgumentException or System.Text.Json.JsonException)
             {

@@ -72,6 +72,9 @@ public static class TelemetryNames
         /// <summary>The request asked for structured output (output_config.format), which Ollama ignores.</summary>
         public const string StructuredOutputIgnored = "claudestack.request.structured_output_ignored";
 
+        /// <summary>The request's tool_choice (<c>any</c> or <c>tool</c>), which the upstream cannot enforce.</summary>
+        public const string ToolChoiceNotEnforced = "claudestack.request.tool_choice_not_enforced";
+
         /// <summary>Share of the model in GPU memory; below 1 part of it runs on the CPU.</summary>
         public const string GpuShare = "claudestack.model.gpu_share";
 
