@@ -29,7 +29,9 @@ public static class AnthropicSse
                     ["content"] = new JsonArray(),
                     ["stop_reason"] = null,
                     ["stop_sequence"] = null,
-                    // Ollama reports input tokens only at the end (message_delta); message_start carries zeros.
+                    // The Anthropic API counts the prompt here. Ollama's count comes only at the end (message_delta);
+                    // its message_start carries an estimate, a quarter of the request's characters
+                    // (anthropic/anthropic.go EstimateInputTokens), which a test sets where it matters.
                     ["usage"] = new JsonObject { ["input_tokens"] = message.StartInputTokens, ["output_tokens"] = 0 },
                 },
             }),
