@@ -10,6 +10,7 @@ public sealed class CheckoutTests(ClaudeCodeImage image)
 {
     [Theory]
     [InlineData("containers/claude-code/entrypoint.sh")]
+    [InlineData("containers/claude-code/install-ca-certificates.sh")]
     [InlineData("containers/claude-code/Dockerfile")]
     [InlineData("containers/claude-code/claude-code.version")]
     [InlineData("containers/test-base/build-node-base.sh")]

@@ -27,6 +27,8 @@ public sealed class GitWorkspaceTests(ClaudeCodeImage image)
         try
         {
             (await ProcessRunner.RunAsync("git", ["init", "-q", workspace.FullName], Containers.CommandTimeout, cancellationToken)).EnsureSuccess();
+            // A workspace may hold more than one repository (a folder of projects, submodules).
+            (await ProcessRunner.RunAsync("git", ["init", "-q", Path.Combine(workspace.FullName, "nested")], Containers.CommandTimeout, cancellationToken)).EnsureSuccess();
             await ChangeOwnerAsync(workspace, RepositoryOwner, cancellationToken);
 
             Assert.Equal(RepositoryOwner, await Containers.OwnerAsync(Path.Combine(workspace.FullName, ".git"), cancellationToken));
@@ -39,11 +41,11 @@ public sealed class GitWorkspaceTests(ClaudeCodeImage image)
                 [
                     "run", "--name", name, "--network", "none", .. userOption, "-e", "HOME=/nonexistent",
                     "-v", workspace.FullName + ":/workspace", "--entrypoint", "bash", image.Tag,
-                    "-c", "git -C /workspace rev-parse --show-toplevel && git -C /workspace status --short",
+                    "-c", "git -C /workspace rev-parse --show-toplevel && git -C /workspace status --short && git -C /workspace/nested rev-parse --show-toplevel",
                 ]);
 
             Assert.True(run.ExitCode == 0, run.Describe());
-            Assert.Equal("/workspace\n", run.Stdout);
+            Assert.Equal("/workspace\n?? nested/\n/workspace/nested\n", run.Stdout);
         }
         finally
         {

@@ -133,6 +133,74 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         }
     }
 
+    [Fact]
+    public async Task AttachScript_TerminalClosed_StopsClaudeInTheContainer()
+    {
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var stack = await LocalStack.StartAsync(_ => ScriptedReply.Custom((_, _, ct) => Task.Delay(Timeout.Infinite, ct)), "127.0.0.1", cancellationToken);
+        var name = Containers.NewName("attach-hup");
+        try
+        {
+            await StartIdleAsync(name, stack, cancellationToken);
+
+            // `script` (util-linux) runs the attach script on a terminal of its own, as a terminal window does; killed,
+            // it closes that terminal, and the kernel hangs up everything running on it, as when a window is closed
+            // or an SSH connection drops.
+            var attach = Path.Combine(ClaudeCodeImage.RepositoryRoot, "scripts", "claude");
+            var start = new ProcessStartInfo("script") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var argument in new[] { "-q", "-f", "-e", "-c", $"bash '{attach}' -p 'Take your time.'", "/dev/null" })
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            start.Environment["CLAUDE_STACK_CONTAINER"] = name;
+            using var terminal = Process.Start(start)!;
+            _ = terminal.StandardOutput.ReadToEndAsync(cancellationToken);
+            _ = terminal.StandardError.ReadToEndAsync(cancellationToken);
+            await Until(() => stack.Upstream.MessageRequests.Count > 0, ReadyTimeout, cancellationToken);
+            Assert.Equal(0, (await ClaudeProcessesAsync(name, cancellationToken)).ExitCode);
+
+            terminal.Kill();
+            await terminal.WaitForExitAsync(cancellationToken);
+
+            await Until(async () => (await ClaudeProcessesAsync(name, cancellationToken)).ExitCode == 1, TimeSpan.FromSeconds(15), cancellationToken);
+        }
+        finally
+        {
+            await Containers.RemoveAsync(name);
+        }
+    }
+
+    [Fact]
+    public async Task IdleMode_DockerStop_LetsAttachedSessionsEndBeforeTheContainerDoes()
+    {
+        // When the container's main process ends, the kernel kills every `docker exec` session with SIGKILL at once.
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var stack = await LocalStack.StartAsync(_ => ScriptedReply.Custom((_, _, ct) => Task.Delay(Timeout.Infinite, ct)), "127.0.0.1", cancellationToken);
+        var name = Containers.NewName("stop-attached");
+        try
+        {
+            await StartIdleAsync(name, stack, cancellationToken);
+            var session = ProcessRunner.DockerAsync(Containers.TaskTimeout, cancellationToken, "exec", name, "claude", "-p", "Take your time.");
+            await Until(() => stack.Upstream.MessageRequests.Count > 0, ReadyTimeout, cancellationToken);
+
+            var stopwatch = Stopwatch.StartNew();
+            (await ProcessRunner.DockerAsync(Containers.CommandTimeout, cancellationToken, "stop", "-t", "10", name)).EnsureSuccess();
+            stopwatch.Stop();
+            var ended = await session;
+
+            // 137 is 128 + SIGKILL: the session got no TERM first.
+            Assert.NotEqual(137, ended.ExitCode);
+            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(9), $"docker stop took {stopwatch.Elapsed.TotalSeconds:F1}s: the session did not end on TERM. {ended.Describe()}");
+        }
+        finally
+        {
+            await Containers.RemoveAsync(name);
+        }
+    }
+
     /// <summary>
     /// `docker run --user` (another way to match the host user) leaves HOME=/home/node, which that uid cannot write.
     /// The entrypoint gives the container's own process a private home; a session attached with the script gets the same.

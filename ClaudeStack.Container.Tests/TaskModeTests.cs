@@ -61,6 +61,45 @@ public sealed class TaskModeTests(ClaudeCodeImage image)
     }
 
     [Fact]
+    public async Task TaskMode_WithAProxyForContainers_ReachesTheGatewayDirectly()
+    {
+        // Docker's "proxies" in ~/.docker/config.json put HTTP_PROXY and HTTPS_PROXY into every container. Here the
+        // proxy is a closed port: a call through it would fail, so the answer proves Claude Code went past it, as told
+        // by the NO_PROXY the stack sets.
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var stack = await LocalStack.StartAsync(Scripts.AnswerOnly, "127.0.0.1", cancellationToken);
+        var noProxy = ClaudeStack.Stack.StackEnvironment.NoProxy(
+            ClaudeStack.Stack.StackOptionsReader.Read(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), ClaudeStack.Stack.LaunchContext.FromProcess()));
+        using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        var proxy = $"http://127.0.0.1:{((System.Net.IPEndPoint)closed.LocalEndpoint).Port}";
+        closed.Stop();
+        var name = Containers.NewName("proxy");
+        try
+        {
+            var run = await ProcessRunner.DockerAsync(
+                Containers.TaskTimeout,
+                cancellationToken,
+                [
+                    "run", "--name", name, "--network", "host",
+                    .. Containers.ClaudeEnvironment(stack.GatewayAddress),
+                    "-e", "HTTP_PROXY=" + proxy, "-e", "HTTPS_PROXY=" + proxy, "-e", "http_proxy=" + proxy, "-e", "https_proxy=" + proxy,
+                    "-e", "NO_PROXY=" + noProxy, "-e", "no_proxy=" + noProxy,
+                    "-e", "CLAUDE_TASK_PROMPT=Report the completion code.",
+                    image.Tag, "task",
+                ]);
+
+            Assert.True(run.ExitCode == 0, run.Describe());
+            Assert.Contains(Scripts.FinalAnswer, run.Stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await Containers.RemoveAsync(name);
+        }
+    }
+
+    [Fact]
     public async Task TaskMode_EmptyPrompt_ExitsWith2AndExplains()
     {
         image.Require();

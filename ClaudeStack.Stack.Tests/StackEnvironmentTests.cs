@@ -1,9 +1,16 @@
+using Microsoft.Extensions.Configuration;
+
 namespace ClaudeStack.Stack.Tests;
 
 public class StackEnvironmentTests
 {
-    private static readonly string[] TelemetryVariables =
+    private const string StackNoProxy = "localhost,127.0.0.1,::1,host.docker.internal,host.containers.internal,aspire.dev.internal,.dev.internal,model-gateway,compose-dashboard";
+
+    // Every Claude Code container gets these, in this order, after its model settings.
+    private static readonly string[] ProxyAndTelemetryVariables =
     [
+        $"NO_PROXY={StackNoProxy}",
+        $"no_proxy={StackNoProxy}",
         "CLAUDE_CODE_ENABLE_TELEMETRY=1",
         "OTEL_METRICS_EXPORTER=otlp",
         "OTEL_LOGS_EXPORTER=otlp",
@@ -21,7 +28,7 @@ public class StackEnvironmentTests
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
                 "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_FABLE_MODEL=llama3.1:8b",
                 "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
-                .. TelemetryVariables,
+                .. ProxyAndTelemetryVariables,
             ]
         },
         {
@@ -31,7 +38,7 @@ public class StackEnvironmentTests
                 "ANTHROPIC_MODEL=qwen3:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=qwen3-coder:30b", "ANTHROPIC_DEFAULT_SONNET_MODEL=qwen3:8b",
                 "ANTHROPIC_DEFAULT_HAIKU_MODEL=qwen3:1.7b", "ANTHROPIC_DEFAULT_FABLE_MODEL=gemma3:27b",
                 "CLAUDE_CODE_SUBAGENT_MODEL=qwen3:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=131072",
-                .. TelemetryVariables,
+                .. ProxyAndTelemetryVariables,
             ]
         },
         {
@@ -41,16 +48,16 @@ public class StackEnvironmentTests
                 "ANTHROPIC_MODEL=gpt-oss:20b", "ANTHROPIC_DEFAULT_OPUS_MODEL=gpt-oss:20b", "ANTHROPIC_DEFAULT_SONNET_MODEL=gpt-oss:20b",
                 "ANTHROPIC_DEFAULT_HAIKU_MODEL=gpt-oss:20b", "ANTHROPIC_DEFAULT_FABLE_MODEL=gpt-oss:20b",
                 "CLAUDE_CODE_SUBAGENT_MODEL=gpt-oss:20b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
-                .. TelemetryVariables,
+                .. ProxyAndTelemetryVariables,
             ]
         },
         {
             ["Provider=Anthropic"],
-            ["ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", .. TelemetryVariables]
+            ["ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", .. ProxyAndTelemetryVariables]
         },
         {
             ["Provider=Anthropic", "ClaudeCode:MaxContextTokens=200000"],
-            ["ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=200000", .. TelemetryVariables]
+            ["ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=200000", .. ProxyAndTelemetryVariables]
         },
         {
             ["Provider=External", "External:Url=http://gpu-box:11434", "ContextLength=131072", "ClaudeCode:MaxContextTokens=98304"],
@@ -59,7 +66,7 @@ public class StackEnvironmentTests
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
                 "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_FABLE_MODEL=llama3.1:8b",
                 "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=98304",
-                .. TelemetryVariables,
+                .. ProxyAndTelemetryVariables,
             ]
         },
         {
@@ -68,7 +75,7 @@ public class StackEnvironmentTests
                 "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
                 "ANTHROPIC_MODEL=claude-sonnet-4-5", "ANTHROPIC_DEFAULT_HAIKU_MODEL=claude-haiku-4-5", "ANTHROPIC_DEFAULT_FABLE_MODEL=claude-fable-5",
                 "CLAUDE_CODE_SUBAGENT_MODEL=claude-sonnet-4-5",
-                .. TelemetryVariables,
+                .. ProxyAndTelemetryVariables,
             ]
         },
         {
@@ -78,7 +85,7 @@ public class StackEnvironmentTests
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
                 "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_FABLE_MODEL=llama3.1:8b",
                 "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
-                .. TelemetryVariables,
+                .. ProxyAndTelemetryVariables,
                 "CLAUDE_TASK_PROMPT=write hello.txt", "CLAUDE_TASK_OUTPUT_FORMAT=json", "CLAUDE_TASK_ALLOWED_TOOLS=Write",
             ]
         },
@@ -89,7 +96,7 @@ public class StackEnvironmentTests
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
                 "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_FABLE_MODEL=llama3.1:8b",
                 "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
-                .. TelemetryVariables,
+                .. ProxyAndTelemetryVariables,
                 "CLAUDE_TASK_PROMPT=summarize",
             ]
         },
@@ -100,7 +107,7 @@ public class StackEnvironmentTests
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
                 "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_FABLE_MODEL=llama3.1:8b",
                 "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
-                .. TelemetryVariables,
+                .. ProxyAndTelemetryVariables,
             ]
         },
     };
@@ -112,6 +119,23 @@ public class StackEnvironmentTests
         var entries = StackEnvironment.ForClaudeCode(TestConfig.Read(settings));
 
         Assert.Equal(expected, entries.Select(e => e.ToString()));
+    }
+
+    [Fact]
+    public void ClaudeCode_NeverReachesTheStackThroughAProxy_AndKeepsTheHostsOwnExceptions()
+    {
+        // Docker's "proxies" in ~/.docker/config.json put HTTP_PROXY and HTTPS_PROXY into every container; a corporate
+        // proxy cannot reach the gateway on the host. The AppHost reads its environment as configuration.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["NO_PROXY"] = "intranet.corp, .corp.example",
+            ["AppHost:ContainerHostname"] = "docker-host.lan",
+        }).Build();
+
+        var variables = TestConfig.ByName(StackEnvironment.ForClaudeCode(StackOptionsReader.Read(configuration, TestConfig.Launch)));
+
+        Assert.Equal($"{StackNoProxy},intranet.corp,.corp.example,docker-host.lan", variables["NO_PROXY"].Literal);
+        Assert.Equal(variables["NO_PROXY"].Literal, variables["no_proxy"].Literal);
     }
 
     [Theory]

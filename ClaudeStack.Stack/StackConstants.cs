@@ -214,6 +214,9 @@ public static class StackConstants
         public const string MetricsExporter = "OTEL_METRICS_EXPORTER";
         public const string LogsExporter = "OTEL_LOGS_EXPORTER";
         public const string TracesExporter = "OTEL_TRACES_EXPORTER";
+        /// <summary>Hosts never sent through a proxy; both spellings, as tools read one or the other.</summary>
+        public const string NoProxy = "NO_PROXY";
+        public const string NoProxyLowercase = "no_proxy";
         public const string TaskPrompt = "CLAUDE_TASK_PROMPT";
         public const string TaskOutputFormat = "CLAUDE_TASK_OUTPUT_FORMAT";
         public const string TaskAllowedTools = "CLAUDE_TASK_ALLOWED_TOOLS";

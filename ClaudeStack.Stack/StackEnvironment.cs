@@ -138,6 +138,10 @@ public static class StackEnvironment
             entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.AutoCompactWindow, Invariant(autoCompactWindow)));
         }
 
+        var noProxy = NoProxy(options);
+        entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.NoProxy, noProxy));
+        entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.NoProxyLowercase, noProxy));
+
         entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.EnableTelemetry, "1"));
         entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.MetricsExporter, "otlp"));
         entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.LogsExporter, "otlp"));
@@ -154,6 +158,24 @@ public static class StackEnvironment
         }
 
         return entries;
+    }
+
+    /// <summary>
+    /// Where Claude Code goes without a proxy. A proxy set for containers (Docker's <c>proxies</c> in
+    /// ~/.docker/config.json puts HTTP_PROXY and HTTPS_PROXY into every container) cannot reach the gateway or the
+    /// dashboard, which Claude Code finds on the host (Docker's, Podman's or Aspire's tunnel's name for it), on
+    /// loopback, or by service name under Compose. The host's own exceptions are kept.
+    /// </summary>
+    public static string NoProxy(StackOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        string[] stackHosts =
+        [
+            "localhost", "127.0.0.1", "::1",
+            "host.docker.internal", "host.containers.internal", "aspire.dev.internal", ".dev.internal",
+            StackConstants.Resources.Gateway, $"{StackConstants.Resources.ComposeEnvironment}-dashboard",
+        ];
+        return string.Join(',', stackHosts.Concat(options.ExtraNoProxyHosts).Distinct(StringComparer.OrdinalIgnoreCase));
     }
 
     /// <summary>

@@ -123,6 +123,12 @@ public sealed record StackOptions
     /// <summary>Use the host's Ollama (<c>ollama serve</c>, e.g. on macOS where Docker has no GPU) instead of a container.</summary>
     public bool UseHostOllama { get; init; }
 
+    /// <summary>
+    /// Hosts the Claude Code container must reach without a proxy besides the stack's own: the host's <c>NO_PROXY</c>
+    /// and a configured <c>AppHost:ContainerHostname</c>.
+    /// </summary>
+    public IReadOnlyList<string> ExtraNoProxyHosts { get; init; } = [];
+
     /// <summary>True when the models are local (Ollama or an external server), so Claude names must never reach the upstream.</summary>
     public bool UsesLocalModels => Provider != ModelProvider.Anthropic;
 

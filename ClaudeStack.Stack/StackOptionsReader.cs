@@ -148,9 +148,16 @@ public static partial class StackOptionsReader
             ClaudeCode = claudeCode!,
             UseHostOllama = useHostOllama,
             OllamaCloud = ollamaCloud,
+            ExtraNoProxyHosts = ReadNoProxyHosts(configuration),
         };
         return (options, errors);
     }
+
+    /// <summary>The host's own proxy exceptions (the AppHost sees its environment as configuration) and Aspire's container host name.</summary>
+    private static List<string> ReadNoProxyHosts(IConfiguration configuration) =>
+        [.. new[] { configuration["NO_PROXY"], configuration["no_proxy"], configuration["AppHost:ContainerHostname"] }
+            .SelectMany(value => (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Distinct(StringComparer.OrdinalIgnoreCase)];
 
     /// <summary>The full key of a setting, for messages: <c>ClaudeStack:Provider</c>.</summary>
     public static string Key(string relative) => $"{StackConstants.ConfigurationSection}:{relative}";

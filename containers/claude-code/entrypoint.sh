@@ -60,10 +60,22 @@ Attach from the host:
   scripts/claude [args...]                  (uses \$CLAUDE_STACK_CONTAINER, default claudestack-claude-code)
 Waiting; stop the container to end.
 EOF
-  trap 'exit 0' TERM INT HUP
+  trap 'stop_sessions; exit 0' TERM INT HUP
   # sleep in the background so the trap runs as soon as a signal arrives.
   sleep infinity &
   wait $!
+}
+
+# When this process (under tini, PID 1) ends, the kernel kills every other process in the container at once, with
+# SIGKILL: sessions attached with `docker exec` would get no chance to end. They get TERM first, and up to 8 of the
+# 10 seconds `docker stop` waits by default.
+stop_sessions() {
+  pkill -TERM -x 'claude(\.exe)?' 2>/dev/null || return 0
+  local waited=0
+  while pgrep -x 'claude(\.exe)?' >/dev/null 2>&1 && [ "$waited" -lt 40 ]; do
+    sleep 0.2
+    waited=$((waited + 1))
+  done
 }
 
 task() {
