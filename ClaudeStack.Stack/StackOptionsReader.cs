@@ -253,6 +253,13 @@ public static partial class StackOptionsReader
         {
             errors.Add($"{Key("ClaudeCode:NpmRegistry")} is '{npmRegistry}'; use an absolute http:// or https:// URL, e.g. https://npm.example.com/, or leave it empty for registry.npmjs.org.");
         }
+        else if (npmRegistryUri is { UserInfo.Length: > 0 })
+        {
+            // Named without them: the message goes to the console and the dashboard.
+            var withoutCredentials = npmRegistryUri.GetComponents(UriComponents.AbsoluteUri & ~UriComponents.UserInfo, UriFormat.UriEscaped);
+            errors.Add($"{Key("ClaudeCode:NpmRegistry")} ({withoutCredentials}) carries credentials in its URL; a build argument stays in the image's history (`docker history`) for anyone with the image to read. Give a registry that needs none, without them.");
+            npmRegistryUri = null;
+        }
 
         if (userId == 0)
         {
