@@ -136,6 +136,8 @@ public sealed class GenAiContentTests
             [{"role":"user","content":[
               {"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}},
               {"type":"image","source":{"type":"url","url":"https://example.com/cat.png"}},
+              {"type":"image","source":{"type":"url","url":"https://example.com/render?id=7"}},
+              {"type":"document","source":{"type":"url","url":"https://example.com/Spec.PDF?download=1"}},
               {"type":"image","source":{"type":"file","file_id":"file_011"}},
               {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0x"},"title":"spec"},
               {"type":"document","source":{"type":"text","media_type":"text/plain","data":"plain words"}},
@@ -146,7 +148,9 @@ public sealed class GenAiContentTests
         Assert.Equal(
             """[{"role":"user","parts":[""" +
             """{"type":"blob","mime_type":"image/png","modality":"image","content":"iVBORw0KGgo="},""" +
-            """{"type":"uri","mime_type":null,"modality":"image","uri":"https://example.com/cat.png"},""" +
+            """{"type":"uri","mime_type":"image/png","modality":"image","uri":"https://example.com/cat.png"},""" +
+            """{"type":"uri","mime_type":null,"modality":"image","uri":"https://example.com/render?id=7"},""" +
+            """{"type":"uri","mime_type":"application/pdf","modality":"document","uri":"https://example.com/Spec.PDF?download=1"},""" +
             """{"type":"file","mime_type":null,"modality":"image","file_id":"file_011"},""" +
             """{"type":"blob","mime_type":"application/pdf","modality":"document","content":"JVBERi0x"},""" +
             """{"type":"text","content":"plain words"},""" +

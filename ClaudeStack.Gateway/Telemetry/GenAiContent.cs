@@ -384,7 +384,8 @@ public static class GenAiContent
                 writer.WriteEndObject();
                 break;
             case "url" when StringOrNull(source, "url") is { } url:
-                WriteMediaPartStart(writer, "uri", mediaType, modality);
+                // Anthropic's URL sources carry no media type; the dashboard shows a uri part inline only with one.
+                WriteMediaPartStart(writer, "uri", mediaType ?? MediaTypeOf(url), modality);
                 writer.WriteString("uri", url);
                 writer.WriteEndObject();
                 break;
@@ -401,6 +402,18 @@ public static class GenAiContent
                 break;
         }
     }
+
+    /// <summary>The media type a URL's file extension names, for the kinds Anthropic takes by URL; null for others.</summary>
+    private static string? MediaTypeOf(string url) =>
+        (Uri.TryCreate(url, UriKind.Absolute, out var uri) ? Path.GetExtension(uri.AbsolutePath) : "").ToLowerInvariant() switch
+        {
+            ".png" => "image/png",
+            ".jpg" or ".jpeg" => "image/jpeg",
+            ".gif" => "image/gif",
+            ".webp" => "image/webp",
+            ".pdf" => "application/pdf",
+            _ => null,
+        };
 
     /// <summary>Opens a blob, uri or file part; the caller writes what it refers to and closes it.</summary>
     private static void WriteMediaPartStart(Utf8JsonWriter writer, string type, string? mediaType, string modality)
