@@ -105,8 +105,7 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         image.Require();
         var cancellationToken = TestContext.Current.CancellationToken;
 
-        // A model that never answers (a long CPU prefill), so Claude Code is surely still running when the script is stopped.
-        await using var stack = await LocalStack.StartAsync(_ => ScriptedReply.Custom((_, _, ct) => Task.Delay(Timeout.Infinite, ct)), "127.0.0.1", cancellationToken);
+        await using var stack = await LocalStack.StartAsync(Scripts.NeverAnswers, "127.0.0.1", cancellationToken);
         var name = Containers.NewName("attach-stop");
         try
         {
@@ -138,7 +137,7 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
     {
         image.Require();
         var cancellationToken = TestContext.Current.CancellationToken;
-        await using var stack = await LocalStack.StartAsync(_ => ScriptedReply.Custom((_, _, ct) => Task.Delay(Timeout.Infinite, ct)), "127.0.0.1", cancellationToken);
+        await using var stack = await LocalStack.StartAsync(Scripts.NeverAnswers, "127.0.0.1", cancellationToken);
         var name = Containers.NewName("attach-hup");
         try
         {
@@ -178,7 +177,7 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         // When the container's main process ends, the kernel kills every `docker exec` session with SIGKILL at once.
         image.Require();
         var cancellationToken = TestContext.Current.CancellationToken;
-        await using var stack = await LocalStack.StartAsync(_ => ScriptedReply.Custom((_, _, ct) => Task.Delay(Timeout.Infinite, ct)), "127.0.0.1", cancellationToken);
+        await using var stack = await LocalStack.StartAsync(Scripts.NeverAnswers, "127.0.0.1", cancellationToken);
         var name = Containers.NewName("stop-attached");
         try
         {

@@ -102,19 +102,7 @@ public sealed class ServiceDefaultsTests
         // captured, from subagents ending at once.
         var payload = new string('x', 256 * 1024);
 
-        await using (var app = await TestApp.StartAsync(ExportingTo(receiver, grpc: grpc), ct))
-        {
-            for (var index = 0; index < SpanCount; index++)
-            {
-                using var activity = TestSource.StartActivity("test.large");
-                Assert.NotNull(activity);
-                activity.SetTag("test.marker", marker);
-                activity.SetTag("test.index", index);
-                activity.SetTag("test.payload", payload);
-            }
-
-            await app.StopAsync(ct);
-        }
+        await ExportLargeSpansAsync(receiver, grpc, marker, Enumerable.Repeat(payload, SpanCount), ct);
 
         var spans = await receiver.WaitForSpansAsync(
             s => s.Attributes.GetString("test.marker") == marker, count: SpanCount, timeout: WaitLimit, cancellationToken: ct);
@@ -140,26 +128,32 @@ public sealed class ServiceDefaultsTests
         const int OversizedIndex = 5;
         var payload = new string('x', 600 * 1024);
 
-        await using (var app = await TestApp.StartAsync(ExportingTo(receiver, grpc: grpc), ct))
-        {
-            for (var index = 0; index < SpanCount; index++)
-            {
-                using var activity = TestSource.StartActivity("test.large");
-                Assert.NotNull(activity);
-                activity.SetTag("test.marker", marker);
-                activity.SetTag("test.index", index);
-                // One span too large for any request the receiver accepts, among ordinary ones of the same batch.
-                activity.SetTag("test.payload", index == OversizedIndex ? new string('h', OtlpReceiver.MaxRequestBytes + 1024) : payload);
-            }
-
-            await app.StopAsync(ct);
-        }
+        // One span too large for any request the receiver accepts, among ordinary ones of the same batch.
+        var payloads = Enumerable.Range(0, SpanCount).Select(index => index == OversizedIndex ? new string('h', OtlpReceiver.MaxRequestBytes + 1024) : payload);
+        await ExportLargeSpansAsync(receiver, grpc, marker, payloads, ct);
 
         var spans = await receiver.WaitForSpansAsync(
             s => s.Attributes.GetString("test.marker") == marker, count: SpanCount - 1, timeout: WaitLimit, cancellationToken: ct);
         Assert.Equal(Enumerable.Range(0, SpanCount).Where(index => index != OversizedIndex), spans.Select(s => (int)s.Attributes.GetInt("test.index")!.Value).Order());
         // The receiver refused exactly the part holding the oversized span.
         Assert.Single(receiver.RejectedRequests);
+    }
+
+    /// <summary>Ends one span per payload (its index and the marker as attributes) at once, so they share an export batch.</summary>
+    private static async Task ExportLargeSpansAsync(OtlpReceiver receiver, bool grpc, string marker, IEnumerable<string> payloads, CancellationToken ct)
+    {
+        await using var app = await TestApp.StartAsync(ExportingTo(receiver, grpc: grpc), ct);
+        var index = 0;
+        foreach (var payload in payloads)
+        {
+            using var activity = TestSource.StartActivity("test.large");
+            Assert.NotNull(activity);
+            activity.SetTag("test.marker", marker);
+            activity.SetTag("test.index", index++);
+            activity.SetTag("test.payload", payload);
+        }
+
+        await app.StopAsync(ct);
     }
 
     [Fact]

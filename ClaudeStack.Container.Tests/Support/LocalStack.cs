@@ -70,6 +70,9 @@ public static class Scripts
     public const string FileName = "hello-from-container.txt";
     public const string FileContent = "written by Claude Code inside the container\n";
 
+    /// <summary>A model that never answers (a long CPU prefill): Claude Code is surely still waiting when a test stops it.</summary>
+    public static ScriptedReply NeverAnswers(UpstreamRequest request) => ScriptedReply.Custom((_, _, ct) => Task.Delay(Timeout.Infinite, ct));
+
     /// <summary>
     /// Main-loop requests (those offering the Write tool) get a Write tool_use first; once the conversation carries
     /// the tool_result, the final answer. Side requests (no tools) get the final answer text.
