@@ -122,8 +122,10 @@ public static class OllamaRequestAdapter
         else if (hasTools && choice is "any" or "tool")
         {
             toolChoiceNotEnforced = choice;
-            var offered = adaptedTools ?? (JsonArray)JsonNode.Parse(tools.GetRawText(), documentOptions: new JsonDocumentOptions { MaxDepth = MessagesRequest.MaxDepth })!;
-            if (choice == "tool" && offered.Count > 1 && offered.Any(tool => IsNamed(tool, chosenTool)))
+            var offered = choice == "tool"
+                ? adaptedTools ?? (JsonArray)JsonNode.Parse(tools.GetRawText(), documentOptions: new JsonDocumentOptions { MaxDepth = MessagesRequest.MaxDepth })!
+                : null;
+            if (offered is { Count: > 1 } && offered.Any(tool => IsNamed(tool, chosenTool)))
             {
                 adaptedTools = [.. offered.Where(tool => IsNamed(tool, chosenTool)).Select(tool => tool!.DeepClone())];
                 changes.Add("tool_choice");
