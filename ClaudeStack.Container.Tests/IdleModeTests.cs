@@ -147,13 +147,17 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
             // it closes that terminal, and the kernel hangs up everything running on it, as when a window is closed
             // or an SSH connection drops.
             var attach = Path.Combine(ClaudeCodeImage.RepositoryRoot, "scripts", "claude");
-            var start = new ProcessStartInfo("script") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var argument in new[] { "-q", "-f", "-e", "-c", $"bash '{attach}' -p 'Take your time.'", "/dev/null" })
+            // Through env: a test run under nohup would pass SIGHUP on ignored, and a shell cannot trap what it inherits ignored.
+            var start = new ProcessStartInfo("env") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var argument in new[] { "--default-signal=HUP", "script", "-q", "-f", "-e", "-c", $"bash '{attach}' -p 'Take your time.'", "/dev/null" })
             {
                 start.ArgumentList.Add(argument);
             }
 
             start.Environment["CLAUDE_STACK_CONTAINER"] = name;
+            // script runs the command with $SHELL; bash execs it, so the attach script leads the terminal's session and
+            // the hang-up reaches it alone, not the docker client it waits for.
+            start.Environment["SHELL"] = "/bin/bash";
             using var terminal = Process.Start(start)!;
             _ = terminal.StandardOutput.ReadToEndAsync(cancellationToken);
             _ = terminal.StandardError.ReadToEndAsync(cancellationToken);
