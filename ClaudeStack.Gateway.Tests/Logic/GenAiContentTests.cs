@@ -417,6 +417,27 @@ public sealed class GenAiContentTests
     }
 
     [Fact]
+    public void InputMessages_AFailedToolResult_SaysSoInItsResponse()
+    {
+        // The part has no field for is_error; without the mark the dashboard would show a failure as a success.
+        var messages = Json("""
+            [{"role":"user","content":[
+              {"type":"tool_result","tool_use_id":"t1","content":"Permission denied","is_error":true},
+              {"type":"tool_result","tool_use_id":"t2","content":[{"type":"text","text":"Exit code 1"},{"type":"text","text":"no such file"}],"is_error":true},
+              {"type":"tool_result","tool_use_id":"t3","is_error":true},
+              {"type":"tool_result","tool_use_id":"t4","content":"fine","is_error":false}
+            ]}]
+            """);
+
+        Assert.Equal(
+            """[{"role":"user","parts":[{"type":"tool_call_response","id":"t1","response":"[tool error] Permission denied"},""" +
+            """{"type":"tool_call_response","id":"t2","response":"[tool error] Exit code 1\nno such file"},""" +
+            """{"type":"tool_call_response","id":"t3","response":"[tool error] "},""" +
+            """{"type":"tool_call_response","id":"t4","response":"fine"}]}]""",
+            GenAiContent.InputMessages(messages));
+    }
+
+    [Fact]
     public void ASpanOfTheLargestContent_StaysUnderWhatTheDashboardAccepts()
     {
         // Every attribute at its worst at once: a long session, a huge system prompt, hundreds of MCP tools, and an

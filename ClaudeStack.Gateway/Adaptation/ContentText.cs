@@ -7,6 +7,9 @@ namespace ClaudeStack.Gateway.Adaptation;
 /// <summary>The text of some content: a string as it is, the text blocks of an array joined with blank lines.</summary>
 public static class ContentText
 {
+    /// <summary>How a failed tool result starts where its <c>is_error</c> does not travel (Ollama drops it).</summary>
+    public const string ToolErrorMark = "[tool error] ";
+
     /// <returns>Null when the content is neither a string nor an array.</returns>
     public static string? Of(JsonNode? content)
     {

@@ -499,7 +499,7 @@ public static class OllamaRequestAdapter
                 continue;
             }
 
-            const string prefix = "[tool error] ";
+            const string prefix = ContentText.ToolErrorMark;
             switch (block["content"])
             {
                 case JsonValue value when value.GetValueKind() == JsonValueKind.String:

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Streaming;
 
 namespace ClaudeStack.Gateway.Telemetry;
@@ -440,16 +441,20 @@ public static class GenAiContent
         }
     }
 
-    /// <summary>A tool result's content as one string: its text, other blocks named in brackets.</summary>
+    /// <summary>
+    /// A tool result's content as one string: its text, other blocks named in brackets. A failed one starts with the
+    /// mark the adaptation gives the model: the part has no field for a failure, and the dashboard would show it as a
+    /// success.
+    /// </summary>
     private static void WriteToolResultResponse(Utf8JsonWriter writer, JsonElement block)
     {
-        if (!block.TryGetProperty("content", out var content))
+        if (block.TryGetProperty("is_error", out var isError) && isError.ValueKind == JsonValueKind.True)
         {
-            writer.WriteStringValue("");
+            writer.WriteStringValue(Truncate(ContentText.ToolErrorMark + ToolResultText(block)));
             return;
         }
 
-        if (content.ValueKind == JsonValueKind.String)
+        if (block.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
         {
             WriteRequestString(writer, content);
             return;
@@ -462,10 +467,25 @@ public static class GenAiContent
             return;
         }
 
+        writer.WriteStringValue(Truncate(ToolResultText(block)));
+    }
+
+    private static string ToolResultText(JsonElement block)
+    {
+        if (!block.TryGetProperty("content", out var content))
+        {
+            return "";
+        }
+
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            return content.GetString()!;
+        }
+
         var pieces = content.ValueKind == JsonValueKind.Array
             ? content.EnumerateArray().Select(part => part.TryGetProperty("text", out var text) ? text.GetString() : $"[{(part.TryGetProperty("type", out var type) ? type.GetString() : "part")}]")
             : [content.GetRawText()];
-        writer.WriteStringValue(Truncate(string.Join("\n", pieces)));
+        return string.Join("\n", pieces);
     }
 
     private static void WriteTextPart(Utf8JsonWriter writer, string? text) => WriteContentPart(writer, "text", text);
