@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using ClaudeStack.Gateway.Streaming;
 using ClaudeStack.ScriptedUpstream;
@@ -25,6 +26,33 @@ public sealed class StreamedMessageAssemblerTests
 
         Assert.Equal(StreamedOutcome.Message, outcome);
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(AnthropicSse.MessageJson(TextAndTool)), JsonNode.Parse(json)), Encoding.UTF8.GetString(json!));
+    }
+
+    [Fact]
+    public void AFoldedMessage_KeepsItsTextAsTheApiWritesIt_AndReadsBackWithItsDeepestToolInput()
+    {
+        // Non-ASCII text as UTF-8, not \u escapes; a tool input nested 100 deep (within a request's 128) still reads as
+        // a message with its usage, not as a malformed answer.
+        var deepInput = string.Concat(Enumerable.Repeat("{\"a\":", 100)) + "1" + new string('}', 100);
+        string[] events =
+        [
+            Event("""{"type":"message_start","message":{"id":"m","type":"message","role":"assistant","model":"x","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":9,"output_tokens":1}}}"""),
+            Event("""{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"""),
+            Event("""{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Déjà vu ✓ <ok> & 'fine'"}}"""),
+            Event("""{"type":"content_block_stop","index":0}"""),
+            Event("""{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t","name":"Deep","input":{}}}"""),
+            Event("""{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""" + JsonSerializer.Serialize(deepInput) + """}}"""),
+            Event("""{"type":"content_block_stop","index":1}"""),
+            Event("""{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":7}}"""),
+            Event("""{"type":"message_stop"}"""),
+        ];
+
+        var (outcome, json) = StreamedMessageAssembler.Assemble(Stream(events));
+        var read = ModelResponseReader.Read(json);
+
+        Assert.Equal(StreamedOutcome.Message, outcome);
+        Assert.Contains("Déjà vu ✓ <ok> & 'fine'", Encoding.UTF8.GetString(json!), StringComparison.Ordinal);
+        Assert.Equal((true, 0, 7L), (read.IsMessage, read.MalformedEvents, read.OutputTokens));
     }
 
     [Fact]

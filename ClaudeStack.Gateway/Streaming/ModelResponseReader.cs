@@ -10,7 +10,8 @@ public static class ModelResponseReader
         var response = new ModelResponse();
         try
         {
-            var reader = new Utf8JsonReader(body);
+            // As deep as a message the gateway folds may be: a request's depth plus the message around a tool input.
+            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = Requests.MessagesRequest.MaxDepth + 4 });
             using var document = JsonDocument.ParseValue(ref reader);
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
