@@ -471,6 +471,12 @@ public sealed class GenAiContentTests
 
         // Room is left for the span's other attributes and the export request's own framing.
         Assert.InRange(attributes.Sum(attribute => (long)Encoding.UTF8.GetByteCount(attribute)), 1, 3_700_000);
+        // Text written again outgrows what the budget measured: an emoji escaped as two \u escapes is three times
+        // its bytes (a tool result of colored output, which JSON writers send with \u001b).
+        var colored = "\\u001b[31m" + string.Concat(Enumerable.Repeat("😀", 30_000));
+        var emoji = Json("[" + string.Join(",", Enumerable.Range(0, 16).Select(index => $$"""{"role":"{{(index % 2 == 0 ? "user" : "assistant")}}","content":"{{colored}}"}""")) + "]");
+        Assert.InRange(Encoding.UTF8.GetByteCount(emoji.GetRawText()), 1, GenAiContent.MaxInputMessagesBytes);
+        Assert.InRange(Encoding.UTF8.GetByteCount(GenAiContent.InputMessages(emoji)), 1, GenAiContent.MaxInputMessagesBytes + (2 * 1024 * 1024 / 3));
         Assert.EndsWith("KB]\"}]", attributes[0], StringComparison.Ordinal);
         Assert.Contains("more tools not recorded", Json(attributes[1]).EnumerateArray().Last().GetProperty("name").GetString(), StringComparison.Ordinal);
         Assert.Contains("more parts of the answer not recorded", attributes[3], StringComparison.Ordinal);

@@ -97,9 +97,19 @@ public static class GenAiContent
         var (leaveOutFrom, leaveOutTo, leftOutBytes) = MessagesOverBudget(messages);
         writer.WriteStartArray();
         var index = 0;
+        var count = messages.GetArrayLength();
         foreach (var message in messages.EnumerateArray())
         {
             var position = index++;
+
+            // The budget is measured on the request as sent; text written again (an emoji escaped as two \u escapes
+            // takes three times its bytes) can outgrow it, and the span must still fit an export request.
+            if (OverBudget(writer, MaxInputMessagesBytes))
+            {
+                WriteNoteMessage(writer, $"[{count - position} later messages {NotRecorded}]");
+                break;
+            }
+
             if (position == leaveOutFrom)
             {
                 WriteNoteMessage(writer, $"[{leaveOutTo - leaveOutFrom} earlier messages ({leftOutBytes / 1024} KB) {NotRecorded}]");
