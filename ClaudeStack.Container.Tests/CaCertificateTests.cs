@@ -27,15 +27,20 @@ public sealed class CaCertificateTests(ClaudeCodeImage image)
             // A bundle without a final line break, with CRLF line ends, as editors on Windows save it.
             await File.WriteAllTextAsync(Path.Combine(certs.FullName, "Bundle.PEM"), (proxyRoot.ExportCertificatePem() + "\n" + second.ExportCertificatePem()).Replace("\n", "\r\n", StringComparison.Ordinal), cancellationToken);
             await File.WriteAllTextAsync(Path.Combine(certs.FullName, "README.md"), "not a certificate, not read", cancellationToken);
+            // A proxy's CA file with its private key first, as mitmproxy writes mitmproxy-ca.pem.
+            using var key = RSA.Create(2048);
+            await File.WriteAllTextAsync(Path.Combine(certs.FullName, "mitmproxy-ca.pem"), key.ExportPkcs8PrivateKeyPem() + "\n" + second.ExportCertificatePem() + "\n", cancellationToken);
 
             var run = await RunScriptAsync(certs, cancellationToken);
 
             Assert.True(run.ExitCode == 0, run.Describe());
             var installed = run.Stdout.Split("==> ", StringSplitOptions.RemoveEmptyEntries).ToDictionary(entry => entry[..entry.IndexOf('\n', StringComparison.Ordinal)], entry => entry[(entry.IndexOf('\n', StringComparison.Ordinal) + 1)..]);
-            Assert.Equal(["Bundle.crt", "corp-root.crt"], installed.Keys.Order(StringComparer.Ordinal));
+            Assert.Equal(["Bundle.crt", "corp-root.crt", "mitmproxy-ca.crt"], installed.Keys.Order(StringComparer.Ordinal));
             Assert.Equal(proxyRoot.ExportCertificatePem() + "\n", installed["corp-root.crt"]);
-            Assert.Equal(2, installed["Bundle.crt"].Split("-----BEGIN CERTIFICATE-----").Length - 1);
-            Assert.EndsWith("\n", installed["Bundle.crt"], StringComparison.Ordinal);
+            Assert.Equal(proxyRoot.ExportCertificatePem() + "\n" + second.ExportCertificatePem() + "\n", installed["Bundle.crt"]);
+            // Only the certificate reaches the image's world-readable trust store.
+            Assert.Equal(second.ExportCertificatePem() + "\n", installed["mitmproxy-ca.crt"]);
+            Assert.Contains("certs/mitmproxy-ca.pem: its private key is left out", run.Stderr, StringComparison.Ordinal);
         }
         finally
         {
@@ -58,6 +63,29 @@ public sealed class CaCertificateTests(ClaudeCodeImage image)
 
             Assert.Equal(1, run.ExitCode);
             Assert.Contains("certs/proxy.crt is not a PEM or DER certificate", run.Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            certs.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task TwoFilesOfOneName_StopTheBuildRatherThanOneReplacingTheOther()
+    {
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        using var root = NewCertificate("Corp Proxy Root");
+        var certs = Directory.CreateTempSubdirectory("claudestack-certs-");
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(certs.FullName, "root.pem"), root.ExportCertificatePem(), cancellationToken);
+            await File.WriteAllBytesAsync(Path.Combine(certs.FullName, "root.cer"), root.Export(X509ContentType.Cert), cancellationToken);
+
+            var run = await RunScriptAsync(certs, cancellationToken);
+
+            Assert.Equal(1, run.ExitCode);
+            Assert.Contains("another file of the same name is installed as root.crt already", run.Stderr, StringComparison.Ordinal);
         }
         finally
         {
