@@ -100,6 +100,14 @@ public sealed class LocalModelGuardTests
         // The limit Claude Code shows is the model's window; the excess counts the 1024 tokens set aside for the answer.
         Assert.Equal($"prompt is too long: {estimate + 1024} tokens > {window} maximum", (string?)error["error"]!["message"]);
         Assert.Empty(rig.Upstream!.MessageRequests);
+        var refused = Assert.Single(await rig.Spans.WaitForAsync(1, Ct)).Events.Single(e => e.Name == TelemetryNames.Events.PromptTooLong);
+        Assert.Equal(1024, refused.Tags.Single(tag => tag.Key == Names.ReservedForOutput).Value);
+
+        // An answer asked to be one token long needs room for one: such a probe goes through.
+        using var probe = await rig.Gateway.Client.PostAsync("/v1/messages", Body(Fixtures.MainRequest.Replace("\"max_tokens\": 32000", "\"max_tokens\": 1", StringComparison.Ordinal)), Ct);
+        await probe.Content.ReadAsByteArrayAsync(Ct);
+        Assert.Equal(HttpStatusCode.OK, probe.StatusCode);
+        Assert.Single(rig.Upstream!.MessageRequests);
     }
 
     [Fact]

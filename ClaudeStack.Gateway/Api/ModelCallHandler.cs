@@ -83,14 +83,15 @@ public sealed class ModelCallHandler(
         var estimatedTokens = calibration.Estimate(route.Routed, prompt, request.MessageCount);
         var contextLength = guardsLocalModel ? modelInfo?.ContextLength ?? localModel.Context.ContextLength : null;
         call.RecordModelFacts(modelInfo, contextLength, estimatedTokens);
-        var promptWindow = ContextGuard.PromptWindow(contextLength, localModel.Adaptation.MinMaxTokens);
-        var verdict = ContextGuard.Check(estimatedTokens, promptWindow, localModel.Context);
+        // An answer asked to be shorter (a one-token probe) needs no more room than it asked for.
+        var reservedForOutput = Math.Min(localModel.Adaptation.MinMaxTokens, request.MaxTokens ?? int.MaxValue);
+        var verdict = ContextGuard.Check(estimatedTokens, ContextGuard.PromptWindow(contextLength, reservedForOutput), localModel.Context);
         if (verdict != ContextVerdict.Fits)
         {
-            call.ReportPromptTooLong(estimatedTokens, contextLength!.Value, verdict == ContextVerdict.TooLongRejected ? "reject" : "warn");
+            call.ReportPromptTooLong(estimatedTokens, reservedForOutput, contextLength!.Value, verdict == ContextVerdict.TooLongRejected ? "reject" : "warn");
             if (verdict == ContextVerdict.TooLongRejected)
             {
-                await FailAsync(client, call, AnthropicError.BadRequest(ContextGuard.TooLongMessage(estimatedTokens, contextLength.Value, localModel.Adaptation.MinMaxTokens)), AnthropicError.InvalidRequest, aborted);
+                await FailAsync(client, call, AnthropicError.BadRequest(ContextGuard.TooLongMessage(estimatedTokens, contextLength.Value, reservedForOutput)), AnthropicError.InvalidRequest, aborted);
                 return;
             }
         }
@@ -131,7 +132,7 @@ public sealed class ModelCallHandler(
         {
             OnBlockComplete = block => ReportToolCalls(call, toolCalls, block),
             ExplainError = Upstream.Profile == UpstreamProfile.Ollama
-                ? (status, message, model) => ExplainOllamaRefusal(status, message, model, modelInfo, PromptTooLongWords(estimatedTokens, contextLength))
+                ? (status, message, model) => ExplainOllamaRefusal(status, message, model, modelInfo, PromptTooLongWords(estimatedTokens, reservedForOutput, contextLength))
                 : null,
         };
         call.SetStatusCode((int)upstreamResponse.StatusCode);
@@ -177,16 +178,10 @@ public sealed class ModelCallHandler(
     /// The gateway's refusal words for a prompt the upstream found too long although the estimate fit: at least one
     /// token over, since the upstream counted more than the gateway did.
     /// </summary>
-    private string? PromptTooLongWords(int estimatedTokens, int? contextLength)
-    {
-        if (contextLength is not { } window)
-        {
-            return null;
-        }
-
-        var reserved = localModel.Adaptation.MinMaxTokens;
-        return ContextGuard.TooLongMessage(Math.Max(estimatedTokens, window - reserved + 1), window, reserved);
-    }
+    private static string? PromptTooLongWords(int estimatedTokens, int reservedForOutput, int? contextLength) =>
+        contextLength is { } window
+            ? ContextGuard.TooLongMessage(Math.Max(estimatedTokens, window - reservedForOutput + 1), window, reservedForOutput)
+            : null;
 
     private AnthropicError? ExplainOllamaRefusal(int status, string message, string model, ModelInfo? modelInfo, string? promptTooLong)
     {

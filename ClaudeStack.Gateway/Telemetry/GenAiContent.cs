@@ -17,8 +17,8 @@ namespace ClaudeStack.Gateway.Telemetry;
 /// Only built when content capture is on. Written straight from the request's JSON: its strings, tool inputs and
 /// schemas are copied as the client wrote them rather than parsed into objects or strings first. Each attribute has a
 /// budget it stops adding parts at (one part may cross it), so that a span, which travels whole in one export request,
-/// stays under the 4 MiB the Aspire dashboard accepts: 2 MB of input messages, 192 KB of system instructions, 384 KB
-/// of tool definitions and 384 KB of output messages. With a <see cref="SecretRedactor"/> the result is masked, and a
+/// stays under the 4 MiB the Aspire dashboard accepts: 2 MB of input messages as the request sent them (2.5 MB as
+/// written), 192 KB of system instructions, 384 KB of tool definitions and 384 KB of output messages. With a <see cref="SecretRedactor"/> the result is masked, and a
 /// text is masked before it is cut, so a cut never keeps the start of a secret that the mask could no longer match.
 /// </summary>
 public static class GenAiContent
@@ -31,6 +31,9 @@ public static class GenAiContent
     /// the Aspire dashboard refuses over 4 MiB: past this, the oldest messages but the opening one are left out.
     /// </summary>
     public const int MaxInputMessagesBytes = 2 * 1024 * 1024;
+
+    // Past this the input messages as written stop, whatever they measured as sent.
+    private const int MaxInputMessagesWrittenBytes = MaxInputMessagesBytes * 5 / 4;
 
     /// <summary>Most of the system prompt a span records.</summary>
     public const int MaxSystemInstructionsBytes = 192 * 1024;
@@ -102,9 +105,10 @@ public static class GenAiContent
         {
             var position = index++;
 
-            // The budget is measured on the request as sent; text written again (an emoji escaped as two \u escapes
-            // takes three times its bytes) can outgrow it, and the span must still fit an export request.
-            if (OverBudget(writer, MaxInputMessagesBytes))
+            // The budget is measured on the request as sent, and the parts' wrapping makes the written form a little
+            // larger; text written again (an emoji escaped as two \u escapes takes three times its bytes) can make it
+            // much larger, and the span must still fit an export request.
+            if (OverBudget(writer, MaxInputMessagesWrittenBytes))
             {
                 WriteNoteMessage(writer, $"[{count - position} later messages {NotRecorded}]");
                 break;
@@ -139,7 +143,7 @@ public static class GenAiContent
                 foreach (var block in content.EnumerateArray())
                 {
                     // The messages kept fit the budget as sent; only messages with dozens of large parts get here.
-                    if (OverBudget(writer, MaxInputMessagesBytes))
+                    if (OverBudget(writer, MaxInputMessagesWrittenBytes))
                     {
                         WriteTextPart(writer, $"[{left} more parts of this message {NotRecorded}]");
                         break;

@@ -9,8 +9,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Could not read model facts for {Model} from the upstream: {Reason}")]
     public static partial void ModelInfoUnavailable(ILogger logger, string model, string reason);
 
-    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Prompt for {Model} does not fit: about {EstimatedTokens} tokens > {ContextLength} context ({Policy})")]
-    public static partial void PromptTooLong(ILogger logger, string model, int estimatedTokens, int contextLength, string policy);
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Prompt for {Model} does not fit: about {EstimatedTokens} tokens and {ReservedForOutput} for the answer > {ContextLength} context ({Policy})")]
+    public static partial void PromptTooLong(ILogger logger, string model, int estimatedTokens, int reservedForOutput, int contextLength, string policy);
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Model {Model} reported {ReportedTokens} input tokens for a prompt estimated at {EstimatedTokens}: the upstream probably truncated it")]
     public static partial void PromptTruncated(ILogger logger, string model, long reportedTokens, int estimatedTokens);

@@ -113,13 +113,18 @@ public sealed class ModelCallTelemetry : IDisposable
         AddTag(Names.GpuShare, modelInfo?.GpuShare);
     }
 
-    /// <summary>The prompt does not fit the window: span event and attribute, counter, warning.</summary>
-    public void ReportPromptTooLong(int estimatedTokens, int contextLength, string policy)
+    /// <summary>
+    /// The prompt, with the least room its answer needs, does not fit the window: span event and attribute, counter,
+    /// warning.
+    /// </summary>
+    public void ReportPromptTooLong(int estimatedTokens, int reservedForOutput, int contextLength, string policy)
     {
         AddTag(Names.PromptTooLong, true);
-        AddEvent(TelemetryNames.Events.PromptTooLong, (Names.EstimatedInputTokens, estimatedTokens), (Names.ContextLength, contextLength), (Names.ContextPolicy, policy));
+        AddEvent(
+            TelemetryNames.Events.PromptTooLong,
+            (Names.EstimatedInputTokens, estimatedTokens), (Names.ReservedForOutput, reservedForOutput), (Names.ContextLength, contextLength), (Names.ContextPolicy, policy));
         GatewayTelemetry.PromptsTooLong.Add(1, new KeyValuePair<string, object?>(Names.RequestModel, Model), new KeyValuePair<string, object?>(Names.ContextPolicy, policy));
-        Log.PromptTooLong(_logger, Model, estimatedTokens, contextLength, policy);
+        Log.PromptTooLong(_logger, Model, estimatedTokens, reservedForOutput, contextLength, policy);
     }
 
     /// <summary>The upstream evidently cut the prompt: span event and attribute, counter, warning.</summary>

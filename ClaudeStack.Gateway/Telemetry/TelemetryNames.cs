@@ -69,6 +69,9 @@ public static class TelemetryNames
         public const string PromptTruncated = "claudestack.context.truncated";
         public const string ContextPolicy = "claudestack.context.policy";
 
+        /// <summary>The least room set aside for the answer when the prompt is checked against the window.</summary>
+        public const string ReservedForOutput = "claudestack.context.reserved_for_output";
+
         /// <summary>The request asked for structured output (output_config.format), which Ollama ignores.</summary>
         public const string StructuredOutputIgnored = "claudestack.request.structured_output_ignored";
 
