@@ -23,6 +23,7 @@ namespace ClaudeStack.Gateway.Tests;
 /// receiver. ActivityListeners and MeterListeners are process-wide, so other tests' telemetry may show up in
 /// these receivers too: every assertion keys on a per-test marker or trace id.
 /// </summary>
+[Collection(ExportLimitCollection.Name)]
 public sealed class ServiceDefaultsTests
 {
     private const string ServiceName = "claudestack-servicedefaults-test";

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Configuration;
 using OpenTelemetry.Exporter;
@@ -67,10 +68,21 @@ internal sealed class OtlpExportSizeLimiter() : DelegatingHandler(new SocketsHtt
         }
 
         var outcome = new Outcome();
-        foreach (var bytes in parts)
+        try
         {
-            using var part = PartOf(request, bytes);
-            outcome.Add(base.Send(part, cancellationToken), Framing.None);
+            foreach (var bytes in parts)
+            {
+                using var part = PartOf(request, bytes);
+                if (!outcome.Add(base.Send(part, cancellationToken), Framing.None))
+                {
+                    break;
+                }
+            }
+        }
+        catch
+        {
+            outcome.Response?.Dispose();
+            throw;
         }
 
         return outcome.Response!;
@@ -95,18 +107,29 @@ internal sealed class OtlpExportSizeLimiter() : DelegatingHandler(new SocketsHtt
         }
 
         var outcome = new Outcome();
-        foreach (var bytes in parts)
+        try
         {
-            if (framing == Framing.Grpc)
+            foreach (var bytes in parts)
             {
-                BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(1), (uint)(bytes.Length - headerBytes));
-            }
+                if (framing == Framing.Grpc)
+                {
+                    BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(1), (uint)(bytes.Length - headerBytes));
+                }
 
-            using var part = PartOf(request, bytes);
-            var response = await base.SendAsync(part, cancellationToken).ConfigureAwait(false);
-            // gRPC reports the outcome in trailers, which arrive after the (empty) response message.
-            await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
-            outcome.Add(response, framing);
+                using var part = PartOf(request, bytes);
+                var response = await base.SendAsync(part, cancellationToken).ConfigureAwait(false);
+                // gRPC reports the outcome in trailers, which arrive after the (empty) response message.
+                await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
+                if (!outcome.Add(response, framing))
+                {
+                    break;
+                }
+            }
+        }
+        catch
+        {
+            outcome.Response?.Dispose();
+            throw;
         }
 
         return outcome.Response!;
@@ -151,7 +174,8 @@ internal sealed class OtlpExportSizeLimiter() : DelegatingHandler(new SocketsHtt
 
     /// <summary>
     /// What the exporter is told of a split request: the first refusal if a part was refused, else the last answer.
-    /// A refused part (an item too large for any request) does not keep the parts after it from being sent.
+    /// A part refused for its size (an item too large for any request) does not keep the parts after it from being
+    /// sent; any other refusal (busy, unavailable) would meet them too, and the exporter may send the batch again.
     /// </summary>
     private sealed class Outcome
     {
@@ -159,19 +183,31 @@ internal sealed class OtlpExportSizeLimiter() : DelegatingHandler(new SocketsHtt
 
         public HttpResponseMessage? Response { get; private set; }
 
-        public void Add(HttpResponseMessage response, Framing framing)
+        /// <returns>Whether to send the next part.</returns>
+        public bool Add(HttpResponseMessage response, Framing framing)
         {
+            var accepted = Accepted(response, framing);
+            var goOn = accepted || RefusedForSize(response, framing);
             if (_refused)
             {
                 response.Dispose();
-                return;
+            }
+            else
+            {
+                Response?.Dispose();
+                Response = response;
+                _refused = !accepted;
             }
 
-            Response?.Dispose();
-            Response = response;
-            _refused = !Accepted(response, framing);
+            return goOn;
         }
     }
+
+    // The dashboard answers 400 over OTLP/HTTP; gRPC servers RESOURCE_EXHAUSTED (8).
+    private static bool RefusedForSize(HttpResponseMessage response, Framing framing) =>
+        framing == Framing.Grpc
+            ? (GrpcStatus(response.Headers) ?? GrpcStatus(response.TrailingHeaders)) == "8"
+            : response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.RequestEntityTooLarge;
 
     private static bool Accepted(HttpResponseMessage response, Framing framing) =>
         response.IsSuccessStatusCode &&

@@ -4,7 +4,7 @@ namespace ClaudeStack.Stack.Tests;
 
 public class StackEnvironmentTests
 {
-    private const string StackNoProxy = "localhost,127.0.0.1,::1,host.docker.internal,host.containers.internal,aspire.dev.internal,.dev.internal,model-gateway,compose-dashboard";
+    private const string StackNoProxy = "localhost,127.0.0.1,::1,host.docker.internal,host.containers.internal,aspire.dev.internal,.dev.internal,model-gateway,ollama,compose-dashboard";
 
     // Every Claude Code container gets these, in this order, after its model settings.
     private static readonly string[] ProxyAndTelemetryVariables =
@@ -132,10 +132,34 @@ public class StackEnvironmentTests
             ["AppHost:ContainerHostname"] = "docker-host.lan",
         }).Build();
 
-        var variables = TestConfig.ByName(StackEnvironment.ForClaudeCode(StackOptionsReader.Read(configuration, TestConfig.Launch)));
+        // What the docker CLI's own "noProxy" and the other spelling of the variable held, read at launch.
+        var launch = TestConfig.Launch with { NoProxy = "mcp.corp,intranet.corp" };
 
-        Assert.Equal($"{StackNoProxy},intranet.corp,.corp.example,docker-host.lan", variables["NO_PROXY"].Literal);
+        var variables = TestConfig.ByName(StackEnvironment.ForClaudeCode(StackOptionsReader.Read(configuration, launch)));
+
+        Assert.Equal($"{StackNoProxy},mcp.corp,intranet.corp,.corp.example,docker-host.lan", variables["NO_PROXY"].Literal);
         Assert.Equal(variables["NO_PROXY"].Literal, variables["no_proxy"].Literal);
+    }
+
+    [Fact]
+    public void HostProxyExemptions_ComeFromBothSpellingsAndTheDockerCliConfig()
+    {
+        var dockerConfig = Directory.CreateTempSubdirectory("claudestack-docker-config-");
+        try
+        {
+            File.WriteAllText(Path.Combine(dockerConfig.FullName, "config.json"), """{"auths":{},"proxies":{"default":{"httpProxy":"http://proxy.corp:3128","noProxy":"mcp.corp,*.internal"}}}""");
+            var environment = new Dictionary<string, string?> { ["NO_PROXY"] = "intranet.corp", ["no_proxy"] = "wiki.corp", ["DOCKER_CONFIG"] = dockerConfig.FullName };
+
+            Assert.Equal("intranet.corp,wiki.corp,mcp.corp,*.internal", HostProxyExemptions.Read(name => environment.GetValueOrDefault(name), "/nonexistent"));
+            // No config at all, or one that is not JSON: the variables alone.
+            Assert.Equal("", HostProxyExemptions.Read(_ => null, "/nonexistent"));
+            File.WriteAllText(Path.Combine(dockerConfig.FullName, "config.json"), "{ not json");
+            Assert.Equal("intranet.corp,wiki.corp", HostProxyExemptions.Read(name => environment.GetValueOrDefault(name), "/nonexistent"));
+        }
+        finally
+        {
+            dockerConfig.Delete(recursive: true);
+        }
     }
 
     [Theory]
@@ -254,6 +278,7 @@ public class StackEnvironmentTests
                 "Gateway__Upstream__Profile=ollama", "Gateway__Upstream__ConnectionName=ollama", "Gateway__StackToken=<StackToken>",
                 "Gateway__Models__Default=llama3.1:8b", "Gateway__Models__Opus=llama3.1:8b", "Gateway__Models__Sonnet=llama3.1:8b",
                 "Gateway__Models__Haiku=llama3.1:8b", "Gateway__Models__Fable=llama3.1:8b", "Gateway__ContextLength=65536",
+                $"NO_PROXY={StackNoProxy}", $"no_proxy={StackNoProxy}",
             ]
         },
         {
@@ -262,6 +287,7 @@ public class StackEnvironmentTests
                 "Gateway__Upstream__Profile=ollama", "Gateway__Upstream__ConnectionName=ollama", "Gateway__StackToken=<StackToken>",
                 "Gateway__Models__Default=qwen3:8b", "Gateway__Models__Opus=qwen3:8b", "Gateway__Models__Sonnet=qwen3:8b",
                 "Gateway__Models__Haiku=qwen3:8b", "Gateway__Models__Fable=gemma3:27b", "Gateway__ContextLength=98304",
+                $"NO_PROXY={StackNoProxy}", $"no_proxy={StackNoProxy}",
             ]
         },
         {

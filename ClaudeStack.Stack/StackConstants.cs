@@ -175,6 +175,13 @@ public static class StackConstants
     }
 
     /// <summary>Environment variables read by Claude Code and by the image's entrypoint.</summary>
+    /// <summary>Hosts never sent through a proxy; both spellings, as tools read one or the other.</summary>
+    public static class ProxyVariables
+    {
+        public const string NoProxy = "NO_PROXY";
+        public const string NoProxyLowercase = "no_proxy";
+    }
+
     public static class ClaudeCodeVariables
     {
         public const string BaseUrl = "ANTHROPIC_BASE_URL";
@@ -214,9 +221,6 @@ public static class StackConstants
         public const string MetricsExporter = "OTEL_METRICS_EXPORTER";
         public const string LogsExporter = "OTEL_LOGS_EXPORTER";
         public const string TracesExporter = "OTEL_TRACES_EXPORTER";
-        /// <summary>Hosts never sent through a proxy; both spellings, as tools read one or the other.</summary>
-        public const string NoProxy = "NO_PROXY";
-        public const string NoProxyLowercase = "no_proxy";
         public const string TaskPrompt = "CLAUDE_TASK_PROMPT";
         public const string TaskOutputFormat = "CLAUDE_TASK_OUTPUT_FORMAT";
         public const string TaskAllowedTools = "CLAUDE_TASK_ALLOWED_TOOLS";

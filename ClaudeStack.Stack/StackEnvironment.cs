@@ -96,6 +96,15 @@ public static class StackEnvironment
             entries.Add(EnvironmentEntry.Value(StackConstants.GatewayVariables.ContextLength, Invariant(options.ContextLength)));
         }
 
+        // The stack's own Ollama is never behind a proxy either (under Compose the docker CLI gives the gateway's
+        // container one too); a remote upstream stays the user's environment's to decide.
+        if (options.Provider == ModelProvider.Ollama)
+        {
+            var noProxy = NoProxy(options);
+            entries.Add(EnvironmentEntry.Value(StackConstants.ProxyVariables.NoProxy, noProxy));
+            entries.Add(EnvironmentEntry.Value(StackConstants.ProxyVariables.NoProxyLowercase, noProxy));
+        }
+
         return entries;
     }
 
@@ -139,8 +148,8 @@ public static class StackEnvironment
         }
 
         var noProxy = NoProxy(options);
-        entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.NoProxy, noProxy));
-        entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.NoProxyLowercase, noProxy));
+        entries.Add(EnvironmentEntry.Value(StackConstants.ProxyVariables.NoProxy, noProxy));
+        entries.Add(EnvironmentEntry.Value(StackConstants.ProxyVariables.NoProxyLowercase, noProxy));
 
         entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.EnableTelemetry, "1"));
         entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.MetricsExporter, "otlp"));
@@ -161,7 +170,7 @@ public static class StackEnvironment
     }
 
     /// <summary>
-    /// Where Claude Code goes without a proxy. A proxy set for containers (Docker's <c>proxies</c> in
+    /// Where Claude Code (and the gateway, in front of the stack's Ollama) goes without a proxy. A proxy set for containers (Docker's <c>proxies</c> in
     /// ~/.docker/config.json puts HTTP_PROXY and HTTPS_PROXY into every container) cannot reach the gateway or the
     /// dashboard, which Claude Code finds on the host (Docker's, Podman's or Aspire's tunnel's name for it), on
     /// loopback, or by service name under Compose. The host's own exceptions are kept.
@@ -173,7 +182,7 @@ public static class StackEnvironment
         [
             "localhost", "127.0.0.1", "::1",
             "host.docker.internal", "host.containers.internal", "aspire.dev.internal", ".dev.internal",
-            StackConstants.Resources.Gateway, $"{StackConstants.Resources.ComposeEnvironment}-dashboard",
+            StackConstants.Resources.Gateway, StackConstants.Resources.Ollama, $"{StackConstants.Resources.ComposeEnvironment}-dashboard",
         ];
         return string.Join(',', stackHosts.Concat(options.ExtraNoProxyHosts).Distinct(StringComparer.OrdinalIgnoreCase));
     }

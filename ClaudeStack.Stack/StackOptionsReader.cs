@@ -16,10 +16,11 @@ public sealed class StackConfigurationException(IReadOnlyList<string> errors)
 }
 
 /// <summary>
-/// Where the user launched the stack from, how to check folders, and the host user the Claude Code image is
-/// built for when <c>ClaudeCode:UserId</c>/<c>GroupId</c> are not set (replaceable in tests; <c>null</c> means 1000:1000).
+/// Where the user launched the stack from, how to check folders, the host user the Claude Code image is
+/// built for when <c>ClaudeCode:UserId</c>/<c>GroupId</c> are not set (replaceable in tests; <c>null</c> means 1000:1000),
+/// and the hosts the user's proxy settings already exempt (comma-separated).
 /// </summary>
-public sealed record LaunchContext(string LaunchDirectory, Func<string, bool> DirectoryExists, ContainerUser? HostUser = null)
+public sealed record LaunchContext(string LaunchDirectory, Func<string, bool> DirectoryExists, ContainerUser? HostUser = null, string? NoProxy = null)
 {
     /// <summary>
     /// The folder the user launched from. <c>dotnet run --project</c> starts the AppHost in its project
@@ -28,7 +29,9 @@ public sealed record LaunchContext(string LaunchDirectory, Func<string, bool> Di
     /// </summary>
     /// <remarks>The host user is the process's own (<see cref="ContainerUser.FromProcess"/>).</remarks>
     public static LaunchContext FromProcess() =>
-        FromEnvironment(Environment.GetEnvironmentVariable("PWD"), Environment.CurrentDirectory, Directory.Exists, ContainerUser.FromProcess());
+        FromEnvironment(Environment.GetEnvironmentVariable("PWD"), Environment.CurrentDirectory, Directory.Exists, ContainerUser.FromProcess())
+            with { NoProxy = HostProxyExemptions.Read(Environment.GetEnvironmentVariable, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile)) };
+
 
     public static LaunchContext FromEnvironment(string? pwd, string currentDirectory, Func<string, bool> directoryExists, ContainerUser? hostUser = null)
     {
@@ -148,14 +151,14 @@ public static partial class StackOptionsReader
             ClaudeCode = claudeCode!,
             UseHostOllama = useHostOllama,
             OllamaCloud = ollamaCloud,
-            ExtraNoProxyHosts = ReadNoProxyHosts(configuration),
+            ExtraNoProxyHosts = ReadNoProxyHosts(configuration, launch),
         };
         return (options, errors);
     }
 
-    /// <summary>The host's own proxy exceptions (the AppHost sees its environment as configuration) and Aspire's container host name.</summary>
-    private static List<string> ReadNoProxyHosts(IConfiguration configuration) =>
-        [.. new[] { configuration["NO_PROXY"], configuration["no_proxy"], configuration["AppHost:ContainerHostname"] }
+    /// <summary>The host's own proxy exemptions (from the launch, and as configuration) and Aspire's container host name.</summary>
+    private static List<string> ReadNoProxyHosts(IConfiguration configuration, LaunchContext launch) =>
+        [.. new[] { launch.NoProxy, configuration["NO_PROXY"], configuration["AppHost:ContainerHostname"] }
             .SelectMany(value => (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             .Distinct(StringComparer.OrdinalIgnoreCase)];
 

@@ -12,6 +12,7 @@ namespace ClaudeStack.Gateway.Tests.Reliability;
 /// With content captured, every model call's span carries its conversation so far. The receiver refuses an export
 /// request over 4 MiB, as the Aspire dashboard does: the calls' spans must all reach it anyway.
 /// </summary>
+[Collection(ExportLimitCollection.Name)]
 public sealed class ExportSizeTests
 {
     private const string ServiceName = "claudestack-export-size";
