@@ -48,30 +48,12 @@ public sealed class CaCertificateTests(ClaudeCodeImage image)
         }
     }
 
-    [Fact]
-    public async Task AFileThatIsNoCertificate_StopsTheBuildNamingIt()
-    {
-        image.Require();
-        var cancellationToken = TestContext.Current.CancellationToken;
-        var certs = Directory.CreateTempSubdirectory("claudestack-certs-");
-        try
-        {
-            // A private key saved under a certificate's name, say.
-            await File.WriteAllTextAsync(Path.Combine(certs.FullName, "proxy.crt"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", cancellationToken);
-
-            var run = await RunScriptAsync(certs, cancellationToken);
-
-            Assert.Equal(1, run.ExitCode);
-            Assert.Contains("certs/proxy.crt is not a PEM or DER certificate", run.Stderr, StringComparison.Ordinal);
-        }
-        finally
-        {
-            certs.Delete(recursive: true);
-        }
-    }
-
-    [Fact]
-    public async Task TwoFilesOfOneName_StopTheBuildRatherThanOneReplacingTheOther()
+    /// <param name="files">What certs/ holds: "key" is a private key saved under a certificate's name; "twins" are
+    /// root.pem and root.cer, which would both be installed as root.crt.</param>
+    [Theory]
+    [InlineData("key", "certs/proxy.crt is not a PEM or DER certificate")]
+    [InlineData("twins", "certs/root.pem: another file of the same name is installed as root.crt already")]
+    public async Task FilesTheBuildCannotInstall_StopItNamingThem(string files, string message)
     {
         image.Require();
         var cancellationToken = TestContext.Current.CancellationToken;
@@ -79,13 +61,20 @@ public sealed class CaCertificateTests(ClaudeCodeImage image)
         var certs = Directory.CreateTempSubdirectory("claudestack-certs-");
         try
         {
-            await File.WriteAllTextAsync(Path.Combine(certs.FullName, "root.pem"), root.ExportCertificatePem(), cancellationToken);
-            await File.WriteAllBytesAsync(Path.Combine(certs.FullName, "root.cer"), root.Export(X509ContentType.Cert), cancellationToken);
+            if (files == "key")
+            {
+                await File.WriteAllTextAsync(Path.Combine(certs.FullName, "proxy.crt"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", cancellationToken);
+            }
+            else
+            {
+                await File.WriteAllBytesAsync(Path.Combine(certs.FullName, "root.cer"), root.Export(X509ContentType.Cert), cancellationToken);
+                await File.WriteAllTextAsync(Path.Combine(certs.FullName, "root.pem"), root.ExportCertificatePem(), cancellationToken);
+            }
 
             var run = await RunScriptAsync(certs, cancellationToken);
 
             Assert.Equal(1, run.ExitCode);
-            Assert.Contains("another file of the same name is installed as root.crt already", run.Stderr, StringComparison.Ordinal);
+            Assert.Contains(message, run.Stderr, StringComparison.Ordinal);
         }
         finally
         {
