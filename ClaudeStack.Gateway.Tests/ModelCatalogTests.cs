@@ -146,6 +146,23 @@ public sealed class ModelCatalogTests : IDisposable
     }
 
     [Theory]
+    [InlineData("llama3.1:8b", "llama3.1:8b")]
+    [InlineData("registry.ollama.ai/library/llama3.1:8b", "llama3.1:8b")]
+    [InlineData("library/llama3.1", "llama3.1:latest")]
+    [InlineData("llama3.1", "llama3.1:latest")]
+    [InlineData("someone/coder:7b", "someone/coder:7b")]
+    [InlineData("registry.ollama.ai/someone/coder", "someone/coder:latest")]
+    [InlineData("localhost:5000/coder", "localhost:5000/coder:latest")]
+    public void ModelNames_AreComparedAsApiPsWritesThem(string name, string shortest)
+    {
+        // /api/ps lists a running model by its shortest name; a client may ask for it by any spelling Ollama accepts,
+        // and would otherwise never match it (and be looked up again every 2 s).
+        Assert.Equal(shortest, OllamaModelFacts.ShortestName(name));
+        var facts = OllamaModelFacts.Combine(name, null, JsonDocument.Parse($$"""{"models":[{"name":"{{shortest}}","model":"{{shortest}}","context_length":8192}]}"""), 65536);
+        Assert.Equal((8192, "api/ps"), (facts.ContextLength, facts.ContextSource));
+    }
+
+    [Theory]
     [InlineData(true)]
     [InlineData(false)]
     public async Task ALearnedCannotSeeImages_LastsUntilTheModelIsPulledAgain(bool showAnsweredTheRefusedCall)

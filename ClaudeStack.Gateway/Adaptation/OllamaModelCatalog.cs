@@ -309,7 +309,29 @@ public static class OllamaModelFacts
     private static bool Matches(JsonElement entry, string model)
     {
         var name = Find(entry, "name", JsonValueKind.String, out var n) ? Text(n) : Find(entry, "model", JsonValueKind.String, out var m) ? Text(m) : null;
-        return name == model || name == model + ":latest";
+        return name is not null && ShortestName(name) == ShortestName(model);
+    }
+
+    /// <summary>
+    /// A model's name as /api/ps writes it (types/model Name.DisplayShortest): without the default registry and
+    /// namespace, with its tag. <c>registry.ollama.ai/library/llama3.1</c>, <c>library/llama3.1:latest</c> and
+    /// <c>llama3.1</c> are one model.
+    /// </summary>
+    public static string ShortestName(string name)
+    {
+        const string DefaultRegistry = "registry.ollama.ai/";
+        const string DefaultNamespace = "library/";
+        if (name.StartsWith(DefaultRegistry, StringComparison.OrdinalIgnoreCase))
+        {
+            name = name[DefaultRegistry.Length..];
+        }
+
+        if (name.StartsWith(DefaultNamespace, StringComparison.OrdinalIgnoreCase))
+        {
+            name = name[DefaultNamespace.Length..];
+        }
+
+        return name.LastIndexOf(':') > name.LastIndexOf('/') ? name : name + ":latest";
     }
 
     /// <summary>
