@@ -201,6 +201,15 @@ public sealed class FaultTableTests
             Rig.AssertSucceededSpan(span);
         }),
 
+        // A null content beside a field nested deeper than a request may be, yet within what the gateway reads of an
+        // answer (a server's own metadata): content becomes [], as for any null content, never a 500.
+        new("NullContentBesideDeepField", _ => ScriptedReply.Status(200, DeepNullContentBody), Stream: false, [], (answer, span, _) =>
+        {
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            Assert.Equal(DeepNullContentBody.Replace("\"content\":null", "\"content\":[]", StringComparison.Ordinal), answer.Text);
+            Rig.AssertSucceededSpan(span);
+        }),
+
         // A compatible server that streams whatever "stream" says, to a client that asked for a whole message (an SDK's
         // messages.create): the events are folded into the message that client can read, usage and all.
         new("StreamToWholeRequest", _ => ScriptedReply.Events(AnthropicSse.MessageEvents(FaultMessage)), Stream: false, [], (answer, span, _) =>
@@ -363,6 +372,9 @@ public sealed class FaultTableTests
 
     private const string NullContentBody =
         "{\"id\":\"msg_null_content\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"llama3.1:8b\",\"content\":null,\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":0}}";
+
+    private static string DeepNullContentBody =>
+        NullContentBody[..^1] + ",\"metadata\":" + new string('[', Requests.MessagesRequest.MaxDepth + 1) + new string(']', Requests.MessagesRequest.MaxDepth + 1) + "}";
 
     private const string OverloadedBody = "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}";
 

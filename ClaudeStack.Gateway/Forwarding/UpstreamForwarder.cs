@@ -50,7 +50,6 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         "Accept-Encoding", "traceparent", "tracestate", "baggage", "Expect",
     };
 
-
     /// <summary>The last target built: a client sends the same path and query on every call.</summary>
     private Target? _lastTarget;
 

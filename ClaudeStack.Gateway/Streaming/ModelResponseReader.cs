@@ -5,13 +5,18 @@ namespace ClaudeStack.Gateway.Streaming;
 /// <summary>Reads a whole (non-streamed) Messages API response into a <see cref="ModelResponse"/>.</summary>
 public static class ModelResponseReader
 {
+    /// <summary>
+    /// How deep an answer is read, and written when the gateway folds one: a request's depth plus the message around a
+    /// tool input.
+    /// </summary>
+    public const int MaxDepth = Requests.MessagesRequest.MaxDepth + 4;
+
     public static ModelResponse Read(ReadOnlySpan<byte> body)
     {
         var response = new ModelResponse();
         try
         {
-            // As deep as a message the gateway folds may be: a request's depth plus the message around a tool input.
-            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = Requests.MessagesRequest.MaxDepth + 4 });
+            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
             using var document = JsonDocument.ParseValue(ref reader);
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using ClaudeStack.Gateway.Api;
-using ClaudeStack.Gateway.Requests;
 using ClaudeStack.Gateway.Telemetry;
 
 namespace ClaudeStack.Gateway.Streaming;
@@ -327,7 +326,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     private static byte[] WithEmptyContent(ReadOnlyMemory<byte> message)
     {
         // Read as the response reader read it: the message, and nothing after it.
-        var reader = new Utf8JsonReader(message.Span, new JsonReaderOptions { MaxDepth = MessagesRequest.MaxDepth });
+        var reader = new Utf8JsonReader(message.Span, new JsonReaderOptions { MaxDepth = ModelResponseReader.MaxDepth });
         using var document = JsonDocument.ParseValue(ref reader);
         var output = new ArrayBufferWriter<byte>(message.Length + 2);
         using (var writer = new Utf8JsonWriter(output, new JsonWriterOptions { SkipValidation = true }))

@@ -32,7 +32,7 @@ public static class StreamedMessageAssembler
     // As deep as a request may be; a tool's input sits three levels deeper in the message than in its event.
     private static readonly JsonDocumentOptions ReadOptions = new() { MaxDepth = MessagesRequest.MaxDepth };
     // Text as the Messages API writes it, UTF-8 rather than \u escapes: the client reads JSON, not HTML.
-    private static readonly JsonSerializerOptions WriteOptions = new() { MaxDepth = MessagesRequest.MaxDepth + 4, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonSerializerOptions WriteOptions = new() { MaxDepth = ModelResponseReader.MaxDepth, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <returns>The outcome, with the message (or the error event's data) as JSON.</returns>
     public static (StreamedOutcome Outcome, byte[]? Json) Assemble(ReadOnlySpan<byte> stream)
