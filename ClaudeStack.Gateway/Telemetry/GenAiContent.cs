@@ -83,7 +83,7 @@ public static class GenAiContent
             {
                 if (OverBudget(writer, MaxSystemInstructionsBytes))
                 {
-                    WriteTextPart(writer, $"[{left} more parts of the system prompt not recorded: a span keeps its system instructions under {MaxSystemInstructionsBytes / 1024} KB]");
+                    WriteTextPart(writer, LeftOut(left, "parts of the system prompt", "system instructions", MaxSystemInstructionsBytes));
                     break;
                 }
 
@@ -172,7 +172,7 @@ public static class GenAiContent
         {
             if (OverBudget(writer, MaxOutputMessagesBytes))
             {
-                WriteTextPart(writer, $"[{left} more parts of the answer not recorded: a span keeps its output messages under {MaxOutputMessagesBytes / 1024} KB]");
+                WriteTextPart(writer, LeftOut(left, "parts of the answer", "output messages", MaxOutputMessagesBytes));
                 break;
             }
 
@@ -235,7 +235,7 @@ public static class GenAiContent
                 // An entry of the list, so the dashboard's Tools list says what it does not show.
                 writer.WriteStartObject();
                 writer.WriteString("type", "function");
-                writer.WriteString("name", $"[{left} more tools not recorded: a span keeps its tool definitions under {MaxToolDefinitionsBytes / 1024} KB]");
+                writer.WriteString("name", LeftOut(left, "tools", "tool definitions", MaxToolDefinitionsBytes));
                 writer.WriteEndObject();
                 break;
             }
@@ -672,6 +672,10 @@ public static class GenAiContent
 
     private static string? OptionalString(JsonElement block, string property) =>
         block.TryGetProperty(property, out var value) ? value.GetString() : null;
+
+    /// <summary>The note in place of what an attribute's budget left out, in the words a reader of the span sees.</summary>
+    private static string LeftOut(int count, string what, string attribute, int budgetBytes) =>
+        string.Create(CultureInfo.InvariantCulture, $"[{count} more {what} not recorded: a span keeps its {attribute} under {budgetBytes / 1024} KB]");
 
     private static bool OverBudget(Utf8JsonWriter writer, int budgetBytes) => writer.BytesCommitted + writer.BytesPending > budgetBytes;
 
