@@ -174,7 +174,6 @@ public static class StackConstants
         public const string AnthropicCompatible = "anthropic-compatible";
     }
 
-    /// <summary>Environment variables read by Claude Code and by the image's entrypoint.</summary>
     /// <summary>Hosts never sent through a proxy; both spellings, as tools read one or the other.</summary>
     public static class ProxyVariables
     {
@@ -182,6 +181,7 @@ public static class StackConstants
         public const string NoProxyLowercase = "no_proxy";
     }
 
+    /// <summary>Environment variables read by Claude Code and by the image's entrypoint.</summary>
     public static class ClaudeCodeVariables
     {
         public const string BaseUrl = "ANTHROPIC_BASE_URL";

@@ -100,9 +100,7 @@ public static class StackEnvironment
         // container one too); a remote upstream stays the user's environment's to decide.
         if (options.Provider == ModelProvider.Ollama)
         {
-            var noProxy = NoProxy(options);
-            entries.Add(EnvironmentEntry.Value(StackConstants.ProxyVariables.NoProxy, noProxy));
-            entries.Add(EnvironmentEntry.Value(StackConstants.ProxyVariables.NoProxyLowercase, noProxy));
+            AddNoProxy(entries, options);
         }
 
         return entries;
@@ -147,10 +145,7 @@ public static class StackEnvironment
             entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.AutoCompactWindow, Invariant(autoCompactWindow)));
         }
 
-        var noProxy = NoProxy(options);
-        entries.Add(EnvironmentEntry.Value(StackConstants.ProxyVariables.NoProxy, noProxy));
-        entries.Add(EnvironmentEntry.Value(StackConstants.ProxyVariables.NoProxyLowercase, noProxy));
-
+        AddNoProxy(entries, options);
         entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.EnableTelemetry, "1"));
         entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.MetricsExporter, "otlp"));
         entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.LogsExporter, "otlp"));
@@ -170,10 +165,10 @@ public static class StackEnvironment
     }
 
     /// <summary>
-    /// Where Claude Code (and the gateway, in front of the stack's Ollama) goes without a proxy. A proxy set for containers (Docker's <c>proxies</c> in
-    /// ~/.docker/config.json puts HTTP_PROXY and HTTPS_PROXY into every container) cannot reach the gateway or the
-    /// dashboard, which Claude Code finds on the host (Docker's, Podman's or Aspire's tunnel's name for it), on
-    /// loopback, or by service name under Compose. The host's own exceptions are kept.
+    /// Where Claude Code (and the gateway, in front of the stack's Ollama) goes without a proxy. A proxy set for
+    /// containers (Docker's <c>proxies</c> in ~/.docker/config.json puts HTTP_PROXY and HTTPS_PROXY into every
+    /// container) cannot reach the stack's own services, found on the host (Docker's, Podman's or Aspire's tunnel's
+    /// name for it), on loopback, or by service name under Compose. The user's own exemptions are kept.
     /// </summary>
     public static string NoProxy(StackOptions options)
     {
@@ -185,6 +180,14 @@ public static class StackEnvironment
             StackConstants.Resources.Gateway, StackConstants.Resources.Ollama, $"{StackConstants.Resources.ComposeEnvironment}-dashboard",
         ];
         return string.Join(',', stackHosts.Concat(options.ExtraNoProxyHosts).Distinct(StringComparer.OrdinalIgnoreCase));
+    }
+
+    /// <summary><see cref="NoProxy"/> under both spellings of the variable.</summary>
+    private static void AddNoProxy(List<EnvironmentEntry> entries, StackOptions options)
+    {
+        var noProxy = NoProxy(options);
+        entries.Add(EnvironmentEntry.Value(StackConstants.ProxyVariables.NoProxy, noProxy));
+        entries.Add(EnvironmentEntry.Value(StackConstants.ProxyVariables.NoProxyLowercase, noProxy));
     }
 
     /// <summary>

@@ -124,8 +124,8 @@ public sealed record StackOptions
     public bool UseHostOllama { get; init; }
 
     /// <summary>
-    /// Hosts the Claude Code container must reach without a proxy besides the stack's own: the host's <c>NO_PROXY</c>
-    /// and a configured <c>AppHost:ContainerHostname</c>.
+    /// Hosts reached without a proxy besides the stack's own: the user's exemptions (<c>NO_PROXY</c>, the docker CLI's
+    /// <c>noProxy</c>) and a configured <c>AppHost:ContainerHostname</c>.
     /// </summary>
     public IReadOnlyList<string> ExtraNoProxyHosts { get; init; } = [];
 

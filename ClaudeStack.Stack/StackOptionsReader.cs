@@ -32,7 +32,6 @@ public sealed record LaunchContext(string LaunchDirectory, Func<string, bool> Di
         FromEnvironment(Environment.GetEnvironmentVariable("PWD"), Environment.CurrentDirectory, Directory.Exists, ContainerUser.FromProcess())
             with { NoProxy = HostProxyExemptions.Read(Environment.GetEnvironmentVariable, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile)) };
 
-
     public static LaunchContext FromEnvironment(string? pwd, string currentDirectory, Func<string, bool> directoryExists, ContainerUser? hostUser = null)
     {
         ArgumentNullException.ThrowIfNull(directoryExists);
