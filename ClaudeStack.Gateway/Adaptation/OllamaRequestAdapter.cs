@@ -123,7 +123,7 @@ public static class OllamaRequestAdapter
         {
             toolChoiceNotEnforced = choice;
             var offered = choice == "tool"
-                ? adaptedTools ?? (JsonArray)JsonNode.Parse(tools.GetRawText(), documentOptions: new JsonDocumentOptions { MaxDepth = MessagesRequest.MaxDepth })!
+                ? adaptedTools ?? JsonArray.Create(tools)!
                 : null;
             if (offered is { Count: > 1 } && offered.Any(tool => IsNamed(tool, chosenTool)))
             {
