@@ -28,6 +28,13 @@ public sealed class RoutingAndErrorTests
     [InlineData("claude-3-7-sonnet-latest", "llama3.1:8b", RouteReason.Default)]
     [InlineData("llama3.1:8b", "llama3.1:8b", RouteReason.PassThrough)]
     [InlineData("qwen3-coder:30b", "qwen3-coder:30b", RouteReason.PassThrough)]
+    [InlineData("claudette:7b", "claudette:7b", RouteReason.PassThrough)]
+    [InlineData("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "llama3.1:8b", RouteReason.Default)]
+    [InlineData("global.anthropic.claude-haiku-4-5-20251001-v1:0", "qwen2.5-coder:1.5b", RouteReason.Family)]
+    [InlineData("anthropic.claude-opus-4-1-20250805-v1:0", "qwen2.5-coder:32b", RouteReason.Family)]
+    [InlineData("anthropic/claude-sonnet-4.5", "llama3.1:8b", RouteReason.Default)]
+    [InlineData("claude-sonnet-4-5@20250929", "llama3.1:8b", RouteReason.Default)]
+    [InlineData("hf.co/anthropic.claude-x:q4", "hf.co/anthropic.claude-x:q4", RouteReason.PassThrough)]
     public void Route_MapsClaudeNamesOnly(string requested, string routed, RouteReason reason)
     {
         var route = new ModelRouter(Map, mapClaudeNames: true).Route(requested);
@@ -49,6 +56,7 @@ public sealed class RoutingAndErrorTests
     [InlineData(401, "authentication_error")]
     [InlineData(403, "permission_error")]
     [InlineData(404, "not_found_error")]
+    [InlineData(409, "conflict_error")]
     [InlineData(413, "request_too_large")]
     [InlineData(429, "rate_limit_error")]
     [InlineData(500, "api_error")]

@@ -11,6 +11,7 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
     public const string Authentication = "authentication_error";
     public const string Permission = "permission_error";
     public const string NotFound = "not_found_error";
+    public const string Conflict = "conflict_error";
     public const string RequestTooLarge = "request_too_large";
     public const string RateLimit = "rate_limit_error";
     public const string Api = "api_error";
@@ -19,7 +20,7 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
     public const string Billing = "billing_error";
 
     private static readonly FrozenSet<string> Types =
-        new[] { InvalidRequest, Authentication, Permission, NotFound, RequestTooLarge, RateLimit, Api, Timeout, Overloaded, Billing }.ToFrozenSet(StringComparer.Ordinal);
+        new[] { InvalidRequest, Authentication, Permission, NotFound, Conflict, RequestTooLarge, RateLimit, Api, Timeout, Overloaded, Billing }.ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>
     /// An upstream's error type as telemetry records it: one of the Messages API's, otherwise <paramref name="fallback"/>.
@@ -37,6 +38,7 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
         401 => Authentication,
         403 => Permission,
         404 => NotFound,
+        409 => Conflict,
         413 => RequestTooLarge,
         429 => RateLimit,
         504 => Timeout,
@@ -53,6 +55,7 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
         Billing => 402,
         Permission => 403,
         NotFound => 404,
+        Conflict => 409,
         RequestTooLarge => 413,
         RateLimit => 429,
         Timeout => 504,

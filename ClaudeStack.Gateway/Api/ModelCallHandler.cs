@@ -162,7 +162,8 @@ public sealed class ModelCallHandler(
         RecordOutputContent(call, response);
         if (response.InputTokens is not null && response.TotalInputTokens is { } reported && response.Completed && guardsLocalModel)
         {
-            if (ContextGuard.LooksTruncated(reported, estimatedTokens, contextLength, calibration.Observations(route.Routed) > 0, localModel.Context.TruncationFraction))
+            var lowerEstimate = calibration.LowerEstimate(route.Routed, prompt, request.MessageCount);
+            if (ContextGuard.LooksTruncated(reported, lowerEstimate, contextLength, calibration.Observations(route.Routed) > 0, localModel.Context.TruncationFraction))
             {
                 call.ReportPromptTruncated(reported, estimatedTokens);
             }

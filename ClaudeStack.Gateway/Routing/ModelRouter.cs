@@ -1,3 +1,4 @@
+using System.Buffers;
 using ClaudeStack.Gateway.Configuration;
 
 namespace ClaudeStack.Gateway.Routing;
@@ -31,6 +32,7 @@ public readonly record struct ModelRoute(string Requested, string Routed, RouteR
 public sealed class ModelRouter(ModelMapOptions map, bool mapClaudeNames)
 {
     private static readonly string[] Families = ["opus", "sonnet", "haiku", "fable"];
+    private static readonly SearchValues<char> AsciiLetters = SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
 
     public ModelRoute Route(string requested)
     {
@@ -59,15 +61,38 @@ public sealed class ModelRouter(ModelMapOptions map, bool mapClaudeNames)
             : new ModelRoute(requested, map.Default, RouteReason.Default);
     }
 
-    /// <summary>A <c>claude-*</c> id or a Claude Code alias, with or without a <c>[1m]</c>-style suffix.</summary>
+    /// <summary>
+    /// A <c>claude-*</c> id, as Anthropic, Bedrock (<c>anthropic.claude-*</c>, with a region's inference profile
+    /// <c>us.anthropic.claude-*</c>) or a router (<c>anthropic/claude-*</c>) spells it, or a Claude Code alias; with or
+    /// without a <c>[1m]</c>-style suffix. A local model whose name only starts with the letters (<c>claudette</c>) is not one.
+    /// </summary>
     public static bool IsClaudeName(string model)
     {
         var name = StripSuffix(model);
-        return name.StartsWith("claude", StringComparison.OrdinalIgnoreCase)
+        return IsClaudeId(name)
             || Families.Contains(name, StringComparer.OrdinalIgnoreCase)
             || name.Equals("opusplan", StringComparison.OrdinalIgnoreCase)
-            || name.StartsWith("anthropic/claude", StringComparison.OrdinalIgnoreCase)
-            || name.StartsWith("anthropic.claude", StringComparison.OrdinalIgnoreCase);
+            || IsClaudeId(WithoutProvider(name));
+    }
+
+    private static bool IsClaudeId(string name) =>
+        name.StartsWith("claude-", StringComparison.OrdinalIgnoreCase) || name.Equals("claude", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The name after an <c>anthropic.</c> or <c>anthropic/</c> prefix (itself after a region's, as in <c>eu.</c>), or empty.</summary>
+    private static string WithoutProvider(string name)
+    {
+        const string provider = "anthropic";
+        var at = name.IndexOf(provider, StringComparison.OrdinalIgnoreCase);
+        var end = at + provider.Length;
+        if (at < 0 || end >= name.Length || name[end] is not ('.' or '/'))
+        {
+            return "";
+        }
+
+        var region = name.AsSpan(0, at);
+        return region.IsEmpty || (region[^1] == '.' && region.Length > 1 && !region[..^1].ContainsAnyExcept(AsciiLetters))
+            ? name[(end + 1)..]
+            : "";
     }
 
     /// <summary>The family a Claude name belongs to, or null.</summary>

@@ -6,10 +6,27 @@ namespace ClaudeStack.Gateway.Tokens;
 /// Learns each model's characters-per-token ratio from observed pairs (characters sent, input tokens the upstream
 /// reported), so estimates for count_tokens and the context guard track the model's real tokenizer.
 /// </summary>
+/// <remarks>
+/// A ratio learned too low makes every estimate too high, and the guard then refuses the very prompts whose counts
+/// would correct it. So one call moves the ratio only so far, a call whose count the text does not explain (images,
+/// a short prompt under its template) teaches nothing, and a report is judged against the default ratio too.
+/// </remarks>
 public sealed class TokenCalibration
 {
-    /// <summary>Pairs with fewer characters say more about template overhead than about the tokenizer.</summary>
-    public const long MinCharsToLearn = 400;
+    /// <summary>
+    /// Shorter prompts say more about the template around them than about the tokenizer: a few hundred template
+    /// tokens are a tenth of a prompt this long.
+    /// </summary>
+    public const long MinCharsToLearn = 8_000;
+
+    /// <summary>The most one observation may pull the ratio: to half or to twice where it is.</summary>
+    public const double MaxStep = 2.0;
+
+    /// <summary>Models whose ratio is kept; a name past these is estimated at the default ratio.</summary>
+    public const int MaxModels = 256;
+
+    /// <summary>The default ratio counts as this many observations, so the first call cannot set the ratio alone.</summary>
+    private const int PriorObservations = 1;
 
     private readonly ConcurrentDictionary<string, Ratio> _ratios = new(StringComparer.Ordinal);
 
@@ -21,30 +38,42 @@ public sealed class TokenCalibration
     public int Estimate(string model, PromptSize prompt, int messageCount) =>
         TokenEstimator.Estimate(prompt, messageCount, CharsPerToken(model));
 
+    /// <summary>
+    /// The lower of the calibrated estimate and the default ratio's: what a report has to fall well below to mean the
+    /// upstream cut the prompt. A ratio learned too low must not take the reports that would correct it for cuts.
+    /// </summary>
+    public int LowerEstimate(string model, PromptSize prompt, int messageCount) =>
+        Math.Min(Estimate(model, prompt, messageCount), TokenEstimator.Estimate(prompt, messageCount, TokenEstimator.DefaultCharsPerToken));
+
     /// <summary>Learns from a call: <paramref name="reportedInputTokens"/> includes cached tokens.</summary>
     public void Observe(string model, PromptSize prompt, int messageCount, long reportedInputTokens)
     {
-        // Only the text says anything about the tokenizer; images are taken at their estimate.
-        var textTokens = reportedInputTokens - (messageCount * TokenEstimator.TokensPerMessage) - prompt.ImageTokens;
-        if (prompt.TextChars < MinCharsToLearn || textTokens <= 0)
+        // What an image really costs depends on its size and the encoder; taken at the estimate, a dearer one would
+        // be read as a denser tokenizer.
+        var textTokens = reportedInputTokens - (messageCount * TokenEstimator.TokensPerMessage);
+        if (prompt.Images > 0 || prompt.TextChars < MinCharsToLearn || textTokens <= 0
+            || (_ratios.Count >= MaxModels && !_ratios.ContainsKey(model)))
         {
             return;
         }
 
         var observed = Math.Clamp(prompt.TextChars / (double)textTokens, 1.0, 12.0);
-        _ratios.AddOrUpdate(model, _ => new Ratio(observed, 1), (_, current) => current.With(observed));
+        _ratios.AddOrUpdate(model, static (_, observed) => Ratio.Default.With(observed), static (_, current, observed) => current.With(observed), observed);
     }
 
     /// <summary>
-    /// A running ratio: the first observations are averaged equally, later ones weigh 1/8 so the ratio follows
-    /// the kind of requests a session is sending now.
+    /// A running ratio: starting from the default, the first observations are averaged equally, later ones weigh 1/8
+    /// so the ratio follows the kind of requests a session is sending now.
     /// </summary>
     private sealed record Ratio(double Value, int Count)
     {
+        public static readonly Ratio Default = new(TokenEstimator.DefaultCharsPerToken, 0);
+
         public Ratio With(double observed)
         {
-            var weight = Math.Max(1.0 / (Count + 1), 0.125);
-            return new Ratio(Value + ((observed - Value) * weight), Count + 1);
+            var bounded = Math.Clamp(observed, Value / MaxStep, Value * MaxStep);
+            var weight = Math.Max(1.0 / (Count + PriorObservations + 1), 0.125);
+            return new Ratio(Value + ((bounded - Value) * weight), Count + 1);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 using ClaudeStack.Gateway.Adaptation;
 
@@ -44,9 +45,13 @@ public static class TokenEstimator
             chars += CountContent(system, ref images);
         }
 
-        foreach (var message in root.GetProperty("messages").EnumerateArray())
+        var messages = root.GetProperty("messages");
+        var currentTurn = CurrentTurnStart(messages);
+        var index = 0;
+        foreach (var message in messages.EnumerateArray())
         {
-            chars += message.TryGetProperty("content", out var content) ? CountContent(content, ref images) : 0;
+            chars += message.TryGetProperty("content", out var content) ? CountContent(content, ref images, countThinking: index > currentTurn) : 0;
+            index++;
         }
 
         if (root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array)
@@ -58,7 +63,37 @@ public static class TokenEstimator
     }
 
     /// <summary>
-    /// Templates render tool definitions as JSON; the raw length (in UTF-8, read without a copy) is a close stand-in.
+    /// The index of the last user message that asks something (not only tool results), or -1. Thinking before it is
+    /// not given to the model: Anthropic strips earlier turns' thinking, and Ollama's thinking templates render it
+    /// only after the last question.
+    /// </summary>
+    private static int CurrentTurnStart(JsonElement messages)
+    {
+        var index = 0;
+        var last = -1;
+        foreach (var message in messages.EnumerateArray())
+        {
+            if (message.ValueKind == JsonValueKind.Object && message.TryGetProperty("role", out var role) && role.ValueEquals("user")
+                && message.TryGetProperty("content", out var content) && AsksSomething(content))
+            {
+                last = index;
+            }
+
+            index++;
+        }
+
+        return last;
+
+        static bool AsksSomething(JsonElement content) =>
+            content.ValueKind == JsonValueKind.String
+            || (content.ValueKind == JsonValueKind.Array && content.EnumerateArray().Any(block => !IsBlockOfType(block, "tool_result")));
+    }
+
+    private static bool IsBlockOfType(JsonElement block, string type) =>
+        block.ValueKind == JsonValueKind.Object && block.TryGetProperty("type", out var value) && value.ValueKind == JsonValueKind.String && value.ValueEquals(type);
+
+    /// <summary>
+    /// Templates render tool definitions as JSON; the raw length (read without a copy, in characters like the text) is a close stand-in.
     /// A deferred tool is not in the model's context until tool search loads it (the Messages API's rule, which the
     /// Ollama adaptation follows).
     /// </summary>
@@ -73,7 +108,7 @@ public static class TokenEstimator
                 continue;
             }
 
-            chars += JsonMarshal.GetRawUtf8Value(tool).Length;
+            chars += JsonChars(tool);
         }
 
         return chars;
@@ -86,7 +121,10 @@ public static class TokenEstimator
     public static int Estimate(PromptSize prompt, int messageCount, double charsPerToken) =>
         (int)Math.Min(int.MaxValue, Math.Ceiling(prompt.TextChars / charsPerToken) + prompt.ImageTokens + (messageCount * TokensPerMessage));
 
-    private static long CountContent(JsonElement content, ref int images)
+    /// <param name="countThinking">
+    /// Whether the model is given this message's thinking; then only its last block, the one Ollama keeps of a message.
+    /// </param>
+    private static long CountContent(JsonElement content, ref int images, bool countThinking = false)
     {
         switch (content.ValueKind)
         {
@@ -94,16 +132,26 @@ public static class TokenEstimator
                 return content.GetString()!.Length;
             case JsonValueKind.Array:
                 long chars = 0;
+                long lastThinking = 0;
                 foreach (var block in content.EnumerateArray())
                 {
+                    if (countThinking && IsBlockOfType(block, "thinking"))
+                    {
+                        lastThinking = StringLength(block, "thinking");
+                        continue;
+                    }
+
                     chars += CountBlock(block, ref images);
                 }
 
-                return chars;
+                return chars + lastThinking;
             default:
                 return 0;
         }
     }
+
+    /// <summary>A JSON value's length in characters, escapes as written (templates render tools and inputs as JSON).</summary>
+    private static long JsonChars(JsonElement value) => Encoding.UTF8.GetCharCount(JsonMarshal.GetRawUtf8Value(value));
 
     private static long CountBlock(JsonElement block, ref int images)
     {
@@ -127,8 +175,7 @@ public static class TokenEstimator
         return type.GetString() switch
         {
             "text" => StringLength(block, "text"),
-            "thinking" => StringLength(block, "thinking"),
-            "tool_use" => StringLength(block, "name") + (block.TryGetProperty("input", out var input) ? JsonMarshal.GetRawUtf8Value(input).Length : 0),
+            "tool_use" => StringLength(block, "name") + (block.TryGetProperty("input", out var input) ? JsonChars(input) : 0),
             "tool_result" or "search_result" => block.TryGetProperty("content", out var content) ? CountContent(content, ref images) : 0,
             "document" => CountDocument(block),
             _ => 0,
