@@ -730,6 +730,49 @@ public sealed class GatewayTests
         Assert.Equal("3", Assert.Single(response.Headers.GetValues("retry-after")));
     }
 
+    [Theory]
+    [InlineData(200)]
+    [InlineData(429)]
+    public async Task CountTokens_KeepsTheHeadersTheClientActsOn(int status)
+    {
+        // Anthropic's SDK reads x-should-retry and the rate-limit headers to decide whether, and when, to try again.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(status, status == 200 ? "{\"input_tokens\":77}" : AnthropicSse.ErrorJson("rate_limit_error", "slow down"), "application/json", ("x-should-retry", "true"), ("anthropic-ratelimit-requests-remaining", "0"), ("request-id", "req_1"), ("anthropic-organization-id", "org-of-the-key")), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic", ["Gateway:Upstream:ApiKey"] = "sk-ant-test-0123456789" }, Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages/count_tokens", Body(Request("claude-sonnet-4-5")), Ct);
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal("true", Assert.Single(response.Headers.GetValues("x-should-retry")));
+        Assert.Equal("0", Assert.Single(response.Headers.GetValues("anthropic-ratelimit-requests-remaining")));
+        Assert.Equal("req_1", Assert.Single(response.Headers.GetValues("request-id")));
+        Assert.False(response.Headers.Contains("anthropic-organization-id"));
+    }
+
+    [Fact]
+    public async Task ModelCall_HeadersForTheNextHopOrTheKeysOwner_GoNoFurther()
+    {
+        // Headers a Connection header names are for one hop only (RFC 9110 §7.6.1), in both directions; so is
+        // Proxy-Authenticate. Which organization owns the gateway's key is not the client's business.
+        var reply = """{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1}}""";
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(200, reply, "application/json", ("Connection", "X-Upstream-Hop"), ("X-Upstream-Hop", "1"), ("Proxy-Authenticate", "Basic realm=\"proxy\""), ("anthropic-organization-id", "org-of-the-key"), ("request-id", "req_1")), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic", ["Gateway:Upstream:ApiKey"] = "sk-ant-test-0123456789" }, Ct);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = Body(Request("claude-sonnet-4-5")) };
+        request.Headers.Connection.Add("X-Client-Hop");
+        request.Headers.Add("X-Client-Hop", "1");
+        request.Headers.Add("X-End-To-End", "1");
+
+        using var response = await gateway.Client.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var received = Assert.Single(upstream.Requests);
+        Assert.Null(received.Header("x-client-hop"));
+        Assert.Equal("1", received.Header("x-end-to-end"));
+        Assert.False(response.Headers.Contains("X-Upstream-Hop"));
+        Assert.False(response.Headers.Contains("Proxy-Authenticate"));
+        Assert.False(response.Headers.Contains("anthropic-organization-id"));
+        Assert.Equal("req_1", Assert.Single(response.Headers.GetValues("request-id")));
+    }
+
     [Fact]
     public async Task CountTokens_UpstreamRedirect_IsA502NamingTheSetting()
     {
@@ -995,11 +1038,20 @@ public sealed class GatewayTests
     [InlineData("Gateway:Upstream:IdleTimeout", "00:00:00", "Gateway:Upstream:IdleTimeout")]
     [InlineData("Gateway:Upstream:IdleTimeout", "60.00:00:00", "Gateway:Upstream:IdleTimeout")]
     [InlineData("Gateway:Streaming:KeepAliveAfter", "60.00:00:00", "Gateway:Streaming:KeepAliveAfter must be 0 (off) or more")]
+    // A published stack whose STACK_TOKEN was left unset hands the gateway an empty token: it must not run open.
+    [InlineData("Gateway:StackToken", "", "Gateway:StackToken is set but empty")]
+    [InlineData("Gateway:StackToken", "short-token", "Gateway:StackToken is 11 characters; use at least 16")]
+    // A window of 0 used to refuse every prompt as too long.
+    [InlineData("Gateway:ContextLength", "0", "context length (Gateway:Context:ContextLength, Gateway:ContextLength or OLLAMA_CONTEXT_LENGTH) is 0")]
+    [InlineData("Gateway:Adaptation:MinMaxTokens", "-100", "Gateway:Adaptation:MinMaxTokens is -100")]
+    [InlineData("Gateway:Adaptation:ThinkingBudgetTokens", "0", "Gateway:Adaptation:ThinkingBudgetTokens is 0")]
+    [InlineData("Gateway:Upstream:Url", "http://user:pass-0123456789@127.0.0.1:9", "has a user name or password in it")]
     public async Task BadSetting_StopsStartWithAMessageNamingIt(string key, string value, string expected)
     {
         var exception = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
             GatewayHost.StartAsync(new Uri("http://127.0.0.1:9"), new Dictionary<string, string?> { [key] = value }, Ct));
 
         Assert.Contains(expected, exception.Message);
+        Assert.DoesNotContain("pass-0123456789", exception.Message);
     }
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
+using ClaudeStack.Gateway.Tests.Support;
 using ClaudeStack.ScriptedUpstream;
 
 namespace ClaudeStack.Gateway.Tests;
@@ -12,8 +12,6 @@ namespace ClaudeStack.Gateway.Tests;
 /// </summary>
 public sealed class ScriptedUpstreamProcessTests
 {
-    private const int SigTerm = 15;
-
     [Fact]
     public void CommandLine_ReadsEveryOption()
     {
@@ -60,12 +58,10 @@ public sealed class ScriptedUpstreamProcessTests
             var banner = await process.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken);
             Assert.StartsWith("Scripted upstream listening on http://127.0.0.1:", banner, StringComparison.Ordinal);
 
-            // What `kill`, `docker stop` and `timeout` send; before, the server stopped listening but the process stayed.
-            Assert.Equal(0, Kill(process.Id, SigTerm));
+            // Before, the server stopped listening but the process stayed.
+            DotnetProcess.Terminate(process);
 
-            using var bound = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-            bound.CancelAfter(TimeSpan.FromSeconds(30));
-            await process.WaitForExitAsync(bound.Token);
+            await DotnetProcess.WaitForExitAsync(process, TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
             Assert.Equal(0, process.ExitCode);
         }
         finally
@@ -119,24 +115,5 @@ public sealed class ScriptedUpstreamProcessTests
         }
     }
 
-    private static Process Start(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ClaudeStack.ScriptedUpstream.dll"));
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        return Process.Start(start) ?? throw new InvalidOperationException("Could not start the scripted upstream.");
-    }
-
-    // .NET can only send SIGKILL to another process; the graceful path needs SIGTERM.
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
+    private static Process Start(params string[] args) => DotnetProcess.Start("ClaudeStack.ScriptedUpstream.dll", args);
 }

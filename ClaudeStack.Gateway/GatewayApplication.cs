@@ -25,6 +25,11 @@ public static class GatewayApplication
         builder.AddGateway();
 
         var app = builder.Build();
+        if (app.Services.GetRequiredService<UpstreamEndpoint>().ApiKey is { Length: < SecretRedactor.MinimumLength })
+        {
+            Log.SecretTooShortToMask(app.Logger, "Gateway:Upstream:ApiKey", SecretRedactor.MinimumLength);
+        }
+
         app.UseServerSpanRedaction();
         app.UseGatewayErrors();
         var pathBase = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.PathBase;
@@ -66,7 +71,7 @@ public static class GatewayApplication
         builder.Services.AddSingleton(new StackTokenGuard(options.StackToken));
         builder.Services.AddSingleton(new SecretRedactor([options.StackToken, options.Upstream.ApiKey]));
         builder.Services.AddSingleton<TokenCalibration>();
-        builder.Services.AddSingleton(services => new UpstreamForwarder(new HttpClient(UpstreamForwarder.CreateForwardingHandler()) { Timeout = Timeout.InfiniteTimeSpan }, upstream, services.GetRequiredService<SecretRedactor>()));
+        builder.Services.AddSingleton(services => new UpstreamForwarder(new HttpClient(UpstreamForwarder.CreateForwardingHandler(upstream)) { Timeout = Timeout.InfiniteTimeSpan }, upstream, services.GetRequiredService<SecretRedactor>()));
         builder.Services.AddSingleton(LocalModelOptions.From(builder.Configuration));
         builder.Services.AddSingleton<IncomingRequestReader>();
         builder.Services.AddSingleton<ModelCallHandler>();
@@ -74,7 +79,7 @@ public static class GatewayApplication
         if (upstream.Profile == UpstreamProfile.Ollama)
         {
             builder.Services.AddSingleton(services => new OllamaModelCatalog(
-                new HttpClient(UpstreamForwarder.CreateHandler()) { Timeout = TimeSpan.FromSeconds(10) },
+                new HttpClient(UpstreamForwarder.CreateHandler(upstream)) { Timeout = TimeSpan.FromSeconds(10) },
                 upstream,
                 services.GetRequiredService<LocalModelOptions>().Context.ContextLength,
                 services.GetRequiredService<ILogger<OllamaModelCatalog>>(),

@@ -37,13 +37,14 @@ internal sealed class TelemetryLifetimeService(IServiceProvider services) : IHos
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     // After every other hosted service (Kestrel included) has stopped, so their last spans and logs are included.
+    // Not bound to the host's token: when draining connections used up the shutdown timeout, that token is already
+    // cancelled, and a cancellation thrown here would end the process with an unhandled exception. The flush has its
+    // own limit, and disposing the providers flushes again.
     public Task StoppedAsync(CancellationToken cancellationToken) =>
-        Task.Run(
-            () =>
-            {
-                this.tracerProvider?.ForceFlush(FlushTimeoutMilliseconds);
-                this.meterProvider?.ForceFlush(FlushTimeoutMilliseconds);
-                this.loggerProvider?.ForceFlush(FlushTimeoutMilliseconds);
-            },
-            CancellationToken.None).WaitAsync(cancellationToken);
+        Task.Run(() =>
+        {
+            this.tracerProvider?.ForceFlush(FlushTimeoutMilliseconds);
+            this.meterProvider?.ForceFlush(FlushTimeoutMilliseconds);
+            this.loggerProvider?.ForceFlush(FlushTimeoutMilliseconds);
+        });
 }

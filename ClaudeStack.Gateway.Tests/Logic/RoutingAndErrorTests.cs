@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Api;
 using ClaudeStack.Gateway.Configuration;
+using ClaudeStack.Gateway.Forwarding;
 using ClaudeStack.Gateway.Routing;
 using ClaudeStack.Gateway.Telemetry;
 using Microsoft.Extensions.Configuration;
@@ -126,6 +127,49 @@ public sealed class RoutingAndErrorTests
         Assert.Null(endpoint);
         Assert.Contains(expected, error);
     }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:11434", false)]
+    [InlineData("http://localhost:8080", false)]
+    [InlineData("http://[::1]:8080", false)]
+    [InlineData("https://api.anthropic.com", true)]
+    [InlineData("http://gpu-box:11434", true)]
+    public void Handler_ReachesALoopbackUpstreamWithoutTheProxy(string url, bool useProxy)
+    {
+        // HTTP_PROXY is for outside traffic: through it, a loopback call would carry prompts and the gateway's key to
+        // the proxy, which could not reach this machine's server anyway.
+        var endpoint = new UpstreamEndpoint(UpstreamProfile.AnthropicCompatible, new Uri(url), null, "x");
+
+        using var forwarding = UpstreamForwarder.CreateForwardingHandler(endpoint);
+        using var lookups = UpstreamForwarder.CreateHandler(endpoint);
+
+        Assert.Equal(useProxy, forwarding.UseProxy);
+        Assert.Equal(useProxy, lookups.UseProxy);
+    }
+
+    [Theory]
+    [InlineData("Endpoint=tcp://db;Password=s3cret-pass", "is not an absolute http(s) URL")]
+    [InlineData("http://admin:s3cret-pass@localhost:11434", "has a user name or password in it")]
+    public void Resolve_BadUrl_IsNotRepeated(string connectionString, string expected)
+    {
+        // A connection string, or a URL's user part, may hold a key; the message names the setting instead.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:ollama"] = connectionString }).Build();
+
+        var (endpoint, error) = UpstreamEndpoint.Resolve(new UpstreamOptions(), configuration);
+
+        Assert.Null(endpoint);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+        Assert.Contains("ConnectionStrings:ollama", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("keep-alive", null)]
+    [InlineData("close", null)]
+    [InlineData("keep-alive, X-Hop", "X-Hop")]
+    [InlineData("Upgrade,  x-a ,x-b", "Upgrade x-a x-b")]
+    public void ConnectionHeader_NamesHeadersForTheNextHop(string connection, string? nominated) =>
+        Assert.Equal(nominated, HopByHopHeaders.NominatedBy(connection) is { } names ? string.Join(' ', names) : null);
 
     [Fact]
     public void Target_KeepsTheUpstreamBasePathAndQuery()

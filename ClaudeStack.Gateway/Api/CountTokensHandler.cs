@@ -23,9 +23,6 @@ public sealed class CountTokensHandler(
     IOptions<GatewayOptions> options,
     OllamaModelCatalog? catalog = null)
 {
-    /// <summary>Upstream response headers worth keeping on a forwarded count.</summary>
-    private static readonly string[] KeptHeaders = ["retry-after", "request-id", "x-request-id"];
-
     public async Task HandleAsync(HttpContext context)
     {
         var aborted = context.RequestAborted;
@@ -97,13 +94,9 @@ public sealed class CountTokensHandler(
 
         var body = redactor.Redact(read);
         client.StatusCode = status;
-        foreach (var name in KeptHeaders)
-        {
-            if (upstream.Headers.NonValidated.TryGetValues(name, out var values) && values.All(ResponseRelay.IsSendable))
-            {
-                client.Headers[name] = values.Select(redactor.Redact).ToArray();
-            }
-        }
+
+        // As for a model call: request ids, rate limits and the retry advice (retry-after, x-should-retry) the client's SDK acts on.
+        ResponseRelay.CopyHeaders(upstream, client, redactor);
 
         if (upstream.IsSuccessStatusCode)
         {

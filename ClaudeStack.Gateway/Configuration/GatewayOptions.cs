@@ -10,6 +10,9 @@ public sealed class GatewayOptions
     /// <summary>When set, callers must present it as <c>Authorization: Bearer</c> or <c>x-api-key</c>.</summary>
     public string? StackToken { get; set; }
 
+    /// <summary>The shortest stack token accepted: long enough not to be guessed, and to be masked (the stack generates 32).</summary>
+    public const int MinStackTokenLength = 16;
+
     public ModelMapOptions Models { get; set; } = new();
 
     /// <summary>Requests with a larger body are refused with 413 (default 32 MiB).</summary>
@@ -30,6 +33,15 @@ public sealed class GatewayOptions
     /// <summary>What makes these settings unusable, one message per setting, each naming its key.</summary>
     public IEnumerable<string> Problems()
     {
+        // Set but empty is a token lost on the way (a published stack's STACK_TOKEN left unset), not a wish for an
+        // open gateway: that is asked for by leaving the setting out.
+        if (StackToken is not null && StackToken.Trim().Length < MinStackTokenLength)
+        {
+            yield return StackToken.Trim().Length == 0
+                ? $"{SectionName}:StackToken is set but empty, so the stack's token did not reach the gateway (a published Docker Compose stack needs STACK_TOKEN in its .env). Leave the setting out to run the gateway without a token."
+                : $"{SectionName}:StackToken is {StackToken.Trim().Length} characters; use at least {MinStackTokenLength}: a short token is easy to guess, and too short to be masked in telemetry.";
+        }
+
         if (!string.IsNullOrWhiteSpace(PathBase) && !PathBase.StartsWith('/'))
         {
             yield return $"{SectionName}:PathBase must start with '/', e.g. /claude (got '{PathBase}').";

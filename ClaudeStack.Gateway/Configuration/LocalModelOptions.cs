@@ -31,6 +31,22 @@ public sealed class LocalModelOptions
             errors.Add($"Gateway:Adaptation:Thinking is '{adaptation.Thinking}'; use 'auto', 'enabled', 'disabled' or 'passthrough'.");
         }
 
+        // A window of 0 would refuse every prompt as too long; the same value may come from a shared OLLAMA_CONTEXT_LENGTH.
+        if (context.ContextLength is <= 0)
+        {
+            errors.Add($"The gateway's context length (Gateway:Context:ContextLength, Gateway:ContextLength or OLLAMA_CONTEXT_LENGTH) is {context.ContextLength}; use the model's window in tokens, e.g. 65536, or leave it unset.");
+        }
+
+        if (adaptation.MinMaxTokens < 0)
+        {
+            errors.Add($"Gateway:Adaptation:MinMaxTokens is {adaptation.MinMaxTokens}; use 0 or more tokens, e.g. 1024.");
+        }
+
+        if (adaptation.ThinkingBudgetTokens <= 0)
+        {
+            errors.Add($"Gateway:Adaptation:ThinkingBudgetTokens is {adaptation.ThinkingBudgetTokens}; use a positive number of tokens, e.g. 4096.");
+        }
+
         if (context.TruncationFraction is <= 0 or > 1)
         {
             errors.Add($"Gateway:Context:TruncationFraction is {context.TruncationFraction}; use a fraction between 0 and 1, e.g. 0.8.");

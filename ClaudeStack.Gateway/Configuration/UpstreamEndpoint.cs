@@ -37,9 +37,17 @@ public sealed record UpstreamEndpoint(UpstreamProfile Profile, Uri BaseAddress, 
             raw = AnthropicApiUrl;
         }
 
+        // The value is not repeated: a connection string, or a URL's user part, may hold a key.
+        var source = raw == options.Url ? "Gateway:Upstream:Url" : $"ConnectionStrings:{options.ConnectionName}";
         if (!Uri.TryCreate(raw, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
         {
-            return (null, $"The upstream URL '{raw}' is not an absolute http(s) URL.");
+            return (null, $"The upstream URL ({source}) is not an absolute http(s) URL, e.g. http://localhost:11434.");
+        }
+
+        // HttpClient would send no credentials from the URL: the upstream would only answer 401.
+        if (uri.UserInfo.Length > 0)
+        {
+            return (null, $"The upstream URL ({source}) has a user name or password in it; put the key in Gateway:Upstream:ApiKey instead.");
         }
 
         if (profile == UpstreamProfile.Anthropic && string.IsNullOrWhiteSpace(options.ApiKey))

@@ -65,10 +65,11 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
             message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         }
 
+        var nominated = HopByHopHeaders.NominatedBy(headers.Connection);
         foreach (var header in headers)
         {
             // Header values must be ASCII on the way out; a client's odd header is not worth failing the call for.
-            if (!DroppedHeaders.Contains(header.Key) && !header.Key.StartsWith(':') && IsAscii(header.Value))
+            if (!DroppedHeaders.Contains(header.Key) && !header.Key.StartsWith(':') && IsAscii(header.Value) && nominated?.Contains(header.Key) != true)
             {
                 message.Headers.TryAddWithoutValidation(header.Key, WithoutSecrets(header.Value));
             }
@@ -187,15 +188,24 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
     /// <summary>Host and port only: a URL's user information may hold credentials.</summary>
     private string Authority => $"{upstream.BaseAddress.Host}:{upstream.BaseAddress.Port}";
 
-    /// <summary>An HttpClient handler tuned for a streaming proxy.</summary>
-    public static SocketsHttpHandler CreateHandler() => new()
+    /// <summary>
+    /// An HttpClient handler tuned for a streaming proxy. A loopback upstream is never reached through the
+    /// environment's proxy (<c>HTTP_PROXY</c>), which would carry prompts, and the gateway's key, to a machine meant
+    /// for outside traffic, and could not reach this machine's server anyway.
+    /// </summary>
+    public static SocketsHttpHandler CreateHandler(UpstreamEndpoint upstream) => new()
     {
+        UseProxy = !upstream.IsLoopback,
+
         // The gateway reads, frames and masks what it relays, so it must see the body as sent, not its compressed
         // bytes; an upstream may compress whether asked to or not.
         AutomaticDecompression = DecompressionMethods.All,
         UseCookies = false,
         AllowAutoRedirect = false,
         PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+
+        // A busy connection is never idle; renewing it now and then lets a changed DNS answer (a remote API) take effect.
+        PooledConnectionLifetime = TimeSpan.FromMinutes(10),
         ConnectTimeout = TimeSpan.FromSeconds(15),
 
         // A response abandoned because the client left is not drained: the connection closes and the model stops.
@@ -208,9 +218,9 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
     /// diagnostics stage, so no HttpClient span duplicates the model call's CLIENT span (which records the same
     /// server, status and error) at a cost on every call. Its HTTP metrics stay.
     /// </summary>
-    public static SocketsHttpHandler CreateForwardingHandler()
+    public static SocketsHttpHandler CreateForwardingHandler(UpstreamEndpoint upstream)
     {
-        var handler = CreateHandler();
+        var handler = CreateHandler(upstream);
         handler.ActivityHeadersPropagator = null;
         return handler;
     }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using ClaudeStack.Gateway.Api;
+using ClaudeStack.Gateway.Forwarding;
 using ClaudeStack.Gateway.Telemetry;
 
 namespace ClaudeStack.Gateway.Streaming;
@@ -24,10 +25,13 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     /// <summary>Response headers not copied to the client: hop-by-hop, and those Kestrel sets itself.</summary>
     private static readonly HashSet<string> DroppedHeaders = new(StringComparer.OrdinalIgnoreCase)
     {
-        "Connection", "Keep-Alive", "Transfer-Encoding", "Trailer", "Upgrade", "Proxy-Connection", "Content-Length", "Server", "Date",
+        "Connection", "Keep-Alive", "Transfer-Encoding", "Trailer", "Upgrade", "Proxy-Connection", "Proxy-Authenticate", "Content-Length", "Server", "Date",
 
         // Meant for a browser talking to the upstream's own site, not for the gateway's client.
         "Set-Cookie", "Alt-Svc", "Strict-Transport-Security", "Content-MD5",
+
+        // Whose key the gateway calls with is not its clients' business.
+        "anthropic-organization-id",
     };
 
     private static readonly SearchValues<char> HeaderValueChars = SearchValues.Create(
@@ -393,18 +397,24 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         await client.WriteErrorAsync(error, clientAborted);
     }
 
-    private void CopyHeaders(HttpResponseMessage upstream, HttpResponse response)
+    private void CopyHeaders(HttpResponseMessage upstream, HttpResponse response) => CopyHeaders(upstream, response, redactor);
+
+    /// <summary>Copies the upstream's end-to-end response headers, masked.</summary>
+    public static void CopyHeaders(HttpResponseMessage upstream, HttpResponse response, SecretRedactor redactor)
     {
         // Unvalidated: the values are passed on as sent, without parsing them into typed headers first.
-        CopyHeaders(upstream.Headers.NonValidated, response.Headers);
-        CopyHeaders(upstream.Content.Headers.NonValidated, response.Headers);
+        var nominated = upstream.Headers.NonValidated.TryGetValues("Connection", out var connection)
+            ? HopByHopHeaders.NominatedBy(connection.ToArray())
+            : null;
+        CopyHeaders(upstream.Headers.NonValidated, response.Headers, nominated, redactor);
+        CopyHeaders(upstream.Content.Headers.NonValidated, response.Headers, nominated, redactor);
     }
 
-    private void CopyHeaders(HttpHeadersNonValidated from, IHeaderDictionary to)
+    private static void CopyHeaders(HttpHeadersNonValidated from, IHeaderDictionary to, HashSet<string>? nominated, SecretRedactor redactor)
     {
         foreach (var (name, values) in from)
         {
-            if (!DroppedHeaders.Contains(name) && values.All(IsSendable))
+            if (!DroppedHeaders.Contains(name) && nominated?.Contains(name) != true && values.All(IsSendable))
             {
                 // Masked like the body: a server may quote the key it rejected in a header too (WWW-Authenticate).
                 to[name] = values.Count == 1 ? redactor.Redact(values.ToString()) : values.Select(redactor.Redact).ToArray();

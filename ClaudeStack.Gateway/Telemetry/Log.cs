@@ -26,4 +26,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Ollama runs {Model} with a {LoadedContextLength}-token context window, not the configured {ConfiguredContextLength}; Claude Code plans for the configured one. Make them match: the server's OLLAMA_CONTEXT_LENGTH, or the stack's ContextLength (a model's trained maximum also caps it)")]
     public static partial void LoadedContextDiffers(ILogger logger, string model, int loadedContextLength, int configuredContextLength);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "{Setting} is shorter than {MinimumLength} characters, so it is not masked where it appears in answers, telemetry or logs (shorter values would mask ordinary words)")]
+    public static partial void SecretTooShortToMask(ILogger logger, string setting, int minimumLength);
 }

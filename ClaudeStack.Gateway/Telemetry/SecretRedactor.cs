@@ -13,6 +13,9 @@ public sealed class SecretRedactor
 {
     public const string Mask = "[REDACTED]";
 
+    /// <summary>Shorter values are not masked: they would mask ordinary words; real tokens and keys are long.</summary>
+    public const int MinimumLength = 8;
+
     private static ReadOnlySpan<byte> MaskUtf8 => "[REDACTED]"u8;
 
     private readonly string[] _secrets;
@@ -21,8 +24,7 @@ public sealed class SecretRedactor
 
     public SecretRedactor(IEnumerable<string?> secrets)
     {
-        // Very short values would mask ordinary words; real tokens and keys are long.
-        _secrets = [.. secrets.Where(s => s is { Length: >= 8 }).SelectMany(s => Spellings(s!)).Distinct().OrderByDescending(s => s.Length)];
+        _secrets = [.. secrets.Where(s => s is { Length: >= MinimumLength }).SelectMany(s => Spellings(s!)).Distinct().OrderByDescending(s => s.Length)];
         _utf8Secrets = [.. _secrets.Select(Encoding.UTF8.GetBytes)];
         LongestSecretBytes = _utf8Secrets.Length == 0 ? 0 : _utf8Secrets.Max(s => s.Length);
         _search = SearchValues.Create(_secrets, StringComparison.Ordinal);
