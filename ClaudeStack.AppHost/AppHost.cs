@@ -17,7 +17,7 @@ var externalServer = builder.AddStackExternalServer(stack);
 
 // Gateway: the only way to the models; traces every call
 var gateway = builder.AddModelGateway()
-    .WithModelUpstream(ollama, models, externalServer)
+    .WithModelUpstream(stack, ollama, models, externalServer)
     .WithStackEnvironment(StackEnvironment.ForGateway(stack), new StackReferences(stackToken, upstreamApiKey));
 
 // Claude Code: talks only to the gateway, with the stack token; its telemetry goes to the dashboard

@@ -87,15 +87,22 @@ internal static class StackResourceExtensions
     /// Adds the gateway with its own HTTP endpoint (no launch profile, so the endpoint does not depend on the
     /// gateway's launchSettings and stays plain HTTP, reachable from the Claude Code container without a certificate).
     /// Healthy once <c>/alive</c> answers, so whatever waits for it starts when it listens, not when its process starts.
+    /// Published, it listens on a fixed port (<see cref="StackConstants.Endpoints.PublishedGatewayPort"/>).
     /// </summary>
     public static IResourceBuilder<ProjectResource> AddModelGateway(this IDistributedApplicationBuilder builder) =>
         builder.AddProject<Projects.ClaudeStack_Gateway>(StackConstants.Resources.Gateway, launchProfileName: null)
-            .WithHttpEndpoint(name: StackConstants.Endpoints.Http)
+            .WithHttpEndpoint(
+                targetPort: builder.ExecutionContext.IsPublishMode ? StackConstants.Endpoints.PublishedGatewayPort : null,
+                name: StackConstants.Endpoints.Http)
             .WithHttpHealthCheck(StackConstants.Endpoints.GatewayAlivePath, endpointName: StackConstants.Endpoints.Http);
 
-    /// <summary>Points the gateway at its upstream: Ollama by reference (ConnectionStrings__ollama) and waits for the main model; an external server as a relationship.</summary>
+    /// <summary>
+    /// Points the gateway at its upstream: Ollama by reference (ConnectionStrings__ollama), waiting for every model
+    /// Claude Code calls (extras may still be downloading); an external server as a relationship.
+    /// </summary>
     public static IResourceBuilder<ProjectResource> WithModelUpstream(
         this IResourceBuilder<ProjectResource> gateway,
+        StackOptions stack,
         IResourceBuilder<IOllamaResource>? ollama,
         IReadOnlyList<IResourceBuilder<OllamaModelResource>> models,
         IResourceBuilder<ExternalServiceResource>? externalServer)
@@ -104,13 +111,15 @@ internal static class StackResourceExtensions
         {
             // Waiting for a model waits for its Ollama too.
             gateway.WithReference(ollama);
-            if (models.Count > 0)
-            {
-                gateway.WaitFor(models[0]);
-            }
-            else
+            var inUse = models.Where(m => stack.ModelsInUse.Contains(m.Resource.ModelName, StringComparer.Ordinal)).ToArray();
+            if (inUse.Length == 0)
             {
                 gateway.WaitFor(ollama);
+            }
+
+            foreach (var model in inUse)
+            {
+                gateway.WaitFor(model);
             }
         }
 

@@ -51,6 +51,18 @@ public class ModelTests
     }
 
     [Fact]
+    public void ModelResourceNames_CutForASuffix_NeverHaveTwoHyphensInARow()
+    {
+        // Aspire refuses a resource name with "--"; a long name cut where the model had a separator would end in one.
+        var model = new string('a', 55) + "-" + new string('b', 20);
+
+        var names = ModelResourceNames.ForAll([model, model.Replace('-', '_')]);
+
+        Assert.Equal("model-" + new string('a', 55) + "-2", names[1].ResourceName);
+        Assert.All(names, n => Assert.DoesNotContain("--", n.ResourceName, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void ModelsToPull_MainFirstWithoutDuplicates()
     {
         var options = TestConfig.Read("Model=qwen3:8b", "ExtraModels=gemma3:4b,qwen3:8b,nomic-embed-text");
@@ -65,6 +77,7 @@ public class ModelTests
         var options = TestConfig.Read("Model=qwen3:8b", "ModelMap:Haiku=qwen3:1.7b", "ModelMap:Opus=qwen3-coder:30b", "ModelMap:Sonnet=qwen3:8b", "ExtraModels=gemma3:4b,qwen3:1.7b");
 
         Assert.Equal(["qwen3:8b", "qwen3-coder:30b", "qwen3:1.7b", "gemma3:4b"], options.ModelsToPull);
+        Assert.Equal(["qwen3:8b", "qwen3-coder:30b", "qwen3:1.7b"], options.ModelsInUse);
     }
 
     // The cases Ollama v0.32.15's internal/modelref sorts by the name's last ':' part.

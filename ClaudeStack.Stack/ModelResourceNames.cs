@@ -48,7 +48,8 @@ public static class ModelResourceNames
             for (var i = 2; !used.Add(name); i++)
             {
                 var suffix = $"-{i}";
-                name = (baseName.Length + suffix.Length > MaximumLength ? baseName[..(MaximumLength - suffix.Length)] : baseName) + suffix;
+                // Cut before the suffix, without a trailing hyphen: Aspire refuses two in a row.
+                name = (baseName.Length + suffix.Length > MaximumLength ? baseName[..(MaximumLength - suffix.Length)].TrimEnd('-') : baseName) + suffix;
             }
 
             result.Add((model, name));

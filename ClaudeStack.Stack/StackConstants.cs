@@ -41,6 +41,13 @@ public static class StackConstants
         /// where the Ollama app (macOS, Windows) or service (Linux) already listens on most machines that have Ollama.
         /// </summary>
         public const int HostOllamaPort = 11435;
+
+        /// <summary>
+        /// The gateway's port in a published compose file, where it runs from its container image (8080 is ASP.NET
+        /// Core's default there). Without a fixed port the file leaves <c>${MODEL_GATEWAY_PORT}</c> to fill in, and
+        /// Claude Code's <c>ANTHROPIC_BASE_URL</c> would end in a bare colon.
+        /// </summary>
+        public const int PublishedGatewayPort = 8080;
     }
 
     /// <summary>The Ollama image. CommunityToolkit.Aspire.Hosting.Ollama 13.5.0 pins the same tag; it is pinned here too so a toolkit update cannot silently move to an Ollama without the Anthropic API.</summary>

@@ -138,12 +138,20 @@ public sealed record StackOptions
     /// </summary>
     public IReadOnlyList<string> ModelsToPull =>
         Provider == ModelProvider.Ollama && Model is not null
-            ? new[] { Model }
-                .Concat(Enum.GetValues<ModelFamily>().Where(ModelOverrides.ContainsKey).Select(family => ModelOverrides[family]))
-                .Concat(ExtraModels)
-                .Distinct(StringComparer.Ordinal)
-                .ToArray()
+            ? ModelsInUse.Concat(ExtraModels).Distinct(StringComparer.Ordinal).ToArray()
             : [];
+
+    /// <summary>
+    /// The models Claude Code calls: the main model, then the ones mapped to Claude families, without duplicates. The
+    /// gateway waits until each is pulled (a Haiku call for a model still downloading would fail); extras may still be.
+    /// </summary>
+    public IReadOnlyList<string> ModelsInUse =>
+        Model is null
+            ? []
+            : new[] { Model }
+                .Concat(Enum.GetValues<ModelFamily>().Where(ModelOverrides.ContainsKey).Select(family => ModelOverrides[family]))
+                .Distinct(StringComparer.Ordinal)
+                .ToArray();
 
     /// <summary>The resolved model map.</summary>
     public ModelMap ModelMap => ModelMap.Resolve(this);

@@ -197,6 +197,14 @@ public static partial class StackOptionsReader
             return null;
         }
 
+        if (uri.UserInfo.Length > 0)
+        {
+            // Named without them: the URL would reach the dashboard and a published compose file as plain text.
+            var withoutCredentials = uri.GetComponents(UriComponents.AbsoluteUri & ~UriComponents.UserInfo, UriFormat.UriEscaped);
+            errors.Add($"{Key("External:Url")} ({withoutCredentials}) carries credentials in its URL, which would show in the dashboard and a published compose file. Give the URL without them; for an AnthropicCompatible server set {Key("External:UseApiKey")} to true and the key in Parameters:upstream-api-key.");
+            return null;
+        }
+
         if (useApiKey && kind != ExternalServerKind.AnthropicCompatible)
         {
             errors.Add($"{Key("External:UseApiKey")} is true but {Key("External:Kind")} is {kind}; an API key is sent only to AnthropicCompatible servers. Set UseApiKey to false, or Kind to AnthropicCompatible.");

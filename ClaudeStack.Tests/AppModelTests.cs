@@ -39,6 +39,12 @@ public class AppModelTests
         Assert.Equal(["ollama", "model-llama3-1-8b"], gatewayWaits);
         Assert.Equal(["model-gateway"], claudeWaits);
 
+        // Every model Claude Code calls is pulled before the gateway starts; an extra is not waited for.
+        await using var mapped = await StackFixture.CreateAsync("ModelMap:Haiku=qwen3:1.7b", "ExtraModels=gemma3:4b");
+        // (Each wait for a model adds one for its Ollama, WaitForCore at v13.5.2: the parent may be listed twice.)
+        var mappedWaits = mapped.Resource<ProjectResource>("model-gateway").Annotations.OfType<WaitAnnotation>().Select(w => w.Resource.Name).Distinct();
+        Assert.Equal(["ollama", "model-llama3-1-8b", "model-qwen3-1-7b"], mappedWaits);
+
         // Claude Code starts once the gateway answers /alive, not merely once its process runs.
         Assert.Single(builder.Resource<ProjectResource>("model-gateway").Annotations.OfType<HealthCheckAnnotation>());
     }
@@ -67,7 +73,8 @@ public class AppModelTests
     [InlineData("Amd", new[] { "--device", "/dev/kfd", "--device", "/dev/dri" }, "0.32.15-rocm")]
     public async Task Gpu_AddsRuntimeArgumentsPerVendor(string gpu, string[] expected, string tag)
     {
-        await using var builder = await StackFixture.CreateAsync($"Gpu={gpu}");
+        // The toolkit passes NVIDIA GPUs differently to Podman (ASPIRE_CONTAINER_RUNTIME); these are Docker's arguments.
+        await using var builder = await StackFixture.CreateWithArgsAsync([$"{StackConstants.ConfigurationSection}:Gpu={gpu}", "ASPIRE_CONTAINER_RUNTIME=docker"]);
 
         var ollama = builder.Resource<OllamaResource>("ollama");
 
@@ -313,6 +320,12 @@ public class AppModelTests
             Assert.Equal(gpu == "Amd", ollama.Contains("/dev/kfd", StringComparison.Ordinal));
             Assert.Equal(gpu == "Amd", ollama.Contains("/dev/dri", StringComparison.Ordinal));
             Assert.DoesNotContain(StackFixture.TestApiKey, yaml, StringComparison.Ordinal);
+
+            // A fixed gateway port: with none, the URL would read http://model-gateway:${MODEL_GATEWAY_PORT}, which
+            // `aspire publish` leaves empty in .env.
+            Assert.Contains("ANTHROPIC_BASE_URL: \"http://model-gateway:8080\"", claudeCode, StringComparison.Ordinal);
+            Assert.Contains("HTTP_PORTS: \"8080\"", ServiceBlock(yaml, "model-gateway"), StringComparison.Ordinal);
+            Assert.DoesNotContain("MODEL_GATEWAY_PORT", yaml, StringComparison.Ordinal);
         }
         finally
         {
