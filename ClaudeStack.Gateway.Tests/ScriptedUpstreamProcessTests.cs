@@ -74,6 +74,33 @@ public sealed class ScriptedUpstreamProcessTests
     }
 
     [Fact]
+    public async Task CommandLineUpstream_RendersAnAnswerOncePerModel()
+    {
+        // The benchmark's upstream: rendering a long stream per call cost more than sending it, and showed up in both
+        // sides of the streaming figures. The answer still names the model it was asked for.
+        var ct = TestContext.Current.CancellationToken;
+        var options = UpstreamCommandLine.Parse(["--url", "http://127.0.0.1:0", "--events", "3", "--event-bytes", "4"]).ToOptions();
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(options, ct);
+        using var client = new HttpClient { BaseAddress = upstream.BaseAddress };
+        async Task<string> AskAsync(string model, bool stream)
+        {
+            using var content = new StringContent($$"""{"model":"{{model}}","max_tokens":8,"stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json");
+            using var response = await client.PostAsync("/v1/messages", content, ct);
+            return await response.Content.ReadAsStringAsync(ct);
+        }
+
+        var first = await AskAsync("model-a", stream: true);
+        var again = await AskAsync("model-a", stream: true);
+        var other = await AskAsync("model-b", stream: true);
+
+        Assert.Equal(first, again);
+        Assert.Equal(3, first.Split("event: content_block_delta").Length - 1);
+        Assert.Contains("\"model\":\"model-a\"", first, StringComparison.Ordinal);
+        Assert.Contains("\"model\":\"model-b\"", other, StringComparison.Ordinal);
+        Assert.Equal(await AskAsync("model-a", stream: false), await AskAsync("model-a", stream: false));
+    }
+
+    [Fact]
     public async Task ClientHangingUp_IsAlwaysRecordedAsAnAbort()
     {
         // The benchmark's cancellation figure and the gateway's cancellation tests read AbortedAt. A script waiting

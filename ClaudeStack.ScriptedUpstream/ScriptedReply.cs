@@ -37,6 +37,28 @@ public sealed class ScriptedReply
             await WriteEventsAsync(context, AnthropicSse.MessageEvents(message), firstEventDelay, eventInterval, cancellationToken);
         });
 
+    /// <summary>
+    /// <see cref="Message"/> rendered once, on first use, and sent as the same bytes on every call: for the
+    /// benchmark's upstream, whose own cost must stay out of the figures (rendering a 100 MB stream took longer than
+    /// sending it).
+    /// </summary>
+    public static ScriptedReply Prerendered(ScriptedMessage message, TimeSpan firstEventDelay = default, TimeSpan eventInterval = default)
+    {
+        var events = new Lazy<byte[][]>(() => [.. AnthropicSse.MessageEvents(message).Select(Encoding.UTF8.GetBytes)]);
+        var json = new Lazy<byte[]>(() => Encoding.UTF8.GetBytes(AnthropicSse.MessageJson(message)));
+        return new(async (context, request, cancellationToken) =>
+        {
+            if (!request.Stream)
+            {
+                await Task.Delay(firstEventDelay, cancellationToken);
+                await WriteBodyAsync(context, 200, "application/json", json.Value, cancellationToken);
+                return;
+            }
+
+            await WriteEventsAsync(context, events.Value, firstEventDelay, eventInterval, cancellationToken);
+        });
+    }
+
     public static ScriptedReply Text(string text, string model = "llama3.1:8b") => Message(ScriptedMessage.Text(text, model));
 
     public static ScriptedReply ToolUse(string name, string inputJson, string id = "toolu_scripted_1", string model = "llama3.1:8b") =>
@@ -159,16 +181,21 @@ public sealed class ScriptedReply
             await Task.Delay(Timeout.Infinite, cancellationToken);
         });
 
-    internal static async Task WriteBodyAsync(HttpContext context, int statusCode, string contentType, string body, CancellationToken cancellationToken)
+    internal static Task WriteBodyAsync(HttpContext context, int statusCode, string contentType, string body, CancellationToken cancellationToken) =>
+        WriteBodyAsync(context, statusCode, contentType, Encoding.UTF8.GetBytes(body), cancellationToken);
+
+    private static async Task WriteBodyAsync(HttpContext context, int statusCode, string contentType, byte[] bytes, CancellationToken cancellationToken)
     {
-        var bytes = Encoding.UTF8.GetBytes(body);
         context.Response.StatusCode = statusCode;
         context.Response.ContentType = contentType;
         context.Response.ContentLength = bytes.Length;
         await context.Response.Body.WriteAsync(bytes, cancellationToken);
     }
 
-    private static async Task WriteEventsAsync(HttpContext context, IEnumerable<string> events, TimeSpan firstEventDelay, TimeSpan eventInterval, CancellationToken cancellationToken)
+    private static Task WriteEventsAsync(HttpContext context, IEnumerable<string> events, TimeSpan firstEventDelay, TimeSpan eventInterval, CancellationToken cancellationToken) =>
+        WriteEventsAsync(context, events.Select(Encoding.UTF8.GetBytes), firstEventDelay, eventInterval, cancellationToken);
+
+    private static async Task WriteEventsAsync(HttpContext context, IEnumerable<byte[]> events, TimeSpan firstEventDelay, TimeSpan eventInterval, CancellationToken cancellationToken)
     {
         await Task.Delay(firstEventDelay, cancellationToken);
         context.Response.StatusCode = 200;
@@ -184,7 +211,7 @@ public sealed class ScriptedReply
             }
 
             first = false;
-            await context.Response.Body.WriteAsync(Encoding.UTF8.GetBytes(sseEvent), cancellationToken);
+            await context.Response.Body.WriteAsync(sseEvent, cancellationToken);
             await context.Response.Body.FlushAsync(cancellationToken);
         }
     }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 
 namespace ClaudeStack.ScriptedUpstream;
@@ -52,15 +53,18 @@ public sealed record UpstreamCommandLine
     {
         var piece = new string('x', EventBytes);
         var pieces = Enumerable.Repeat(piece, Events).ToArray();
+
+        // One rendering per model name asked for: the answer names the model it was asked for.
+        var replies = new ConcurrentDictionary<string, ScriptedReply>(StringComparer.Ordinal);
         return new ScriptedUpstreamOptions
         {
             Url = Url,
             Ollama = Ollama ? new OllamaEmulation() : null,
             RecordRequests = false,
-            Script = request => ScriptedReply.Message(
-                new ScriptedMessage { Model = request.Model ?? "scripted", Blocks = [new ScriptedText(pieces)], OutputTokens = Events },
+            Script = request => replies.GetOrAdd(request.Model ?? "scripted", model => ScriptedReply.Prerendered(
+                new ScriptedMessage { Model = model, Blocks = [new ScriptedText(pieces)], OutputTokens = Events },
                 TimeSpan.FromMilliseconds(FirstEventDelayMs),
-                TimeSpan.FromMilliseconds(EventIntervalMs)),
+                TimeSpan.FromMilliseconds(EventIntervalMs))),
         };
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -7,56 +8,51 @@ namespace ClaudeStack.Bench;
 
 /// <summary>
 /// A loopback OTLP/HTTP endpoint that accepts and discards exports, so "telemetry on" pays for the real
-/// serialization and export rather than for an exporter that fails to connect.
+/// serialization and export rather than for an exporter that fails to connect. It runs as a process of its own
+/// (the bench started with <see cref="Option"/>), standing in for the dashboard: its CPU is measured apart, not
+/// billed to the client, and it does not share the client's thread pool.
 /// </summary>
-public sealed class OtlpSink : IAsyncDisposable
+public static class OtlpSink
 {
-    private readonly WebApplication _app;
-    private long _bytes;
-    private long _requests;
+    /// <summary>The bench's command line for a sink: <c>--otlp-sink URL</c>.</summary>
+    public const string Option = "--otlp-sink";
 
-    private OtlpSink(WebApplication app, Uri endpoint)
+    /// <summary>Answers <c>requests bytes</c> received so far.</summary>
+    public const string StatsPath = "/stats";
+
+    /// <summary>Serves until the process is stopped (SIGTERM, Ctrl+C).</summary>
+    public static async Task RunAsync(string url)
     {
-        _app = app;
-        Endpoint = endpoint;
-    }
-
-    public Uri Endpoint { get; }
-
-    public long Bytes => Interlocked.Read(ref _bytes);
-
-    public long Requests => Interlocked.Read(ref _requests);
-
-    public static async Task<OtlpSink> StartAsync(CancellationToken cancellationToken)
-    {
-        var port = ServerProcess.FreePort();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        builder.WebHost.UseUrls(url);
         var app = builder.Build();
-        var sink = new OtlpSink(app, new Uri($"http://127.0.0.1:{port}"));
-        app.Run(async context =>
+        long requests = 0;
+        long bytes = 0;
+        app.MapGet(StatsPath, () => string.Create(CultureInfo.InvariantCulture, $"{Interlocked.Read(ref requests)} {Interlocked.Read(ref bytes)}"));
+        app.MapGet("/", () => Results.Ok());
+        app.MapPost("/{**path}", async context =>
         {
             var buffer = new byte[16 * 1024];
             int read;
             while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
             {
-                Interlocked.Add(ref sink._bytes, read);
+                Interlocked.Add(ref bytes, read);
             }
 
-            Interlocked.Increment(ref sink._requests);
+            Interlocked.Increment(ref requests);
             context.Response.StatusCode = StatusCodes.Status200OK;
             context.Response.ContentType = "application/x-protobuf";
             context.Response.ContentLength = 0;
         });
-        await app.StartAsync(cancellationToken);
-        return sink;
+        await app.RunAsync();
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>What a running sink has received: export requests and bytes.</summary>
+    public static async Task<(long Requests, long Bytes)> StatsAsync(Uri sink, CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        await _app.StopAsync(timeout.Token);
-        await _app.DisposeAsync();
+        using var client = new HttpClient { BaseAddress = sink };
+        var parts = (await client.GetStringAsync(StatsPath, cancellationToken)).Split(' ');
+        return (long.Parse(parts[0], CultureInfo.InvariantCulture), long.Parse(parts[1], CultureInfo.InvariantCulture));
     }
 }

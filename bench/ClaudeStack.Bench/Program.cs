@@ -2,6 +2,17 @@ using ClaudeStack.Bench;
 
 // Measures what the gateway adds on top of a direct connection to the same scripted upstream.
 // Client (this process), gateway and upstream are separate processes on loopback; Linux only (/proc).
+// The helpers the bench starts as processes of their own.
+switch (args)
+{
+    case [OtlpSink.Option, var sinkUrl]:
+        await OtlpSink.RunAsync(sinkUrl);
+        return 0;
+    case [TcpRelay.Option, var listenUrl, var targetUrl]:
+        await TcpRelay.RunAsync(new Uri(listenUrl), new Uri(targetUrl));
+        return 0;
+}
+
 BenchSettings settings;
 try
 {
@@ -25,6 +36,13 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     stop.Cancel();
 };
+
+// SIGTERM (kill, timeout) stops the run as Ctrl+C does, so the servers are stopped on the way out.
+using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    stop.Cancel();
+});
 AppDomain.CurrentDomain.ProcessExit += (_, _) => ServerProcess.KillAll();
 
 var started = System.Diagnostics.Stopwatch.StartNew();

@@ -59,6 +59,20 @@ public sealed class ServerProcess : IAsyncDisposable
         return StartAsync(name, Artifacts.Upstream, args, [], new Uri(url), "/", cancellationToken);
     }
 
+    /// <summary>Starts an OTLP sink (<see cref="OtlpSink"/>): this bench's own program in its sink mode.</summary>
+    public static Task<ServerProcess> StartOtlpSinkAsync(string name, CancellationToken cancellationToken)
+    {
+        var url = $"http://127.0.0.1:{FreePort()}";
+        return StartAsync(name, Artifacts.Bench, [OtlpSink.Option, url], [], new Uri(url), "/", cancellationToken);
+    }
+
+    /// <summary>Starts a byte-copying relay (<see cref="TcpRelay"/>) in front of an upstream.</summary>
+    public static Task<ServerProcess> StartTcpRelayAsync(string name, Uri upstream, CancellationToken cancellationToken)
+    {
+        var url = $"http://127.0.0.1:{FreePort()}";
+        return StartAsync(name, Artifacts.Bench, [TcpRelay.Option, url, upstream.ToString()], [], new Uri(url), "/", cancellationToken);
+    }
+
     /// <summary>Starts the gateway (ollama profile, Claude names mapped, stack token on) in front of an upstream.</summary>
     public static Task<ServerProcess> StartGatewayAsync(string name, Uri upstream, IEnumerable<KeyValuePair<string, string>> environment, CancellationToken cancellationToken)
     {
@@ -223,7 +237,8 @@ public sealed class ServerProcess : IAsyncDisposable
         {
             try
             {
-                if (!server._process.HasExited)
+                // Null when starting it failed.
+                if (server._process is { HasExited: false })
                 {
                     server._process.Kill(entireProcessTree: true);
                 }
@@ -256,6 +271,8 @@ public static class Artifacts
     public static string Gateway => Find("ClaudeStack.Gateway");
 
     public static string Upstream => Find("ClaudeStack.ScriptedUpstream");
+
+    public static string Bench => typeof(Artifacts).Assembly.Location;
 
     private static string Find(string project)
     {
