@@ -121,7 +121,16 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
             (await ProcessRunner.RunAsync("kill", ["-" + signal, "--", target], Containers.CommandTimeout, cancellationToken)).EnsureSuccess();
 
             await script.WaitForExitAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken);
-            await Until(async () => (await ClaudeProcessesAsync(name, cancellationToken)).ExitCode == 1, TimeSpan.FromSeconds(15), cancellationToken, await stderr);
+            var stopped = Stopwatch.StartNew();
+            while ((await ClaudeProcessesAsync(name, cancellationToken)).ExitCode != 1 && stopped.Elapsed < TimeSpan.FromSeconds(15))
+            {
+                await Task.Delay(200, cancellationToken);
+            }
+
+            var processes = await ProcessRunner.DockerAsync(Containers.CommandTimeout, cancellationToken, "exec", name, "ps", "-eo", "pid,ppid,stat,etime,comm,args");
+            Assert.True(
+                (await ClaudeProcessesAsync(name, cancellationToken)).ExitCode == 1,
+                $"Claude Code still runs {stopped.Elapsed.TotalSeconds:0} s after the script ended (exit code {script.ExitCode}).\nIn the container:\n{processes.Stdout}\nThe script's stderr:\n{await stderr}");
 
             // An interrupted run must not look like a finished one (`scripts/claude -p ... && git commit ...`).
             Assert.NotEqual(0, script.ExitCode);
@@ -264,10 +273,17 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
     /// Run as `scripts/claude ... | cat` in a process group of its own (setsid), as a terminal runs a pipeline: a
     /// signal to the group reaches every process in it, as Ctrl+C does.
     /// </param>
+    /// <remarks>
+    /// Through env with the signals' default actions restored: a test run started in the background of a
+    /// non-interactive shell inherits SIGINT ignored (and under nohup SIGHUP), which a shell cannot trap, so the
+    /// script would never see the Ctrl+C a user's terminal delivers.
+    /// </remarks>
     private static Process StartBashScript(string container, string[] arguments, bool inPipeline = false)
     {
         var script = Path.Combine(ClaudeCodeImage.RepositoryRoot, "scripts", "claude");
-        var start = new ProcessStartInfo(inPipeline ? "setsid" : "bash") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("env") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add("--default-signal=INT,TERM,HUP");
+        start.ArgumentList.Add(inPipeline ? "setsid" : "bash");
         if (inPipeline)
         {
             start.ArgumentList.Add("bash");
