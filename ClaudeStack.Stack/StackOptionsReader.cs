@@ -200,8 +200,7 @@ public static partial class StackOptionsReader
         if (uri.UserInfo.Length > 0)
         {
             // Named without them: the URL would reach the dashboard and a published compose file as plain text.
-            var withoutCredentials = uri.GetComponents(UriComponents.AbsoluteUri & ~UriComponents.UserInfo, UriFormat.UriEscaped);
-            errors.Add($"{Key("External:Url")} ({withoutCredentials}) carries credentials in its URL, which would show in the dashboard and a published compose file. Give the URL without them; for an AnthropicCompatible server set {Key("External:UseApiKey")} to true and the key in Parameters:upstream-api-key.");
+            errors.Add($"{Key("External:Url")} ({WithoutCredentials(uri)}) carries credentials in its URL, which would show in the dashboard and a published compose file. Give the URL without them; for an AnthropicCompatible server set {Key("External:UseApiKey")} to true and the key in Parameters:upstream-api-key.");
             return null;
         }
 
@@ -212,6 +211,9 @@ public static partial class StackOptionsReader
 
         return new ExternalServerOptions(kind, uri, useApiKey);
     }
+
+    /// <summary>A URL as an error message may show it: without the user name and password.</summary>
+    private static string WithoutCredentials(Uri uri) => uri.GetComponents(UriComponents.AbsoluteUri & ~UriComponents.UserInfo, UriFormat.UriEscaped);
 
     private static string? ReadWorkspace(IConfigurationSection section, LaunchContext launch, List<string> errors)
     {
@@ -266,8 +268,7 @@ public static partial class StackOptionsReader
         else if (npmRegistryUri is { UserInfo.Length: > 0 })
         {
             // Named without them: the message goes to the console and the dashboard.
-            var withoutCredentials = npmRegistryUri.GetComponents(UriComponents.AbsoluteUri & ~UriComponents.UserInfo, UriFormat.UriEscaped);
-            errors.Add($"{Key("ClaudeCode:NpmRegistry")} ({withoutCredentials}) carries credentials in its URL; a build argument stays in the image's history (`docker history`) for anyone with the image to read. Give a registry that needs none, without them.");
+            errors.Add($"{Key("ClaudeCode:NpmRegistry")} ({WithoutCredentials(npmRegistryUri)}) carries credentials in its URL; a build argument stays in the image's history (`docker history`) for anyone with the image to read. Give a registry that needs none, without them.");
             npmRegistryUri = null;
         }
 
