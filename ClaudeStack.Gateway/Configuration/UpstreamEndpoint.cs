@@ -52,7 +52,7 @@ public sealed record UpstreamEndpoint(UpstreamProfile Profile, Uri BaseAddress, 
 
         if (profile == UpstreamProfile.Anthropic && string.IsNullOrWhiteSpace(options.ApiKey))
         {
-            return (null, "The anthropic profile needs an API key: set Gateway:Upstream:ApiKey (user secrets or environment, never in appsettings).");
+            return (null, "The anthropic profile needs an API key: set Gateway:Upstream:ApiKey (in the environment, Gateway__Upstream__ApiKey, never in appsettings).");
         }
 
         var provider = string.IsNullOrWhiteSpace(options.ProviderName) ? profile.DefaultProviderName() : options.ProviderName;
