@@ -1058,9 +1058,9 @@ public sealed class GatewayTests
     [InlineData("Gateway:Streaming:KeepAliveAfter", "60.00:00:00", "Gateway:Streaming:KeepAliveAfter must be 0 (off) or more")]
     // A published stack whose STACK_TOKEN was left unset hands the gateway an empty token: it must not run open.
     [InlineData("Gateway:StackToken", "", "Gateway:StackToken is set but empty")]
-    [InlineData("Gateway:StackToken", "short-token", "Gateway:StackToken is 11 characters; use at least 16")]
+    [InlineData("Gateway:StackToken", "short", "Gateway:StackToken is 5 characters; use at least 8")]
     // A window of 0 used to refuse every prompt as too long.
-    [InlineData("Gateway:ContextLength", "0", "context length (Gateway:Context:ContextLength, Gateway:ContextLength or OLLAMA_CONTEXT_LENGTH) is 0")]
+    [InlineData("Gateway:ContextLength", "0", "context length (Gateway:Context:ContextLength or Gateway:ContextLength) is 0")]
     [InlineData("Gateway:Adaptation:MinMaxTokens", "-100", "Gateway:Adaptation:MinMaxTokens is -100")]
     [InlineData("Gateway:Adaptation:ThinkingBudgetTokens", "0", "Gateway:Adaptation:ThinkingBudgetTokens is 0")]
     [InlineData("Gateway:Upstream:Url", "http://user:pass-0123456789@127.0.0.1:9", "has a user name or password in it")]

@@ -37,14 +37,24 @@ internal sealed class TelemetryLifetimeService(IServiceProvider services) : IHos
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     // After every other hosted service (Kestrel included) has stopped, so their last spans and logs are included.
-    // Not bound to the host's token: when draining connections used up the shutdown timeout, that token is already
-    // cancelled, and a cancellation thrown here would end the process with an unhandled exception. The flush has its
-    // own limit, and disposing the providers flushes again.
-    public Task StoppedAsync(CancellationToken cancellationToken) =>
-        Task.Run(() =>
+    // Waited for only as long as the host's shutdown timeout allows. When draining connections used up that time, the
+    // token is already cancelled: a cancellation thrown here would end the process with an unhandled exception, so it
+    // is caught (disposing the providers flushes once more, within their own limits).
+    public async Task StoppedAsync(CancellationToken cancellationToken)
+    {
+        var flush = Task.Run(() =>
         {
             this.tracerProvider?.ForceFlush(FlushTimeoutMilliseconds);
             this.meterProvider?.ForceFlush(FlushTimeoutMilliseconds);
             this.loggerProvider?.ForceFlush(FlushTimeoutMilliseconds);
         });
+        try
+        {
+            await flush.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Out of time: the process ends without waiting for the collector.
+        }
+    }
 }

@@ -190,17 +190,18 @@ public static partial class StackOptionsReader
             return null;
         }
 
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
-            || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
-        {
-            errors.Add($"{Key("External:Url")} is '{url}'; use an absolute http:// or https:// URL without query string or fragment, e.g. http://localhost:11434.");
-            return null;
-        }
-
-        if (uri.UserInfo.Length > 0)
+        var parsed = Uri.TryCreate(url, UriKind.Absolute, out var uri);
+        if (parsed && uri!.UserInfo.Length > 0)
         {
             // Named without them: the URL would reach the dashboard and a published compose file as plain text.
             errors.Add($"{Key("External:Url")} ({WithoutCredentials(uri)}) carries credentials in its URL, which would show in the dashboard and a published compose file. Give the URL without them; for an AnthropicCompatible server set {Key("External:UseApiKey")} to true and the key in Parameters:upstream-api-key.");
+            return null;
+        }
+
+        if (!parsed || (uri!.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+            || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
+        {
+            errors.Add($"{Key("External:Url")} is '{url}'; use an absolute http:// or https:// URL without query string or fragment, e.g. http://localhost:11434.");
             return null;
         }
 
@@ -263,7 +264,10 @@ public static partial class StackOptionsReader
 
         if (npmRegistry is not null && (!Uri.TryCreate(npmRegistry, UriKind.Absolute, out npmRegistryUri) || (npmRegistryUri.Scheme != Uri.UriSchemeHttp && npmRegistryUri.Scheme != Uri.UriSchemeHttps)))
         {
-            errors.Add($"{Key("ClaudeCode:NpmRegistry")} is '{npmRegistry}'; use an absolute http:// or https:// URL, e.g. https://npm.example.com/, or leave it empty for registry.npmjs.org.");
+            // A URL that parsed (ftp://…) is shown without its user part.
+            var shown = npmRegistryUri is null ? npmRegistry : WithoutCredentials(npmRegistryUri);
+            errors.Add($"{Key("ClaudeCode:NpmRegistry")} is '{shown}'; use an absolute http:// or https:// URL, e.g. https://npm.example.com/, or leave it empty for registry.npmjs.org.");
+            npmRegistryUri = null;
         }
         else if (npmRegistryUri is { UserInfo.Length: > 0 })
         {

@@ -245,24 +245,42 @@ public sealed class GuardTests
     public void Calibration_RecoversFromACallThatCountedTooMuch()
     {
         // One call counted far more than its text (a template the gateway cannot see); afterwards a tokenizer at 4.0
-        // characters per token, as the upstream reports it. Each report is judged against the lower estimate, so the
-        // correct counts are not taken for cut prompts and the ratio comes back.
+        // characters per token, as the upstream reports it. The correct counts first look like cuts against the
+        // estimate learned too dense, not against the default ratio's: the ratio walks back, then learns again.
         var calibration = new TokenCalibration();
         const int window = 65_536;
         calibration.Observe("qwen3:8b", new PromptSize(9_000, 0), 2, 6_000);
+        var cuts = 0;
 
-        for (var call = 0; call < 6; call++)
+        for (var call = 0; call < 20; call++)
         {
             var prompt = new PromptSize(160_000 + (call * 1_000), 0);
             var reported = (prompt.TextChars / 4) + (2 * TokenEstimator.TokensPerMessage);
-            var lowerEstimate = calibration.LowerEstimate("qwen3:8b", prompt, 2);
-
-            Assert.False(ContextGuard.LooksTruncated(reported, lowerEstimate, window, calibrated: true, 0.8));
-            calibration.Observe("qwen3:8b", prompt, 2, reported);
+            cuts += calibration.LearnOrDetectCut("qwen3:8b", prompt, 2, reported, window, 0.8) ? 1 : 0;
         }
 
         var next = new PromptSize(170_000, 0);
         Assert.InRange(calibration.Estimate("qwen3:8b", next, 2), 42_508 * 0.9, 42_508 * 1.15);
+        Assert.InRange(cuts, 1, 10);
+    }
+
+    [Fact]
+    public void Calibration_AReportCutAgainstTheCalibratedEstimate_IsACut()
+    {
+        // A dense tokenizer (2 characters per token), learned; then a prompt the upstream cut. The default ratio's
+        // smaller estimate would not call the count a cut; the calibrated one does, and nothing is learned from it.
+        var calibration = new TokenCalibration();
+        for (var call = 0; call < 8; call++)
+        {
+            calibration.Observe("qwen3:8b", new PromptSize(40_000, 0), 2, 20_000 + (2 * TokenEstimator.TokensPerMessage));
+        }
+
+        var ratio = calibration.CharsPerToken("qwen3:8b");
+        var cut = calibration.LearnOrDetectCut("qwen3:8b", new PromptSize(60_000, 0), 2, 21_000, 32_768, 0.8);
+
+        Assert.True(ratio < 2.5);
+        Assert.True(cut);
+        Assert.Equal(8, calibration.Observations("qwen3:8b"));
     }
 
     [Fact]

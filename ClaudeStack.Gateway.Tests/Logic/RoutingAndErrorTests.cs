@@ -32,6 +32,7 @@ public sealed class RoutingAndErrorTests
     [InlineData("claudette:7b", "claudette:7b", RouteReason.PassThrough)]
     [InlineData("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "llama3.1:8b", RouteReason.Default)]
     [InlineData("global.anthropic.claude-haiku-4-5-20251001-v1:0", "qwen2.5-coder:1.5b", RouteReason.Family)]
+    [InlineData("us-gov.anthropic.claude-3-5-sonnet-20240620-v1:0", "llama3.1:8b", RouteReason.Default)]
     [InlineData("anthropic.claude-opus-4-1-20250805-v1:0", "qwen2.5-coder:32b", RouteReason.Family)]
     [InlineData("anthropic/claude-sonnet-4.5", "llama3.1:8b", RouteReason.Default)]
     [InlineData("claude-sonnet-4-5@20250929", "llama3.1:8b", RouteReason.Default)]
@@ -161,6 +162,19 @@ public sealed class RoutingAndErrorTests
         Assert.Contains(expected, error, StringComparison.Ordinal);
         Assert.Contains("ConnectionStrings:ollama", error, StringComparison.Ordinal);
         Assert.DoesNotContain("s3cret", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("0", null)]
+    [InlineData("-1", null)]
+    [InlineData("32768", 32768)]
+    public void OllamaContextLength_Zero_IsOllamasByMemoryNotAWindow(string value, int? window)
+    {
+        // OLLAMA_CONTEXT_LENGTH 0 is Ollama's own default ("choose by the memory there is"), often exported in a
+        // shell: it used to stop the gateway's start-up as a window of 0.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["OLLAMA_CONTEXT_LENGTH"] = value }).Build();
+
+        Assert.Equal(window, LocalModelOptions.From(configuration).Context.ContextLength);
     }
 
     [Theory]

@@ -23,6 +23,12 @@ public static class DotnetProcess
             start.ArgumentList.Add(arg);
         }
 
+        // Nothing inherited from the test run's own environment may change what the program does.
+        foreach (var name in start.Environment.Keys.Where(IsBehaviourSetting).ToList())
+        {
+            start.Environment.Remove(name);
+        }
+
         foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
         {
             start.Environment[name] = value;
@@ -30,6 +36,10 @@ public static class DotnetProcess
 
         return Process.Start(start) ?? throw new InvalidOperationException($"Could not start {assembly}.");
     }
+
+    private static bool IsBehaviourSetting(string name) =>
+        new[] { "OTEL_", "Gateway__", "ConnectionStrings__", "OLLAMA_", "ASPNETCORE_", "Logging__" }.Any(prefix => name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+        || name.Equals("HTTP_PROXY", StringComparison.OrdinalIgnoreCase) || name.Equals("HTTPS_PROXY", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Sends SIGTERM, what <c>kill</c>, <c>docker stop</c> and <c>timeout</c> send (.NET itself can only kill).</summary>
     public static void Terminate(Process process)

@@ -162,15 +162,9 @@ public sealed class ModelCallHandler(
         RecordOutputContent(call, response);
         if (response.InputTokens is not null && response.TotalInputTokens is { } reported && response.Completed && guardsLocalModel)
         {
-            var lowerEstimate = calibration.LowerEstimate(route.Routed, prompt, request.MessageCount);
-            if (ContextGuard.LooksTruncated(reported, lowerEstimate, contextLength, calibration.Observations(route.Routed) > 0, localModel.Context.TruncationFraction))
+            if (calibration.LearnOrDetectCut(route.Routed, prompt, request.MessageCount, reported, contextLength, localModel.Context.TruncationFraction))
             {
                 call.ReportPromptTruncated(reported, estimatedTokens);
-            }
-            else
-            {
-                // A truncated prompt would teach the calibration a wrong ratio.
-                calibration.Observe(route.Routed, prompt, request.MessageCount, reported);
             }
         }
     }
@@ -191,7 +185,7 @@ public sealed class ModelCallHandler(
     private AnthropicError? ExplainMissingKey(int status, string message) =>
         status == StatusCodes.Status401Unauthorized && Upstream.ApiKey is null
             ? new AnthropicError(status, AnthropicError.Authentication,
-                $"{message} (the model server wants a key, and the gateway sends none: it never passes on its client's own. Set Gateway:Upstream:ApiKey; in the stack, ClaudeStack:External:UseApiKey=true and Parameters:upstream-api-key)")
+                $"{message} (the model server wants a key, and the gateway sends none: it never passes on its client's own. Set Gateway:Upstream:ApiKey; in the stack, for an AnthropicCompatible server, ClaudeStack:External:UseApiKey=true with Parameters:upstream-api-key)")
             : null;
 
     private AnthropicError? ExplainOllamaRefusal(int status, string message, string model, ModelInfo? modelInfo, string? promptTooLong)

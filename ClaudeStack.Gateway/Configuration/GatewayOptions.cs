@@ -1,3 +1,5 @@
+using ClaudeStack.Gateway.Telemetry;
+
 namespace ClaudeStack.Gateway.Configuration;
 
 /// <summary>The gateway's settings, bound from the <c>Gateway</c> configuration section.</summary>
@@ -10,8 +12,6 @@ public sealed class GatewayOptions
     /// <summary>When set, callers must present it as <c>Authorization: Bearer</c> or <c>x-api-key</c>.</summary>
     public string? StackToken { get; set; }
 
-    /// <summary>The shortest stack token accepted: long enough not to be guessed, and to be masked (the stack generates 32).</summary>
-    public const int MinStackTokenLength = 16;
 
     public ModelMapOptions Models { get; set; } = new();
 
@@ -35,11 +35,11 @@ public sealed class GatewayOptions
     {
         // Set but empty is a token lost on the way (a published stack's STACK_TOKEN left unset), not a wish for an
         // open gateway: that is asked for by leaving the setting out.
-        if (StackToken is not null && StackToken.Trim().Length < MinStackTokenLength)
+        if (StackToken is not null && StackToken.Trim().Length < SecretRedactor.MinimumLength)
         {
             yield return StackToken.Trim().Length == 0
                 ? $"{SectionName}:StackToken is set but empty, so the stack's token did not reach the gateway (a published Docker Compose stack needs STACK_TOKEN in its .env). Leave the setting out to run the gateway without a token."
-                : $"{SectionName}:StackToken is {StackToken.Trim().Length} characters; use at least {MinStackTokenLength}: a short token is easy to guess, and too short to be masked in telemetry.";
+                : $"{SectionName}:StackToken is {StackToken.Trim().Length} characters; use at least {SecretRedactor.MinimumLength} (the stack generates 32): a shorter one is not masked where it appears in telemetry or answers.";
         }
 
         if (!string.IsNullOrWhiteSpace(PathBase) && !PathBase.StartsWith('/'))

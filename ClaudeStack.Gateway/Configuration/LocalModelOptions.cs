@@ -18,7 +18,9 @@ public sealed class LocalModelOptions
     public static LocalModelOptions From(IConfiguration configuration)
     {
         var context = configuration.GetSection("Gateway:Context").Get<ContextGuardOptions>() ?? new ContextGuardOptions();
-        context.ContextLength ??= configuration.GetValue<int?>("Gateway:ContextLength") ?? configuration.GetValue<int?>("OLLAMA_CONTEXT_LENGTH");
+        // Ollama reads OLLAMA_CONTEXT_LENGTH 0 (its default) as "choose by the memory there is": no window to go by.
+        context.ContextLength ??= configuration.GetValue<int?>("Gateway:ContextLength")
+            ?? (configuration.GetValue<int?>("OLLAMA_CONTEXT_LENGTH") is > 0 and var ollamaWindow ? ollamaWindow : null);
         var adaptation = configuration.GetSection("Gateway:Adaptation").Get<AdaptationOptions>() ?? new AdaptationOptions();
         var errors = new List<string>();
         if (context.Policy.ToLowerInvariant() is not ("reject" or "warn" or "off"))
@@ -31,10 +33,10 @@ public sealed class LocalModelOptions
             errors.Add($"Gateway:Adaptation:Thinking is '{adaptation.Thinking}'; use 'auto', 'enabled', 'disabled' or 'passthrough'.");
         }
 
-        // A window of 0 would refuse every prompt as too long; the same value may come from a shared OLLAMA_CONTEXT_LENGTH.
+        // A window of 0 would refuse every prompt as too long.
         if (context.ContextLength is <= 0)
         {
-            errors.Add($"The gateway's context length (Gateway:Context:ContextLength, Gateway:ContextLength or OLLAMA_CONTEXT_LENGTH) is {context.ContextLength}; use the model's window in tokens, e.g. 65536, or leave it unset.");
+            errors.Add($"The gateway's context length (Gateway:Context:ContextLength or Gateway:ContextLength) is {context.ContextLength}; use the model's window in tokens, e.g. 65536, or leave it unset.");
         }
 
         if (adaptation.MinMaxTokens < 0)

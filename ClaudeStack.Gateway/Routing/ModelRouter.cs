@@ -32,7 +32,7 @@ public readonly record struct ModelRoute(string Requested, string Routed, RouteR
 public sealed class ModelRouter(ModelMapOptions map, bool mapClaudeNames)
 {
     private static readonly string[] Families = ["opus", "sonnet", "haiku", "fable"];
-    private static readonly SearchValues<char> AsciiLetters = SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    private static readonly SearchValues<char> RegionChars = SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-");
 
     public ModelRoute Route(string requested)
     {
@@ -78,7 +78,7 @@ public sealed class ModelRouter(ModelMapOptions map, bool mapClaudeNames)
     private static bool IsClaudeId(string name) =>
         name.StartsWith("claude-", StringComparison.OrdinalIgnoreCase) || name.Equals("claude", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>The name after an <c>anthropic.</c> or <c>anthropic/</c> prefix (itself after a region's, as in <c>eu.</c>), or empty.</summary>
+    /// <summary>The name after an <c>anthropic.</c> or <c>anthropic/</c> prefix (itself after a region's, as in <c>eu.</c> or <c>us-gov.</c>), or empty.</summary>
     private static string WithoutProvider(string name)
     {
         const string provider = "anthropic";
@@ -90,7 +90,7 @@ public sealed class ModelRouter(ModelMapOptions map, bool mapClaudeNames)
         }
 
         var region = name.AsSpan(0, at);
-        return region.IsEmpty || (region[^1] == '.' && region.Length > 1 && !region[..^1].ContainsAnyExcept(AsciiLetters))
+        return region.IsEmpty || (region[^1] == '.' && region.Length > 1 && !region[..^1].ContainsAnyExcept(RegionChars))
             ? name[(end + 1)..]
             : "";
     }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using ClaudeStack.Gateway.Guards;
 
 namespace ClaudeStack.Gateway.Tokens;
 
@@ -9,7 +10,8 @@ namespace ClaudeStack.Gateway.Tokens;
 /// <remarks>
 /// A ratio learned too low makes every estimate too high, and the guard then refuses the very prompts whose counts
 /// would correct it. So one call moves the ratio only so far, a call whose count the text does not explain (images,
-/// a short prompt under its template) teaches nothing, and a report is judged against the default ratio too.
+/// a short prompt under its template) teaches nothing, and a ratio whose estimates keep looking like cuts where the
+/// default's do not is walked back (<see cref="LearnOrDetectCut"/>).
 /// </remarks>
 public sealed class TokenCalibration
 {
@@ -39,11 +41,31 @@ public sealed class TokenCalibration
         TokenEstimator.Estimate(prompt, messageCount, CharsPerToken(model));
 
     /// <summary>
-    /// The lower of the calibrated estimate and the default ratio's: what a report has to fall well below to mean the
-    /// upstream cut the prompt. A ratio learned too low must not take the reports that would correct it for cuts.
+    /// Learns from a completed call, unless its count says the upstream cut the prompt (<see cref="ContextGuard.LooksTruncated"/>
+    /// against the calibrated estimate): a cut prompt would teach a wrong ratio.
     /// </summary>
-    public int LowerEstimate(string model, PromptSize prompt, int messageCount) =>
-        Math.Min(Estimate(model, prompt, messageCount), TokenEstimator.Estimate(prompt, messageCount, TokenEstimator.DefaultCharsPerToken));
+    /// <returns>True when the count looks cut.</returns>
+    public bool LearnOrDetectCut(string model, PromptSize prompt, int messageCount, long reportedInputTokens, int? contextLength, double truncationFraction)
+    {
+        var calibrated = Observations(model) > 0;
+        if (!ContextGuard.LooksTruncated(reportedInputTokens, Estimate(model, prompt, messageCount), contextLength, calibrated, truncationFraction))
+        {
+            Observe(model, prompt, messageCount, reportedInputTokens);
+            return false;
+        }
+
+        // A ratio learned too dense takes every correct count for a cut and would never hear otherwise. Where the
+        // default ratio sees no cut, the ratio moves an eighth of the way back to the default: a dense tokenizer's
+        // uncut calls teach it again, a ratio learned wrong walks back.
+        var defaultEstimate = TokenEstimator.Estimate(prompt, messageCount, TokenEstimator.DefaultCharsPerToken);
+        if (!ContextGuard.LooksTruncated(reportedInputTokens, defaultEstimate, contextLength, calibrated, truncationFraction)
+            && _ratios.TryGetValue(model, out var current))
+        {
+            _ratios.TryUpdate(model, current.TowardDefault(), current);
+        }
+
+        return true;
+    }
 
     /// <summary>Learns from a call: <paramref name="reportedInputTokens"/> includes cached tokens.</summary>
     public void Observe(string model, PromptSize prompt, int messageCount, long reportedInputTokens)
@@ -68,6 +90,8 @@ public sealed class TokenCalibration
     private sealed record Ratio(double Value, int Count)
     {
         public static readonly Ratio Default = new(TokenEstimator.DefaultCharsPerToken, 0);
+
+        public Ratio TowardDefault() => this with { Value = Value + ((Default.Value - Value) * 0.125) };
 
         public Ratio With(double observed)
         {

@@ -443,7 +443,7 @@ public sealed class BenchRun(BenchSettings settings, TextWriter log)
             Report.Number(direct), Report.Number(through), Report.Ratio(through, direct), "≥ 0.90× direct",
             Verdict(through >= 0.9 * direct, $"{Report.Ratio(through, direct)}; a relay that only copies bytes: {Report.Ratio(copied, direct)}")));
         _rows.Add(new Row(
-            "Streaming throughput through a relay that only copies bytes (events/s; the floor of any process on the path)",
+            "Streaming throughput through a relay that only copies bytes (events/s; what a plain byte copy reaches here)",
             Report.Number(direct), Report.Number(copied), Report.Ratio(copied, direct), "—",
             $"the gateway relays at {Report.Ratio(through, copied)} of a byte copy's rate"));
     }

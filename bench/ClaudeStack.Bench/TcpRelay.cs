@@ -60,7 +60,7 @@ public static class TcpRelay
         }
     }
 
-    /// <summary>Copies one direction, then passes the end of it on.</summary>
+    /// <summary>Copies one direction, then passes the end of it on; a broken one closes the other side as well.</summary>
     private static async Task PumpAsync(NetworkStream from, NetworkStream to, Socket toSocket, CancellationToken ct)
     {
         try
@@ -70,7 +70,8 @@ public static class TcpRelay
         }
         catch (Exception exception) when (exception is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
-            // The other side went away.
+            // The other side went away: closing this one ends the copy in the other direction too.
+            toSocket.Dispose();
         }
     }
 }
