@@ -8,6 +8,9 @@ public static class DotnetProcess
 {
     private const int SigTerm = 15;
 
+    /// <summary>Environment the gateway and the scripted upstream read their settings from.</summary>
+    private static readonly string[] BehaviourPrefixes = ["OTEL_", "Gateway__", "ConnectionStrings__", "OLLAMA_", "ASPNETCORE_", "Logging__"];
+
     /// <param name="assembly">The program's dll, next to the tests (referenced projects are copied there).</param>
     public static Process Start(string assembly, IEnumerable<string> args, IReadOnlyDictionary<string, string?>? environment = null)
     {
@@ -38,7 +41,7 @@ public static class DotnetProcess
     }
 
     private static bool IsBehaviourSetting(string name) =>
-        new[] { "OTEL_", "Gateway__", "ConnectionStrings__", "OLLAMA_", "ASPNETCORE_", "Logging__" }.Any(prefix => name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+        BehaviourPrefixes.Any(prefix => name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
         || name.Equals("HTTP_PROXY", StringComparison.OrdinalIgnoreCase) || name.Equals("HTTPS_PROXY", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Sends SIGTERM, what <c>kill</c>, <c>docker stop</c> and <c>timeout</c> send (.NET itself can only kill).</summary>
