@@ -25,17 +25,7 @@ public sealed class ScriptedReply
     /// (Ollama writes headers and message_start only once the model produced output).
     /// </summary>
     public static ScriptedReply Message(ScriptedMessage message, TimeSpan firstEventDelay = default, TimeSpan eventInterval = default) =>
-        new(async (context, request, cancellationToken) =>
-        {
-            if (!request.Stream)
-            {
-                await Task.Delay(firstEventDelay, cancellationToken);
-                await WriteBodyAsync(context, 200, "application/json", AnthropicSse.MessageJson(message), cancellationToken);
-                return;
-            }
-
-            await WriteEventsAsync(context, AnthropicSse.MessageEvents(message), firstEventDelay, eventInterval, cancellationToken);
-        });
+        Answer(() => JsonBytes(message), () => EventBytes(message), firstEventDelay, eventInterval);
 
     /// <summary>
     /// <see cref="Message"/> rendered once, on first use, and sent as the same bytes on every call: for the
@@ -44,20 +34,28 @@ public sealed class ScriptedReply
     /// </summary>
     public static ScriptedReply Prerendered(ScriptedMessage message, TimeSpan firstEventDelay = default, TimeSpan eventInterval = default)
     {
-        var events = new Lazy<byte[][]>(() => [.. AnthropicSse.MessageEvents(message).Select(Encoding.UTF8.GetBytes)]);
-        var json = new Lazy<byte[]>(() => Encoding.UTF8.GetBytes(AnthropicSse.MessageJson(message)));
-        return new(async (context, request, cancellationToken) =>
+        var json = new Lazy<byte[]>(() => JsonBytes(message));
+        var events = new Lazy<byte[][]>(() => [.. EventBytes(message)]);
+        return Answer(() => json.Value, () => events.Value, firstEventDelay, eventInterval);
+    }
+
+    /// <summary>A message as the request asked for it: SSE events when it asked for a stream, JSON otherwise.</summary>
+    private static ScriptedReply Answer(Func<byte[]> json, Func<IEnumerable<byte[]>> events, TimeSpan firstEventDelay, TimeSpan eventInterval) =>
+        new(async (context, request, cancellationToken) =>
         {
             if (!request.Stream)
             {
                 await Task.Delay(firstEventDelay, cancellationToken);
-                await WriteBodyAsync(context, 200, "application/json", json.Value, cancellationToken);
+                await WriteBodyAsync(context, 200, "application/json", json(), cancellationToken);
                 return;
             }
 
-            await WriteEventsAsync(context, events.Value, firstEventDelay, eventInterval, cancellationToken);
+            await WriteEventsAsync(context, events(), firstEventDelay, eventInterval, cancellationToken);
         });
-    }
+
+    private static byte[] JsonBytes(ScriptedMessage message) => Encoding.UTF8.GetBytes(AnthropicSse.MessageJson(message));
+
+    private static IEnumerable<byte[]> EventBytes(ScriptedMessage message) => AnthropicSse.MessageEvents(message).Select(Encoding.UTF8.GetBytes);
 
     public static ScriptedReply Text(string text, string model = "llama3.1:8b") => Message(ScriptedMessage.Text(text, model));
 
