@@ -35,11 +35,11 @@ public sealed class GatewayOptions
     {
         // Set but empty is a token lost on the way (a published stack's STACK_TOKEN left unset), not a wish for an
         // open gateway: that is asked for by leaving the setting out.
-        if (StackToken is not null && StackToken.Trim().Length < SecretRedactor.MinimumLength)
+        if (StackToken?.Trim().Length is { } tokenLength && tokenLength < SecretRedactor.MinimumLength)
         {
-            yield return StackToken.Trim().Length == 0
+            yield return tokenLength == 0
                 ? $"{SectionName}:StackToken is set but empty, so the stack's token did not reach the gateway (a published Docker Compose stack needs STACK_TOKEN in its .env). Leave the setting out to run the gateway without a token."
-                : $"{SectionName}:StackToken is {StackToken.Trim().Length} characters; use at least {SecretRedactor.MinimumLength} (the stack generates 32): a shorter one is not masked where it appears in telemetry or answers.";
+                : $"{SectionName}:StackToken is {tokenLength} characters; use at least {SecretRedactor.MinimumLength} (the stack generates 32): a shorter one is not masked where it appears in telemetry or answers.";
         }
 
         if (!string.IsNullOrWhiteSpace(PathBase) && !PathBase.StartsWith('/'))
