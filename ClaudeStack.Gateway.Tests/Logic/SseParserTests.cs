@@ -31,7 +31,7 @@ public sealed class SseParserTests
         var completed = new List<ObservedBlock>();
         for (var offset = 0; offset < bytes.Length; offset += chunkSize)
         {
-            completed.AddRange(observer.Observe(bytes.AsSpan(offset, Math.Min(chunkSize, bytes.Length - offset))));
+            completed.AddRange(observer.Observe(bytes.AsMemory(offset, Math.Min(chunkSize, bytes.Length - offset))));
         }
 
         var response = observer.Response;
@@ -46,6 +46,41 @@ public sealed class SseParserTests
         Assert.Equal(0, response.MalformedEvents);
     }
 
+    /// <summary>
+    /// The relay reads every chunk into the same buffer. An event's data may point into the chunk it came in, so whatever
+    /// a chunk leaves unfinished must be kept before the buffer is written over.
+    /// </summary>
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    public void ChunksReadIntoOneReusedBuffer_YieldTheEventsAsSent(string newline)
+    {
+        var text = (Stream + "event: message_delta\ndata: {\"a\":1,\ndata: \"b\":2}\n\n").Replace("\n", newline, StringComparison.Ordinal);
+        var bytes = Encoding.UTF8.GetBytes(text);
+        var expected = new List<SseEvent>();
+        new SseParser().Feed(bytes, expected);
+
+        for (var split = 1; split < bytes.Length; split += 3)
+        {
+            var reused = new byte[bytes.Length];
+            var parser = new SseParser();
+            var seen = new List<(string Name, string Data)>();
+            var events = new List<SseEvent>();
+            foreach (var (start, length) in new[] { (0, split), (split, bytes.Length - split) })
+            {
+                bytes.AsSpan(start, length).CopyTo(reused);
+                events.Clear();
+                parser.Feed(reused.AsMemory(0, length), events);
+                seen.AddRange(events.Select(e => (e.Name, Encoding.UTF8.GetString(e.Data.Span))));
+                reused.AsSpan().Fill((byte)'#');
+            }
+
+            Assert.Equal(expected.Select(e => (e.Name, Encoding.UTF8.GetString(e.Data.Span))), seen);
+        }
+
+        Assert.Equal("{\"a\":1,\n\"b\":2}", Encoding.UTF8.GetString(expected[^1].Data.Span));
+    }
+
     [Theory]
     [InlineData("\r\n")]
     [InlineData("\r")]
@@ -58,7 +93,7 @@ public sealed class SseParserTests
 
         foreach (var b in Encoding.UTF8.GetBytes(text))
         {
-            parser.Feed([b], events);
+            parser.Feed(new[] { b }, events);
         }
 
         Assert.Equal(AnthropicSse.MessageEvents(Message).Count, events.Count);
@@ -70,7 +105,7 @@ public sealed class SseParserTests
     public void MultiLineDataAndComments_AreJoinedAndSkipped()
     {
         var events = new List<SseEvent>();
-        new SseParser().Feed(": keep-alive comment\nevent: message_delta\ndata: {\"type\":\"message_delta\",\ndata: \"usage\":{\"output_tokens\":3}}\n\n"u8, events);
+        new SseParser().Feed(": keep-alive comment\nevent: message_delta\ndata: {\"type\":\"message_delta\",\ndata: \"usage\":{\"output_tokens\":3}}\n\n"u8.ToArray(), events);
 
         var single = Assert.Single(events);
         Assert.Equal("message_delta", single.Name);
@@ -82,7 +117,7 @@ public sealed class SseParserTests
     {
         var observer = new MessageStreamObserver(keepText: false);
 
-        observer.Observe("event: content_block_delta\ndata: {not json\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"u8);
+        observer.Observe("event: content_block_delta\ndata: {not json\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"u8.ToArray());
 
         Assert.Equal(1, observer.Response.MalformedEvents);
         Assert.True(observer.Response.Completed);

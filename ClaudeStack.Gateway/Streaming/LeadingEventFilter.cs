@@ -34,7 +34,7 @@ public sealed class LeadingEventFilter
                 return buffered.AsMemory(0, passed);
             }
 
-            var kind = KindOf(buffered.AsSpan(passed, end));
+            var kind = KindOf(buffered.AsMemory(passed, end));
             if (kind == EventKind.Filler)
             {
                 passed += end;
@@ -56,7 +56,7 @@ public sealed class LeadingEventFilter
         Other,
     }
 
-    private static EventKind KindOf(ReadOnlySpan<byte> rawEvent)
+    private static EventKind KindOf(ReadOnlyMemory<byte> rawEvent)
     {
         var parsed = new List<SseEvent>(1);
         new SseParser().Feed(rawEvent, parsed);

@@ -26,9 +26,9 @@ public sealed class MessageStreamObserver
 
     public ModelResponse Response { get; } = new();
 
-    /// <summary>Observes a chunk of the stream.</summary>
+    /// <summary>Observes a chunk of the stream; nothing is kept pointing into it after the call.</summary>
     /// <returns>Blocks that this chunk completed (for example a finished tool call to check).</returns>
-    public IReadOnlyList<ObservedBlock> Observe(ReadOnlySpan<byte> chunk)
+    public IReadOnlyList<ObservedBlock> Observe(ReadOnlyMemory<byte> chunk)
     {
         _events.Clear();
         _parser.Feed(chunk, _events);

@@ -113,7 +113,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
                 }
 
                 call.MarkFirstChunk();
-                Observe(observer, chunk.Span);
+                Observe(observer, chunk);
 
                 chunk = framer.Frame(chunk);
                 chunk = streamRedactor.Redact(chunk, framer.EndsInsideEvent);
@@ -162,7 +162,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     }
 
     /// <summary>Observation serves telemetry and guards; whatever the upstream sends, it never stops the bytes.</summary>
-    private void Observe(MessageStreamObserver observer, ReadOnlySpan<byte> chunk)
+    private void Observe(MessageStreamObserver observer, ReadOnlyMemory<byte> chunk)
     {
         IReadOnlyList<ObservedBlock> completed;
         try
@@ -249,7 +249,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
             return new ModelResponse();
         }
 
-        var (outcome, json) = StreamedMessageAssembler.Assemble(body.Span);
+        var (outcome, json) = StreamedMessageAssembler.Assemble(body);
         switch (outcome)
         {
             case StreamedOutcome.Message:
@@ -271,7 +271,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
                 return new ModelResponse();
             default:
                 var observer = new MessageStreamObserver(keepText);
-                Observe(observer, body.Span);
+                Observe(observer, body);
                 await WriteAsItCameAsync(upstream, body, clientAborted);
                 return observer.Response;
         }

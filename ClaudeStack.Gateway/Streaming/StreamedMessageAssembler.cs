@@ -35,7 +35,7 @@ public static class StreamedMessageAssembler
     private static readonly JsonSerializerOptions WriteOptions = new() { MaxDepth = ModelResponseReader.MaxDepth, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <returns>The outcome, with the message (or the error event's data) as JSON.</returns>
-    public static (StreamedOutcome Outcome, byte[]? Json) Assemble(ReadOnlySpan<byte> stream)
+    public static (StreamedOutcome Outcome, byte[]? Json) Assemble(ReadOnlyMemory<byte> stream)
     {
         try
         {
@@ -49,7 +49,7 @@ public static class StreamedMessageAssembler
         }
     }
 
-    private static (StreamedOutcome Outcome, JsonObject? Json) Fold(ReadOnlySpan<byte> stream)
+    private static (StreamedOutcome Outcome, JsonObject? Json) Fold(ReadOnlyMemory<byte> stream)
     {
         var parser = new SseParser();
         var events = new List<SseEvent>();
