@@ -749,16 +749,18 @@ public sealed class GatewayTests
     }
 
     [Theory]
-    [InlineData(null, true)]
-    [InlineData("sk-gateway-key-0123456789", false)]
-    public async Task ModelCall_401FromAnUpstreamGivenNoKey_SaysWhereTheKeyGoes(string? gatewayKey, bool explained)
+    [InlineData("/v1/messages", null, true)]
+    [InlineData("/v1/messages", "sk-gateway-key-0123456789", false)]
+    [InlineData("/v1/messages/count_tokens", null, true)]
+    [InlineData("/v1/messages/count_tokens", "sk-gateway-key-0123456789", false)]
+    public async Task ModelCallOrCount_401FromAnUpstreamGivenNoKey_SaysWhereTheKeyGoes(string path, string? gatewayKey, bool explained)
     {
         // LiteLLM or vLLM --api-key behind the gateway: the client's own key is never passed on, so a user who gave
         // Claude Code one would otherwise read "invalid key" about a key the upstream never saw.
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(401, "{\"error\":\"invalid api key\"}"), Ct);
         await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic-compatible", ["Gateway:Upstream:ApiKey"] = gatewayKey }, Ct);
 
-        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request("claude-sonnet-4-5")), Ct);
+        using var response = await gateway.Client.PostAsync(path, Body(Request("claude-sonnet-4-5")), Ct);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         var (_, message) = Rig.AssertAnthropicError(await response.Content.ReadAsByteArrayAsync(Ct), "authentication_error");

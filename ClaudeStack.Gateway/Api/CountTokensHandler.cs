@@ -106,7 +106,8 @@ public sealed class CountTokensHandler(
         }
 
         // A proxy's HTML page or a server's own error shape still reaches the client as an Anthropic error.
+        var (normalized, _, message) = AnthropicError.NormalizeUpstream(status, body.Span);
         client.ContentType = "application/json";
-        await client.Body.WriteAsync(AnthropicError.NormalizeUpstream(status, body.Span).Body, aborted);
+        await client.Body.WriteAsync(MissingUpstreamKey.Explain(forwarder.Upstream, status, message)?.ToJsonBytes() ?? normalized, aborted);
     }
 }

@@ -132,8 +132,8 @@ public sealed class ModelCallHandler(
         {
             OnBlockComplete = block => ReportToolCalls(call, toolCalls, block),
             ExplainError = Upstream.Profile == UpstreamProfile.Ollama
-                ? (status, message, model) => ExplainOllamaRefusal(status, message, model, modelInfo, PromptTooLongWords(estimatedTokens, reservedForOutput, contextLength)) ?? ExplainMissingKey(status, message)
-                : (status, message, _) => ExplainMissingKey(status, message),
+                ? (status, message, model) => ExplainOllamaRefusal(status, message, model, modelInfo, PromptTooLongWords(estimatedTokens, reservedForOutput, contextLength)) ?? MissingUpstreamKey.Explain(Upstream, status, message)
+                : (status, message, _) => MissingUpstreamKey.Explain(Upstream, status, message),
         };
         call.SetStatusCode((int)upstreamResponse.StatusCode);
         if (!upstreamResponse.IsSuccessStatusCode)
@@ -176,16 +176,6 @@ public sealed class ModelCallHandler(
     private static string? PromptTooLongWords(int estimatedTokens, int reservedForOutput, int? contextLength) =>
         contextLength is { } window
             ? ContextGuard.TooLongMessage(Math.Max(estimatedTokens, window - reservedForOutput + 1), window, reservedForOutput)
-            : null;
-
-    /// <summary>
-    /// A 401 from an upstream the gateway sends no key to: the client's own key is never passed on (the client's
-    /// credential is the stack token), so a key the client was given cannot help; the gateway needs its own.
-    /// </summary>
-    private AnthropicError? ExplainMissingKey(int status, string message) =>
-        status == StatusCodes.Status401Unauthorized && Upstream.ApiKey is null
-            ? new AnthropicError(status, AnthropicError.Authentication,
-                $"{message} (the model server wants a key, and the gateway sends none: it never passes on its client's own. Set Gateway:Upstream:ApiKey; in the stack, for an AnthropicCompatible server, ClaudeStack:External:UseApiKey=true with Parameters:upstream-api-key)")
             : null;
 
     private AnthropicError? ExplainOllamaRefusal(int status, string message, string model, ModelInfo? modelInfo, string? promptTooLong)
