@@ -195,10 +195,10 @@ internal static class StackResourceExtensions
             });
     }
 
-    /// <summary>Opt-in interactive terminal in the dashboard (experimental in Aspire 13.5).</summary>
+    /// <summary>Opt-in interactive terminal in the dashboard (experimental in Aspire 13.5), for the idle container only.</summary>
     public static IResourceBuilder<ContainerResource> WithOptionalTerminal(this IResourceBuilder<ContainerResource> claudeCode, StackOptions stack)
     {
-        if (!stack.ClaudeCode.Terminal)
+        if (!stack.ClaudeCode.InDashboardTerminal)
         {
             return claudeCode;
         }

@@ -70,7 +70,7 @@ public sealed class TaskModeTests(ClaudeCodeImage image)
         var cancellationToken = TestContext.Current.CancellationToken;
         await using var stack = await LocalStack.StartAsync(Scripts.AnswerOnly, "127.0.0.1", cancellationToken);
         var noProxy = ClaudeStack.Stack.StackEnvironment.NoProxy(
-            ClaudeStack.Stack.StackOptionsReader.Read(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), ClaudeStack.Stack.LaunchContext.FromProcess()));
+            ClaudeStack.Stack.StackOptionsReader.Read(new Microsoft.Extensions.Configuration.ConfigurationBuilder().Build(), ClaudeStack.Stack.LaunchContext.FromProcess() with { LaunchDirectory = Path.GetTempPath() }));
         using var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         closed.Start();
         var proxy = $"http://127.0.0.1:{((System.Net.IPEndPoint)closed.LocalEndpoint).Port}";

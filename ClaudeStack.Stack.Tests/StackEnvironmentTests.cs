@@ -350,7 +350,12 @@ public class StackEnvironmentTests
     [InlineData(new[] { "ClaudeCode:Mode=Task", "ClaudeCode:Prompt=go", "ClaudeCode:Terminal=true" }, new[] { "task" })]
     public void ClaudeCodeArguments_SelectTheEntrypointMode(string[] settings, string[] expected)
     {
-        Assert.Equal(expected, StackEnvironment.ClaudeCodeArguments(TestConfig.Read(settings)));
+        var options = TestConfig.Read(settings);
+
+        Assert.Equal(expected, StackEnvironment.ClaudeCodeArguments(options));
+
+        // The AppHost gives the container the dashboard's terminal on the same condition.
+        Assert.Equal(expected is ["claude"], options.ClaudeCode.InDashboardTerminal);
     }
 
     [Theory]

@@ -234,6 +234,36 @@ public class StackOptionsReaderTests
         Assert.Equal(["The launch folder '/nowhere' does not exist, so there is no workspace to mount; set ClaudeStack:Workspace to an existing folder."], errors);
     }
 
+    [Theory]
+    [InlineData("/home/dev", "your home folder")]
+    [InlineData("/home/dev/", "your home folder")]
+    [InlineData("/", "the file system's root")]
+    public void LaunchFolderTooBroadToMount_AsksForWorkspace(string launchFolder, string what)
+    {
+        // The workspace is mounted writable; PowerShell on macOS and Linux passes on a PWD that does not follow cd.
+        var launch = new LaunchContext(launchFolder, _ => true, HomeDirectory: "/home/dev");
+
+        var (_, errors) = StackOptionsReader.TryRead(TestConfig.Build(), launch);
+
+        var error = Assert.Single(errors);
+        Assert.StartsWith($"The launch folder '{launchFolder}' is {what}, and Claude Code would get write access to all of it;", error, StringComparison.Ordinal);
+        Assert.Contains("set ClaudeStack:Workspace", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/home/dev/project", null)]
+    [InlineData("/home/dev", "/home/dev")]
+    [InlineData("/home/dev", ".")]
+    public void HomeFolder_IsMountedWhenAskedForOrAProjectBelowIt(string launchFolder, string? workspace)
+    {
+        var launch = new LaunchContext(launchFolder, _ => true, HomeDirectory: "/home/dev");
+        var settings = workspace is null ? new ConfigurationBuilder().Build() : TestConfig.Build($"Workspace={workspace}");
+
+        var options = StackOptionsReader.Read(settings, launch);
+
+        Assert.Equal(launchFolder, options.Workspace);
+    }
+
     [Fact]
     public void SeveralErrors_AreAllReportedInTheException()
     {

@@ -255,7 +255,7 @@ public static class StackEnvironment
         return options.ClaudeCode switch
         {
             { Mode: ClaudeCodeMode.Task } => [StackConstants.EntrypointModes.Task],
-            { Terminal: true } => [StackConstants.EntrypointModes.Claude],
+            { InDashboardTerminal: true } => [StackConstants.EntrypointModes.Claude],
             _ => [StackConstants.EntrypointModes.Idle],
         };
     }

@@ -63,6 +63,12 @@ public sealed record ClaudeCodeOptions(
     bool Terminal)
 {
     /// <summary>
+    /// Whether Claude Code runs in the dashboard's terminal: <c>Terminal</c> asks for it, and only an idle container has
+    /// one to give; a task runs headless whatever the setting.
+    /// </summary>
+    public bool InDashboardTerminal => Terminal && Mode == ClaudeCodeMode.Idle;
+
+    /// <summary>
     /// The uid/gid the image's user is built with (<c>ClaudeCode:UserId</c>/<c>GroupId</c>); by default the user
     /// running the AppHost on Linux, 1000:1000 elsewhere.
     /// </summary>

@@ -18,9 +18,9 @@ public sealed class StackConfigurationException(IReadOnlyList<string> errors)
 /// <summary>
 /// Where the user launched the stack from, how to check folders, the host user the Claude Code image is
 /// built for when <c>ClaudeCode:UserId</c>/<c>GroupId</c> are not set (replaceable in tests; <c>null</c> means 1000:1000),
-/// and the hosts the user's proxy settings already exempt (comma-separated).
+/// the hosts the user's proxy settings already exempt (comma-separated), and the user's home folder.
 /// </summary>
-public sealed record LaunchContext(string LaunchDirectory, Func<string, bool> DirectoryExists, ContainerUser? HostUser = null, string? NoProxy = null)
+public sealed record LaunchContext(string LaunchDirectory, Func<string, bool> DirectoryExists, ContainerUser? HostUser = null, string? NoProxy = null, string? HomeDirectory = null)
 {
     /// <summary>
     /// The folder the user launched from. <c>dotnet run --project</c> starts the AppHost in its project
@@ -28,9 +28,12 @@ public sealed record LaunchContext(string LaunchDirectory, Func<string, bool> Di
     /// over the process's current directory, which is the fallback (e.g. on Windows).
     /// </summary>
     /// <remarks>The host user is the process's own (<see cref="ContainerUser.FromProcess"/>).</remarks>
-    public static LaunchContext FromProcess() =>
-        FromEnvironment(Environment.GetEnvironmentVariable("PWD"), Environment.CurrentDirectory, Directory.Exists, ContainerUser.FromProcess())
-            with { NoProxy = HostProxyExemptions.Read(Environment.GetEnvironmentVariable, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile)) };
+    public static LaunchContext FromProcess()
+    {
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        return FromEnvironment(Environment.GetEnvironmentVariable("PWD"), Environment.CurrentDirectory, Directory.Exists, ContainerUser.FromProcess())
+            with { NoProxy = HostProxyExemptions.Read(Environment.GetEnvironmentVariable, home), HomeDirectory = home };
+    }
 
     public static LaunchContext FromEnvironment(string? pwd, string currentDirectory, Func<string, bool> directoryExists, ContainerUser? hostUser = null)
     {
@@ -238,7 +241,28 @@ public static partial class StackOptionsReader
             return null;
         }
 
+        if (configured is null && TooBroadToMount(path, launch.HomeDirectory) is { } what)
+        {
+            // Mounted writable: a stack started from ~ by mistake (or from PowerShell on macOS and Linux, whose PWD does
+            // not follow cd and often still names the home folder) would hand Claude Code every file the user has.
+            errors.Add($"The launch folder '{path}' is {what}, and Claude Code would get write access to all of it; start the stack from your project's folder, or set {Key("Workspace")} to it (in PowerShell on macOS and Linux, PWD does not follow cd: set {Key("Workspace")} there).");
+            return null;
+        }
+
         return path;
+    }
+
+    /// <summary>What makes a folder too broad to mount unasked: the file system's root, or the user's home folder.</summary>
+    private static string? TooBroadToMount(string path, string? home)
+    {
+        var comparison = OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        var folder = Path.TrimEndingDirectorySeparator(path);
+        if (string.Equals(folder, Path.TrimEndingDirectorySeparator(Path.GetPathRoot(path) ?? ""), comparison))
+        {
+            return "the file system's root";
+        }
+
+        return !string.IsNullOrEmpty(home) && string.Equals(folder, Path.TrimEndingDirectorySeparator(home), comparison) ? "your home folder" : null;
     }
 
     private static ClaudeCodeOptions? ReadClaudeCode(IConfigurationSection section, LaunchContext launch, List<string> errors)
