@@ -322,7 +322,7 @@ public sealed class GatewayTests
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("invalid_request_error", (string?)error["error"]!["type"]);
-        Assert.Equal("invalid input_schema for tool \"mcp__store__put\": json: cannot unmarshal bool into Go value of type api.ToolProperty", (string?)error["error"]!["message"]);
+        Assert.Equal("invalid input_schema for tool \"mcp__store__put\": json: cannot unmarshal bool into Go struct field ToolFunctionParameters.properties of type api.ToolProperty", (string?)error["error"]!["message"]);
     }
 
     [Fact]
@@ -385,6 +385,48 @@ public sealed class GatewayTests
         using var response = await client.SendAsync(request, Ct);
 
         Assert.Equal(expected, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(null, HttpStatusCode.OK)]
+    [InlineData("https://chat.example.com", HttpStatusCode.Forbidden)]
+    [InlineData("http://localhost", HttpStatusCode.OK)]
+    [InlineData("http://localhost:3000", HttpStatusCode.OK)]
+    [InlineData("https://127.0.0.1:8443", HttpStatusCode.OK)]
+    [InlineData("http://localhost.example.com", HttpStatusCode.Forbidden)]
+    [InlineData("vscode-webview://abc", HttpStatusCode.OK)]
+    [InlineData("null", HttpStatusCode.Forbidden)]
+    public async Task OriginHeader_IsCheckedAsOllamaChecksIt(string? origin, HttpStatusCode expected)
+    {
+        // The emulation's own check, so the test below can fail. server/routes.go puts gin-contrib/cors in front of every
+        // route (v0.32.15): an Origin that is neither the server's own nor in envconfig.AllowedOrigins gets 403, empty.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("ok"), Ollama = new OllamaEmulation() }, Ct);
+        using var client = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(upstream.BaseAddress, "/api/version"));
+        request.Headers.Host = "localhost";
+        if (origin is not null)
+        {
+            request.Headers.Add("Origin", origin);
+        }
+
+        using var response = await client.SendAsync(request, Ct);
+
+        Assert.Equal(expected, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task BrowserClient_OriginStaysWithTheGateway()
+    {
+        // A chat page served from its own site, talking to the gateway: Ollama would refuse the page's origin.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("ok"), Ollama = new OllamaEmulation() }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = Body(Request()) };
+        request.Headers.Add("Origin", "https://chat.example.com");
+
+        using var response = await gateway.Client.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Null(upstream.MessageRequests.Single().Header("origin"));
     }
 
     [Fact]

@@ -39,7 +39,8 @@ public sealed record OllamaModel(string Name)
 
 /// <summary>
 /// Ollama's native endpoints and checks, as in Ollama v0.32.15 (server/routes.go):
-/// /api/version, /api/tags, /api/show, /api/ps, /api/pull, the Host check of a loopback-bound server,
+/// /api/version, /api/tags, /api/show, /api/ps, /api/pull, the Host check of a loopback-bound server, the Origin check,
+/// gin's 404 for a route it does not have (count_tokens),
 /// 404 <c>{"error":"model 'x' not found"}</c> for a model it does not have, the refusal of a cloud model with cloud off,
 /// the 400 for a tool schema its Go decoder cannot read (<see cref="OllamaToolDecoding"/>), the refusal of a model
 /// without the completion or tools capability a call needs, and the failed call of a model without vision that is
@@ -86,16 +87,24 @@ public sealed class OllamaEmulation
             return ScriptedReply.Status(403, "", "text/plain");
         }
 
+        if (!IsAllowedOrigin(request.Header("origin"), request.Header("host")))
+        {
+            return ScriptedReply.Status(403, "", "text/plain");
+        }
+
         return request.Path switch
         {
             "/" => ScriptedReply.Status(200, "Ollama is running", "text/plain; charset=utf-8"),
             "/api/version" => Json(new JsonObject { ["version"] = Version }),
-            "/api/tags" => Json(new JsonObject { ["models"] = new JsonArray([.. Models.Select(m => (JsonNode)new JsonObject { ["name"] = m.Name, ["model"] = m.Name, ["modified_at"] = GoTime(m.ModifiedAt), ["size"] = m.Size })]) }),
+            "/api/tags" => Json(new JsonObject { ["models"] = new JsonArray([.. Models.Select(m => (JsonNode)new JsonObject { ["name"] = DisplayShortest(m.Name), ["model"] = DisplayShortest(m.Name), ["modified_at"] = GoTime(m.ModifiedAt), ["size"] = m.Size })]) }),
             "/api/ps" when Loading => ScriptedReply.Hang(),
             "/api/ps" => Json(new JsonObject { ["models"] = new JsonArray([.. Models.Where(m => m.LoadedContextLength is not null).Select(Running)]) }),
             "/api/show" => Show(request),
             "/api/pull" => Pull(request),
             _ when request.Path.EndsWith("/v1/messages", StringComparison.Ordinal) => RefuseMessagesCall(request),
+
+            // Ollama has no count_tokens route: gin's own 404 for a path it does not know.
+            _ when request.Path.EndsWith("/v1/messages/count_tokens", StringComparison.Ordinal) => ScriptedReply.Status(404, "404 page not found", "text/plain"),
             _ => null,
         };
     }
@@ -103,7 +112,10 @@ public sealed class OllamaEmulation
     /// <summary>What Ollama answers to a Messages call before any model runs, in the order it checks; null when the script answers.</summary>
     private ScriptedReply? RefuseMessagesCall(UpstreamRequest request)
     {
-        if (CloudDisabled && IsCloudModelName(request.Model))
+        // cloudPassthroughMiddleware lets a call with a web_search tool through to the Anthropic middleware, which
+        // refuses it for a cloud model only after converting the request.
+        var searchesTheWeb = OffersWebSearch(request.Json);
+        if (CloudDisabled && IsCloudModelName(request.Model) && !searchesTheWeb)
         {
             return ScriptedReply.OllamaError(403, "ollama cloud is disabled: remote model is unavailable");
         }
@@ -111,38 +123,48 @@ public sealed class OllamaEmulation
         if (OllamaToolDecoding.Refusal(request.Json) is { } refusal)
         {
             // The Anthropic middleware converts the request before the chat handler looks the model up.
-            return ScriptedReply.AnthropicError(400, "invalid_request_error", refusal);
+            return ScriptedReply.OllamaRouteError(400, refusal, byMiddleware: true);
+        }
+
+        if (CloudDisabled && IsCloudModelName(request.Model))
+        {
+            return ScriptedReply.OllamaRouteError(403, "ollama cloud is disabled: web search is unavailable", byMiddleware: true);
         }
 
         if (Find(request.Model) is not { } model)
         {
-            // The Anthropic middleware turns the native 404 into an Anthropic not_found_error.
-            return ScriptedReply.AnthropicError(404, "not_found_error", $"model '{request.Model}' not found");
+            // The Anthropic middleware turns the native 404 into an Anthropic not_found_error, the model named as asked.
+            return ScriptedReply.OllamaRouteError(404, $"model '{request.Model}' not found");
         }
 
         if (!model.Capabilities.Contains("completion"))
         {
             // ChatHandler, when scheduleRunner finds no completion capability (an embedding model).
-            return ScriptedReply.AnthropicError(400, "invalid_request_error", $"\"{request.Model}\" does not support chat");
+            return ScriptedReply.OllamaRouteError(400, $"\"{request.Model}\" does not support chat");
         }
 
         if (!model.Capabilities.Contains("tools") && OffersTools(request.Json))
         {
             // scheduleRunner's CheckCapabilities, before any runner starts; the model is named in full.
-            return ScriptedReply.AnthropicError(400, "invalid_request_error", $"{FullName(request.Model!)} does not support tools");
+            return ScriptedReply.OllamaRouteError(400, $"{FullName(request.Model!)} does not support tools");
         }
 
         if ((!model.Capabilities.Contains("vision") || model.ProjectorMissing) && HoldsImage(request.Json))
         {
-            // Ollama hands the image to llama-server (llm/llama_server.go Chat), which has no projector for this
-            // model and answers 500 with the body below; Ollama passes the status and the body on as the message.
-            return ScriptedReply.AnthropicError(500, "api_error", NoProjectorError);
+            // Ollama hands the image to llama-server (llm/llama_server.go Chat, the native-template path; most library
+            // models render through Completion instead, whose wording lives in the vendored llama.cpp), which has no
+            // projector for this model and answers 500 with the body below; Ollama passes the status and the body on.
+            return ScriptedReply.OllamaRouteError(500, NoProjectorError);
         }
 
         return null;
     }
 
     private static bool OffersTools(JsonNode? body) => body?["tools"] is JsonArray { Count: > 0 };
+
+    /// <summary>hasWebSearchTool (server/cloud_proxy.go): a tool whose type, trimmed, starts with web_search.</summary>
+    private static bool OffersWebSearch(JsonNode? body) =>
+        (body?["tools"] as JsonArray ?? []).OfType<JsonObject>().Any(tool => StringAt(tool["type"])?.Trim().StartsWith("web_search", StringComparison.Ordinal) == true);
 
     /// <summary>types/model Name.String with the defaults ParseName fills in: registry.ollama.ai/library/&lt;model&gt;:latest.</summary>
     private static string FullName(string name)
@@ -212,8 +234,45 @@ public sealed class OllamaEmulation
             || (tag.EndsWith("-cloud", StringComparison.OrdinalIgnoreCase) && !tag.Contains('/', StringComparison.Ordinal));
     }
 
+    /// <summary>getExistingName: the model whose name, in any case and with the default registry, namespace and tag filled in, is this one.</summary>
     private OllamaModel? Find(string? name) =>
-        name is null ? null : Models.FirstOrDefault(m => m.Name == name || m.Name == name + ":latest");
+        name is null ? null : Models.FirstOrDefault(m => string.Equals(DisplayShortest(m.Name), DisplayShortest(name), StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>types/model Name.DisplayShortest: without the default registry and namespace, always with a tag.</summary>
+    private static string DisplayShortest(string name)
+    {
+        foreach (var prefix in (string[])["registry.ollama.ai/", "library/"])
+        {
+            if (name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                name = name[prefix.Length..];
+            }
+        }
+
+        return name.LastIndexOf(':') > name.LastIndexOf('/') ? name : name + ":latest";
+    }
+
+    /// <summary>
+    /// gin-contrib/cors as routes.go sets it up: a request with an <c>Origin</c> header is refused with an empty 403 unless
+    /// the origin is the server's own or one of envconfig.AllowedOrigins (localhost, 127.0.0.1 and 0.0.0.0 on any port,
+    /// and app, file, tauri and VS Code webview pages).
+    /// </summary>
+    private static bool IsAllowedOrigin(string? origin, string? host)
+    {
+        if (string.IsNullOrEmpty(origin) || origin == "http://" + host || origin == "https://" + host)
+        {
+            return true;
+        }
+
+        string[] allowed =
+        [
+            .. ((string[])["localhost", "127.0.0.1", "0.0.0.0"]).SelectMany(h => (string[])[$"http://{h}", $"https://{h}", $"http://{h}:*", $"https://{h}:*"]),
+            "app://*", "file://*", "tauri://*", "vscode-webview://*", "vscode-file://*",
+        ];
+        return allowed.Any(pattern => pattern.IndexOf('*') is var star and >= 0
+            ? origin.StartsWith(pattern[..star], StringComparison.Ordinal) && origin.EndsWith(pattern[(star + 1)..], StringComparison.Ordinal)
+            : origin == pattern);
+    }
 
     /// <summary>allowedHostsMiddleware and allowedHost, step by step.</summary>
     private static bool IsAllowedHost(string? hostHeader)
@@ -281,8 +340,8 @@ public sealed class OllamaEmulation
 
     private static JsonNode Running(OllamaModel model) => new JsonObject
     {
-        ["name"] = model.Name,
-        ["model"] = model.Name,
+        ["name"] = DisplayShortest(model.Name),
+        ["model"] = DisplayShortest(model.Name),
         ["size"] = model.Size,
         ["size_vram"] = model.SizeVram,
         ["context_length"] = model.LoadedContextLength,
@@ -295,7 +354,7 @@ public sealed class OllamaEmulation
         var name = request.Json?["model"]?.GetValue<string>() ?? request.Json?["name"]?.GetValue<string>();
         if (Find(name) is not { } model)
         {
-            return ScriptedReply.OllamaError(404, $"model '{name}' not found");
+            return ScriptedReply.OllamaError(404, $"model '{DisplayShortest(name ?? "")}' not found");
         }
 
         var parameters = model.NumCtxParameter is { } numCtx ? $"num_ctx                        {numCtx}" : "";

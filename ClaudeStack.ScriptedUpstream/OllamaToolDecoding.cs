@@ -10,6 +10,13 @@ namespace ClaudeStack.ScriptedUpstream;
 /// those Go fields fails the decode, and FromMessagesRequest turns that into a 400 for the whole request. Keywords the
 /// structs do not name are ignored, and <c>items</c> and <c>$defs</c> take anything.
 /// </summary>
+/// <remarks>
+/// The words follow encoding/json's UnmarshalTypeError. A properties map is read by internal/orderedmap over
+/// wk8/go-ordered-map, which decodes each value with a json.Unmarshal of its own, so an error inside a property names
+/// the Go type that failed there but the struct field of the outermost decode (<c>ToolFunctionParameters.properties</c>);
+/// Go 1.20 and later (Ollama builds with 1.26) append the rest of the path to that field. A map that is not an object
+/// fails in jsonparser, with its own words. The gateway reads only the status and the error type, never these words.
+/// </remarks>
 public static class OllamaToolDecoding
 {
     /// <returns>Ollama's error message for the first tool it cannot decode; null when it decodes them all.</returns>
@@ -32,6 +39,16 @@ public static class OllamaToolDecoding
         return null;
     }
 
+    /// <summary>
+    /// How one decode failed: a value of the wrong kind for a Go type (<paramref name="GoType"/>), or a message of its own
+    /// (<paramref name="Text"/>). <paramref name="Ends"/>: returned by a type's own UnmarshalJSON, which ends the decode at
+    /// once; otherwise encoding/json remembers the first such failure and reads on.
+    /// </summary>
+    private sealed record Failure(string? Kind, string? GoType, string? Text, bool Ends)
+    {
+        public static Failure WrongKind(JsonNode? value, string goType, bool ends = false) => new(KindOf(value), goType, null, ends);
+    }
+
     /// <summary>api.ToolFunctionParameters: type string, required []string, properties of ToolProperty.</summary>
     private static string? ParametersError(JsonNode? schema)
     {
@@ -42,30 +59,28 @@ public static class OllamaToolDecoding
 
         if (schema is not JsonObject fields)
         {
-            return $"json: cannot unmarshal {Kind(schema)} into Go value of type api.ToolFunctionParameters";
+            return $"json: cannot unmarshal {KindOf(schema)} into Go value of type api.ToolFunctionParameters";
         }
 
-        return FieldError(fields, "ToolFunctionParameters", "type", IsString, "string")
-            ?? FieldError(fields, "ToolFunctionParameters", "required", IsStringList, "[]string")
-            ?? PropertiesError(fields["properties"], "ToolFunctionParameters");
-    }
-
-    /// <summary>
-    /// A properties map goes through the ordered map's UnmarshalJSON, which decodes each value on its own, so a bad
-    /// value is reported against api.ToolProperty itself.
-    /// </summary>
-    private static string? PropertiesError(JsonNode? properties, string owner)
-    {
-        return properties switch
+        // Every type error names the outermost struct field it happened under: each decode that returns one through an
+        // UnmarshalJSON sets its own field on it, and the outermost sets it last.
+        var (failure, field) = FirstFailure(fields, (name, value) => name switch
+        {
+            "type" => IsString(value) ? null : Failure.WrongKind(Failing(value), "string"),
+            "required" => StringListFailure(value),
+            "properties" => MapFailure(value),
+            _ => null,
+        });
+        return failure switch
         {
             null => null,
-            JsonObject map => map.Select(p => PropertyError(p.Value)).FirstOrDefault(e => e is not null),
-            _ => $"json: cannot unmarshal {Kind(properties)} into Go struct field {owner}.properties of type api.ToolPropertiesMap",
+            { Text: { } text } => text,
+            _ => $"json: cannot unmarshal {failure.Kind} into Go struct field ToolFunctionParameters.{field} of type {failure.GoType}",
         };
     }
 
-    /// <summary>api.ToolProperty: anyOf []ToolProperty, type string or []string, description string, enum []any, properties, required []string.</summary>
-    private static string? PropertyError(JsonNode? property)
+    /// <summary>api.ToolProperty, decoded on its own or as an element of <c>anyOf</c>.</summary>
+    private static Failure? PropertyFailure(JsonNode? property)
     {
         if (property is null)
         {
@@ -74,33 +89,84 @@ public static class OllamaToolDecoding
 
         if (property is not JsonObject fields)
         {
-            return $"json: cannot unmarshal {Kind(property)} into Go value of type api.ToolProperty";
+            return Failure.WrongKind(property, "api.ToolProperty");
         }
 
-        if (fields["anyOf"] is { } anyOf)
+        return FirstFailure(fields, (name, value) => name switch
         {
-            if (anyOf is not JsonArray options)
-            {
-                return $"json: cannot unmarshal {Kind(anyOf)} into Go struct field ToolProperty.anyOf of type []api.ToolProperty";
-            }
+            "anyOf" => value is null ? null : value is JsonArray options ? FirstOf(options.Select(PropertyFailure)) : Failure.WrongKind(value, "[]api.ToolProperty"),
 
-            if (options.Select(PropertyError).FirstOrDefault(e => e is not null) is { } nested)
-            {
-                return nested;
-            }
-        }
-
-        return FieldError(fields, "ToolProperty", "type", n => IsString(n) || IsStringList(n), "api.PropertyType")
-            ?? FieldError(fields, "ToolProperty", "description", IsString, "string")
-            ?? FieldError(fields, "ToolProperty", "enum", n => n is null or JsonArray, "[]interface {}")
-            ?? FieldError(fields, "ToolProperty", "required", IsStringList, "[]string")
-            ?? PropertiesError(fields["properties"], "ToolProperty");
+            // api.PropertyType's UnmarshalJSON reads a string, or else a []string, and returns that decode's error.
+            "type" => IsString(value) || IsStringList(value) ? null : Failure.WrongKind(Failing(value), value is JsonArray ? "string" : "[]string", ends: true),
+            "description" => IsString(value) ? null : Failure.WrongKind(value, "string"),
+            "enum" => value is null or JsonArray ? null : Failure.WrongKind(value, "[]interface {}"),
+            "required" => StringListFailure(value),
+            "properties" => MapFailure(value),
+            _ => null,
+        }).Failure;
     }
 
-    private static string? FieldError(JsonObject fields, string owner, string name, Func<JsonNode?, bool> fits, string goType) =>
-        fields.TryGetPropertyValue(name, out var value) && !fits(value)
-            ? $"json: cannot unmarshal {Kind(value)} into Go struct field {owner}.{name} of type {goType}"
-            : null;
+    /// <summary>
+    /// A properties map (internal/orderedmap over wk8/go-ordered-map): jsonparser walks the object, and each value is
+    /// decoded with a json.Unmarshal of its own, whose error, whatever it is, ends the walk.
+    /// </summary>
+    private static Failure? MapFailure(JsonNode? properties) => properties switch
+    {
+        null => null,
+        JsonObject map => map.Select(p => PropertyFailure(p.Value)).FirstOrDefault(f => f is not null) is { } failure ? failure with { Ends = true } : null,
+        _ => new Failure(null, null, "Value looks like object, but can't find closing '}' symbol", Ends: true),
+    };
+
+    private static Failure? StringListFailure(JsonNode? value) =>
+        IsStringList(value) ? null : Failure.WrongKind(Failing(value), value is JsonArray ? "string" : "[]string");
+
+    /// <summary>
+    /// The fields in the order they came, as encoding/json reads them (names matched without regard to case): the first
+    /// failure that ends the decode, or else the first one remembered, with the field it happened in.
+    /// </summary>
+    private static (Failure? Failure, string? Field) FirstFailure(JsonObject fields, Func<string, JsonNode?, Failure?> read)
+    {
+        (Failure?, string?) remembered = (null, null);
+        foreach (var (name, value) in fields)
+        {
+            var field = name.ToLowerInvariant() switch { "anyof" => "anyOf", var lower => lower };
+            if (read(field, value) is not { } failure)
+            {
+                continue;
+            }
+
+            if (failure.Ends)
+            {
+                return (failure, field);
+            }
+
+            if (remembered.Item1 is null)
+            {
+                remembered = (failure, field);
+            }
+        }
+
+        return remembered;
+    }
+
+    private static Failure? FirstOf(IEnumerable<Failure?> failures)
+    {
+        Failure? remembered = null;
+        foreach (var failure in failures)
+        {
+            if (failure is { Ends: true })
+            {
+                return failure;
+            }
+
+            remembered ??= failure;
+        }
+
+        return remembered;
+    }
+
+    /// <summary>The value the decoder failed on: a list's first element of the wrong kind, or the value itself.</summary>
+    private static JsonNode? Failing(JsonNode? value) => value is JsonArray items ? items.First(item => !IsString(item)) : value;
 
     // JSON null leaves a Go field as it is, so it fits every field.
     private static bool IsString(JsonNode? node) => node is null || (node is JsonValue value && value.GetValueKind() == JsonValueKind.String);
@@ -108,7 +174,7 @@ public static class OllamaToolDecoding
     private static bool IsStringList(JsonNode? node) => node is null || (node is JsonArray items && items.All(IsString));
 
     /// <summary>The kind Go's errors name.</summary>
-    private static string Kind(JsonNode? node) => node?.GetValueKind() switch
+    private static string KindOf(JsonNode? node) => node?.GetValueKind() switch
     {
         JsonValueKind.True or JsonValueKind.False => "bool",
         JsonValueKind.Number => "number",

@@ -136,14 +136,24 @@ public sealed class ScriptedReply
 
     /// <summary>Ollama's native error shape: <c>{"error":"message"}</c> (api/types.go StatusError).</summary>
     public static ScriptedReply OllamaError(int statusCode, string message) =>
-        Status(statusCode, System.Text.Json.JsonSerializer.Serialize(new { error = message }));
+        Status(statusCode, GoJson(new System.Text.Json.Nodes.JsonObject { ["error"] = message }));
+
+    /// <summary>
+    /// JSON as Go's encoding/json writes it: quotes and non-ASCII text as they are, only <c>&lt;</c>, <c>&gt;</c> and
+    /// <c>&amp;</c> escaped (which, outside strings, JSON never holds).
+    /// </summary>
+    private static string GoJson(System.Text.Json.Nodes.JsonNode node) =>
+        node.ToJsonString(GoJsonOptions).Replace("<", "\\u003c", StringComparison.Ordinal).Replace(">", "\\u003e", StringComparison.Ordinal).Replace("&", "\\u0026", StringComparison.Ordinal);
+
+    private static readonly System.Text.Json.JsonSerializerOptions GoJsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>
     /// An error from behind Ollama's Anthropic route, as it writes one (middleware/anthropic.go writeError with
     /// anthropic/anthropic.go NewError): the Anthropic shape, the type its status maps to, a <c>request_id</c>, and the
-    /// line break Go's JSON encoder ends with.
+    /// line break Go's JSON encoder ends with. <paramref name="byMiddleware"/>: refused by the middleware itself before
+    /// the handler ran (gin's AbortWithStatusJSON), which writes no line break.
     /// </summary>
-    public static ScriptedReply OllamaRouteError(int statusCode, string message)
+    public static ScriptedReply OllamaRouteError(int statusCode, string message, bool byMiddleware = false)
     {
         var type = statusCode switch
         {
@@ -161,7 +171,7 @@ public sealed class ScriptedReply
             ["error"] = new System.Text.Json.Nodes.JsonObject { ["type"] = type, ["message"] = message },
             ["request_id"] = "req_" + Guid.NewGuid().ToString("N")[..24],
         };
-        return Status(statusCode, body.ToJsonString() + "\n");
+        return Status(statusCode, GoJson(body) + (byMiddleware ? "" : "\n"), byMiddleware ? "application/json; charset=utf-8" : "application/json");
     }
 
     public static ScriptedReply AnthropicError(int statusCode, string type, string message, params (string Name, string Value)[] headers) =>

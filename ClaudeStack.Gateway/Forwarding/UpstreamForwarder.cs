@@ -48,6 +48,10 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         "Host", "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Authorization",
         "Proxy-Connection", "Content-Length", "Content-Type", "Authorization", "x-api-key", "Cookie",
         "Accept-Encoding", "traceparent", "tracestate", "baggage", "Expect",
+
+        // The page a browser client runs in is the gateway's business, not the upstream's: Ollama refuses an origin it
+        // does not list (its CORS check), and Anthropic's API a browser call without its opt-in header.
+        "Origin",
     };
 
     /// <summary>The last target built: a client sends the same path and query on every call.</summary>
