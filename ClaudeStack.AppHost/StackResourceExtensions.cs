@@ -134,7 +134,8 @@ internal static class StackResourceExtensions
     /// <summary>
     /// Adds the Claude Code container: built from containers/claude-code with the pinned version and the
     /// host user's uid/gid (so files written into the workspace belong to that user), the workspace at
-    /// /workspace, a fixed container name, and the entrypoint mode as argument.
+    /// /workspace, its state (settings, sessions to resume) in a volume of the workspace's own, a fixed container
+    /// name, and the entrypoint mode as argument.
     /// </summary>
     public static IResourceBuilder<ContainerResource> AddClaudeCode(this IDistributedApplicationBuilder builder, StackOptions stack)
     {
@@ -148,6 +149,7 @@ internal static class StackResourceExtensions
 
         return claudeCode
             .WithBindMount(stack.Workspace, StackConstants.Paths.ContainerWorkspace)
+            .WithVolume(StackEnvironment.ClaudeCodeConfigVolume(stack), StackConstants.Paths.ContainerClaudeConfig)
             .WithContainerName(stack.ClaudeCode.ContainerName)
             .WithArgs(StackEnvironment.ClaudeCodeArguments(stack).ToArray());
     }

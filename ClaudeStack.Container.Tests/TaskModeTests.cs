@@ -99,6 +99,69 @@ public sealed class TaskModeTests(ClaudeCodeImage image)
         }
     }
 
+    /// <summary>
+    /// The stack makes the container anew on every start and keeps Claude Code's state in a volume at the
+    /// CLAUDE_CONFIG_DIR it sets: a conversation begun in one container goes on in the next (<c>--continue</c>).
+    /// </summary>
+    [Fact]
+    public async Task ConfigVolume_KeepsTheSessionForTheNextContainer()
+    {
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var stack = await LocalStack.StartAsync(Scripts.AnswerOnly, "127.0.0.1", cancellationToken);
+        var workspace = Containers.NewWorkspace();
+        var volume = Containers.NewName("config");
+        string[] names = [Containers.NewName("first"), Containers.NewName("next")];
+        const string FirstPrompt = "Remember the word PERSIST-91c4.";
+        try
+        {
+            string[][] commands =
+            [
+                ["-e", "CLAUDE_TASK_PROMPT=" + FirstPrompt, image.Tag, "task"],
+                [image.Tag, "-p", "--continue", "Which word was it?"],
+            ];
+            for (var i = 0; i < names.Length; i++)
+            {
+                var run = await ProcessRunner.DockerAsync(
+                    Containers.TaskTimeout,
+                    cancellationToken,
+                    [
+                        "run", "--name", names[i], "--network", "host",
+                        "-v", workspace.FullName + ":/workspace",
+                        "-v", volume + ":" + ClaudeStack.Stack.StackConstants.Paths.ContainerClaudeConfig,
+                        "-e", ClaudeStack.Stack.StackConstants.ClaudeCodeVariables.ConfigDir + "=" + ClaudeStack.Stack.StackConstants.Paths.ContainerClaudeConfig,
+                        .. Containers.ClaudeEnvironment(stack.GatewayAddress),
+                        .. commands[i],
+                    ]);
+                Assert.True(run.ExitCode == 0, run.Describe());
+            }
+
+            // The second container's conversation starts with the first one's prompt.
+            Assert.Contains(stack.Upstream.MessageRequests, r =>
+                r.Json?["messages"]?.ToJsonString() is { } messages
+                && messages.Contains("PERSIST-91c4", StringComparison.Ordinal)
+                && messages.Contains("Which word was it?", StringComparison.Ordinal));
+
+            // The whole state is in the volume, the global config (project settings, MCP servers) with the sessions.
+            var listing = await ProcessRunner.DockerAsync(
+                Containers.CommandTimeout, cancellationToken,
+                "run", "--rm", "--network", "none", "-v", volume + ":/state", "--entrypoint", "ls", image.Tag, "-A", "/state");
+            Assert.True(listing.ExitCode == 0, listing.Describe());
+            Assert.Contains(".claude.json", listing.Stdout.Split('\n', StringSplitOptions.TrimEntries));
+            Assert.Contains("projects", listing.Stdout.Split('\n', StringSplitOptions.TrimEntries));
+        }
+        finally
+        {
+            foreach (var name in names)
+            {
+                await Containers.RemoveAsync(name);
+            }
+
+            await ProcessRunner.DockerAsync(TimeSpan.FromSeconds(45), CancellationToken.None, "volume", "rm", "-f", volume);
+            workspace.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task TaskMode_EmptyPrompt_ExitsWith2AndExplains()
     {

@@ -24,7 +24,7 @@ public class StackEnvironmentTests
         {
             [],
             [
-                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CONFIG_DIR=/home/node/.claude",
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
                 "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_FABLE_MODEL=llama3.1:8b",
                 "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
@@ -34,7 +34,7 @@ public class StackEnvironmentTests
         {
             ["Model=qwen3:8b", "ModelMap:Opus=qwen3-coder:30b", "ModelMap:Haiku=qwen3:1.7b", "ModelMap:Fable=gemma3:27b", "ContextLength=131072"],
             [
-                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CONFIG_DIR=/home/node/.claude",
                 "ANTHROPIC_MODEL=qwen3:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=qwen3-coder:30b", "ANTHROPIC_DEFAULT_SONNET_MODEL=qwen3:8b",
                 "ANTHROPIC_DEFAULT_HAIKU_MODEL=qwen3:1.7b", "ANTHROPIC_DEFAULT_FABLE_MODEL=gemma3:27b",
                 "CLAUDE_CODE_SUBAGENT_MODEL=qwen3:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=131072",
@@ -44,7 +44,7 @@ public class StackEnvironmentTests
         {
             ["Provider=External", "External:Kind=AnthropicCompatible", "External:Url=http://gpu-box:8080", "External:UseApiKey=true", "Model=gpt-oss:20b"],
             [
-                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CONFIG_DIR=/home/node/.claude",
                 "ANTHROPIC_MODEL=gpt-oss:20b", "ANTHROPIC_DEFAULT_OPUS_MODEL=gpt-oss:20b", "ANTHROPIC_DEFAULT_SONNET_MODEL=gpt-oss:20b",
                 "ANTHROPIC_DEFAULT_HAIKU_MODEL=gpt-oss:20b", "ANTHROPIC_DEFAULT_FABLE_MODEL=gpt-oss:20b",
                 "CLAUDE_CODE_SUBAGENT_MODEL=gpt-oss:20b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
@@ -53,16 +53,16 @@ public class StackEnvironmentTests
         },
         {
             ["Provider=Anthropic"],
-            ["ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", .. ProxyAndTelemetryVariables]
+            ["ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CONFIG_DIR=/home/node/.claude", .. ProxyAndTelemetryVariables]
         },
         {
             ["Provider=Anthropic", "ClaudeCode:MaxContextTokens=200000"],
-            ["ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=200000", .. ProxyAndTelemetryVariables]
+            ["ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CONFIG_DIR=/home/node/.claude", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=200000", .. ProxyAndTelemetryVariables]
         },
         {
             ["Provider=External", "External:Url=http://gpu-box:11434", "ContextLength=131072", "ClaudeCode:MaxContextTokens=98304"],
             [
-                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CONFIG_DIR=/home/node/.claude",
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
                 "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_FABLE_MODEL=llama3.1:8b",
                 "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=98304",
@@ -72,7 +72,7 @@ public class StackEnvironmentTests
         {
             ["Provider=Anthropic", "Model=claude-sonnet-4-5", "ModelMap:Haiku=claude-haiku-4-5", "ModelMap:Fable=claude-fable-5"],
             [
-                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CONFIG_DIR=/home/node/.claude",
                 "ANTHROPIC_MODEL=claude-sonnet-4-5", "ANTHROPIC_DEFAULT_HAIKU_MODEL=claude-haiku-4-5", "ANTHROPIC_DEFAULT_FABLE_MODEL=claude-fable-5",
                 "CLAUDE_CODE_SUBAGENT_MODEL=claude-sonnet-4-5",
                 .. ProxyAndTelemetryVariables,
@@ -81,7 +81,7 @@ public class StackEnvironmentTests
         {
             ["ClaudeCode:Mode=Task", "ClaudeCode:Prompt=write hello.txt", "ClaudeCode:OutputFormat=json", "ClaudeCode:AllowedTools=Write"],
             [
-                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CONFIG_DIR=/home/node/.claude",
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
                 "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_FABLE_MODEL=llama3.1:8b",
                 "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
@@ -92,7 +92,7 @@ public class StackEnvironmentTests
         {
             ["ClaudeCode:Mode=Task", "ClaudeCode:Prompt=summarize"],
             [
-                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CONFIG_DIR=/home/node/.claude",
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
                 "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_FABLE_MODEL=llama3.1:8b",
                 "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
@@ -103,7 +103,7 @@ public class StackEnvironmentTests
         {
             ["ClaudeCode:Prompt=ignored in idle mode", "ClaudeCode:OutputFormat=json"],
             [
-                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>",
+                "ANTHROPIC_BASE_URL=<GatewayUrl>", "ANTHROPIC_AUTH_TOKEN=<StackToken>", "CLAUDE_CONFIG_DIR=/home/node/.claude",
                 "ANTHROPIC_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_OPUS_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_SONNET_MODEL=llama3.1:8b",
                 "ANTHROPIC_DEFAULT_HAIKU_MODEL=llama3.1:8b", "ANTHROPIC_DEFAULT_FABLE_MODEL=llama3.1:8b",
                 "CLAUDE_CODE_SUBAGENT_MODEL=llama3.1:8b", "CLAUDE_STREAM_IDLE_TIMEOUT_MS=600000", "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536",
@@ -356,6 +356,18 @@ public class StackEnvironmentTests
 
         // The AppHost gives the container the dashboard's terminal on the same condition.
         Assert.Equal(expected is ["claude"], options.ClaudeCode.InDashboardTerminal);
+    }
+
+    [Fact]
+    public void ClaudeCodeConfigVolume_IsOnePerWorkspaceAndUser()
+    {
+        var volume = StackEnvironment.ClaudeCodeConfigVolume(TestConfig.Read());
+
+        Assert.Matches("^claudestack-claude-code-config-[0-9a-f]{12}$", volume);
+        Assert.Equal(volume, StackEnvironment.ClaudeCodeConfigVolume(TestConfig.Read()));
+        Assert.NotEqual(volume, StackEnvironment.ClaudeCodeConfigVolume(TestConfig.Read("Workspace=/home/dev/other")));
+        Assert.NotEqual(volume, StackEnvironment.ClaudeCodeConfigVolume(TestConfig.Read("ClaudeCode:UserId=1234", "ClaudeCode:GroupId=1234")));
+        Assert.StartsWith("mine-config-", StackEnvironment.ClaudeCodeConfigVolume(TestConfig.Read("ClaudeCode:ContainerName=mine")), StringComparison.Ordinal);
     }
 
     [Theory]

@@ -72,6 +72,12 @@ public static class StackConstants
         /// <summary>Where the workspace is mounted in the Claude Code container.</summary>
         public const string ContainerWorkspace = "/workspace";
 
+        /// <summary>
+        /// Claude Code's state in its container (<c>CLAUDE_CONFIG_DIR</c>: settings, sessions, history and
+        /// <c>.claude.json</c>), kept in a volume.
+        /// </summary>
+        public const string ContainerClaudeConfig = "/home/node/.claude";
+
         /// <summary>The file the compose publisher writes.</summary>
         public const string ComposeFile = "docker-compose.yaml";
     }
@@ -201,6 +207,12 @@ public static class StackConstants
         /// <summary>The Fable family's model (Claude Code 2.1.329 reads one per family: Opus, Sonnet, Haiku, Fable).</summary>
         public const string DefaultFableModel = "ANTHROPIC_DEFAULT_FABLE_MODEL";
         public const string SubagentModel = "CLAUDE_CODE_SUBAGENT_MODEL";
+
+        /// <summary>
+        /// Where Claude Code keeps all of its state, <c>.claude.json</c> included (otherwise in the home folder, beside
+        /// <c>~/.claude</c>): one folder, so one volume keeps it.
+        /// </summary>
+        public const string ConfigDir = "CLAUDE_CONFIG_DIR";
 
         /// <summary>
         /// How long Claude Code waits for the next stream event before it aborts the call (at least, and by default, 5

@@ -120,6 +120,9 @@ public static class StackEnvironment
         {
             EnvironmentEntry.From(StackConstants.ClaudeCodeVariables.BaseUrl, StackReference.GatewayUrl),
             EnvironmentEntry.From(StackConstants.ClaudeCodeVariables.AuthToken, StackReference.StackToken),
+
+            // The folder the AppHost keeps in a volume (ClaudeCodeConfigVolume).
+            EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.ConfigDir, StackConstants.Paths.ContainerClaudeConfig),
         };
 
         var map = options.ModelMap;
@@ -258,6 +261,19 @@ public static class StackEnvironment
             { InDashboardTerminal: true } => [StackConstants.EntrypointModes.Claude],
             _ => [StackConstants.EntrypointModes.Idle],
         };
+    }
+
+    /// <summary>
+    /// The volume that keeps Claude Code's state between runs (the container is made anew on every start): one per
+    /// workspace, as Claude Code on a host keeps each project's sessions apart, and per container user, whose files
+    /// another uid could not write.
+    /// </summary>
+    public static string ClaudeCodeConfigVolume(StackOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var owner = $"{options.Workspace}\n{options.ClaudeCode.User.UserIdText}:{options.ClaudeCode.User.GroupIdText}";
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(owner)))[..12];
+        return $"{options.ClaudeCode.ContainerName}-config-{hash}";
     }
 
     /// <summary>How to attach to the idle container from the host.</summary>

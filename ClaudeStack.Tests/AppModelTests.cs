@@ -111,6 +111,8 @@ public class AppModelTests
         Assert.DoesNotContain(StackConstants.BuildArgs.NpmRegistry, build.BuildArguments.Keys);
         Assert.Equal("my-claude", claudeCode.Annotations.OfType<ContainerNameAnnotation>().Single().Name);
         Assert.Contains(claudeCode.Annotations.OfType<ContainerMountAnnotation>(), m => m.Type == ContainerMountType.BindMount && m.Target == "/workspace");
+        // Claude Code's state outlives the container, in a volume at the CLAUDE_CONFIG_DIR its environment names.
+        Assert.Contains(claudeCode.Annotations.OfType<ContainerMountAnnotation>(), m => m.Type == ContainerMountType.Volume && m.Target == StackConstants.Paths.ContainerClaudeConfig && m.Source is { } name && name.StartsWith("my-claude-config-", StringComparison.Ordinal));
         Assert.Equal(["idle"], await StackFixture.ArgumentsAsync(claudeCode));
         Assert.Contains(claudeCode.Annotations.OfType<ResourceCommandAnnotation>(), c => c.Name == "show-attach-command");
     }

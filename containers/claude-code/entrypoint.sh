@@ -20,6 +20,12 @@ if [ ! -w "${HOME:-/nonexistent}" ]; then
   mkdir -p "$HOME"
 fi
 
+# With CLAUDE_CONFIG_DIR (the stack sets it, with a volume there) Claude Code keeps its whole state in that folder,
+# .claude.json included. A uid that cannot write it keeps its state in its own home instead.
+if [ -n "${CLAUDE_CONFIG_DIR:-}" ] && ! { mkdir -p "$CLAUDE_CONFIG_DIR" 2>/dev/null && [ -w "$CLAUDE_CONFIG_DIR" ]; }; then
+  export CLAUDE_CONFIG_DIR="$HOME/.claude"
+fi
+
 config_file="${CLAUDE_CONFIG_DIR:-$HOME}/.claude.json"
 
 # Seed a minimal global config so the first run neither shows onboarding nor
