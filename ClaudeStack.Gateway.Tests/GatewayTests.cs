@@ -396,6 +396,7 @@ public sealed class GatewayTests
     [InlineData("http://localhost.example.com", HttpStatusCode.Forbidden)]
     [InlineData("vscode-webview://abc", HttpStatusCode.OK)]
     [InlineData("null", HttpStatusCode.Forbidden)]
+    [InlineData("http://ollama.internal:11434", HttpStatusCode.OK)]
     public async Task OriginHeader_IsCheckedAsOllamaChecksIt(string? origin, HttpStatusCode expected)
     {
         // The emulation's own check, so the test below can fail. server/routes.go puts gin-contrib/cors in front of every
@@ -403,7 +404,7 @@ public sealed class GatewayTests
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("ok"), Ollama = new OllamaEmulation() }, Ct);
         using var client = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(upstream.BaseAddress, "/api/version"));
-        request.Headers.Host = "localhost";
+        request.Headers.Host = "ollama.internal:11434";
         if (origin is not null)
         {
             request.Headers.Add("Origin", origin);
@@ -415,11 +416,11 @@ public sealed class GatewayTests
     }
 
     [Fact]
-    public async Task BrowserClient_OriginStaysWithTheGateway()
+    public async Task BrowserClientTheGatewayAllows_KeepsItsOriginFromTheUpstream()
     {
-        // A chat page served from its own site, talking to the gateway: Ollama would refuse the page's origin.
+        // A chat page served from its own site, allowed by the gateway: Ollama would refuse the page's origin.
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("ok"), Ollama = new OllamaEmulation() }, Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:AllowedOrigins:0"] = "https://chat.example.com" }, Ct);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = Body(Request()) };
         request.Headers.Add("Origin", "https://chat.example.com");
 
@@ -427,6 +428,27 @@ public sealed class GatewayTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Null(upstream.MessageRequests.Single().Header("origin"));
+    }
+
+    [Theory]
+    [InlineData("/v1/messages", null)]
+    [InlineData("/v1/messages", GatewayHost.StackToken)]
+    [InlineData("/v1/messages/count_tokens", null)]
+    public async Task PageOfAnotherSite_IsRefusedWithOrWithoutAStackToken(string path, string? stackToken)
+    {
+        // Any web page may send a browser's "simple" POST (text/plain, no preflight) to a port on 127.0.0.1; a gateway
+        // without a stack token would otherwise run it on the user's models and key.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("ok"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:StackToken"] = stackToken, ["Gateway:Upstream:Profile"] = "anthropic-compatible" }, Ct);
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(Request(), Encoding.UTF8, "text/plain") };
+        request.Headers.Add("Origin", "https://evil.example.com");
+
+        using var response = await gateway.Client.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        var (_, message) = Rig.AssertAnthropicError(await response.Content.ReadAsByteArrayAsync(Ct), "permission_error");
+        Assert.Contains("Gateway:AllowedOrigins", message, StringComparison.Ordinal);
+        Assert.Empty(upstream.Requests);
     }
 
     [Fact]

@@ -69,6 +69,7 @@ public static class GatewayApplication
         builder.Services.AddSingleton(GatewayFeatures.From(builder.Configuration));
         builder.Services.AddSingleton(new ModelRouter(options.Models, upstream.Profile.MapsClaudeNames()));
         builder.Services.AddSingleton(new StackTokenGuard(options.StackToken));
+        builder.Services.AddSingleton(new BrowserOriginGuard(options.AllowedOrigins));
         builder.Services.AddSingleton(new SecretRedactor([options.StackToken, options.Upstream.ApiKey]));
         builder.Services.AddSingleton<TokenCalibration>();
         builder.Services.AddSingleton(services => new UpstreamForwarder(new HttpClient(UpstreamForwarder.CreateForwardingHandler(upstream)) { Timeout = Timeout.InfiniteTimeSpan }, upstream, services.GetRequiredService<SecretRedactor>()));

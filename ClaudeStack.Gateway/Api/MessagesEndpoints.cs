@@ -20,15 +20,17 @@ public static class MessagesEndpoints
             .WithName("Hello")
             .WithSummary("Answers Claude Code's connectivity probe.");
 
-        var guard = app.Services.GetRequiredService<StackTokenGuard>();
+        var token = app.Services.GetRequiredService<StackTokenGuard>();
+        var origin = app.Services.GetRequiredService<BrowserOriginGuard>();
         var messages = app.Services.GetRequiredService<ModelCallHandler>();
         var countTokens = app.Services.GetRequiredService<CountTokensHandler>();
+        RequestDelegate Guarded(RequestDelegate endpoint) => origin.Protect(token.Protect(endpoint));
 
-        app.MapPost("/v1/messages", guard.Protect(messages.HandleMessagesAsync))
+        app.MapPost("/v1/messages", Guarded(messages.HandleMessagesAsync))
             .WithName("CreateMessage")
             .WithSummary("Forwards a Messages API call to the upstream, traced as one GenAI span.");
 
-        app.MapPost("/v1/messages/count_tokens", guard.Protect(countTokens.HandleAsync))
+        app.MapPost("/v1/messages/count_tokens", Guarded(countTokens.HandleAsync))
             .WithName("CountTokens")
             .WithSummary("Counts a request's input tokens: forwarded when the upstream can, estimated otherwise.");
 

@@ -12,6 +12,9 @@ public sealed class GatewayOptions
     /// <summary>When set, callers must present it as <c>Authorization: Bearer</c> or <c>x-api-key</c>.</summary>
     public string? StackToken { get; set; }
 
+    /// <summary>Web page origins, besides this machine's, whose calls the gateway takes (<c>*</c> as a wildcard).</summary>
+    public string[] AllowedOrigins { get; set; } = [];
+
 
     public ModelMapOptions Models { get; set; } = new();
 

@@ -49,8 +49,8 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         "Proxy-Connection", "Content-Length", "Content-Type", "Authorization", "x-api-key", "Cookie",
         "Accept-Encoding", "traceparent", "tracestate", "baggage", "Expect",
 
-        // The page a browser client runs in is the gateway's business, not the upstream's: Ollama refuses an origin it
-        // does not list (its CORS check), and Anthropic's API a browser call without its opt-in header.
+        // The gateway has judged the page a call came from (BrowserOriginGuard); an origin it allows, Ollama might not
+        // list, and Anthropic's API refuses a browser call without its opt-in header.
         "Origin",
     };
 
