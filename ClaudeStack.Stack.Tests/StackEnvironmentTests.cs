@@ -366,6 +366,8 @@ public class StackEnvironmentTests
         Assert.Matches("^claudestack-claude-code-config-[0-9a-f]{12}$", volume);
         Assert.Equal(volume, StackEnvironment.ClaudeCodeConfigVolume(TestConfig.Read()));
         Assert.NotEqual(volume, StackEnvironment.ClaudeCodeConfigVolume(TestConfig.Read("Workspace=/home/dev/other")));
+        Assert.Equal(volume, StackEnvironment.ClaudeCodeConfigVolume(TestConfig.Read("Workspace=/home/dev/project/")));
+        Assert.Equal(volume, StackEnvironment.ClaudeCodeConfigVolume(TestConfig.Read("Workspace=../project")));
         Assert.NotEqual(volume, StackEnvironment.ClaudeCodeConfigVolume(TestConfig.Read("ClaudeCode:UserId=1234", "ClaudeCode:GroupId=1234")));
         Assert.StartsWith("mine-config-", StackEnvironment.ClaudeCodeConfigVolume(TestConfig.Read("ClaudeCode:ContainerName=mine")), StringComparison.Ordinal);
     }

@@ -235,23 +235,27 @@ public class StackOptionsReaderTests
     }
 
     [Theory]
-    [InlineData("/home/dev", "your home folder")]
-    [InlineData("/home/dev/", "your home folder")]
-    [InlineData("/", "the file system's root")]
-    public void LaunchFolderTooBroadToMount_AsksForWorkspace(string launchFolder, string what)
+    [InlineData("/home/dev", "/home/dev", "your home folder")]
+    [InlineData("/home/dev/", "/home/dev", "your home folder")]
+    [InlineData("/home//dev", "/home/dev", "your home folder")]
+    [InlineData("/home/dev/project/..", "/home/dev", "your home folder")]
+    [InlineData("/home", "/home", "a folder that holds your home folder")]
+    [InlineData("/", "/", "the file system's root")]
+    public void LaunchFolderTooBroadToMount_AsksForWorkspace(string launchFolder, string shown, string what)
     {
         // The workspace is mounted writable; PowerShell on macOS and Linux passes on a PWD that does not follow cd.
-        var launch = new LaunchContext(launchFolder, _ => true, HomeDirectory: "/home/dev");
+        var launch = new LaunchContext(launchFolder, _ => true, HomeDirectory: "/home/dev/");
 
         var (_, errors) = StackOptionsReader.TryRead(TestConfig.Build(), launch);
 
         var error = Assert.Single(errors);
-        Assert.StartsWith($"The launch folder '{launchFolder}' is {what}, and Claude Code would get write access to all of it;", error, StringComparison.Ordinal);
+        Assert.StartsWith($"The launch folder '{shown}' is {what}, and Claude Code would get write access to all of it;", error, StringComparison.Ordinal);
         Assert.Contains("set ClaudeStack:Workspace", error, StringComparison.Ordinal);
     }
 
     [Theory]
     [InlineData("/home/dev/project", null)]
+    [InlineData("/home/devices", null)]
     [InlineData("/home/dev", "/home/dev")]
     [InlineData("/home/dev", ".")]
     public void HomeFolder_IsMountedWhenAskedForOrAProjectBelowIt(string launchFolder, string? workspace)

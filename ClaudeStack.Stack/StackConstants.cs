@@ -60,6 +60,10 @@ public static class StackConstants
         public const string RocmTagSuffix = "-rocm";
     }
 
+    /// <summary>How host paths compare: without regard to case where the usual file systems ignore it (Windows, macOS).</summary>
+    public static StringComparison PathComparison =>
+        OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+
     /// <summary>Paths relative to the AppHost project directory, and paths inside containers.</summary>
     public static class Paths
     {

@@ -271,7 +271,9 @@ public static class StackEnvironment
     public static string ClaudeCodeConfigVolume(StackOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var owner = $"{options.Workspace}\n{options.ClaudeCode.User.UserIdText}:{options.ClaudeCode.User.GroupIdText}";
+        // The workspace is one spelling per folder already; where case does not tell folders apart, it must not tell volumes apart.
+        var workspace = StackConstants.PathComparison == StringComparison.OrdinalIgnoreCase ? options.Workspace.ToUpperInvariant() : options.Workspace;
+        var owner = $"{workspace}\n{options.ClaudeCode.User.UserIdText}:{options.ClaudeCode.User.GroupIdText}";
         var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(owner)))[..12];
         return $"{options.ClaudeCode.ContainerName}-config-{hash}";
     }

@@ -225,7 +225,8 @@ public static partial class StackOptionsReader
         string path;
         try
         {
-            path = configured is null ? launch.LaunchDirectory : Path.GetFullPath(configured, launch.LaunchDirectory);
+            // One spelling per folder (separators, a trailing one): the guard below and the state volume's name compare it.
+            path = Path.TrimEndingDirectorySeparator(configured is null ? Path.GetFullPath(launch.LaunchDirectory) : Path.GetFullPath(configured, launch.LaunchDirectory));
         }
         catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
         {
@@ -252,17 +253,24 @@ public static partial class StackOptionsReader
         return path;
     }
 
-    /// <summary>What makes a folder too broad to mount unasked: the file system's root, or the user's home folder.</summary>
-    private static string? TooBroadToMount(string path, string? home)
+    /// <summary>What makes a folder too broad to mount unasked: the file system's root, the user's home folder, or one holding it.</summary>
+    private static string? TooBroadToMount(string folder, string? home)
     {
-        var comparison = OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
-        var folder = Path.TrimEndingDirectorySeparator(path);
-        if (string.Equals(folder, Path.TrimEndingDirectorySeparator(Path.GetPathRoot(path) ?? ""), comparison))
+        var comparison = StackConstants.PathComparison;
+        if (string.Equals(folder, Path.TrimEndingDirectorySeparator(Path.GetPathRoot(folder) ?? ""), comparison))
         {
             return "the file system's root";
         }
 
-        return !string.IsNullOrEmpty(home) && string.Equals(folder, Path.TrimEndingDirectorySeparator(home), comparison) ? "your home folder" : null;
+        if (string.IsNullOrEmpty(home))
+        {
+            return null;
+        }
+
+        home = Path.TrimEndingDirectorySeparator(Path.GetFullPath(home));
+        return string.Equals(folder, home, comparison) ? "your home folder"
+            : home.StartsWith(folder + Path.DirectorySeparatorChar, comparison) ? "a folder that holds your home folder"
+            : null;
     }
 
     private static ClaudeCodeOptions? ReadClaudeCode(IConfigurationSection section, LaunchContext launch, List<string> errors)

@@ -66,7 +66,13 @@ public sealed class SseParserTests
             var parser = new SseParser();
             var seen = new List<(string Name, string Data)>();
             var events = new List<SseEvent>();
-            foreach (var (start, length) in new[] { (0, split), (split, bytes.Length - split) })
+
+            // Two pieces, and three with a middle one a data line can span from end to end.
+            var third = Math.Min(split + 5, bytes.Length);
+            (int Start, int Length)[] pieces = split % 2 == 0
+                ? [(0, split), (split, bytes.Length - split)]
+                : [(0, split), (split, third - split), (third, bytes.Length - third)];
+            foreach (var (start, length) in pieces)
             {
                 bytes.AsSpan(start, length).CopyTo(reused);
                 events.Clear();
@@ -134,16 +140,27 @@ public sealed class SseParserTests
         Assert.Equal("busy", observer.Response.ErrorMessage);
     }
 
-    [Fact]
-    public void OversizedEvent_IsReportedWithoutKeepingItsData()
+    [Theory]
+    [InlineData(100_000)]
+    [InlineData(7)]
+    [InlineData(1)]
+    public void OversizedEvent_IsReportedWithoutKeepingItsData_HoweverItArrives(int chunkSize)
     {
         var parser = new SseParser(maxEventBytes: 16);
         var events = new List<SseEvent>();
+        var bytes = Encoding.UTF8.GetBytes("event: big\ndata: " + new string('x', 100) + "\n\nevent: small\ndata: {\"a\":1}\n\n: " + new string('c', 40) + "\ndata: 1\n\n");
 
-        parser.Feed(Encoding.UTF8.GetBytes("event: big\ndata: " + new string('x', 100) + "\n\n"), events);
+        for (var offset = 0; offset < bytes.Length; offset += chunkSize)
+        {
+            parser.Feed(bytes.AsMemory(offset, Math.Min(chunkSize, bytes.Length - offset)), events);
+        }
 
-        Assert.Equal(1, parser.OversizedEvents);
-        Assert.True(Assert.Single(events).Data.IsEmpty);
+        // A line longer than the limit marks its event, whatever the line (a comment too), and whether it came whole or in pieces.
+        Assert.Equal(2, parser.OversizedEvents);
+        Assert.Equal(["big", "small", ""], events.Select(e => e.Name));
+        Assert.True(events[0].Data.IsEmpty);
+        Assert.Equal("{\"a\":1}", Encoding.UTF8.GetString(events[1].Data.Span));
+        Assert.True(events[2].Data.IsEmpty);
     }
 }
 

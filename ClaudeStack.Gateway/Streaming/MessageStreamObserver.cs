@@ -30,23 +30,25 @@ public sealed class MessageStreamObserver
     /// <returns>Blocks that this chunk completed (for example a finished tool call to check).</returns>
     public IReadOnlyList<ObservedBlock> Observe(ReadOnlyMemory<byte> chunk)
     {
-        _events.Clear();
-        _parser.Feed(chunk, _events);
-        if (_events.Count == 0)
+        try
         {
-            return [];
-        }
-
-        List<ObservedBlock>? completed = null;
-        foreach (var sseEvent in _events)
-        {
-            if (Apply(sseEvent) is { } block)
+            _parser.Feed(chunk, _events);
+            List<ObservedBlock>? completed = null;
+            foreach (var sseEvent in _events)
             {
-                (completed ??= []).Add(block);
+                if (Apply(sseEvent) is { } block)
+                {
+                    (completed ??= []).Add(block);
+                }
             }
-        }
 
-        return completed ?? (IReadOnlyList<ObservedBlock>)[];
+            return completed ?? (IReadOnlyList<ObservedBlock>)[];
+        }
+        finally
+        {
+            // The events may point into the chunk, whose buffer the caller reuses (or returns to its pool).
+            _events.Clear();
+        }
     }
 
     private ObservedBlock? Apply(SseEvent sseEvent)

@@ -73,8 +73,13 @@ public sealed class SseParser
             _skipLeadingLf = bytes[position + end] == (byte)'\r';
             if (_line.WrittenCount == 0)
             {
-                // The whole line is in this chunk: read in place.
-                CompleteLine(chunk.Slice(position, end), inChunk: true, events);
+                // The whole line is in this chunk: read in place, cut as a line gathered across chunks would be.
+                if (end > _maxEventBytes)
+                {
+                    _oversized = true;
+                }
+
+                CompleteLine(chunk.Slice(position, Math.Min(end, _maxEventBytes)), inChunk: true, events);
             }
             else
             {
@@ -137,7 +142,7 @@ public sealed class SseParser
 
     private void AppendData(ReadOnlyMemory<byte> value, bool inChunk)
     {
-        if (_oversized || _data.WrittenCount + (_dataInChunk?.Length ?? 0) + value.Length + (_hasData ? 1 : 0) > _maxEventBytes)
+        if (_oversized || _data.WrittenCount + (_dataInChunk?.Length ?? 0) + value.Length > _maxEventBytes)
         {
             _oversized = true;
             _hasData = true;

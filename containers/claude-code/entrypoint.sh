@@ -23,6 +23,7 @@ fi
 # With CLAUDE_CONFIG_DIR (the stack sets it, with a volume there) Claude Code keeps its whole state in that folder,
 # .claude.json included. A uid that cannot write it keeps its state in its own home instead.
 if [ -n "${CLAUDE_CONFIG_DIR:-}" ] && ! { mkdir -p "$CLAUDE_CONFIG_DIR" 2>/dev/null && [ -w "$CLAUDE_CONFIG_DIR" ]; }; then
+  echo "claudestack: uid $(id -u) cannot write CLAUDE_CONFIG_DIR ($CLAUDE_CONFIG_DIR); Claude Code's state goes to $HOME/.claude and ends with this container." >&2
   export CLAUDE_CONFIG_DIR="$HOME/.claude"
 fi
 
