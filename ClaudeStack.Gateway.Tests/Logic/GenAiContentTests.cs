@@ -107,8 +107,8 @@ public sealed class GenAiContentTests
             """{"type":"tool_call","id":"toolu_1","name":"Bash","arguments":{"command":"ls -la","n":[1,2.5,true,null]}}]},""" +
             """{"role":"user","parts":[{"type":"tool_call_response","id":"toolu_1","response":"a.txt"},""" +
             """{"type":"tool_call_response","id":"toolu_2","response":"one\n[image]"},""" +
-            """{"type":"tool_call_response","id":"toolu_3","response":""},""" +
-            """{"type":"blob","mime_type":null,"modality":"image","content":"AAAA"},{"type":"document","source":{}},""" +
+            """{"type":"tool_call_response","id":"toolu_3","response":""}]},""" +
+            """{"role":"user","parts":[{"type":"image"},{"type":"blob","mime_type":null,"modality":"image","content":"AAAA"},{"type":"document","source":{}},""" +
             """{"type":"container_upload","file_id":"f1"}]}]""",
             GenAiContent.InputMessages(messages));
     }
@@ -215,9 +215,58 @@ public sealed class GenAiContentTests
             """);
 
         Assert.Equal(
-            """[{"role":"user","parts":[{"type":"text","content":"a\/b\tc"},{"type":"tool_call","id":"t","name":"Bash","arguments":{ "command" : "ls\/" }},""" +
-            """{"type":"tool_call_response","id":"t","response":"x\/y"}]}]""",
+            """[{"role":"user","parts":[{"type":"tool_call_response","id":"t","response":"x\/y"}]},""" +
+            """{"role":"user","parts":[{"type":"text","content":"a\/b\tc"},{"type":"tool_call","id":"t","name":"Bash","arguments":{ "command" : "ls\/" }}]}]""",
             GenAiContent.InputMessages(messages));
+    }
+
+    [Fact]
+    public void ToolResultsBesideOtherBlocks_AreAMessageOfTheirOwn_TheirImagesShownInTheNext()
+    {
+        // Aspire 13.5.2's dashboard titles a message "Tool" only when all its parts are results, and shows a result as
+        // text; Claude Code puts a system reminder beside the results, and a screenshot tool returns an image.
+        var messages = Json("""
+            [{"role":"user","content":[
+              {"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"shot"},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}]},
+              {"type":"text","text":"<system-reminder>todo list is empty</system-reminder>"}
+            ]},
+            {"role":"user","content":[
+              {"type":"tool_result","tool_use_id":"toolu_2","content":"a.txt"},
+              {"type":"tool_result","tool_use_id":"toolu_3","content":"b.txt"}
+            ]},
+            {"role":"user","content":[
+              {"type":"tool_result","tool_use_id":"toolu_4","content":[{"type":"image","source":{"type":"base64","media_type":"image/jpeg","data":"/9j/"}}]}
+            ]}]
+            """);
+
+        Assert.Equal(
+            """[{"role":"user","parts":[{"type":"tool_call_response","id":"toolu_1","response":"shot\n[image]"}]},""" +
+            """{"role":"user","parts":[{"type":"blob","mime_type":"image/png","modality":"image","content":"iVBORw0KGgo="},""" +
+            """{"type":"text","content":"<system-reminder>todo list is empty</system-reminder>"}]},""" +
+            """{"role":"user","parts":[{"type":"tool_call_response","id":"toolu_2","response":"a.txt"},{"type":"tool_call_response","id":"toolu_3","response":"b.txt"}]},""" +
+            """{"role":"user","parts":[{"type":"tool_call_response","id":"toolu_4","response":"[image]"}]},""" +
+            """{"role":"user","parts":[{"type":"blob","mime_type":"image/jpeg","modality":"image","content":"/9j/"}]}]""",
+            GenAiContent.InputMessages(messages));
+    }
+
+    [Fact]
+    public void ToolDefinitions_WhatTheDashboardCannotRead_IsLeftOutOfThatToolAlone()
+    {
+        // Aspire 13.5.2 reads a tool's name, and a schema's description and required entries, as strings: one of another
+        // kind throws, and the span's whole Tools list is gone.
+        var tools = Json("""
+            [
+              {"name":7,"description":"numbered","input_schema":{"type":"object"}},
+              {"name":"a","input_schema":{"type":"object","description":{"text":"x"}}},
+              {"name":"b","input_schema":{"type":"object","properties":{"p":{"type":"array","items":{"type":"object","required":[1]}}}}},
+              {"name":"c","input_schema":{"type":"object","description":null,"properties":{"q":{"type":"string","description":"fine"}},"required":["q",null]}}
+            ]
+            """);
+
+        Assert.Equal(
+            """[{"type":"function","description":"numbered","parameters":{"type":"object"}},{"type":"function","name":"a"},{"type":"function","name":"b"},""" +
+            """{"type":"function","name":"c","parameters":{"type":"object","description":null,"properties":{"q":{"type":"string","description":"fine"}},"required":["q",null]}}]""",
+            GenAiContent.ToolDefinitions(tools));
     }
 
     [Fact]

@@ -124,42 +124,80 @@ public static class GenAiContent
                 continue;
             }
 
-            writer.WriteStartObject();
-            writer.WriteString("role", message.GetProperty("role").GetString() ?? "user");
-            writer.WriteStartArray("parts");
+            var role = message.GetProperty("role").GetString() ?? "user";
             var content = message.GetProperty("content");
-            if (content.ValueKind == JsonValueKind.String)
-            {
-                WriteTextPart(writer, content);
-            }
-            else if (content.GetArrayLength() == 0)
+            if (content.ValueKind == JsonValueKind.String || content.GetArrayLength() == 0)
             {
                 // A message without parts would read as a tool's in the dashboard, which takes all-results for one.
-                WriteTextPart(writer, "");
-            }
-            else
-            {
-                var left = content.GetArrayLength();
-                foreach (var block in content.EnumerateArray())
+                writer.WriteStartObject();
+                writer.WriteString("role", role);
+                writer.WriteStartArray("parts");
+                if (content.ValueKind == JsonValueKind.String)
                 {
-                    // The messages kept fit the budget as sent; only messages with dozens of large parts get here.
-                    if (OverBudget(writer, MaxInputMessagesWrittenBytes))
-                    {
-                        WriteTextPart(writer, $"[{left} more parts of this message {NotRecorded}]");
-                        break;
-                    }
-
-                    WriteInputPart(writer, block);
-                    left--;
+                    WriteTextPart(writer, content);
                 }
+                else
+                {
+                    WriteTextPart(writer, "");
+                }
+
+                writer.WriteEndArray();
+                writer.WriteEndObject();
+                continue;
             }
 
-            writer.WriteEndArray();
-            writer.WriteEndObject();
+            // The dashboard titles a message "Tool" only when every part is a tool's result, and shows a result as text:
+            // Claude Code's turns put notes (system reminders) beside the results, and tools return screenshots. The
+            // results go first as a message of their own, as Anthropic orders them; the rest, and the results' images
+            // as images, follow as a second one.
+            var results = content.EnumerateArray().Count(IsToolResult);
+            if (results == 0 || results == content.GetArrayLength() && !content.EnumerateArray().Any(HoldsImages))
+            {
+                WriteMessage(writer, role, content.EnumerateArray());
+                continue;
+            }
+
+            WriteMessage(writer, role, content.EnumerateArray().Where(IsToolResult));
+            WriteMessage(writer, role, content.EnumerateArray().SelectMany(block => IsToolResult(block) ? ResultImages(block) : [block]));
         }
 
         writer.WriteEndArray();
     });
+
+    private static void WriteMessage(Utf8JsonWriter writer, string role, IEnumerable<JsonElement> blocks)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("role", role);
+        writer.WriteStartArray("parts");
+        var parts = blocks.ToList();
+        var left = parts.Count;
+        foreach (var block in parts)
+        {
+            // The messages kept fit the budget as sent; only messages with dozens of large parts get here.
+            if (OverBudget(writer, MaxInputMessagesWrittenBytes))
+            {
+                WriteTextPart(writer, $"[{left} more parts of this message {NotRecorded}]");
+                break;
+            }
+
+            WriteInputPart(writer, block);
+            left--;
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    private static bool IsToolResult(JsonElement block) =>
+        block.ValueKind == JsonValueKind.Object && block.TryGetProperty("type", out var type) && type.ValueEquals("tool_result");
+
+    private static bool HoldsImages(JsonElement block) => IsToolResult(block) && ResultImages(block).Any();
+
+    /// <summary>The image blocks in a tool result's content (its text names each as <c>[image]</c>).</summary>
+    private static IEnumerable<JsonElement> ResultImages(JsonElement result) =>
+        result.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array
+            ? content.EnumerateArray().Where(part => part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var type) && type.ValueEquals("image"))
+            : [];
 
     public static string OutputMessages(ModelResponse response, SecretRedactor? redactor = null) => Write(response, redactor, static (writer, response) =>
     {
@@ -248,7 +286,10 @@ public static class GenAiContent
 
             writer.WriteStartObject();
             writer.WriteString("type", "function");
-            if (tool.TryGetProperty("name", out var name))
+
+            // The dashboard reads names, descriptions and schemas' strings as strings: one of another kind, in any tool,
+            // loses the span's whole Tools list (left out here, as a client's odd tool is no reason to lose the others).
+            if (tool.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
             {
                 writer.WritePropertyName("name");
                 WriteBoundedJson(writer, name);
@@ -261,7 +302,7 @@ public static class GenAiContent
             }
 
             // A schema larger than a part may be is left out rather than cut into text that is no schema.
-            if (tool.TryGetProperty("input_schema", out var schema) && JsonMarshal.GetRawUtf8Value(schema).Length <= MaxPartChars)
+            if (tool.TryGetProperty("input_schema", out var schema) && JsonMarshal.GetRawUtf8Value(schema).Length <= MaxPartChars && DashboardReadsSchema(schema))
             {
                 writer.WritePropertyName("parameters");
                 WriteRequestJson(writer, schema);
@@ -272,6 +313,35 @@ public static class GenAiContent
 
         writer.WriteEndArray();
     });
+
+    /// <summary>
+    /// Whether the dashboard (Aspire 13.5.2, GenAISchemaHelpers) can read the schema: a <c>description</c> and the
+    /// <c>required</c> entries as strings, in the schema and in every object under <c>properties</c> and <c>items</c>.
+    /// </summary>
+    private static bool DashboardReadsSchema(JsonElement schema)
+    {
+        if (schema.ValueKind != JsonValueKind.Object)
+        {
+            return true;
+        }
+
+        if (schema.TryGetProperty("description", out var description) && description.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+        {
+            return false;
+        }
+
+        if (schema.TryGetProperty("required", out var required) && required.ValueKind == JsonValueKind.Array
+            && required.EnumerateArray().Any(item => item.ValueKind is not (JsonValueKind.String or JsonValueKind.Null)))
+        {
+            return false;
+        }
+
+        var properties = schema.TryGetProperty("properties", out var map) && map.ValueKind == JsonValueKind.Object
+            ? map.EnumerateObject().Select(property => property.Value)
+            : [];
+        var items = schema.TryGetProperty("items", out var itemSchema) ? [itemSchema] : Array.Empty<JsonElement>();
+        return properties.Concat(items).All(DashboardReadsSchema);
+    }
 
     /// <summary>
     /// Which messages to leave out, [From, To), so the rest fit the budget: none when the request's messages fit.
