@@ -430,6 +430,24 @@ public sealed class GatewayTests
         Assert.Null(upstream.MessageRequests.Single().Header("origin"));
     }
 
+    [Fact]
+    public async Task PageWhoseNameWasMadeToPointHere_IsRefused()
+    {
+        // DNS rebinding: evil.example.com resolves to 127.0.0.1 once its page has loaded, so the browser sends the page's
+        // own origin and host name; to the browser the call is same-origin, and needs no preflight.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Text("ok"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:StackToken"] = null, ["Gateway:Upstream:Profile"] = "anthropic-compatible" }, Ct);
+        var host = $"evil.example.com:{gateway.BaseAddress.Port}";
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = new StringContent(Request(), Encoding.UTF8, "text/plain") };
+        request.Headers.Host = host;
+        request.Headers.Add("Origin", "http://" + host);
+
+        using var response = await gateway.Client.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Empty(upstream.Requests);
+    }
+
     [Theory]
     [InlineData("/v1/messages", null)]
     [InlineData("/v1/messages", GatewayHost.StackToken)]

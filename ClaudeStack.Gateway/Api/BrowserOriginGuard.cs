@@ -6,9 +6,10 @@ namespace ClaudeStack.Gateway.Api;
 /// Refuses calls a web page of another site makes. A browser lets any page send a simple POST to
 /// <c>http://127.0.0.1:&lt;port&gt;</c>, and a gateway without a stack token would run it on the user's models and key;
 /// the <c>Origin</c> header says which page sent it. Clients that are not browsers (Claude Code, SDKs, curl) send none.
-/// Allowed, as Ollama allows them: the gateway's own origin, pages served from this machine (localhost, 127.0.0.1,
-/// [::1], 0.0.0.0, any port), and the origins configured in <c>Gateway:AllowedOrigins</c> (<c>*</c> matches any run of
-/// characters).
+/// Allowed: pages served from this machine (localhost, 127.0.0.1, [::1], 0.0.0.0, any port) and the origins configured
+/// in <c>Gateway:AllowedOrigins</c> (<c>*</c> matches any run of characters). Unlike Ollama, whose Host check covers
+/// it, the gateway does not take a page whose origin merely names the Host the call was sent to: a site whose name
+/// is made to resolve to 127.0.0.1 after its page loaded (DNS rebinding) would pass as the gateway's own.
 /// </summary>
 public sealed class BrowserOriginGuard(IReadOnlyList<string> allowedOrigins)
 {
@@ -16,7 +17,7 @@ public sealed class BrowserOriginGuard(IReadOnlyList<string> allowedOrigins)
     public RequestDelegate Protect(RequestDelegate endpoint) => context =>
     {
         var origin = context.Request.Headers.Origin;
-        if (IsAllowed(origin, context.Request.Host.Value))
+        if (IsAllowed(origin))
         {
             return endpoint(context);
         }
@@ -28,7 +29,7 @@ public sealed class BrowserOriginGuard(IReadOnlyList<string> allowedOrigins)
         return refusal.WriteAsync(context.Response, context.RequestAborted);
     };
 
-    public bool IsAllowed(StringValues origin, string? host)
+    public bool IsAllowed(StringValues origin)
     {
         if (origin.Count == 0)
         {
@@ -40,8 +41,7 @@ public sealed class BrowserOriginGuard(IReadOnlyList<string> allowedOrigins)
             return false;
         }
 
-        return (host is { Length: > 0 } && (Matches(value, "http://" + host) || Matches(value, "https://" + host)))
-            || IsLocalPage(value)
+        return IsLocalPage(value)
             || allowedOrigins.Any(pattern => Matches(value, pattern.Trim()));
     }
 
