@@ -163,6 +163,31 @@ public sealed class TaskModeTests(ClaudeCodeImage image)
     }
 
     [Fact]
+    public async Task TaskMode_PromptThatLooksLikeAnOption_IsAPrompt()
+    {
+        // A prompt taken from elsewhere (an issue title, a CI variable) must not pass options to Claude Code.
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await using var stack = await LocalStack.StartAsync(Scripts.AnswerOnly, "127.0.0.1", cancellationToken);
+        var name = Containers.NewName("task-dash");
+        try
+        {
+            var run = await ProcessRunner.DockerAsync(
+                Containers.TaskTimeout,
+                cancellationToken,
+                ["run", "--name", name, "--network", "host", .. Containers.ClaudeEnvironment(stack.GatewayAddress), "-e", "CLAUDE_TASK_PROMPT=--version", image.Tag, "task"]);
+
+            Assert.True(run.ExitCode == 0, run.Describe());
+            Assert.Contains(Scripts.FinalAnswer, run.Stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain("(Claude Code)", run.Stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await Containers.RemoveAsync(name);
+        }
+    }
+
+    [Fact]
     public async Task TaskMode_EmptyPrompt_ExitsWith2AndExplains()
     {
         image.Require();
@@ -260,24 +285,29 @@ public sealed class TaskModeTests(ClaudeCodeImage image)
     }
 
     [Fact]
-    public async Task FirstRun_NoConfig_SeedsOnboardingAndTrustButKeepsExistingConfig()
+    public async Task FirstRun_NoConfig_SeedsOnboardingAndTrustOnlyWhenAskedButKeepsExistingConfig()
     {
         image.Require();
         var cancellationToken = TestContext.Current.CancellationToken;
-        var name = Containers.NewName("seed");
+        string[] names = [Containers.NewName("seed"), Containers.NewName("seed-trust")];
         var home = Containers.NewWorkspace();
         try
         {
-            // Fresh container: the entrypoint writes the seed before running claude.
-            var seeded = await ProcessRunner.DockerAsync(
-                Containers.CommandTimeout, cancellationToken,
-                "run", "--name", name, "--network", "none", image.Tag, "--version");
-            Assert.True(seeded.ExitCode == 0, seeded.Describe());
-            var copied = Path.Combine(home.FullName, "seeded.json");
-            (await ProcessRunner.DockerAsync(Containers.CommandTimeout, cancellationToken, "cp", name + ":/home/node/.claude.json", copied)).EnsureSuccess();
-            var json = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(copied, cancellationToken))!;
-            Assert.True(json["hasCompletedOnboarding"]!.GetValue<bool>());
-            Assert.True(json["projects"]!["/workspace"]!["hasTrustDialogAccepted"]!.GetValue<bool>());
+            // Fresh containers: the entrypoint writes the seed before running claude. Trust in the workspace is seeded
+            // only when asked for: it lets a cloned project's own settings run hooks unasked.
+            for (var i = 0; i < names.Length; i++)
+            {
+                string[] trust = i == 0 ? [] : ["-e", ClaudeStack.Stack.StackConstants.ClaudeCodeVariables.TrustWorkspace + "=1"];
+                var seeded = await ProcessRunner.DockerAsync(
+                    Containers.CommandTimeout, cancellationToken,
+                    ["run", "--name", names[i], "--network", "none", .. trust, image.Tag, "--version"]);
+                Assert.True(seeded.ExitCode == 0, seeded.Describe());
+                var copied = Path.Combine(home.FullName, $"seeded{i}.json");
+                (await ProcessRunner.DockerAsync(Containers.CommandTimeout, cancellationToken, "cp", names[i] + ":/home/node/.claude.json", copied)).EnsureSuccess();
+                var json = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(copied, cancellationToken))!;
+                Assert.True(json["hasCompletedOnboarding"]!.GetValue<bool>());
+                Assert.Equal(i == 1, json["projects"]?["/workspace"]?["hasTrustDialogAccepted"]?.GetValue<bool>() ?? false);
+            }
 
             // A mounted config is left exactly as it is.
             var mine = Path.Combine(home.FullName, "mine.json");
@@ -295,7 +325,11 @@ public sealed class TaskModeTests(ClaudeCodeImage image)
         }
         finally
         {
-            await Containers.RemoveAsync(name);
+            foreach (var name in names)
+            {
+                await Containers.RemoveAsync(name);
+            }
+
             home.Delete(recursive: true);
         }
     }

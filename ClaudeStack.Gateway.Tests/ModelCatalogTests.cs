@@ -145,6 +145,34 @@ public sealed class ModelCatalogTests : IDisposable
         Assert.Contains("8192-token context window, not the configured 65536", warning, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AnAnswerWithoutEnd_IsReadNoFurtherThanTheBound()
+    {
+        // A server that is not Ollama, or a broken one, answering /api/show with more than any model's facts: read
+        // whole, three such look-ups at once held gigabytes. (Under a base path, so the script answers the native API.)
+        await using var server = await ScriptedUpstream.ScriptedUpstream.StartAsync(request => request.Path == "/proxy/api/show"
+            ? ScriptedReply.Custom(async (context, _, ct) =>
+            {
+                context.Response.ContentType = "application/json";
+                await context.Response.Body.WriteAsync("{\"license\":\""u8.ToArray(), ct);
+                var filler = new byte[64 * 1024];
+                filler.AsSpan().Fill((byte)'x');
+                for (var written = 0; written <= OllamaModelCatalog.MaxAnswerBytes; written += filler.Length)
+                {
+                    await context.Response.Body.WriteAsync(filler, ct);
+                }
+            })
+            : ScriptedReply.Status(200, """{"models":[]}"""), Ct);
+        var log = new WarningLog();
+        var catalog = new OllamaModelCatalog(_client, new UpstreamEndpoint(UpstreamProfile.Ollama, new Uri(server.BaseAddress, "/proxy/"), null, "ollama"), 65536, log, new SecretRedactor([]), new ManualClock());
+
+        var info = await catalog.GetAsync("llama3.1:8b", Ct);
+
+        Assert.Equal((65536, "configured"), (info.ContextLength, info.ContextSource));
+        var warning = Assert.Single(log.Warnings);
+        Assert.Contains("/api/show: the upstream's response is larger than 8 MiB", warning, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("llama3.1:8b", "llama3.1:8b")]
     [InlineData("registry.ollama.ai/library/llama3.1:8b", "llama3.1:8b")]

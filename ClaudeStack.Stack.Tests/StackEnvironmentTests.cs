@@ -358,6 +358,16 @@ public class StackEnvironmentTests
         Assert.Equal(expected is ["claude"], options.ClaudeCode.InDashboardTerminal);
     }
 
+    [Theory]
+    [InlineData(new string[0], false)]
+    [InlineData(new[] { "ClaudeCode:TrustWorkspace=true" }, true)]
+    public void ClaudeCode_IsToldToTrustTheWorkspaceOnlyWhenAsked(string[] settings, bool trusted)
+    {
+        var variables = TestConfig.ByName(StackEnvironment.ForClaudeCode(TestConfig.Read(settings)));
+
+        Assert.Equal(trusted, variables.TryGetValue("CLAUDESTACK_TRUST_WORKSPACE", out var value) && value.ToString() == "CLAUDESTACK_TRUST_WORKSPACE=1");
+    }
+
     [Fact]
     public void ClaudeCodeConfigVolume_IsOnePerWorkspaceAndUser()
     {

@@ -21,6 +21,7 @@ public class StackOptionsReaderTests
         Assert.Equal(ClaudeCodeMode.Idle, options.ClaudeCode.Mode);
         Assert.Equal("claudestack-claude-code", options.ClaudeCode.ContainerName);
         Assert.False(options.ClaudeCode.Terminal);
+        Assert.False(options.ClaudeCode.TrustWorkspace);
         Assert.False(options.UseHostOllama);
         Assert.False(options.OllamaCloud);
         Assert.False(options.NeedsUpstreamApiKey);
@@ -48,6 +49,7 @@ public class StackOptionsReaderTests
             "ClaudeCode:OutputFormat=stream-json",
             "ClaudeCode:ContainerName=my-claude",
             "ClaudeCode:Terminal=true",
+            "ClaudeCode:TrustWorkspace=true",
             "ClaudeCode:UserId=1001",
             "ClaudeCode:GroupId=20",
             "ClaudeCode:MaxContextTokens=98304",
@@ -67,6 +69,7 @@ public class StackOptionsReaderTests
             new ClaudeCodeOptions(ClaudeCodeMode.Task, "fix the build", "Write Bash(dotnet:*)", "stream-json", "my-claude", true)
             {
                 User = new ContainerUser(1001, 20),
+                TrustWorkspace = true,
                 MaxContextTokens = 98304,
             },
             options.ClaudeCode);

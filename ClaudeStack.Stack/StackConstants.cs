@@ -218,6 +218,9 @@ public static class StackConstants
         /// </summary>
         public const string ConfigDir = "CLAUDE_CONFIG_DIR";
 
+        /// <summary>Read by the image's entrypoint: <c>1</c> seeds the workspace's trust into a new config.</summary>
+        public const string TrustWorkspace = "CLAUDESTACK_TRUST_WORKSPACE";
+
         /// <summary>
         /// How long Claude Code waits for the next stream event before it aborts the call (at least, and by default, 5
         /// minutes in 2.1.329; <c>ping</c> events do not count).

@@ -157,6 +157,11 @@ public static class StackEnvironment
         entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.PropagateTraceparent, "1"));
 
         var claudeCode = options.ClaudeCode;
+        if (claudeCode.TrustWorkspace)
+        {
+            entries.Add(EnvironmentEntry.Value(StackConstants.ClaudeCodeVariables.TrustWorkspace, "1"));
+        }
+
         if (claudeCode.Mode == ClaudeCodeMode.Task)
         {
             AddIfSet(entries, StackConstants.ClaudeCodeVariables.TaskPrompt, claudeCode.Prompt);

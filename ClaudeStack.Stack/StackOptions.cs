@@ -75,6 +75,13 @@ public sealed record ClaudeCodeOptions(
     public ContainerUser User { get; init; } = ContainerUser.Default;
 
     /// <summary>
+    /// <c>ClaudeCode:TrustWorkspace</c>: answer Claude Code's "do you trust this folder" for the workspace in advance.
+    /// Off by default: trust lets the project's own <c>.claude/settings.json</c> run hooks and point Claude Code at
+    /// another server without a word, so a cloned repository must not get it unasked. Print mode never asks.
+    /// </summary>
+    public bool TrustWorkspace { get; init; }
+
+    /// <summary>
     /// <c>ClaudeCode:MaxContextTokens</c>: the context window Claude Code plans and auto-compacts in. With local models it
     /// is passed as <c>CLAUDE_CODE_MAX_CONTEXT_TOKENS</c> (at most <c>ContextLength</c>, which it defaults to). With the
     /// Anthropic provider it caps Claude's own window as <c>CLAUDE_CODE_AUTO_COMPACT_WINDOW</c> (the smaller of the two

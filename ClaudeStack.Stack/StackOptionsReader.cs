@@ -282,6 +282,7 @@ public static partial class StackOptionsReader
         var outputFormat = Value(section, "ClaudeCode:OutputFormat");
         var containerName = Value(section, "ClaudeCode:ContainerName") ?? StackConstants.Defaults.ContainerName;
         var terminal = ReadBool(section, "ClaudeCode:Terminal", false, errors);
+        var trustWorkspace = ReadBool(section, "ClaudeCode:TrustWorkspace", false, errors);
         var hostUser = launch.HostUser is { UserId: > 0 } user ? user : ContainerUser.Default;
         var userId = ReadId(section, "ClaudeCode:UserId", hostUser.UserId, errors);
         var groupId = ReadId(section, "ClaudeCode:GroupId", hostUser.GroupId, errors);
@@ -338,6 +339,7 @@ public static partial class StackOptionsReader
             : new ClaudeCodeOptions(mode, prompt, allowedTools, outputFormat, containerName, terminal)
             {
                 User = new ContainerUser(userId, groupId),
+                TrustWorkspace = trustWorkspace,
                 MaxContextTokens = maxContextTokens,
                 BaseImage = baseImage,
                 NpmRegistry = npmRegistryUri,

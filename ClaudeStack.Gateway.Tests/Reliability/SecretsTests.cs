@@ -155,6 +155,8 @@ public sealed class SecretsTests
     [InlineData("header-echo", "/v1/messages", false)]
     [InlineData("header-echo", "/v1/messages/count_tokens", false)]
     [InlineData("header-echo-on-answer", "/v1/messages", true)]
+    [InlineData("header-name-echo", "/v1/messages", false)]
+    [InlineData("header-name-echo", "/v1/messages/count_tokens", false)]
     [InlineData("oversized-event-echo", "/v1/messages", true)]
     [InlineData("json-answer-with-escaped-key", "/v1/messages", true)]
     [InlineData("json-answer-with-escaped-key", "/v1/messages", false)]
@@ -178,6 +180,7 @@ public sealed class SecretsTests
             "error-event-with-text" => ScriptedReply.Events([.. start, $"event: error\ndata: invalid x-api-key: {key}\n\n"]),
             "gzipped-model-echo" => ScriptedReply.Gzipped(ScriptedMessage.Text($"The key you pasted is {key}.")),
             "header-echo" => ScriptedReply.AnthropicError(401, "authentication_error", "invalid x-api-key", ("www-authenticate", $"Bearer error_description=\"invalid key {key}\""), ("request-id", key)),
+            "header-name-echo" => ScriptedReply.AnthropicError(401, "authentication_error", $"invalid x-api-key: {key}", ($"x-rejected-{key}", "1")),
             "header-echo-on-answer" => ScriptedReply.Custom(async (context, _, token) =>
             {
                 context.Response.Headers["x-debug-key"] = key;

@@ -39,6 +39,12 @@ public sealed class OllamaModelCatalog(
     /// <summary>/api/ps answers at once unless a model is loading, which can take minutes: not worth waiting for.</summary>
     public static readonly TimeSpan PsTimeout = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Largest /api/show or /api/ps answer read: a model's facts take tens of KB (its license the most), and a server
+    /// answering without end must not fill the gateway's memory on a machine that also runs the model.
+    /// </summary>
+    public const int MaxAnswerBytes = 8 * 1024 * 1024;
+
     private readonly ConcurrentDictionary<string, (ModelInfo Info, DateTimeOffset ExpiresAt)> _cache = new(StringComparer.Ordinal);
     /// <summary>The window /api/ps last reported for each model: Ollama loads it the same way again after unloading it.</summary>
     private readonly ConcurrentDictionary<string, int> _lastLoaded = new(StringComparer.Ordinal);
@@ -185,13 +191,14 @@ public sealed class OllamaModelCatalog(
         timer.CancelAfter(timeout);
         try
         {
-            using var response = await client.SendAsync(request, timer.Token);
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timer.Token);
             if (!response.IsSuccessStatusCode)
             {
                 return (null, null);
             }
 
-            return (await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(timer.Token), cancellationToken: timer.Token), null);
+            var (answer, failure) = await BoundedBody.ReadAsync(response, MaxAnswerBytes, timeout, timer.Token);
+            return failure is { Error: var error } ? (null, $"{path}: {error.Message}") : (JsonDocument.Parse(answer), null);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -29,8 +29,11 @@ fi
 
 config_file="${CLAUDE_CONFIG_DIR:-$HOME}/.claude.json"
 
-# Seed a minimal global config so the first run neither shows onboarding nor
-# asks whether /workspace is trusted. An existing file (a mounted config, or
+# Seed a minimal global config so the first run shows no onboarding. /workspace
+# is marked trusted only when CLAUDESTACK_TRUST_WORKSPACE=1 asks for it: trust
+# lets the project's own .claude/settings.json run hooks and redirect Claude
+# Code unasked, so an untrusted clone gets Claude Code's question first (print
+# mode never asks). An existing file (a mounted config, or
 # one from an earlier run in a volume) is never touched, not even merged: it
 # belongs to the user, may be a single-file bind mount (which cannot be
 # replaced atomically), and a Claude Code on the host may be writing it at the
@@ -42,7 +45,8 @@ seed_config() {
   mkdir -p "$(dirname "$config_file")"
   local tmp
   tmp="$(mktemp "$config_file.XXXXXX")"
-  cat >"$tmp" <<'JSON'
+  if [ "${CLAUDESTACK_TRUST_WORKSPACE:-}" = 1 ]; then
+    cat >"$tmp" <<'JSON'
 {
   "hasCompletedOnboarding": true,
   "projects": {
@@ -52,6 +56,9 @@ seed_config() {
   }
 }
 JSON
+  else
+    printf '{\n  "hasCompletedOnboarding": true\n}\n' >"$tmp"
+  fi
   # No-clobber rename: if something created the file meanwhile, keep theirs.
   mv -n "$tmp" "$config_file" || true
   rm -f "$tmp"
@@ -90,7 +97,7 @@ task() {
     echo "error: task mode needs the prompt in CLAUDE_TASK_PROMPT (it is empty or unset)." >&2
     exit 2
   fi
-  local -a args=(-p "$CLAUDE_TASK_PROMPT")
+  local -a args=()
   if [ -n "${CLAUDE_TASK_OUTPUT_FORMAT:-}" ]; then
     args+=(--output-format "$CLAUDE_TASK_OUTPUT_FORMAT")
     # Claude Code requires --verbose for stream-json in print mode.
@@ -101,8 +108,9 @@ task() {
   if [ -n "${CLAUDE_TASK_ALLOWED_TOOLS:-}" ]; then
     args+=(--allowedTools "$CLAUDE_TASK_ALLOWED_TOOLS")
   fi
+  # The prompt last, after "--": a prompt that starts with "-" is no option.
   # stdin closed: print mode must not wait for piped input.
-  exec claude "${args[@]}" </dev/null
+  exec claude "${args[@]}" -p -- "$CLAUDE_TASK_PROMPT" </dev/null
 }
 
 seed_config
