@@ -1148,6 +1148,9 @@ public sealed class GatewayTests
     [InlineData("Gateway:Adaptation:MinMaxTokens", "-100", "Gateway:Adaptation:MinMaxTokens is -100")]
     [InlineData("Gateway:Adaptation:ThinkingBudgetTokens", "0", "Gateway:Adaptation:ThinkingBudgetTokens is 0")]
     [InlineData("Gateway:Upstream:Url", "http://user:pass-0123456789@127.0.0.1:9", "has a user name or password in it")]
+    // A key pasted with its line break used to pass start-up and then fail every call with a 500.
+    [InlineData("Gateway:Upstream:ApiKey", "sk-pass-0123456789\n", "Gateway:Upstream:ApiKey holds a line break")]
+    [InlineData("Gateway:Upstream:ApiKey", "sk-pass-0123456789é", "Gateway:Upstream:ApiKey holds a line break")]
     public async Task BadSetting_StopsStartWithAMessageNamingIt(string key, string value, string expected)
     {
         var exception = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>

@@ -45,6 +45,13 @@ public sealed class GatewayOptions
                 : $"{SectionName}:StackToken is {tokenLength} characters; use at least {SecretRedactor.MinimumLength} (the stack generates 32): a shorter one is not masked where it appears in telemetry or answers.";
         }
 
+        // Sent in a header on every call, where a line break or a character beyond ASCII fails the call: a key pasted
+        // with its newline would otherwise pass start-up and then fail every call with a 500. The key is not shown.
+        if (Upstream.ApiKey is { } apiKey && apiKey.AsSpan().ContainsAnyExceptInRange((char)0x20, (char)0x7E))
+        {
+            yield return $"{SectionName}:Upstream:ApiKey holds a line break, a control character or a character beyond ASCII, which no header can carry; set it to the key alone.";
+        }
+
         if (!string.IsNullOrWhiteSpace(PathBase) && !PathBase.StartsWith('/'))
         {
             yield return $"{SectionName}:PathBase must start with '/', e.g. /claude (got '{PathBase}').";
