@@ -415,12 +415,15 @@ public sealed class GatewayTests
         Assert.Equal(expected, response.StatusCode);
     }
 
-    [Fact]
-    public async Task BrowserClientTheGatewayAllows_KeepsItsOriginFromTheUpstream()
+    [Theory]
+    [InlineData("Gateway:AllowedOrigins:0", "https://chat.example.com")]
+    // As one value, as an environment variable gives it (Gateway__AllowedOrigins), which the binder ignores for a list.
+    [InlineData("Gateway:AllowedOrigins", "https://tools.example.org, https://chat.example.com")]
+    public async Task BrowserClientTheGatewayAllows_KeepsItsOriginFromTheUpstream(string key, string value)
     {
         // A chat page served from its own site, allowed by the gateway: Ollama would refuse the page's origin.
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = _ => ScriptedReply.Text("ok"), Ollama = new OllamaEmulation() }, Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:AllowedOrigins:0"] = "https://chat.example.com" }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { [key] = value }, Ct);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = Body(Request()) };
         request.Headers.Add("Origin", "https://chat.example.com");
 
@@ -851,6 +854,22 @@ public sealed class GatewayTests
     }
 
     [Fact]
+    public async Task KeyPastedWithSpaceAndLineBreak_IsSentAndMaskedTrimmed()
+    {
+        // A server quotes the key as it received it, without the whitespace around it: masking the untrimmed spelling
+        // would miss it.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(request => ScriptedReply.AnthropicError(401, "authentication_error", $"invalid x-api-key: {request.Header("x-api-key")}"), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic-compatible", ["Gateway:Upstream:ApiKey"] = " sk-gateway-key-0123456789 \n" }, Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request("claude-sonnet-4-5")), Ct);
+        var body = await response.Content.ReadAsStringAsync(Ct);
+
+        Assert.Equal("sk-gateway-key-0123456789", upstream.MessageRequests.Single().Header("x-api-key"));
+        Assert.Contains("[REDACTED]", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("sk-gateway-key-0123456789", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ModelCall_HeadersForTheNextHopOrTheKeysOwner_GoNoFurther()
     {
         // Headers a Connection header names are for one hop only (RFC 9110 §7.6.1), in both directions; so is
@@ -1148,9 +1167,11 @@ public sealed class GatewayTests
     [InlineData("Gateway:Adaptation:MinMaxTokens", "-100", "Gateway:Adaptation:MinMaxTokens is -100")]
     [InlineData("Gateway:Adaptation:ThinkingBudgetTokens", "0", "Gateway:Adaptation:ThinkingBudgetTokens is 0")]
     [InlineData("Gateway:Upstream:Url", "http://user:pass-0123456789@127.0.0.1:9", "has a user name or password in it")]
-    // A key pasted with its line break used to pass start-up and then fail every call with a 500.
-    [InlineData("Gateway:Upstream:ApiKey", "sk-pass-0123456789\n", "Gateway:Upstream:ApiKey holds a line break")]
-    [InlineData("Gateway:Upstream:ApiKey", "sk-pass-0123456789é", "Gateway:Upstream:ApiKey holds a line break")]
+    // A key no header can carry used to pass start-up and then fail every call with a 500.
+    [InlineData("Gateway:Upstream:ApiKey", "sk-pass-01234\n56789", "Gateway:Upstream:ApiKey holds a line break")]
+    [InlineData("Gateway:Upstream:ApiKey", "sk-pass-0123456789é", "a character beyond ASCII inside it")]
+    [InlineData("Gateway:AllowedOrigins:0", "null", "Gateway:AllowedOrigins holds 'null'")]
+    [InlineData("Gateway:AllowedOrigins", "https://chat.example.com *", "Gateway:AllowedOrigins holds '*'")]
     public async Task BadSetting_StopsStartWithAMessageNamingIt(string key, string value, string expected)
     {
         var exception = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>

@@ -49,8 +49,7 @@ public static class GatewayApplication
     /// <summary>Registers the gateway's services; fails start-up with a message naming the setting to fix.</summary>
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
     {
-        var section = builder.Configuration.GetSection(GatewayOptions.SectionName);
-        var options = section.Get<GatewayOptions>() ?? new GatewayOptions();
+        var options = GatewayOptions.Read(builder.Configuration.GetSection(GatewayOptions.SectionName));
         var (upstream, error) = UpstreamEndpoint.Resolve(options.Upstream, builder.Configuration);
         var problems = options.Problems().ToList();
         if (upstream is null)

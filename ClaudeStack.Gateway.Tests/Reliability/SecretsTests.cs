@@ -157,6 +157,7 @@ public sealed class SecretsTests
     [InlineData("header-echo-on-answer", "/v1/messages", true)]
     [InlineData("header-name-echo", "/v1/messages", false)]
     [InlineData("header-name-echo", "/v1/messages/count_tokens", false)]
+    [InlineData("header-name-echo-recased", "/v1/messages", false)]
     [InlineData("oversized-event-echo", "/v1/messages", true)]
     [InlineData("json-answer-with-escaped-key", "/v1/messages", true)]
     [InlineData("json-answer-with-escaped-key", "/v1/messages", false)]
@@ -181,6 +182,7 @@ public sealed class SecretsTests
             "gzipped-model-echo" => ScriptedReply.Gzipped(ScriptedMessage.Text($"The key you pasted is {key}.")),
             "header-echo" => ScriptedReply.AnthropicError(401, "authentication_error", "invalid x-api-key", ("www-authenticate", $"Bearer error_description=\"invalid key {key}\""), ("request-id", key)),
             "header-name-echo" => ScriptedReply.AnthropicError(401, "authentication_error", $"invalid x-api-key: {key}", ($"x-rejected-{key}", "1")),
+            "header-name-echo-recased" => ScriptedReply.AnthropicError(401, "authentication_error", $"invalid x-api-key: {key}", ($"X-Rejected-{key.ToUpperInvariant()}", "1")),
             "header-echo-on-answer" => ScriptedReply.Custom(async (context, _, token) =>
             {
                 context.Response.Headers["x-debug-key"] = key;
@@ -204,8 +206,8 @@ public sealed class SecretsTests
         var seen = answer.Text + "\n" + headers;
         Assert.NotEqual(HttpStatusCode.InternalServerError, answer.Status);
         Assert.Contains(SecretRedactor.Mask, seen, StringComparison.Ordinal);
-        Assert.DoesNotContain(key, Unescaped(seen), StringComparison.Ordinal);
-        Assert.DoesNotContain(key[..12], seen, StringComparison.Ordinal);
+        Assert.DoesNotContain(key, Unescaped(seen), StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(key[..12], seen, StringComparison.OrdinalIgnoreCase);
         Assert.Equal(key, rig.Upstream!.Requests.Single().Header("x-api-key"));
     }
 

@@ -6,7 +6,7 @@ namespace ClaudeStack.Gateway.Api;
 /// Refuses calls a web page of another site makes. A browser lets any page send a simple POST to
 /// <c>http://127.0.0.1:&lt;port&gt;</c>, and a gateway without a stack token would run it on the user's models and key;
 /// the <c>Origin</c> header says which page sent it. Clients that are not browsers (Claude Code, SDKs, curl) send none.
-/// Allowed: pages served from this machine (localhost, 127.0.0.1, [::1], 0.0.0.0, any port) and the origins configured
+/// Allowed: pages opened as localhost, 127.0.0.1, [::1] or 0.0.0.0 (any port) and the origins configured
 /// in <c>Gateway:AllowedOrigins</c> (<c>*</c> matches any run of characters). Unlike Ollama, whose Host check covers
 /// it, the gateway does not take a page whose origin merely names the Host the call was sent to: a site whose name
 /// is made to resolve to 127.0.0.1 after its page loaded (DNS rebinding) would pass as the gateway's own.

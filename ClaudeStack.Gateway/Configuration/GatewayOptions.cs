@@ -15,6 +15,23 @@ public sealed class GatewayOptions
     /// <summary>Web page origins, besides this machine's, whose calls the gateway takes (<c>*</c> as a wildcard).</summary>
     public string[] AllowedOrigins { get; set; } = [];
 
+    /// <summary>
+    /// The section's settings as the gateway uses them: the upstream key without the spaces or line break a paste
+    /// leaves around it (a server quoting the key back would quote it trimmed, past the masking), and origins given as
+    /// one value (<c>Gateway__AllowedOrigins="https://a.example https://b.example"</c>), which the binder ignores for a list.
+    /// </summary>
+    public static GatewayOptions Read(IConfigurationSection section)
+    {
+        var options = section.Get<GatewayOptions>() ?? new GatewayOptions();
+        options.Upstream.ApiKey = options.Upstream.ApiKey?.Trim();
+        options.AllowedOrigins =
+        [
+            .. options.AllowedOrigins,
+            .. section[nameof(AllowedOrigins)]?.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [],
+        ];
+        return options;
+    }
+
 
     public ModelMapOptions Models { get; set; } = new();
 
@@ -45,11 +62,17 @@ public sealed class GatewayOptions
                 : $"{SectionName}:StackToken is {tokenLength} characters; use at least {SecretRedactor.MinimumLength} (the stack generates 32): a shorter one is not masked where it appears in telemetry or answers.";
         }
 
-        // Sent in a header on every call, where a line break or a character beyond ASCII fails the call: a key pasted
-        // with its newline would otherwise pass start-up and then fail every call with a 500. The key is not shown.
+        // Sent in a header on every call, where a line break or a character beyond ASCII fails the call: such a key
+        // would otherwise pass start-up and then fail every call with a 500. The key is not shown.
         if (Upstream.ApiKey is { } apiKey && apiKey.AsSpan().ContainsAnyExceptInRange((char)0x20, (char)0x7E))
         {
-            yield return $"{SectionName}:Upstream:ApiKey holds a line break, a control character or a character beyond ASCII, which no header can carry; set it to the key alone.";
+            yield return $"{SectionName}:Upstream:ApiKey holds a line break, a control character or a character beyond ASCII inside it, which no header can carry; set it to the key alone.";
+        }
+
+        // "null" is the origin of sandboxed frames and redirected requests from any site, and a lone "*" any page at all.
+        foreach (var origin in AllowedOrigins.Where(origin => origin is "*" || origin.Equals("null", StringComparison.OrdinalIgnoreCase)))
+        {
+            yield return $"{SectionName}:AllowedOrigins holds '{origin}', which would let pages of any web site use the gateway; list the pages' origins (https://chat.example.com, https://*.example.com).";
         }
 
         if (!string.IsNullOrWhiteSpace(PathBase) && !PathBase.StartsWith('/'))

@@ -414,8 +414,8 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
     {
         foreach (var (name, values) in from)
         {
-            // A name is not masked, so a header named with a secret is left out whole.
-            if (!DroppedHeaders.Contains(name) && nominated?.Contains(name) != true && !redactor.Holds(name) && values.All(IsSendable))
+            // A name is not masked, so a header named with a secret, in any case (hops re-case names), is left out whole.
+            if (!DroppedHeaders.Contains(name) && nominated?.Contains(name) != true && !redactor.HoldsInAnyCase(name) && values.All(IsSendable))
             {
                 // Masked like the body: a server may quote the key it rejected in a header too (WWW-Authenticate).
                 to[name] = values.Count == 1 ? redactor.Redact(values.ToString()) : values.Select(redactor.Redact).ToArray();

@@ -21,6 +21,7 @@ public sealed class SecretRedactor
     private readonly string[] _secrets;
     private readonly byte[][] _utf8Secrets;
     private readonly SearchValues<string> _search;
+    private readonly SearchValues<string> _searchInAnyCase;
 
     public SecretRedactor(IEnumerable<string?> secrets)
     {
@@ -28,10 +29,14 @@ public sealed class SecretRedactor
         _utf8Secrets = [.. _secrets.Select(Encoding.UTF8.GetBytes)];
         LongestSecretBytes = _utf8Secrets.Length == 0 ? 0 : _utf8Secrets.Max(s => s.Length);
         _search = SearchValues.Create(_secrets, StringComparison.Ordinal);
+        _searchInAnyCase = SearchValues.Create(_secrets, StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>Whether any secret, in any spelling, occurs in the text: one pass, however many secrets.</summary>
     public bool Holds(ReadOnlySpan<char> text) => _secrets.Length > 0 && text.ContainsAny(_search);
+
+    /// <summary>Whether any secret occurs in the text whatever the case: for a header name, which hops may re-case.</summary>
+    public bool HoldsInAnyCase(ReadOnlySpan<char> text) => _secrets.Length > 0 && text.ContainsAny(_searchInAnyCase);
 
     public string Redact(string text)
     {
