@@ -1171,6 +1171,7 @@ public sealed class GatewayTests
     [InlineData("Gateway:Upstream:ApiKey", "sk-pass-01234\n56789", "Gateway:Upstream:ApiKey holds a line break")]
     [InlineData("Gateway:Upstream:ApiKey", "sk-pass-0123456789é", "a character beyond ASCII inside it")]
     [InlineData("Gateway:AllowedOrigins:0", "null", "Gateway:AllowedOrigins holds 'null'")]
+    [InlineData("Gateway:AllowedOrigins:0", " * ", "Gateway:AllowedOrigins holds '*'")]
     [InlineData("Gateway:AllowedOrigins", "https://chat.example.com *", "Gateway:AllowedOrigins holds '*'")]
     public async Task BadSetting_StopsStartWithAMessageNamingIt(string key, string value, string expected)
     {

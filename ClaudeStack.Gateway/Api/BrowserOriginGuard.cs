@@ -45,7 +45,7 @@ public sealed class BrowserOriginGuard(IReadOnlyList<string> allowedOrigins)
             || allowedOrigins.Any(pattern => Matches(value, pattern.Trim()));
     }
 
-    /// <summary>A page served from this machine: http or https, a loopback host or 0.0.0.0, any port, and nothing else.</summary>
+    /// <summary>A page opened on this machine by a loopback name: http or https, a loopback host or 0.0.0.0, any port, nothing else.</summary>
     private static bool IsLocalPage(string origin) =>
         Uri.TryCreate(origin, UriKind.Absolute, out var uri)
         && uri.Scheme is "http" or "https"

@@ -32,7 +32,6 @@ public sealed class GatewayOptions
         return options;
     }
 
-
     public ModelMapOptions Models { get; set; } = new();
 
     /// <summary>Requests with a larger body are refused with 413 (default 32 MiB).</summary>
@@ -70,7 +69,7 @@ public sealed class GatewayOptions
         }
 
         // "null" is the origin of sandboxed frames and redirected requests from any site, and a lone "*" any page at all.
-        foreach (var origin in AllowedOrigins.Where(origin => origin is "*" || origin.Equals("null", StringComparison.OrdinalIgnoreCase)))
+        foreach (var origin in AllowedOrigins.Select(origin => origin.Trim()).Where(origin => origin is "*" || origin.Equals("null", StringComparison.OrdinalIgnoreCase)))
         {
             yield return $"{SectionName}:AllowedOrigins holds '{origin}', which would let pages of any web site use the gateway; list the pages' origins (https://chat.example.com, https://*.example.com).";
         }

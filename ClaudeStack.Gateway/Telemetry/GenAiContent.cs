@@ -151,7 +151,7 @@ public static class GenAiContent
             // results go first as a message of their own, as Anthropic orders them; the rest, and the results' images
             // as images, follow as a second one.
             var results = content.EnumerateArray().Count(IsToolResult);
-            if (results == 0 || results == content.GetArrayLength() && !content.EnumerateArray().Any(HoldsImages))
+            if (results == 0 || (results == content.GetArrayLength() && !content.EnumerateArray().Any(HoldsImages)))
             {
                 WriteMessage(writer, role, content.EnumerateArray());
                 continue;
