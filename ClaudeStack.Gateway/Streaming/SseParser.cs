@@ -73,13 +73,8 @@ public sealed class SseParser
             _skipLeadingLf = bytes[position + end] == (byte)'\r';
             if (_line.WrittenCount == 0)
             {
-                // The whole line is in this chunk: read in place, cut as a line gathered across chunks would be.
-                if (end > _maxEventBytes)
-                {
-                    _oversized = true;
-                }
-
-                CompleteLine(chunk.Slice(position, Math.Min(end, _maxEventBytes)), inChunk: true, events);
+                // The whole line is in this chunk: read in place, cut as a line gathered across chunks is.
+                CompleteLine(chunk.Slice(position, Kept(end)), inChunk: true, events);
             }
             else
             {
@@ -99,17 +94,22 @@ public sealed class SseParser
         }
     }
 
-    private void AppendToLine(ReadOnlySpan<byte> bytes)
+    private void AppendToLine(ReadOnlySpan<byte> bytes) => _line.Write(bytes[..Kept(bytes.Length)]);
+
+    /// <summary>
+    /// How many of <paramref name="length"/> more bytes of the current line are kept: a line longer than the event limit
+    /// is cut, and its event reported as oversized.
+    /// </summary>
+    private int Kept(int length)
     {
-        // A line longer than the event limit is cut; its event is reported as oversized.
-        var room = _maxEventBytes - _line.WrittenCount;
-        if (bytes.Length > room)
+        var room = Math.Max(0, _maxEventBytes - _line.WrittenCount);
+        if (length <= room)
         {
-            _oversized = true;
-            bytes = bytes[..Math.Max(0, room)];
+            return length;
         }
 
-        _line.Write(bytes);
+        _oversized = true;
+        return room;
     }
 
     private void CompleteLine(ReadOnlyMemory<byte> line, bool inChunk, List<SseEvent> events)

@@ -188,15 +188,14 @@ public static class GenAiContent
         writer.WriteEndObject();
     }
 
-    private static bool IsToolResult(JsonElement block) =>
-        block.ValueKind == JsonValueKind.Object && block.TryGetProperty("type", out var type) && type.ValueEquals("tool_result");
+    private static bool IsToolResult(JsonElement block) => ContentText.IsType(block, "tool_result");
 
     private static bool HoldsImages(JsonElement block) => IsToolResult(block) && ResultImages(block).Any();
 
     /// <summary>The image blocks in a tool result's content (its text names each as <c>[image]</c>).</summary>
     private static IEnumerable<JsonElement> ResultImages(JsonElement result) =>
         result.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array
-            ? content.EnumerateArray().Where(part => part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var type) && type.ValueEquals("image"))
+            ? content.EnumerateArray().Where(part => ContentText.IsType(part, "image"))
             : [];
 
     public static string OutputMessages(ModelResponse response, SecretRedactor? redactor = null) => Write(response, redactor, static (writer, response) =>

@@ -86,11 +86,8 @@ public static class TokenEstimator
 
         static bool AsksSomething(JsonElement content) =>
             content.ValueKind == JsonValueKind.String
-            || (content.ValueKind == JsonValueKind.Array && content.EnumerateArray().Any(block => !IsBlockOfType(block, "tool_result")));
+            || (content.ValueKind == JsonValueKind.Array && content.EnumerateArray().Any(block => !ContentText.IsType(block, "tool_result")));
     }
-
-    private static bool IsBlockOfType(JsonElement block, string type) =>
-        block.ValueKind == JsonValueKind.Object && block.TryGetProperty("type", out var value) && value.ValueKind == JsonValueKind.String && value.ValueEquals(type);
 
     /// <summary>
     /// Templates render tool definitions as JSON; the raw length (read without a copy, in characters like the text) is a close stand-in.
@@ -135,7 +132,7 @@ public static class TokenEstimator
                 long lastThinking = 0;
                 foreach (var block in content.EnumerateArray())
                 {
-                    if (countThinking && IsBlockOfType(block, "thinking"))
+                    if (countThinking && ContentText.IsType(block, "thinking"))
                     {
                         lastThinking = StringLength(block, "thinking");
                         continue;
