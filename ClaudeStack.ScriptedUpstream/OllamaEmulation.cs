@@ -170,7 +170,7 @@ public sealed class OllamaEmulation
     private static string FullName(string name)
     {
         var parts = name.Split('/');
-        var withTag = parts[^1].Contains(':', StringComparison.Ordinal) ? name : name + ":latest";
+        var withTag = WithTag(name);
         return parts.Length switch
         {
             1 => "registry.ollama.ai/library/" + withTag,
@@ -249,8 +249,11 @@ public sealed class OllamaEmulation
             }
         }
 
-        return name.LastIndexOf(':') > name.LastIndexOf('/') ? name : name + ":latest";
+        return WithTag(name);
     }
+
+    /// <summary>The name with its tag, <c>latest</c> when it has none (a colon before the last '/' is a registry's port).</summary>
+    private static string WithTag(string name) => name.LastIndexOf(':') > name.LastIndexOf('/') ? name : name + ":latest";
 
     /// <summary>
     /// gin-contrib/cors as routes.go sets it up: a request with an <c>Origin</c> header is refused with an empty 403 unless

@@ -97,7 +97,7 @@ public static class OllamaToolDecoding
             "anyOf" => value is null ? null : value is JsonArray options ? FirstOf(options.Select(PropertyFailure)) : Failure.WrongKind(value, "[]api.ToolProperty"),
 
             // api.PropertyType's UnmarshalJSON reads a string, or else a []string, and returns that decode's error.
-            "type" => IsString(value) || IsStringList(value) ? null : Failure.WrongKind(Failing(value), value is JsonArray ? "string" : "[]string", ends: true),
+            "type" => IsString(value) ? null : StringListFailure(value, ends: true),
             "description" => IsString(value) ? null : Failure.WrongKind(value, "string"),
             "enum" => value is null or JsonArray ? null : Failure.WrongKind(value, "[]interface {}"),
             "required" => StringListFailure(value),
@@ -117,49 +117,40 @@ public static class OllamaToolDecoding
         _ => new Failure(null, null, "Value looks like object, but can't find closing '}' symbol", Ends: true),
     };
 
-    private static Failure? StringListFailure(JsonNode? value) =>
-        IsStringList(value) ? null : Failure.WrongKind(Failing(value), value is JsonArray ? "string" : "[]string");
+    private static Failure? StringListFailure(JsonNode? value, bool ends = false) =>
+        IsStringList(value) ? null : Failure.WrongKind(Failing(value), value is JsonArray ? "string" : "[]string", ends);
 
     /// <summary>
     /// The fields in the order they came, as encoding/json reads them (names matched without regard to case): the first
     /// failure that ends the decode, or else the first one remembered, with the field it happened in.
     /// </summary>
-    private static (Failure? Failure, string? Field) FirstFailure(JsonObject fields, Func<string, JsonNode?, Failure?> read)
-    {
-        (Failure?, string?) remembered = (null, null);
-        foreach (var (name, value) in fields)
+    private static (Failure? Failure, string? Field) FirstFailure(JsonObject fields, Func<string, JsonNode?, Failure?> read) =>
+        First(fields.Select(pair =>
         {
-            var field = name.ToLowerInvariant() switch { "anyof" => "anyOf", var lower => lower };
-            if (read(field, value) is not { } failure)
-            {
-                continue;
-            }
+            var field = pair.Key.ToLowerInvariant() switch { "anyof" => "anyOf", var lower => lower };
+            return (read(field, pair.Value), (string?)field);
+        }));
 
-            if (failure.Ends)
-            {
-                return (failure, field);
-            }
+    private static Failure? FirstOf(IEnumerable<Failure?> failures) => First(failures.Select(failure => (failure, (string?)null))).Failure;
 
-            if (remembered.Item1 is null)
-            {
-                remembered = (failure, field);
-            }
-        }
-
-        return remembered;
-    }
-
-    private static Failure? FirstOf(IEnumerable<Failure?> failures)
+    /// <summary>
+    /// The failure a decode returns, reading in order: the first that ends it, or else the first one remembered. Read
+    /// lazily, so nothing after an ending failure is looked at.
+    /// </summary>
+    private static (Failure? Failure, string? Where) First(IEnumerable<(Failure? Failure, string? Where)> failures)
     {
-        Failure? remembered = null;
-        foreach (var failure in failures)
+        (Failure? Failure, string? Where) remembered = (null, null);
+        foreach (var found in failures)
         {
-            if (failure is { Ends: true })
+            if (found.Failure is { Ends: true })
             {
-                return failure;
+                return found;
             }
 
-            remembered ??= failure;
+            if (remembered.Failure is null)
+            {
+                remembered = found;
+            }
         }
 
         return remembered;
