@@ -1040,6 +1040,29 @@ public sealed class GatewayTests
         Assert.Equal(System.Diagnostics.ActivityStatusCode.Unset, span.Status);
     }
 
+    [Fact]
+    public async Task AnthropicProfile_LateOverload_ArrivesAsItsStatusWithRetryAfter()
+    {
+        // The Anthropic API may take seconds to refuse a streamed call with 529. Claude Code retries on the status and
+        // waits as retry-after says; an error event inside a 200 sent by a keep-alive would hide both.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Custom(async (context, _, ct) =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(4), ct);
+            context.Response.StatusCode = 529;
+            context.Response.Headers["retry-after"] = "2";
+            context.Response.ContentType = "application/json";
+            await context.Response.Body.WriteAsync(Encoding.UTF8.GetBytes(AnthropicSse.ErrorJson("overloaded_error", "Overloaded")), ct);
+        }), Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic", ["Gateway:Upstream:ApiKey"] = "sk-ant-test-0123456789" }, Ct);
+
+        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request("claude-sonnet-4-5")), Ct);
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+
+        Assert.Equal(529, (int)response.StatusCode);
+        Assert.Equal("2", Assert.Single(response.Headers.GetValues("retry-after")));
+        Assert.Equal("overloaded_error", (string?)error["error"]!["type"]);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(2000)]

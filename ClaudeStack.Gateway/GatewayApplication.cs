@@ -65,7 +65,7 @@ public static class GatewayApplication
         // Bound once: what start-up validated is what the handlers use.
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddSingleton(upstream);
-        builder.Services.AddSingleton(GatewayFeatures.From(builder.Configuration));
+        builder.Services.AddSingleton(GatewayFeatures.From(builder.Configuration, upstream.Profile));
         builder.Services.AddSingleton(new ModelRouter(options.Models, upstream.Profile.MapsClaudeNames()));
         builder.Services.AddSingleton(new StackTokenGuard(options.StackToken));
         builder.Services.AddSingleton(new BrowserOriginGuard(options.AllowedOrigins));

@@ -178,6 +178,18 @@ public sealed class RoutingAndErrorTests
     }
 
     [Theory]
+    [InlineData(UpstreamProfile.Ollama, null, 3)]
+    [InlineData(UpstreamProfile.AnthropicCompatible, null, 3)]
+    [InlineData(UpstreamProfile.Anthropic, null, 0)]
+    [InlineData(UpstreamProfile.Anthropic, "00:00:05", 5)]
+    public void KeepAlive_IsOffForTheAnthropicApiUnlessConfigured(UpstreamProfile profile, string? configured, int seconds)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Gateway:Streaming:KeepAliveAfter"] = configured }).Build();
+
+        Assert.Equal(TimeSpan.FromSeconds(seconds), GatewayFeatures.From(configuration, profile).KeepAliveAfter);
+    }
+
+    [Theory]
     [InlineData("keep-alive", null)]
     [InlineData("close", null)]
     [InlineData("keep-alive, X-Hop", "X-Hop")]
