@@ -569,6 +569,18 @@ public sealed class GatewayTests
             Assert.Contains(expectedInMessage!, (string?)error["error"]!["message"]);
             Assert.Empty(upstream.Requests);
         }
+        else
+        {
+            // No credential of the client's goes on, the stack token least of all: the gateway sends only its own key
+            // (none is configured here), on the model call and on its model look-ups alike.
+            Assert.Single(upstream.Requests, received => received.Path == "/v1/messages");
+            Assert.All(upstream.Requests, received =>
+            {
+                Assert.False(received.Headers.ContainsKey("x-api-key"));
+                Assert.False(received.Headers.ContainsKey("authorization"));
+                Assert.DoesNotContain(received.Headers.Values, value => value.Contains(GatewayHost.StackToken, StringComparison.Ordinal) || value.Contains("someone-elses", StringComparison.Ordinal));
+            });
+        }
     }
 
     [Theory]

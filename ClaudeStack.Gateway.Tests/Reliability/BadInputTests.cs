@@ -136,6 +136,9 @@ public sealed class BadInputTests
         var answer = await rig.PostAsync(Rig.MessagesBody("still alive?"), ct);
         Assert.Equal(HttpStatusCode.OK, answer.Status);
 
+        // The client's own key was accepted alongside the stack token, and went no further than the gateway.
+        Assert.DoesNotContain(rig.Upstream!.Requests, received => received.Headers.Values.Any(value => value.Contains("sk-client-key", StringComparison.Ordinal)));
+
         async Task<(int, string)> Headers(params (string Name, string Value)[] headers)
         {
             var request = Rig.Post("/v1/messages", body);
