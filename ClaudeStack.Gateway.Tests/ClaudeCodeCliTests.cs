@@ -445,7 +445,9 @@ public sealed class ClaudeCodeCliTests
             ["Gateway:Streaming:KeepAliveInterval"] = "00:00:01",
         }, Ct);
 
-        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct);
+        // Claude Code gives up on a request whose response has not begun within API_TIMEOUT_MS: here well before the
+        // first token, so only the gateway's early headers keep the call alive.
+        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct, new Dictionary<string, string> { ["API_TIMEOUT_MS"] = "2500" });
 
         Assert.True(run.ExitCode == 0, run.Describe());
         Assert.Contains("worth the wait", run.StandardOutput);
