@@ -394,7 +394,11 @@ public sealed class ArrivedBytesReaderTests
     public async Task BytesBeforeAFailure_ComeFirst_ThenTheFailure()
     {
         var ct = TestContext.Current.CancellationToken;
-        var reader = new ArrivedBytesReader(new ResetBehindBytes("event: message_stop\ndata: {}\n\n"u8.ToArray()), new byte[64 * 1024]);
+        var reader = new ArrivedBytesReader(
+            // A connection whose reset arrived right behind the last bytes: the read after them fails at once, as
+            // SocketsHttpHandler's does once the socket has reported ECONNRESET.
+            new BytesThen("event: message_stop\ndata: {}\n\n"u8.ToArray(), () => ValueTask.FromException<int>(new IOException("connection reset by peer"))),
+            new byte[64 * 1024]);
 
         var first = await reader.ReadAsync(ct);
 
@@ -402,11 +406,8 @@ public sealed class ArrivedBytesReaderTests
         await Assert.ThrowsAsync<IOException>(async () => await reader.ReadAsync(ct));
     }
 
-    /// <summary>
-    /// A connection whose reset arrived right behind the last bytes: the read after them fails at once, as
-    /// SocketsHttpHandler's does once the socket has reported ECONNRESET.
-    /// </summary>
-    private sealed class ResetBehindBytes(byte[] bytes) : Stream
+    /// <summary>A body that gives its bytes in the first read, and every later read what <paramref name="next"/> says.</summary>
+    private sealed class BytesThen(byte[] bytes, Func<ValueTask<int>> next) : Stream
     {
         private bool _read;
 
@@ -424,7 +425,7 @@ public sealed class ArrivedBytesReaderTests
         {
             if (_read)
             {
-                return ValueTask.FromException<int>(new IOException("connection reset by peer"));
+                return next();
             }
 
             _read = true;
@@ -492,5 +493,24 @@ public sealed class ArrivedBytesReaderTests
         await reader.AbandonAsync(cancellation).WaitAsync(TimeSpan.FromSeconds(5), ct);
 
         Assert.True(cancellation.IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task AbandonedReadAhead_StillGoing_IsWaitedOut()
+    {
+        // A read that does not stop at once when cancelled still writes into the buffer the relay then returns to its
+        // pool: abandoning must wait for it to end.
+        var ct = TestContext.Current.CancellationToken;
+        var readEnds = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var cancellation = new CancellationTokenSource();
+        var reader = new ArrivedBytesReader(new BytesThen("event: a\n\n"u8.ToArray(), () => new ValueTask<int>(readEnds.Task)), new byte[64 * 1024]);
+        await reader.ReadAsync(cancellation.Token);
+
+        var abandoned = reader.AbandonAsync(cancellation);
+
+        Assert.True(cancellation.IsCancellationRequested);
+        Assert.False(abandoned.IsCompleted);
+        readEnds.SetResult(0);
+        await abandoned.WaitAsync(TimeSpan.FromSeconds(5), ct);
     }
 }
