@@ -1090,7 +1090,7 @@ public sealed class GatewayTests
             context.Response.ContentType = "application/json";
             await context.Response.Body.WriteAsync(json, ct);
         }), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Streaming:KeepAliveAfter"] = "00:00:00.300" }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Streaming:KeepAliveAfter"] = "00:00:01" }, Ct);
 
         using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request()), Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);

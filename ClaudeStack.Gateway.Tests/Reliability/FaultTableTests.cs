@@ -317,7 +317,7 @@ public sealed class FaultTableTests
 
         // Ollama v0.32.15 middleware/anthropic.go: nothing, not even headers, until the first token (model load,
         // prompt evaluation). With keep-alive off the gateway gives up after ResponseTimeout with a 504.
-        new("HangStreamedNoKeepAlive", _ => ScriptedReply.Hang(), Stream: true, Timeouts(keepAliveAfter: "00:00:00"), (answer, span, rig) =>
+        new("HangStreamedNoKeepAlive", _ => ScriptedReply.Hang(), Stream: true, Timeouts(responseTimeout: "00:00:01", keepAliveAfter: "00:00:00"), (answer, span, rig) =>
         {
             Assert.Equal(HttpStatusCode.GatewayTimeout, answer.Status);
             Assert.Equal("application/json", answer.MediaType);
@@ -325,7 +325,7 @@ public sealed class FaultTableTests
             Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamTimeout, 504);
         }),
 
-        new("HangNotStreamed", _ => ScriptedReply.Hang(), Stream: false, Timeouts(), (answer, span, rig) =>
+        new("HangNotStreamed", _ => ScriptedReply.Hang(), Stream: false, Timeouts(responseTimeout: "00:00:01"), (answer, span, rig) =>
         {
             Assert.Equal(HttpStatusCode.GatewayTimeout, answer.Status);
             Rig.AssertAnthropicError(answer.Body, "timeout_error");
@@ -530,7 +530,8 @@ public sealed class FaultTableTests
             }
         });
 
-    private static Dictionary<string, string?> Timeouts(string responseTimeout = "00:00:01", string idleTimeout = "00:05:00", string? keepAliveAfter = null)
+    /// <summary>Timeouts short only where a case is about them: a loaded machine must not turn a slow start into a 504.</summary>
+    private static Dictionary<string, string?> Timeouts(string responseTimeout = "00:00:30", string idleTimeout = "00:05:00", string? keepAliveAfter = null)
     {
         var settings = new Dictionary<string, string?>
         {
