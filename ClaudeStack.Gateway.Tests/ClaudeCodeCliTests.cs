@@ -17,7 +17,11 @@ public sealed class ClaudeCodeCliTests
         request.Json?["messages"]?.AsArray().LastOrDefault()?["content"] is JsonArray blocks
         && blocks.Any(b => (string?)b?["type"] == "tool_result");
 
-    /// <summary>A model that calls one tool, then answers once the tool's result comes back.</summary>
+    /// <summary>
+    /// A model that calls one tool, then answers once the tool's result comes back. The call is streamed as Ollama
+    /// v0.32.15 streams one (anthropic/anthropic.go): a tool_use block whose whole input comes in one input_json_delta,
+    /// and stop_reason tool_use.
+    /// </summary>
     private static ScriptedReply ToolCallThenAnswer(UpstreamRequest request, string tool, string input, string answer) =>
         CarriesToolResult(request) ? ScriptedReply.Text(answer) : ScriptedReply.ToolUse(tool, input);
 
@@ -327,13 +331,14 @@ public sealed class ClaudeCodeCliTests
     [Fact]
     public async Task OverloadedOnce_IsRetriedByClaudeCode()
     {
+        // The Anthropic API's 529 overloaded_error (Ollama answers 503 when its queue is full, in the fault table).
         var calls = 0;
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => Interlocked.Increment(ref calls) == 1
             ? ScriptedReply.AnthropicError(529, "overloaded_error", "Overloaded")
             : ScriptedReply.Text("second time lucky"), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic", ["Gateway:Upstream:ApiKey"] = "sk-ant-test-0123456789" }, Ct);
 
-        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct);
+        var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "claude-sonnet-4-5"], Ct);
 
         Assert.True(run.ExitCode == 0, run.Describe());
         Assert.Contains("second time lucky", run.StandardOutput);
@@ -362,13 +367,15 @@ public sealed class ClaudeCodeCliTests
     [Fact]
     public async Task BadRequest_IsNotRetriedAsTheSameRequest()
     {
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.OllamaError(400, "invalid message content type: banana"), Ct);
+        // Ollama v0.32.15 middleware/anthropic.go refusing a request anthropic.FromMessagesRequest cannot convert (a
+        // tool_use block without an id): a 400 invalid_request_error written by gin's AbortWithStatusJSON.
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.OllamaRouteError(400, "tool_use block missing required 'id' field", byMiddleware: true), Ct);
         await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "llama3.1:8b"], Ct);
 
         Assert.Equal(1, run.ExitCode);
-        Assert.Contains("invalid message content type: banana", run.StandardOutput);
+        Assert.Contains("tool_use block missing required 'id' field", run.StandardOutput);
         // Claude Code answers a 400 with at most its feature-downgrade ladder (6 variants), not with its
         // 10 backed-off retries of the same request as for 5xx.
         Assert.InRange(upstream.MessageRequests.Count, 1, 6);

@@ -240,41 +240,6 @@ public sealed class GatewayTests
     }
 
     [Fact]
-    public async Task StreamEndingWithoutMessageStop_EndsWithErrorEventAndFailedSpan()
-    {
-        // Ollama's Anthropic middleware (middleware/anthropic.go) swallows a mid-stream error and just ends the body.
-        var message = ScriptedMessage.Text("partial answer");
-        await using var rig = await Rig.StartAsync(_ => ScriptedReply.StreamEndingEarly(message, 3), null, Ct);
-        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
-
-        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request()), Ct);
-        var text = await response.Content.ReadAsStringAsync(Ct);
-
-        var upstreamPart = string.Concat(AnthropicSse.MessageEvents(message).Take(3));
-        Assert.StartsWith(upstreamPart, text);
-        Assert.Contains("event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\"", text[upstreamPart.Length..]);
-        var span = Assert.Single(await spans.WaitForAsync(1, Ct));
-        Assert.Equal(System.Diagnostics.ActivityStatusCode.Error, span.Status);
-        Assert.Equal(TelemetryNames.ErrorTypes.StreamIncomplete, span.GetTagItem(Names.ErrorType));
-    }
-
-    [Fact]
-    public async Task OllamaErrorBody_BecomesAnthropicErrorWithSameStatus()
-    {
-        // api/types.go StatusError: Ollama's native errors are {"error":"..."}.
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.OllamaError(500, "llama runner process has terminated: exit status 2"), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-
-        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request()), Ct);
-        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
-
-        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
-        Assert.Equal("error", (string?)error["type"]);
-        Assert.Equal("api_error", (string?)error["error"]!["type"]);
-        Assert.Equal("llama runner process has terminated: exit status 2", (string?)error["error"]!["message"]);
-    }
-
-    [Fact]
     public async Task UnknownLocalModel_Is404NotFound()
     {
         // server/routes.go + middleware/anthropic.go: an unknown model is 404 not_found_error "model 'x' not found".
@@ -470,33 +435,6 @@ public sealed class GatewayTests
         var (_, message) = Rig.AssertAnthropicError(await response.Content.ReadAsByteArrayAsync(Ct), "permission_error");
         Assert.Contains("Gateway:AllowedOrigins", message, StringComparison.Ordinal);
         Assert.Empty(upstream.Requests);
-    }
-
-    [Fact]
-    public async Task UnreachableUpstream_Is502ApiError()
-    {
-        var closedPort = new Uri($"http://127.0.0.1:{Rig.ClosedPort()}");
-        await using var gateway = await GatewayHost.StartAsync(closedPort, cancellationToken: Ct);
-
-        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request(stream: false)), Ct);
-        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
-
-        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
-        Assert.Equal("api_error", (string?)error["error"]!["type"]);
-        Assert.Contains("connection refused", (string?)error["error"]!["message"]);
-    }
-
-    [Fact]
-    public async Task UpstreamWithoutHeaders_TimesOutWith504()
-    {
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Hang(), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:ResponseTimeout"] = "00:00:01" }, Ct);
-
-        using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request(stream: false)), Ct);
-        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
-
-        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
-        Assert.Equal("timeout_error", (string?)error["error"]!["type"]);
     }
 
     [Fact]
@@ -749,30 +687,6 @@ public sealed class GatewayTests
     }
 
     [Fact]
-    public async Task ClientDisconnect_CancelsTheUpstreamRequest()
-    {
-        var message = new ScriptedMessage { Blocks = [new ScriptedText(["a", "b"])] };
-        await using var rig = await Rig.StartAsync(_ => ScriptedReply.StreamThenHang(message, 2), null, Ct);
-        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
-
-        using (var response = await gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = Body(Request()) }, HttpCompletionOption.ResponseHeadersRead, Ct))
-        {
-            await using var stream = await response.Content.ReadAsStreamAsync(Ct);
-            _ = await stream.ReadAsync(new byte[64], Ct);
-        }
-
-        var span = Assert.Single(await spans.WaitForAsync(1, Ct, TimeSpan.FromSeconds(10)));
-        var upstreamRequest = upstream.MessageRequests.Single();
-        for (var wait = 0; wait < 100 && !upstreamRequest.Aborted; wait++)
-        {
-            await Task.Delay(50, Ct);
-        }
-
-        Assert.True(upstreamRequest.Aborted, "the upstream request was not aborted within 5 s of the client leaving");
-        Assert.Equal(TelemetryNames.ErrorTypes.ClientClosed, span.GetTagItem(Names.ErrorType));
-    }
-
-    [Fact]
     public async Task PathBase_ServesTheApiUnderAPrefix()
     {
         // Claude Code keeps the path of ANTHROPIC_BASE_URL: http://gateway/claude → /claude/v1/messages.
@@ -979,29 +893,6 @@ public sealed class GatewayTests
     }
 
     [Fact]
-    public async Task SixtyFourConcurrentStreams_HaveNoCrossTalk()
-    {
-        await using var rig = await Rig.StartAsync(r =>
-        {
-            var marker = r.Json!["messages"]![0]!["content"]!.GetValue<string>();
-            return ScriptedReply.Message(new ScriptedMessage { Id = "msg_" + marker, Blocks = [new ScriptedText([.. Enumerable.Repeat(marker, 20)])] }, eventInterval: TimeSpan.FromMilliseconds(2));
-        }, null, Ct);
-        var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
-
-        var calls = Enumerable.Range(0, 64).Select(async i =>
-        {
-            var marker = $"call-{i:D2}";
-            using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request(text: marker)), Ct);
-            var text = await response.Content.ReadAsStringAsync(Ct);
-            var expected = string.Concat(AnthropicSse.MessageEvents(new ScriptedMessage { Id = "msg_" + marker, Blocks = [new ScriptedText([.. Enumerable.Repeat(marker, 20)])] }));
-            return text == expected;
-        });
-
-        Assert.All(await Task.WhenAll(calls), Assert.True);
-        Assert.Equal(64, (await spans.WaitForAsync(64, Ct)).Count);
-    }
-
-    [Fact]
     public async Task ContentCapture_RecordsMessagesInGenAiShapeWithoutSecrets()
     {
         await using var rig = await Rig.StartAsync(_ => ScriptedReply.ToolUse("Bash", "{\"command\":\"ls\"}"), new Dictionary<string, string?> { [TelemetryNames.CaptureMessageContentKey] = "true" }, Ct);
@@ -1141,6 +1032,8 @@ public sealed class GatewayTests
     [Fact]
     public async Task NonObjectJsonAnswer_IsRelayedAndCountedMalformed()
     {
+        // No Ollama answers so; a compatible server or a proxy misconfigured in front of one might, and the client
+        // must get what it sent rather than a gateway failure.
         await using var rig = await Rig.StartAsync(_ => ScriptedReply.Status(200, "[]"), null, Ct);
         var (upstream, gateway, spans) = (rig.Upstream!, rig.Gateway, rig.Spans);
 
