@@ -63,6 +63,9 @@ public sealed class GatewayProcessTests
             // System.Threading.Tasks.TaskCanceledException" and exit code 134.
             Assert.DoesNotContain("Unhandled exception", await stderr, StringComparison.Ordinal);
             Assert.Equal(0, process.ExitCode);
+
+            // The flush ran: the call cut short by the shutdown was still exported.
+            Assert.Contains(receiver.Spans, span => span.Name == "chat llama3.1:8b");
         }
         finally
         {

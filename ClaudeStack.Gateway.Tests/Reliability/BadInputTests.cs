@@ -68,6 +68,10 @@ public sealed class BadInputTests
             {
                 problems.Add($"{@case.Name}: status {status} {Shorten(detail)}");
             }
+            else if (detail.Length == 0 && !KestrelAnswersWithoutBody(@case.Name))
+            {
+                problems.Add($"{@case.Name}: {status} with an empty body, where the gateway answers with an Anthropic error");
+            }
             else if (detail.Length > 0 && CheckAnthropicShape(detail) is { } shapeProblem)
             {
                 problems.Add($"{@case.Name}: {status} body is not an Anthropic error ({shapeProblem}): {Shorten(detail)}");
@@ -641,6 +645,13 @@ public sealed class BadInputTests
         head.Append("\r\n");
         return await RawVerbatim(rig, [.. Encoding.Latin1.GetBytes(head.ToString()), .. body], ct);
     }
+
+    /// <summary>
+    /// Malformed HTTP is refused by Kestrel before any of the gateway's code runs (an empty 400, 414 or 431), and a HEAD
+    /// answer has no body by HTTP's rules; every other refusal is the gateway's and carries an Anthropic error.
+    /// </summary>
+    private static bool KestrelAnswersWithoutBody(string caseName) =>
+        caseName.StartsWith("raw: ", StringComparison.Ordinal) || caseName.StartsWith("HEAD ", StringComparison.Ordinal) || caseName == "path /v1/messages%00";
 
     /// <summary>Status and body of a raw exchange (the body is what follows the header block).</summary>
     private static async Task<(int, string)> RawVerbatim(Rig rig, byte[] request, CancellationToken ct)
