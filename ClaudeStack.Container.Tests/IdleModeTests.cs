@@ -327,16 +327,27 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         return await Containers.WaitForLogAsync(name, "Waiting", ReadyTimeout, cancellationToken);
     }
 
-    /// <summary>PowerShell is optional on Linux: without pwsh the .ps1 variants are skipped, also on CI.</summary>
+    /// <summary>
+    /// PowerShell is optional on Linux (and not installable everywhere): without pwsh the .ps1 variants are skipped, also
+    /// on CI. bash is not optional: under CI its absence fails the test.
+    /// </summary>
     private static void RequireShell(string shell)
     {
         var found = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Any(directory => File.Exists(Path.Combine(directory, shell)));
-        if (!found)
+        if (found)
         {
-            Assert.Skip($"{shell} is not installed; scripts/claude{(shell == "pwsh" ? ".ps1" : string.Empty)} is not exercised.");
+            return;
         }
+
+        var reason = $"{shell} is not installed; scripts/claude{(shell == "pwsh" ? ".ps1" : string.Empty)} is not exercised.";
+        if (shell != "pwsh" && string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+        {
+            Assert.Fail(reason);
+        }
+
+        Assert.Skip(reason);
     }
 
     private static Task<ProcessResult> RunScriptAsync(string shell, string container, string[] arguments, CancellationToken cancellationToken) =>

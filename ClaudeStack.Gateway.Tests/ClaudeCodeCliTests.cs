@@ -30,6 +30,16 @@ public sealed class ClaudeCodeCliTests
         call.Json!["messages"]!.AsArray().Last()!["content"]!.AsArray().Single(b => (string?)b!["type"] == "tool_result")!;
 
     [Fact]
+    public async Task TheCliUnderTest_IsThePinnedVersion()
+    {
+        // CLAUDE_CODE_CLI may point anywhere: these tests speak for the version the repository pins, or fail.
+        var run = await ClaudeCodeCli.RunAsync(new Uri("http://127.0.0.1:9/"), GatewayHost.StackToken, ["--version"], Ct);
+
+        Assert.True(run.ExitCode == 0, run.Describe());
+        Assert.StartsWith($"{ClaudeCodeCli.Version} ", run.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task HeadlessPrompt_PrintsAnswerAndTracesOneSpanPerCall()
     {
         await using var rig = await Rig.StartAsync(_ => ScriptedReply.Text("Hello from the local model."), null, Ct, new OllamaEmulation());
