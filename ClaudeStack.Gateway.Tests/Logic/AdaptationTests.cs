@@ -445,6 +445,11 @@ public sealed class AdaptationTests
     [InlineData(
         """{"type":"object","properties":{"v":{"$ref":"#/$defs/Any"}},"$defs":{"Any":{"type":"object","properties":{"value":true}}}}""",
         """{"type":"object","properties":{"v":{"type":"object","properties":{"value":{}}}}}""")]
+    // pydantic's list[dict[str, Model]]: a reference under additionalProperties, which the rewrite does not reach and
+    // Ollama passes on inside items, keeps the definitions it points to.
+    [InlineData(
+        """{"type":"object","properties":{"a":{"$ref":"#/$defs/M"},"b":{"type":"array","items":{"type":"object","additionalProperties":{"$ref":"#/$defs/M"}}}},"$defs":{"M":{"type":"object","properties":{"x":{"type":"integer"}}}}}""",
+        """{"type":"object","properties":{"a":{"type":"object","properties":{"x":{"type":"integer"}}},"b":{"type":"array","items":{"type":"object","additionalProperties":{"$ref":"#/$defs/M"}}}},"$defs":{"M":{"type":"object","properties":{"x":{"type":"integer"}}}}}""")]
     // A property named like a keyword is a name, not a keyword.
     [InlineData(
         """{"type":"object","properties":{"const":{"type":"string"},"$ref":{"$ref":"#/properties/const"}}}""",

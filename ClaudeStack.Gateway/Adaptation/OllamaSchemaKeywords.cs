@@ -30,15 +30,24 @@ public static class OllamaSchemaKeywords
 
         var rewriter = new Rewriter(schema);
         var result = (JsonObject)rewriter.Schema(JsonObject.Create(schema)!, depth: 0)!;
-        if (rewriter.Inlined)
+        if (rewriter.Inlined && !result.Where(keyword => keyword.Key is not ("$defs" or "definitions")).Any(keyword => HoldsReference(keyword.Value)))
         {
-            // Nothing refers to them any more, and Ollama would show the model its $defs as they are.
+            // Nothing refers to them any more, and Ollama would show the model its $defs as they are. A reference left
+            // where the rewrite does not reach (under additionalProperties, say, which Ollama passes on inside items)
+            // keeps them: the model must not be shown a name that points nowhere.
             result.Remove("$defs");
             result.Remove("definitions");
         }
 
         return result;
     }
+
+    private static bool HoldsReference(JsonNode? node) => node switch
+    {
+        JsonObject schema => schema.Any(keyword => (keyword.Key == "$ref" && keyword.Value is JsonValue) || HoldsReference(keyword.Value)),
+        JsonArray items => items.Any(HoldsReference),
+        _ => false,
+    };
 
     /// <summary>
     /// A read-only scan, without allocating, of the places Ollama reads a schema (not the names of properties): does it
