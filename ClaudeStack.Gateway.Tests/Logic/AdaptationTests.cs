@@ -74,16 +74,23 @@ public sealed class AdaptationTests
         Assert.Equal("read the files", (string?)blocks[1]!["text"]);
     }
 
-    [Fact]
-    public void TrailingSystemMessage_StillLeavesAUserMessageLast()
+    [Theory]
+    [InlineData("""[{"role":"assistant","content":"hi"},{"role":"system","content":"be brief"}]""", "assistant,user")]
+    // A hook's note after the model's answer: moved into the first user message, the request would end on the
+    // assistant's turn, which asks the model to continue its answer rather than read the note.
+    [InlineData("""[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"},{"role":"system","content":"be brief"}]""", "user,assistant,user")]
+    [InlineData("""[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"},{"role":"system","content":"be brief"},{"role":"assistant","content":"again"}]""", "user,assistant,user,assistant")]
+    public void SystemMessageAfterTheAssistant_BecomesAUserTurnWhereItWas(string messages, string roles)
     {
-        var json = """{"model":"m","messages":[{"role":"assistant","content":"hi"},{"role":"system","content":"be brief"}]}""";
+        var json = $$"""{"model":"m","messages":{{messages}}}""";
 
         var (adapted, _) = Adapt(json);
 
-        var last = adapted["messages"]!.AsArray().Last()!;
-        Assert.Equal("user", (string?)last["role"]);
-        Assert.Contains("be brief", (string?)last["content"]![0]!["text"]);
+        var result = adapted["messages"]!.AsArray();
+        Assert.Equal(roles, string.Join(",", result.Select(m => (string)m!["role"]!)));
+        var reminder = Assert.Single(result, m => m!.ToJsonString().Contains("be brief", StringComparison.Ordinal))!;
+        Assert.Equal("<system-reminder>\nbe brief\n</system-reminder>", (string?)Assert.Single(reminder["content"]!.AsArray())!["text"]);
+        Assert.Equal("user", (string?)reminder["role"]);
     }
 
     [Theory]

@@ -450,10 +450,19 @@ public static class OllamaRequestAdapter
                 Note(changes, "messages.text_separated");
             }
 
-            if (pendingSystem.Count > 0 && role == "user")
+            if (pendingSystem.Count > 0)
             {
-                // Prepend to the next user message: it stays in place and the conversation still ends on a user turn.
-                Prepend(node, pendingSystem);
+                if (role == "user")
+                {
+                    // Prepend to the next user message: it stays in place and the conversation still ends on a user turn.
+                    Prepend(node, pendingSystem);
+                }
+                else
+                {
+                    // Before the assistant's turn: a user turn of its own, where the system message was.
+                    result.Add(ReminderMessage(pendingSystem));
+                }
+
                 pendingSystem.Clear();
             }
 
@@ -462,19 +471,18 @@ public static class OllamaRequestAdapter
 
         if (pendingSystem.Count > 0)
         {
-            // No user message after it: append to the last user message instead.
-            var lastUser = result.LastOrDefault(m => (string?)m!["role"] == "user")?.AsObject();
-            if (lastUser is null)
-            {
-                lastUser = new JsonObject { ["role"] = "user", ["content"] = new JsonArray() };
-                result.Add(lastUser);
-            }
-
-            Append(lastUser, pendingSystem);
+            // Last, after the assistant's turn: a user turn of its own. Folded into an earlier user message it would move
+            // back in time, and a conversation ending on the assistant's turn asks the model to continue that answer.
+            result.Add(ReminderMessage(pendingSystem));
         }
 
         return result;
     }
+
+    private static JsonObject ReminderMessage(List<string> systemTexts) =>
+        new() { ["role"] = "user", ["content"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = Reminder(systemTexts) }) };
+
+    private static string Reminder(List<string> systemTexts) => $"<system-reminder>\n{string.Join("\n\n", systemTexts)}\n</system-reminder>";
 
     private static void Note(List<string> changes, string change)
     {
@@ -527,7 +535,7 @@ public static class OllamaRequestAdapter
     private static void Insert(JsonObject message, List<string> systemTexts, bool atStart)
     {
         // Ollama joins a message's text blocks with no separator, so the reminder brings its own blank line.
-        var wrapped = $"<system-reminder>\n{string.Join("\n\n", systemTexts)}\n</system-reminder>";
+        var wrapped = Reminder(systemTexts);
         var reminder = new JsonObject { ["type"] = "text", ["text"] = atStart ? wrapped + "\n\n" : "\n\n" + wrapped };
         var blocks = message["content"] switch
         {
