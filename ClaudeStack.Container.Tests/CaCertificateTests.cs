@@ -1,4 +1,7 @@
+using System.Formats.Tar;
+using System.IO.Compression;
 using System.Security.Cryptography;
+using System.Text;
 using System.Security.Cryptography.X509Certificates;
 using ClaudeStack.Container.Tests.Support;
 
@@ -80,6 +83,76 @@ public sealed class CaCertificateTests(ClaudeCodeImage image)
         {
             certs.Delete(recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task ProxyCaFileWithItsKey_OnlyTheCertificateIsInTheImage_InNoLayerTheKey()
+    {
+        image.Require();
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var tag = image.Tag + "-ca-key";
+        using var key = RSA.Create(2048);
+        using var proxyRoot = NewCertificate("Proxy Root With Its Key");
+        var keyPem = key.ExportPkcs8PrivateKeyPem();
+        // A line of the key's own base64: nothing else in the image holds it.
+        var keyLine = Encoding.ASCII.GetBytes(keyPem.Split('\n')[1]);
+        var saved = Path.Combine(Path.GetTempPath(), $"claudestack-image-{Guid.NewGuid():N}.tar");
+        try
+        {
+            // mitmproxy writes its CA's key and certificate into one mitmproxy-ca.pem, the file its docs say to trust.
+            var build = await image.BuildChangedCopyAsync(tag, context => File.WriteAllText(Path.Combine(context, "certs", "mitmproxy-ca.pem"), keyPem + "\n" + proxyRoot.ExportCertificatePem() + "\n"), cancellationToken);
+            build.EnsureSuccess();
+
+            var trusted = await ProcessRunner.DockerAsync(
+                Containers.CommandTimeout, cancellationToken,
+                "run", "--rm", "--network", "none", "--entrypoint", "cat", tag, "/usr/local/share/ca-certificates/claudestack/mitmproxy-ca.crt", "/etc/ssl/certs/ca-certificates.crt");
+            Assert.True(trusted.ExitCode == 0, trusted.Describe());
+            // Installed as a certificate of its own, and in the bundle Node, git and apt read.
+            Assert.StartsWith(proxyRoot.ExportCertificatePem() + "\n", trusted.Stdout, StringComparison.Ordinal);
+            Assert.Equal(2, trusted.Stdout.Split(proxyRoot.ExportCertificatePem()).Length - 1);
+
+            (await ProcessRunner.DockerAsync(Containers.CommandTimeout, cancellationToken, "save", "-o", saved, tag)).EnsureSuccess();
+            var layersWithKey = LayersHolding(saved, keyLine);
+            Assert.True(layersWithKey.Count == 0, "the proxy CA's private key is in the image: " + string.Join(", ", layersWithKey));
+        }
+        finally
+        {
+            File.Delete(saved);
+            await ProcessRunner.DockerAsync(Containers.CommandTimeout, CancellationToken.None, "rmi", "-f", tag);
+        }
+    }
+
+    /// <summary>The entries of a <c>docker save</c> archive (each layer, compressed or not, and the metadata) holding <paramref name="bytes"/>.</summary>
+    private static List<string> LayersHolding(string archive, byte[] bytes)
+    {
+        var found = new List<string>();
+        using var reader = new TarReader(File.OpenRead(archive));
+        while (reader.GetNextEntry() is { } entry)
+        {
+            if (entry.DataStream is not { } data)
+            {
+                continue;
+            }
+
+            using var content = new MemoryStream();
+            data.CopyTo(content);
+            var raw = content.GetBuffer().AsSpan(0, (int)content.Length);
+            if (raw.IndexOf(bytes) >= 0 || (raw is [0x1f, 0x8b, ..] && Gunzipped(content).AsSpan().IndexOf(bytes) >= 0))
+            {
+                found.Add(entry.Name);
+            }
+        }
+
+        return found;
+    }
+
+    private static byte[] Gunzipped(MemoryStream compressed)
+    {
+        compressed.Position = 0;
+        using var gzip = new GZipStream(compressed, CompressionMode.Decompress, leaveOpen: true);
+        using var plain = new MemoryStream();
+        gzip.CopyTo(plain);
+        return plain.ToArray();
     }
 
     /// <summary>Runs the script over the folder, then prints each installed file after a "==> name" line.</summary>
