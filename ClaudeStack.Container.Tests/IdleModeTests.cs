@@ -74,6 +74,22 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         }
     }
 
+    [Fact]
+    public async Task AttachScript_EngineUnreachable_SaysSoRatherThanBlamingTheContainer()
+    {
+        // A user outside the docker group, or an engine not started: the stack may well be running.
+        RequireShell("bash");
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var socket = Path.Combine(Path.GetTempPath(), $"claudestack-no-engine-{Guid.NewGuid():N}.sock");
+
+        var run = await RunScriptAsync("bash", Containers.NewName("any"), ["-p", "hello"], cancellationToken, dockerHost: "unix://" + socket);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("claude: cannot reach the Docker engine: ", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains(socket, run.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("is not running", run.Stderr, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("bash")]
     [InlineData("pwsh")]
@@ -97,25 +113,39 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
     /// a kill from an editor (TERM to the script), and Ctrl+C in a pipeline (INT to the terminal's whole process group,
     /// docker exec included, which would take it and exit 0 without passing it on).
     /// </summary>
+    /// <param name="slowEngine">
+    /// The engine takes 2 s to start the exec session (Docker Desktop can), and the signal comes before Claude Code
+    /// has started: the script must still stop it once it has.
+    /// </param>
     [Theory]
-    [InlineData("TERM", false)]
-    [InlineData("INT", true)]
-    public async Task AttachScript_StoppedWithoutATerminal_StopsClaudeInTheContainer(string signal, bool toProcessGroup)
+    [InlineData("TERM", false, false)]
+    [InlineData("INT", true, false)]
+    [InlineData("TERM", false, true)]
+    public async Task AttachScript_StoppedWithoutATerminal_StopsClaudeInTheContainer(string signal, bool toProcessGroup, bool slowEngine)
     {
         image.Require();
         var cancellationToken = TestContext.Current.CancellationToken;
 
         await using var stack = await LocalStack.StartAsync(Scripts.NeverAnswers, "127.0.0.1", cancellationToken);
         var name = Containers.NewName("attach-stop");
+        var slowDocker = slowEngine ? SlowExecSessions() : null;
         try
         {
             await StartIdleAsync(name, stack, cancellationToken);
-            using var script = StartBashScript(name, ["-p", "Take your time."], inPipeline: toProcessGroup);
+            using var script = StartBashScript(name, ["-p", "Take your time."], inPipeline: toProcessGroup, pathFirst: slowDocker?.FullName);
             script.StandardInput.Close();
             _ = script.StandardOutput.ReadToEndAsync(cancellationToken);
             var stderr = script.StandardError.ReadToEndAsync(cancellationToken);
-            await Until(() => stack.Upstream.MessageRequests.Count > 0, ReadyTimeout, cancellationToken);
-            Assert.Equal(0, (await ClaudeProcessesAsync(name, cancellationToken)).ExitCode);
+            if (slowEngine)
+            {
+                await Task.Delay(500, cancellationToken);
+                Assert.Equal(1, (await ClaudeProcessesAsync(name, cancellationToken)).ExitCode);
+            }
+            else
+            {
+                await Until(() => stack.Upstream.MessageRequests.Count > 0, ReadyTimeout, cancellationToken);
+                Assert.Equal(0, (await ClaudeProcessesAsync(name, cancellationToken)).ExitCode);
+            }
 
             var target = (toProcessGroup ? "-" : "") + script.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
             (await ProcessRunner.RunAsync("kill", ["-" + signal, "--", target], Containers.CommandTimeout, cancellationToken)).EnsureSuccess();
@@ -138,7 +168,26 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         finally
         {
             await Containers.RemoveAsync(name);
+            slowDocker?.Delete(recursive: true);
         }
+    }
+
+    /// <summary>A folder with a <c>docker</c> that starts the session running Claude Code 2 s late, and passes everything else on at once.</summary>
+    private static DirectoryInfo SlowExecSessions()
+    {
+        var docker = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, "docker"))
+            .First(File.Exists);
+        var folder = Directory.CreateTempSubdirectory("claudestack-slow-docker-");
+        var wrapper = Path.Combine(folder.FullName, "docker");
+        File.WriteAllText(wrapper, $"#!/bin/sh\ncase \"$*\" in *claudestack-entrypoint*) sleep 2 ;; esac\nexec '{docker}' \"$@\"\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(wrapper, (UnixFileMode)0b111_101_101);
+        }
+
+        return folder;
     }
 
     [Fact]
@@ -278,7 +327,8 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
     /// non-interactive shell inherits SIGINT ignored (and under nohup SIGHUP), which a shell cannot trap, so the
     /// script would never see the Ctrl+C a user's terminal delivers.
     /// </remarks>
-    private static Process StartBashScript(string container, string[] arguments, bool inPipeline = false)
+    /// <param name="pathFirst">A folder searched before the others on PATH.</param>
+    private static Process StartBashScript(string container, string[] arguments, bool inPipeline = false, string? pathFirst = null)
     {
         var script = Path.Combine(ClaudeCodeImage.RepositoryRoot, "scripts", "claude");
         var start = new ProcessStartInfo("env") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
@@ -298,6 +348,11 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         }
 
         start.Environment["CLAUDE_STACK_CONTAINER"] = container;
+        if (pathFirst is not null)
+        {
+            start.Environment["PATH"] = pathFirst + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH");
+        }
+
         return Process.Start(start)!;
     }
 
@@ -350,13 +405,21 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
         Assert.Skip(reason);
     }
 
-    private static Task<ProcessResult> RunScriptAsync(string shell, string container, string[] arguments, CancellationToken cancellationToken) =>
-        ProcessRunner.RunAsync(
+    private static Task<ProcessResult> RunScriptAsync(string shell, string container, string[] arguments, CancellationToken cancellationToken, string? dockerHost = null)
+    {
+        var environment = new Dictionary<string, string?> { ["CLAUDE_STACK_CONTAINER"] = container };
+        if (dockerHost is not null)
+        {
+            environment["DOCKER_HOST"] = dockerHost;
+        }
+
+        return ProcessRunner.RunAsync(
             shell,
             shell == "pwsh"
                 ? ["-NoProfile", "-NonInteractive", "-File", Path.Combine(ClaudeCodeImage.RepositoryRoot, "scripts", "claude.ps1"), .. arguments]
                 : [Path.Combine(ClaudeCodeImage.RepositoryRoot, "scripts", "claude"), .. arguments],
             Containers.TaskTimeout,
             cancellationToken,
-            new Dictionary<string, string?> { ["CLAUDE_STACK_CONTAINER"] = container });
+            environment);
+    }
 }

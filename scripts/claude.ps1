@@ -18,11 +18,12 @@ if ($LASTEXITCODE -ne 0 -or "$running".Trim() -ne 'true') {
     exit 1
 }
 
-# -t only with a terminal, so the script also works from other scripts and tests;
-# -i when stdin is a terminal or redirected (a pipe or file to forward).
+# -it with a terminal on both sides; without one, -i only when input is redirected (a pipe
+# or file to forward): with a console's input and the output redirected, docker exec would
+# wait for input that never comes, and Claude Code's print mode with it.
 $flags = @()
 if (-not [Console]::IsInputRedirected -and -not [Console]::IsOutputRedirected) { $flags = @('-it') }
-else { $flags = @('-i') }
+elseif ([Console]::IsInputRedirected) { $flags = @('-i') }
 
 # Through the image's entrypoint: a `docker run --user` uid gets a writable home and the seeded config.
 & docker exec @flags -w /workspace $container claudestack-entrypoint claude @args

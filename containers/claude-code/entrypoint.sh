@@ -65,12 +65,11 @@ JSON
 }
 
 idle() {
-  local name
-  name="$(hostname)"
+  # No hostname here: with --network host it is the host's, not the container's id.
   cat <<EOF
 Claude Code $(claude --version 2>/dev/null || echo '(version unknown)') is ready in this container.
 Attach from the host:
-  docker exec -it <container> claude        (this container's id: $name)
+  docker exec -it <container> claude        (its name or id, as docker ps lists it)
   scripts/claude [args...]                  (uses \$CLAUDE_STACK_CONTAINER, default claudestack-claude-code)
 Waiting; stop the container to end.
 EOF

@@ -64,6 +64,11 @@ command -v npm >/dev/null || command -v curl >/dev/null || { log "missing tool: 
 
 find_mirror() {
   local uri
+  # Only a Debian host's own sources name a Debian mirror (Ubuntu's serve no bookworm).
+  if ! grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then
+    printf '%s\n' http://deb.debian.org/debian
+    return
+  fi
   # deb822 sources first, then one-line sources; the first non-security Debian URI wins.
   uri="$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null \
     | awk 'tolower($1)=="uris:" { for (i = 2; i <= NF; i++) print $i }' \
