@@ -45,6 +45,20 @@ public sealed class GuardTests
     }
 
     [Theory]
+    // Keywords whose values are not of their kind, as a hand-written MCP schema may hold (the gateway sends Ollama a
+    // decodable rewrite, but checks the model's calls against what the client sent): ignored, not thrown over.
+    [InlineData("""{"type":"object","properties":{"n":{"type":"number","minimum":"0","maximum":"9"}}}""", """{"n":-1}""", null)]
+    [InlineData("""{"type":"object","properties":{"s":{"type":"string","minLength":"2"}}}""", """{"s":"a"}""", null)]
+    [InlineData("""{"type":"object","required":[1,"s"],"properties":{"s":{"type":"string"}}}""", """{}""", "missing required property 's'")]
+    [InlineData("""{"type":"object","properties":{"s":{"type":["string",1]}}}""", """{"s":true}""", "expected string or 1, got boolean")]
+    public void Schema_KeywordOfTheWrongKind_IsIgnoredNotThrownOver(string schema, string input, string? problem)
+    {
+        var problems = ToolSchemaValidator.Validate(JsonDocument.Parse(input).RootElement, JsonDocument.Parse(schema).RootElement);
+
+        Assert.Equal(problem is null ? [] : [$"$: {problem}"], problems.Select(p => p.Replace("$.s: ", "$: ", StringComparison.Ordinal)));
+    }
+
+    [Theory]
     [InlineData("""{"n":2}""", true)]
     [InlineData("""{"n":2.0}""", true)]
     [InlineData("""{"n":1e2}""", true)]

@@ -5,7 +5,8 @@ namespace ClaudeStack.Gateway.Guards;
 /// <summary>
 /// Checks a tool input against a tool's <c>input_schema</c>: the JSON-schema subset Claude Code's tools use
 /// (type — also as a list —, properties, required, enum, const, items, additionalProperties:false, nested objects and arrays,
-/// minimum/maximum, minLength, anyOf/oneOf). Unknown keywords are ignored rather than failed.
+/// minimum/maximum, minLength, anyOf/oneOf). Unknown keywords are ignored rather than failed, and so is a keyword whose
+/// value is not of its kind (<c>"minimum": "0"</c>): the schema is the client's, and Ollama was sent a rewritten one.
 /// </summary>
 public static class ToolSchemaValidator
 {
@@ -66,18 +67,18 @@ public static class ToolSchemaValidator
 
                 break;
             case JsonValueKind.Number:
-                if (schema.TryGetProperty("minimum", out var minimum) && minimum.TryGetDouble(out var min) && value.GetDouble() < min)
+                if (schema.TryGetProperty("minimum", out var minimum) && minimum.ValueKind == JsonValueKind.Number && minimum.TryGetDouble(out var min) && value.GetDouble() < min)
                 {
                     problems.Add($"{path}: {value.GetRawText()} is below the minimum {min}");
                 }
 
-                if (schema.TryGetProperty("maximum", out var maximum) && maximum.TryGetDouble(out var max) && value.GetDouble() > max)
+                if (schema.TryGetProperty("maximum", out var maximum) && maximum.ValueKind == JsonValueKind.Number && maximum.TryGetDouble(out var max) && value.GetDouble() > max)
                 {
                     problems.Add($"{path}: {value.GetRawText()} is above the maximum {max}");
                 }
 
                 break;
-            case JsonValueKind.String when schema.TryGetProperty("minLength", out var minLength) && minLength.TryGetInt32(out var length):
+            case JsonValueKind.String when schema.TryGetProperty("minLength", out var minLength) && minLength.ValueKind == JsonValueKind.Number && minLength.TryGetInt32(out var length):
                 if (value.GetString()!.Length < length)
                 {
                     problems.Add($"{path}: shorter than {length} characters");
@@ -94,7 +95,7 @@ public static class ToolSchemaValidator
         {
             foreach (var name in required.EnumerateArray())
             {
-                if (name.GetString() is { } property && !value.TryGetProperty(property, out _))
+                if (name.ValueKind == JsonValueKind.String && name.GetString() is { } property && !value.TryGetProperty(property, out _))
                 {
                     problems.Add($"{path}: missing required property '{property}'");
                 }
@@ -139,8 +140,8 @@ public static class ToolSchemaValidator
         number.TryGetInt64(out _) || (number.TryGetDouble(out var value) && double.IsFinite(value) && Math.Floor(value) == value);
 
     private static string TypeText(JsonElement type) => type.ValueKind == JsonValueKind.Array
-        ? string.Join(" or ", type.EnumerateArray().Select(t => t.GetString()))
-        : type.GetString() ?? "?";
+        ? string.Join(" or ", type.EnumerateArray().Select(t => t.ValueKind == JsonValueKind.String ? t.GetString() : t.GetRawText()))
+        : type.ValueKind == JsonValueKind.String ? type.GetString()! : type.GetRawText();
 
     private static string Describe(JsonElement value) => value.ValueKind switch
     {
