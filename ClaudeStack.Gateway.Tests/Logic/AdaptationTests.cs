@@ -394,6 +394,46 @@ public sealed class AdaptationTests
     }
 
     [Fact]
+    public void ToolChangesAnnouncedInSystemMessages_ShapeTheToolsSent()
+    {
+        // Claude Code's mid-conversation tool changes (its anthropic-beta mid-conversation-tool-changes): a deferred
+        // tool loaded by reference, a new one brought whole, one taken away. Folded into text, they would be lost.
+        var json = """
+            {"model":"m","tools":TOOLS,"messages":[
+             {"role":"user","content":"hi"},
+             {"role":"assistant","content":"hello"},
+             {"role":"system","content":[
+              {"type":"tool_addition","tool":{"type":"tool_reference","name":"WebFetch"}},
+              {"type":"tool_addition","tool":{"type":"tool_definition","definition":{"name":"mcp__notes__add","description":"Add a note","input_schema":{"type":"object"}}}},
+              {"type":"tool_removal","tool":{"type":"tool_reference","name":"Read"}}]},
+             {"role":"system","content":[]},
+             {"role":"user","content":"go on"}]}
+            """.Replace("TOOLS", ToolSearchTools, StringComparison.Ordinal);
+
+        var (adapted, _) = Adapt(json);
+
+        Assert.Equal(["ToolSearch", "WebFetch", "mcp__notes__add"], adapted["tools"]!.AsArray().Select(t => (string)t!["name"]!));
+        // Nothing left to read in those system messages: no empty reminder.
+        Assert.DoesNotContain("system-reminder", adapted["messages"]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.Equal("go on", (string?)adapted["messages"]![2]!["content"]);
+    }
+
+    [Fact]
+    public void ToolRemovedThenAddedAgain_IsOffered()
+    {
+        var json = """
+            {"model":"m","tools":[{"name":"Read","input_schema":{"type":"object"}}],"messages":[
+             {"role":"system","content":[{"type":"tool_removal","tool":{"type":"tool_reference","name":"Read"}}]},
+             {"role":"system","content":[{"type":"tool_addition","tool":{"type":"tool_reference","name":"Read"}}]},
+             {"role":"user","content":"hi"}]}
+            """;
+
+        var (adapted, _) = Adapt(json);
+
+        Assert.Equal(["Read"], adapted["tools"]!.AsArray().Select(t => (string)t!["name"]!));
+    }
+
+    [Fact]
     public void ReplaceDroppedBlocksOff_LeavesToolsAndResultsAsSent()
     {
         var json = $$$"""{"model":"m","tools":{{{ToolSearchTools}}},"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"tool_reference","tool_name":"WebFetch"}]}]}]}""";

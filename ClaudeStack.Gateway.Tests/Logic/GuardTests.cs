@@ -108,6 +108,30 @@ public sealed class GuardTests
     }
 
     [Theory]
+    [InlineData("{\"text\":\"buy milk\"}", 0)]
+    [InlineData("{\"text\":7}", 1)]
+    public void ToolDefinedByAToolChange_IsCheckedAgainstItsSchema(string input, int problems)
+    {
+        // A tool a system message added mid-conversation (ToolChanges) is one the model may call.
+        var json = """
+            {"model":"m","max_tokens":8,"tools":[],"messages":[
+             {"role":"system","content":[{"type":"tool_addition","tool":{"type":"tool_definition","definition":{"name":"mcp__notes__add","input_schema":{"type":"object","properties":{"text":{"type":"string"}}}}}}]},
+             {"role":"user","content":"note it"}]}
+            """;
+        var (request, _) = MessagesRequest.Parse(Encoding.UTF8.GetBytes(json));
+        using (request)
+        {
+            var block = new ObservedBlock { Index = 0, Type = "tool_use", ToolName = "mcp__notes__add", Complete = true };
+            block.Content.Append(input);
+
+            var found = new ToolCallGuard(request!.Tools).Check(block);
+
+            Assert.Equal(problems, found.Count);
+            Assert.All(found, problem => Assert.Equal(ToolCallProblems.SchemaViolation, problem.Kind));
+        }
+    }
+
+    [Theory]
     [InlineData("tool_use", "RunShell", "{}", ToolCallProblems.UnknownTool)]
     [InlineData("tool_use", "Bash", "{\"command\":", ToolCallProblems.InvalidJson)]
     [InlineData("tool_use", "Bash", "[\"ls\"]", ToolCallProblems.InvalidJson)]

@@ -45,10 +45,12 @@ public static class DroppedBlocks
             || ToolResultParts(content).Any(part => ContentText.IsType(part, ToolReferenceType) || ContentText.IsType(part, DocumentType) || ContentText.IsType(part, SearchResultType) || (images && ContentText.IsType(part, ImageType)));
     }
 
-    /// <summary>Names of the tools that tool search has loaded in this conversation.</summary>
-    public static HashSet<string> LoadedTools(JsonElement messages)
+    /// <summary>Names of the tools that tool search, or an announced tool change, has loaded in this conversation.</summary>
+    public static HashSet<string> LoadedTools(JsonElement messages) => LoadedTools(messages, ToolChanges.Read(messages));
+
+    private static HashSet<string> LoadedTools(JsonElement messages, ToolChanges changes)
     {
-        var loaded = new HashSet<string>(StringComparer.Ordinal);
+        var loaded = new HashSet<string>(changes.Added, StringComparer.Ordinal);
         foreach (var message in messages.EnumerateArray())
         {
             if (!message.TryGetProperty("content", out var content))
@@ -74,16 +76,21 @@ public static class DroppedBlocks
     /// </summary>
     public static List<JsonElement>? OfferedTools(JsonElement tools, JsonElement messages)
     {
-        if (tools.ValueKind != JsonValueKind.Array || !tools.EnumerateArray().Any(IsDeferred))
+        var listed = tools.ValueKind == JsonValueKind.Array ? tools.EnumerateArray().ToList() : [];
+        var changes = ToolChanges.Read(messages);
+        if (!changes.Any && !listed.Any(IsDeferred))
         {
             return null;
         }
 
-        var loaded = LoadedTools(messages);
-        var offered = tools.EnumerateArray()
-            .Where(tool => !IsDeferred(tool) || IsLoaded(tool, loaded))
+        var loaded = LoadedTools(messages, changes);
+        var offered = listed
+            .Where(tool => (!IsDeferred(tool) || IsLoaded(tool, loaded)) && !(NameOf(tool) is { } name && changes.Removed.Contains(name)))
             .ToList();
-        return offered.Count == tools.GetArrayLength() ? null : offered;
+        // A definition of a tool the client lists already is that tool: the listed one stays.
+        var defined = changes.Defined.Where(tool => !listed.Any(known => NameOf(known) == tool.Key)).Select(tool => tool.Value).ToList();
+        offered.AddRange(defined);
+        return offered.Count == listed.Count && defined.Count == 0 ? null : offered;
     }
 
     /// <summary>Replaces, in one message, every block the model would not get by text; reports what it replaced.</summary>
@@ -195,6 +202,8 @@ public static class DroppedBlocks
         tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("defer_loading", out var deferred) && deferred.ValueKind == JsonValueKind.True;
 
     /// <summary>Whether tool search has loaded this tool (<paramref name="loaded"/> from <see cref="LoadedTools"/>).</summary>
-    public static bool IsLoaded(JsonElement tool, HashSet<string> loaded) =>
-        tool.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String && loaded.Contains(name.GetString()!);
+    public static bool IsLoaded(JsonElement tool, HashSet<string> loaded) => NameOf(tool) is { } name && loaded.Contains(name);
+
+    private static string? NameOf(JsonElement tool) =>
+        tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
 }

@@ -400,6 +400,12 @@ public static class OllamaRequestAdapter
             {
                 Note(changes, "messages.system");
                 var text = ContentText.Of(JsonObject.Create(message)!["content"]) ?? "";
+                if (string.IsNullOrWhiteSpace(text))
+                {
+                    // Nothing to read (Claude Code's empty ones, or only tool changes, which the tools sent carry).
+                    continue;
+                }
+
                 if (result.LastOrDefault() is JsonObject previous && (string?)previous["role"] == "user")
                 {
                     // Into the user message before it: the same place on every turn, so the prompt cache holds.

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using ClaudeStack.Gateway.Adaptation;
 using System.Text.Unicode;
 using ClaudeStack.Gateway.Tokens;
 
@@ -311,19 +312,26 @@ public sealed class MessagesRequest : IDisposable
         return null;
     }
 
+    /// <summary>The tools listed, and those a tool change in the conversation defined (<see cref="ToolChanges"/>).</summary>
     private static IReadOnlyList<OfferedTool> ReadTools(JsonElement root)
     {
-        if (!root.TryGetProperty("tools", out var tools))
+        var result = new List<OfferedTool>();
+        if (root.TryGetProperty("tools", out var tools))
         {
-            return [];
+            foreach (var tool in tools.EnumerateArray())
+            {
+                if (tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
+                {
+                    result.Add(new OfferedTool(name.GetString()!, tool.TryGetProperty("input_schema", out var schema) ? schema : null));
+                }
+            }
         }
 
-        var result = new List<OfferedTool>();
-        foreach (var tool in tools.EnumerateArray())
+        foreach (var (name, definition) in ToolChanges.Read(root.GetProperty("messages")).Defined)
         {
-            if (tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
+            if (!result.Any(tool => tool.Name == name))
             {
-                result.Add(new OfferedTool(name.GetString()!, tool.TryGetProperty("input_schema", out var schema) ? schema : null));
+                result.Add(new OfferedTool(name, definition.ValueKind == JsonValueKind.Object && definition.TryGetProperty("input_schema", out var schema) ? schema : null));
             }
         }
 

@@ -1,0 +1,81 @@
+using System.Text.Json;
+
+namespace ClaudeStack.Gateway.Adaptation;
+
+/// <summary>
+/// Tool changes a client announces inside the conversation, as system messages (Claude Code's mid-conversation tool
+/// changes): <c>{"role":"system","content":[{"type":"tool_addition","tool":…},{"type":"tool_removal","tool":…}]}</c>.
+/// An addition names a deferred tool now loaded (<c>{"type":"tool_reference","name":…}</c>) or brings a whole one
+/// (<c>{"type":"tool_definition","definition":{…}}</c>); a removal takes one away. Ollama reads none of it, and the
+/// system message is folded into text, so the gateway applies the changes, in order, to the tools it sends.
+/// </summary>
+public sealed class ToolChanges
+{
+    private ToolChanges()
+    {
+    }
+
+    /// <summary>Tools added by name (a deferred tool loaded this way, or one defined here).</summary>
+    public HashSet<string> Added { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Tools taken away, and not added again since.</summary>
+    public HashSet<string> Removed { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Definitions brought by an addition, by name: the last one given.</summary>
+    public Dictionary<string, JsonElement> Defined { get; } = new(StringComparer.Ordinal);
+
+    public bool Any => Added.Count > 0 || Removed.Count > 0;
+
+    public static ToolChanges Read(JsonElement messages)
+    {
+        var changes = new ToolChanges();
+        if (messages.ValueKind != JsonValueKind.Array)
+        {
+            return changes;
+        }
+
+        foreach (var message in messages.EnumerateArray())
+        {
+            if (message.ValueKind != JsonValueKind.Object
+                || !message.TryGetProperty("role", out var role) || !role.ValueEquals("system")
+                || !message.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.Array)
+            {
+                continue;
+            }
+
+            foreach (var block in content.EnumerateArray())
+            {
+                if (block.ValueKind != JsonValueKind.Object || !block.TryGetProperty("tool", out var tool) || NameOf(tool) is not { } name)
+                {
+                    continue;
+                }
+
+                if (ContentText.IsType(block, "tool_addition"))
+                {
+                    changes.Added.Add(name);
+                    changes.Removed.Remove(name);
+                    if (ContentText.IsType(tool, "tool_definition"))
+                    {
+                        changes.Defined[name] = tool.GetProperty("definition");
+                    }
+                }
+                else if (ContentText.IsType(block, "tool_removal"))
+                {
+                    changes.Removed.Add(name);
+                    changes.Added.Remove(name);
+                    changes.Defined.Remove(name);
+                }
+            }
+        }
+
+        return changes;
+    }
+
+    private static string? NameOf(JsonElement tool)
+    {
+        var named = ContentText.IsType(tool, "tool_reference") ? tool
+            : ContentText.IsType(tool, "tool_definition") && tool.TryGetProperty("definition", out var definition) ? definition
+            : default;
+        return named.ValueKind == JsonValueKind.Object && named.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
+    }
+}
