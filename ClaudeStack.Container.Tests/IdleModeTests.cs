@@ -121,6 +121,7 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
     [InlineData("TERM", false, false)]
     [InlineData("INT", true, false)]
     [InlineData("TERM", false, true)]
+    [InlineData("INT", true, true)]
     public async Task AttachScript_StoppedWithoutATerminal_StopsClaudeInTheContainer(string signal, bool toProcessGroup, bool slowEngine)
     {
         image.Require();
@@ -164,6 +165,10 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
 
             // An interrupted run must not look like a finished one (`scripts/claude -p ... && git commit ...`).
             Assert.NotEqual(0, script.ExitCode);
+
+            // The script waited for the session and cleaned up after it, rather than leaving on the signal.
+            var pidFiles = await ProcessRunner.DockerAsync(Containers.CommandTimeout, cancellationToken, "exec", name, "sh", "-c", "ls /tmp/claudestack-attach-*.pid");
+            Assert.True(pidFiles.ExitCode != 0, "left behind: " + pidFiles.Stdout);
         }
         finally
         {
