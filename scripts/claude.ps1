@@ -12,6 +12,12 @@ if (-not (Get-Command docker -ErrorAction SilentlyContinue)) {
 
 $running = & docker container inspect -f '{{.State.Running}}' $container 2>$null
 if ($LASTEXITCODE -ne 0 -or "$running".Trim() -ne 'true') {
+    # Not the container's fault when the engine itself cannot be reached (not started, or no access): say that instead.
+    $engine = & docker version --format '{{.Server.Version}}' 2>&1
+    if ($LASTEXITCODE -ne 0) {
+        [Console]::Error.WriteLine("claude: cannot reach the Docker engine: $(($engine | Out-String).Trim())")
+        exit 1
+    }
     [Console]::Error.WriteLine("claude: container '$container' is not running.")
     [Console]::Error.WriteLine('Start the stack first: dotnet run --project ClaudeStack.AppHost')
     [Console]::Error.WriteLine('(or set CLAUDE_STACK_CONTAINER to the name of your claude-code container)')

@@ -418,19 +418,45 @@ public sealed class AdaptationTests
         Assert.Equal("go on", (string?)adapted["messages"]![2]!["content"]);
     }
 
+    [Theory]
+    // Taken away, then added again.
+    [InlineData("""
+        [{"role":"system","content":[{"type":"tool_removal","tool":{"type":"tool_reference","name":"Read"}}]},
+         {"role":"system","content":[{"type":"tool_addition","tool":{"type":"tool_reference","name":"Read"}}]},
+         {"role":"user","content":"hi"}]
+        """, "Read")]
+    // Taken away, then loaded again by tool search: the order of the conversation decides.
+    [InlineData("""
+        [{"role":"system","content":[{"type":"tool_removal","tool":{"type":"tool_reference","name":"Read"}}]},
+         {"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"tool_reference","tool_name":"Read"}]}]}]
+        """, "Read")]
+    // Loaded, then taken away.
+    [InlineData("""
+        [{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"tool_reference","tool_name":"Read"}]}]},
+         {"role":"system","content":[{"type":"tool_removal","tool":{"type":"tool_reference","name":"Read"}}]},
+         {"role":"user","content":"hi"}]
+        """, "")]
+    public void ToolChanges_ApplyInTheConversationsOrder(string messages, string offered)
+    {
+        var json = """{"model":"m","tools":[{"name":"Read","input_schema":{"type":"object"}}],"messages":MESSAGES}""".Replace("MESSAGES", messages, StringComparison.Ordinal);
+
+        var (adapted, _) = Adapt(json);
+
+        Assert.Equal(offered, string.Join(",", adapted["tools"]!.AsArray().Select(t => (string)t!["name"]!)));
+    }
+
     [Fact]
-    public void ToolRemovedThenAddedAgain_IsOffered()
+    public void ToolDefinedByAToolChange_IsSentWhenTheRequestListsNone()
     {
         var json = """
-            {"model":"m","tools":[{"name":"Read","input_schema":{"type":"object"}}],"messages":[
-             {"role":"system","content":[{"type":"tool_removal","tool":{"type":"tool_reference","name":"Read"}}]},
-             {"role":"system","content":[{"type":"tool_addition","tool":{"type":"tool_reference","name":"Read"}}]},
-             {"role":"user","content":"hi"}]}
+            {"model":"m","messages":[
+             {"role":"system","content":[{"type":"tool_addition","tool":{"type":"tool_definition","definition":{"name":"mcp__notes__add","input_schema":{"type":"object"}}}}]},
+             {"role":"user","content":"note it"}]}
             """;
 
         var (adapted, _) = Adapt(json);
 
-        Assert.Equal(["Read"], adapted["tools"]!.AsArray().Select(t => (string)t!["name"]!));
+        Assert.Equal(["mcp__notes__add"], adapted["tools"]!.AsArray().Select(t => (string)t!["name"]!));
     }
 
     [Fact]
@@ -497,6 +523,13 @@ public sealed class AdaptationTests
     [InlineData(
         """{"type":"object","properties":{"a":{"$ref":"#/$defs/M"},"b":{"type":"array","items":{"type":"object","additionalProperties":{"$ref":"#/$defs/M"}}}},"$defs":{"M":{"type":"object","properties":{"x":{"type":"integer"}}}}}""",
         """{"type":"object","properties":{"a":{"type":"object","properties":{"x":{"type":"integer"}}},"b":{"type":"array","items":{"type":"object","additionalProperties":{"$ref":"#/$defs/M"}}}},"$defs":{"M":{"type":"object","properties":{"x":{"type":"integer"}}}}}""")]
+    // A "$ref" that is a value (in a default) or points elsewhere keeps nothing; one under a property named "default" does.
+    [InlineData(
+        """{"type":"object","properties":{"a":{"$ref":"#/$defs/M"},"b":{"type":"object","default":{"$ref":"#/$defs/M"}}},"$defs":{"M":{"type":"string"}}}""",
+        """{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"object","default":{"$ref":"#/$defs/M"}}}}""")]
+    [InlineData(
+        """{"type":"object","properties":{"a":{"$ref":"#/$defs/M"},"default":{"type":"object","additionalProperties":{"$ref":"#/$defs/M"}}},"$defs":{"M":{"type":"string"}}}""",
+        """{"type":"object","properties":{"a":{"type":"string"},"default":{"type":"object","additionalProperties":{"$ref":"#/$defs/M"}}},"$defs":{"M":{"type":"string"}}}""")]
     // A property named like a keyword is a name, not a keyword.
     [InlineData(
         """{"type":"object","properties":{"const":{"type":"string"},"$ref":{"$ref":"#/properties/const"}}}""",

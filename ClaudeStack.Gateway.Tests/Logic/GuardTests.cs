@@ -131,6 +131,23 @@ public sealed class GuardTests
         }
     }
 
+    [Fact]
+    public void ToolRemovedByAToolChange_IsUnknownToTheGuard()
+    {
+        var json = """
+            {"model":"m","max_tokens":8,"tools":[{"name":"Read","input_schema":{"type":"object"}},{"name":"Bash","input_schema":{"type":"object"}}],"messages":[
+             {"role":"system","content":[{"type":"tool_removal","tool":{"type":"tool_reference","name":"Read"}}]},
+             {"role":"user","content":"read it"}]}
+            """;
+        var (request, _) = MessagesRequest.Parse(Encoding.UTF8.GetBytes(json));
+        using (request)
+        {
+            var block = new ObservedBlock { Index = 0, Type = "tool_use", ToolName = "Read", Complete = true };
+
+            Assert.Equal(ToolCallProblems.UnknownTool, Assert.Single(new ToolCallGuard(request!.Tools).Check(block)).Kind);
+        }
+    }
+
     [Theory]
     [InlineData("tool_use", "RunShell", "{}", ToolCallProblems.UnknownTool)]
     [InlineData("tool_use", "Bash", "{\"command\":", ToolCallProblems.InvalidJson)]

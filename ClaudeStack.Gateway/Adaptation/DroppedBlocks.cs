@@ -46,29 +46,7 @@ public static class DroppedBlocks
     }
 
     /// <summary>Names of the tools that tool search, or an announced tool change, has loaded in this conversation.</summary>
-    public static HashSet<string> LoadedTools(JsonElement messages) => LoadedTools(messages, ToolChanges.Read(messages));
-
-    private static HashSet<string> LoadedTools(JsonElement messages, ToolChanges changes)
-    {
-        var loaded = new HashSet<string>(changes.Added, StringComparer.Ordinal);
-        foreach (var message in messages.EnumerateArray())
-        {
-            if (!message.TryGetProperty("content", out var content))
-            {
-                continue;
-            }
-
-            foreach (var part in ToolResultParts(content))
-            {
-                if (ContentText.IsType(part, ToolReferenceType) && part.TryGetProperty("tool_name", out var name) && name.ValueKind == JsonValueKind.String)
-                {
-                    loaded.Add(name.GetString()!);
-                }
-            }
-        }
-
-        return loaded;
-    }
+    public static HashSet<string> LoadedTools(JsonElement messages) => ToolChanges.Read(messages).Added;
 
     /// <summary>
     /// The tools to offer when some are deferred and not loaded yet (as the Messages API does, where a deferred tool
@@ -78,14 +56,13 @@ public static class DroppedBlocks
     {
         var listed = tools.ValueKind == JsonValueKind.Array ? tools.EnumerateArray().ToList() : [];
         var changes = ToolChanges.Read(messages);
-        if (!changes.Any && !listed.Any(IsDeferred))
+        if (!listed.Any(IsDeferred) && !changes.ReshapesTools)
         {
             return null;
         }
 
-        var loaded = LoadedTools(messages, changes);
         var offered = listed
-            .Where(tool => (!IsDeferred(tool) || IsLoaded(tool, loaded)) && !(NameOf(tool) is { } name && changes.Removed.Contains(name)))
+            .Where(tool => (!IsDeferred(tool) || IsLoaded(tool, changes.Added)) && !(NameOf(tool) is { } name && changes.Removed.Contains(name)))
             .ToList();
         // A definition of a tool the client lists already is that tool: the listed one stays.
         var defined = changes.Defined.Where(tool => !listed.Any(known => NameOf(known) == tool.Key)).Select(tool => tool.Value).ToList();
@@ -190,7 +167,7 @@ public static class DroppedBlocks
     }
 
     /// <summary>The blocks inside every tool result of a message's content.</summary>
-    private static IEnumerable<JsonElement> ToolResultParts(JsonElement content) =>
+    internal static IEnumerable<JsonElement> ToolResultParts(JsonElement content) =>
         content.ValueKind != JsonValueKind.Array
             ? []
             : content.EnumerateArray()

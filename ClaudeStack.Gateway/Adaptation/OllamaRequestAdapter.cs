@@ -106,7 +106,11 @@ public static class OllamaRequestAdapter
         }
 
         var hasTools = root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array;
-        var adaptedTools = hasTools ? AdaptTools(tools, request.Messages, options, changes) : null;
+
+        // A tool defined by a tool change is sent even when the request lists none.
+        var adaptedTools = hasTools || (options.ReplaceDroppedBlocks && ToolChanges.Read(request.Messages).Defined.Count > 0)
+            ? AdaptTools(tools, request.Messages, options, changes)
+            : null;
 
         // Ollama parses tool_choice and never reads it (anthropic.go FromMessagesRequest): "none" would still offer every
         // tool, and "tool" every tool besides the one. Neither can make the model call one; the span says so.

@@ -30,7 +30,7 @@ public static class OllamaSchemaKeywords
 
         var rewriter = new Rewriter(schema);
         var result = (JsonObject)rewriter.Schema(JsonObject.Create(schema)!, depth: 0)!;
-        if (rewriter.Inlined && !result.Where(keyword => keyword.Key is not ("$defs" or "definitions")).Any(keyword => HoldsReference(keyword.Value)))
+        if (rewriter.Inlined && !HoldsReference(result))
         {
             // Nothing refers to them any more, and Ollama would show the model its $defs as they are. A reference left
             // where the rewrite does not reach (under additionalProperties, say, which Ollama passes on inside items)
@@ -42,9 +42,21 @@ public static class OllamaSchemaKeywords
         return result;
     }
 
+    /// <summary>A reference into the definitions left somewhere in a schema (values, as in enum or default, are not schemas).</summary>
     private static bool HoldsReference(JsonNode? node) => node switch
     {
-        JsonObject schema => schema.Any(keyword => (keyword.Key == "$ref" && keyword.Value is JsonValue) || HoldsReference(keyword.Value)),
+        JsonObject schema => schema.Any(keyword => keyword.Key switch
+        {
+            "$ref" => ContentText.StringOf(keyword.Value) is { } pointer && (pointer.StartsWith("#/$defs/", StringComparison.Ordinal) || pointer.StartsWith("#/definitions/", StringComparison.Ordinal)),
+            "enum" or "const" or "default" or "examples" => false,
+
+            // What the references point to, not references left.
+            "$defs" or "definitions" => false,
+
+            // Named schemas: a property may be called "default" or "enum".
+            "properties" or "patternProperties" => keyword.Value is JsonObject named && named.Any(property => HoldsReference(property.Value)),
+            _ => HoldsReference(keyword.Value),
+        }),
         JsonArray items => items.Any(HoldsReference),
         _ => false,
     };

@@ -3,11 +3,12 @@ using System.Text.Json;
 namespace ClaudeStack.Gateway.Adaptation;
 
 /// <summary>
-/// Tool changes a client announces inside the conversation, as system messages (Claude Code's mid-conversation tool
-/// changes): <c>{"role":"system","content":[{"type":"tool_addition","tool":…},{"type":"tool_removal","tool":…}]}</c>.
-/// An addition names a deferred tool now loaded (<c>{"type":"tool_reference","name":…}</c>) or brings a whole one
-/// (<c>{"type":"tool_definition","definition":{…}}</c>); a removal takes one away. Ollama reads none of it, and the
-/// system message is folded into text, so the gateway applies the changes, in order, to the tools it sends.
+/// Which tools a conversation has loaded or taken away, read in order. Tool search loads a deferred tool through a
+/// <c>tool_reference</c> in its result. A client may also announce changes as system messages (Claude Code's
+/// mid-conversation tool changes): <c>{"role":"system","content":[{"type":"tool_addition","tool":…},{"type":"tool_removal","tool":…}]}</c>.
+/// An addition names a tool (<c>{"type":"tool_reference","name":…}</c>) or brings a whole one
+/// (<c>{"type":"tool_definition","definition":{…}}</c>); a removal takes one away. Ollama reads none of it, and a
+/// system message is folded into text, so the gateway applies the changes to the tools it sends.
 /// </summary>
 public sealed class ToolChanges
 {
@@ -15,7 +16,7 @@ public sealed class ToolChanges
     {
     }
 
-    /// <summary>Tools added by name (a deferred tool loaded this way, or one defined here).</summary>
+    /// <summary>Tools loaded (by tool search or an addition) and not taken away since.</summary>
     public HashSet<string> Added { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Tools taken away, and not added again since.</summary>
@@ -24,7 +25,8 @@ public sealed class ToolChanges
     /// <summary>Definitions brought by an addition, by name: the last one given.</summary>
     public Dictionary<string, JsonElement> Defined { get; } = new(StringComparer.Ordinal);
 
-    public bool Any => Added.Count > 0 || Removed.Count > 0;
+    /// <summary>Whether the conversation took a tool away or defined one: the tools sent then differ from those listed.</summary>
+    public bool ReshapesTools => Removed.Count > 0 || Defined.Count > 0;
 
     public static ToolChanges Read(JsonElement messages)
     {
@@ -36,9 +38,21 @@ public sealed class ToolChanges
 
         foreach (var message in messages.EnumerateArray())
         {
-            if (message.ValueKind != JsonValueKind.Object
-                || !message.TryGetProperty("role", out var role) || !role.ValueEquals("system")
-                || !message.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.Array)
+            if (message.ValueKind != JsonValueKind.Object || !message.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.Array)
+            {
+                continue;
+            }
+
+            foreach (var part in DroppedBlocks.ToolResultParts(content))
+            {
+                if (ContentText.IsType(part, DroppedBlocks.ToolReferenceType) && part.TryGetProperty("tool_name", out var loaded) && loaded.ValueKind == JsonValueKind.String)
+                {
+                    changes.Added.Add(loaded.GetString()!);
+                    changes.Removed.Remove(loaded.GetString()!);
+                }
+            }
+
+            if (!message.TryGetProperty("role", out var role) || !role.ValueEquals("system"))
             {
                 continue;
             }

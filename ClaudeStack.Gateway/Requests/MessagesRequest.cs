@@ -312,22 +312,23 @@ public sealed class MessagesRequest : IDisposable
         return null;
     }
 
-    /// <summary>The tools listed, and those a tool change in the conversation defined (<see cref="ToolChanges"/>).</summary>
+    /// <summary>The tools listed, as the conversation's tool changes left them (<see cref="ToolChanges"/>).</summary>
     private static IReadOnlyList<OfferedTool> ReadTools(JsonElement root)
     {
+        var changes = ToolChanges.Read(root.GetProperty("messages"));
         var result = new List<OfferedTool>();
         if (root.TryGetProperty("tools", out var tools))
         {
             foreach (var tool in tools.EnumerateArray())
             {
-                if (tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
+                if (tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String && !changes.Removed.Contains(name.GetString()!))
                 {
                     result.Add(new OfferedTool(name.GetString()!, tool.TryGetProperty("input_schema", out var schema) ? schema : null));
                 }
             }
         }
 
-        foreach (var (name, definition) in ToolChanges.Read(root.GetProperty("messages")).Defined)
+        foreach (var (name, definition) in changes.Defined)
         {
             if (!result.Any(tool => tool.Name == name))
             {
