@@ -45,17 +45,13 @@ public static class DroppedBlocks
             || ToolResultParts(content).Any(part => ContentText.IsType(part, ToolReferenceType) || ContentText.IsType(part, DocumentType) || ContentText.IsType(part, SearchResultType) || (images && ContentText.IsType(part, ImageType)));
     }
 
-    /// <summary>Names of the tools that tool search, or an announced tool change, has loaded in this conversation.</summary>
-    public static HashSet<string> LoadedTools(JsonElement messages) => ToolChanges.Read(messages).Added;
-
     /// <summary>
     /// The tools to offer when some are deferred and not loaded yet (as the Messages API does, where a deferred tool
     /// reaches the model only through a <c>tool_reference</c>); null when every tool stays.
     /// </summary>
-    public static List<JsonElement>? OfferedTools(JsonElement tools, JsonElement messages)
+    public static List<JsonElement>? OfferedTools(JsonElement tools, ToolChanges changes)
     {
         var listed = tools.ValueKind == JsonValueKind.Array ? tools.EnumerateArray().ToList() : [];
-        var changes = ToolChanges.Read(messages);
         if (!listed.Any(IsDeferred) && !changes.ReshapesTools)
         {
             return null;
@@ -178,8 +174,8 @@ public static class DroppedBlocks
     public static bool IsDeferred(JsonElement tool) =>
         tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("defer_loading", out var deferred) && deferred.ValueKind == JsonValueKind.True;
 
-    /// <summary>Whether tool search has loaded this tool (<paramref name="loaded"/> from <see cref="LoadedTools"/>).</summary>
-    public static bool IsLoaded(JsonElement tool, HashSet<string> loaded) => NameOf(tool) is { } name && loaded.Contains(name);
+    /// <summary>Whether the conversation has loaded this tool (<paramref name="loaded"/>: <see cref="ToolChanges.Added"/>).</summary>
+    public static bool IsLoaded(JsonElement tool, IReadOnlySet<string> loaded) => NameOf(tool) is { } name && loaded.Contains(name);
 
     private static string? NameOf(JsonElement tool) =>
         tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;

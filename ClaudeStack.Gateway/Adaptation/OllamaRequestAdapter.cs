@@ -108,8 +108,8 @@ public static class OllamaRequestAdapter
         var hasTools = root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array;
 
         // A tool defined by a tool change is sent even when the request lists none.
-        var adaptedTools = hasTools || (options.ReplaceDroppedBlocks && ToolChanges.Read(request.Messages).Defined.Count > 0)
-            ? AdaptTools(tools, request.Messages, options, changes)
+        var adaptedTools = hasTools || (options.ReplaceDroppedBlocks && request.ToolChanges.Defined.Count > 0)
+            ? AdaptTools(tools, request.ToolChanges, options, changes)
             : null;
 
         // Ollama parses tool_choice and never reads it (anthropic.go FromMessagesRequest): "none" would still offer every
@@ -224,11 +224,11 @@ public static class OllamaRequestAdapter
         name is not null && tool is JsonObject entry && entry["name"] is JsonValue value && value.TryGetValue<string>(out var toolName) && toolName == name;
 
     /// <returns>The tools to send; null when they go as the client sent them.</returns>
-    private static JsonArray? AdaptTools(JsonElement tools, JsonElement messages, AdaptationOptions options, List<string> changes)
+    private static JsonArray? AdaptTools(JsonElement tools, ToolChanges toolChanges, AdaptationOptions options, List<string> changes)
     {
         // Ollama knows no defer_loading, so a deferred tool not loaded yet (Claude Code's DeferredToolPlaceholder,
         // which says "never call this tool") would be offered as callable.
-        var offered = options.ReplaceDroppedBlocks ? DroppedBlocks.OfferedTools(tools, messages) : null;
+        var offered = options.ReplaceDroppedBlocks ? DroppedBlocks.OfferedTools(tools, toolChanges) : null;
         if (offered is not null)
         {
             changes.Add("tools.defer_loading");

@@ -16,17 +16,24 @@ public sealed class ToolChanges
     {
     }
 
+    private readonly HashSet<string> _added = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _removed = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, JsonElement> _defined = new(StringComparer.Ordinal);
+
     /// <summary>Tools loaded (by tool search or an addition) and not taken away since.</summary>
-    public HashSet<string> Added { get; } = new(StringComparer.Ordinal);
+    public IReadOnlySet<string> Added => _added;
 
     /// <summary>Tools taken away, and not added again since.</summary>
-    public HashSet<string> Removed { get; } = new(StringComparer.Ordinal);
+    public IReadOnlySet<string> Removed => _removed;
 
     /// <summary>Definitions brought by an addition, by name: the last one given.</summary>
-    public Dictionary<string, JsonElement> Defined { get; } = new(StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, JsonElement> Defined => _defined;
 
     /// <summary>Whether the conversation took a tool away or defined one: the tools sent then differ from those listed.</summary>
     public bool ReshapesTools => Removed.Count > 0 || Defined.Count > 0;
+
+    /// <summary>No change at all (a request not read).</summary>
+    public static ToolChanges None { get; } = new();
 
     public static ToolChanges Read(JsonElement messages)
     {
@@ -47,8 +54,8 @@ public sealed class ToolChanges
             {
                 if (ContentText.IsType(part, DroppedBlocks.ToolReferenceType) && part.TryGetProperty("tool_name", out var loaded) && loaded.ValueKind == JsonValueKind.String)
                 {
-                    changes.Added.Add(loaded.GetString()!);
-                    changes.Removed.Remove(loaded.GetString()!);
+                    changes._added.Add(loaded.GetString()!);
+                    changes._removed.Remove(loaded.GetString()!);
                 }
             }
 
@@ -66,18 +73,18 @@ public sealed class ToolChanges
 
                 if (ContentText.IsType(block, "tool_addition"))
                 {
-                    changes.Added.Add(name);
-                    changes.Removed.Remove(name);
+                    changes._added.Add(name);
+                    changes._removed.Remove(name);
                     if (ContentText.IsType(tool, "tool_definition"))
                     {
-                        changes.Defined[name] = tool.GetProperty("definition");
+                        changes._defined[name] = tool.GetProperty("definition");
                     }
                 }
                 else if (ContentText.IsType(block, "tool_removal"))
                 {
-                    changes.Removed.Add(name);
-                    changes.Added.Remove(name);
-                    changes.Defined.Remove(name);
+                    changes._removed.Add(name);
+                    changes._added.Remove(name);
+                    changes._defined.Remove(name);
                 }
             }
         }

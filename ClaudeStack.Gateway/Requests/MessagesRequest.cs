@@ -2,8 +2,8 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using ClaudeStack.Gateway.Adaptation;
 using System.Text.Unicode;
+using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Tokens;
 
 namespace ClaudeStack.Gateway.Requests;
@@ -55,6 +55,9 @@ public sealed class MessagesRequest : IDisposable
 
     public IReadOnlyList<OfferedTool> Tools { get; private init; } = [];
 
+    /// <summary>The tools the conversation loaded, took away or defined, read once.</summary>
+    public ToolChanges ToolChanges { get; private init; } = ToolChanges.None;
+
     /// <summary>Prompt text and images, for token estimates.</summary>
     public PromptSize Prompt { get; private init; }
 
@@ -104,13 +107,15 @@ public sealed class MessagesRequest : IDisposable
             }
 
             var root = document.RootElement;
+            var toolChanges = ToolChanges.Read(root.GetProperty("messages"));
             return (new MessagesRequest(document, text)
             {
+                ToolChanges = toolChanges,
                 Model = root.GetProperty("model").GetString()!,
                 Stream = root.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True,
                 MaxTokens = root.TryGetProperty("max_tokens", out var maxTokens) && maxTokens.TryGetInt32(out var value) ? value : null,
-                Tools = ReadTools(root),
-                Prompt = TokenEstimator.CountPrompt(root),
+                Tools = ReadTools(root, toolChanges),
+                Prompt = TokenEstimator.CountPrompt(root, toolChanges),
                 MessageCount = TokenEstimator.MessageCount(root),
                 ReplacedLoneSurrogates = replacedSurrogates,
             }, null);
@@ -313,9 +318,8 @@ public sealed class MessagesRequest : IDisposable
     }
 
     /// <summary>The tools listed, as the conversation's tool changes left them (<see cref="ToolChanges"/>).</summary>
-    private static IReadOnlyList<OfferedTool> ReadTools(JsonElement root)
+    private static IReadOnlyList<OfferedTool> ReadTools(JsonElement root, ToolChanges changes)
     {
-        var changes = ToolChanges.Read(root.GetProperty("messages"));
         var result = new List<OfferedTool>();
         if (root.TryGetProperty("tools", out var tools))
         {

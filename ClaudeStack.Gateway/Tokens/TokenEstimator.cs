@@ -36,7 +36,8 @@ public static class TokenEstimator
     public const int ImageNoteChars = 160;
 
     /// <summary>The text that becomes prompt characters (what the ratio divides), and the images, counted apart.</summary>
-    public static PromptSize CountPrompt(JsonElement root)
+    /// <param name="toolChanges">What the conversation loaded, when already read; otherwise read if a deferred tool needs it.</param>
+    public static PromptSize CountPrompt(JsonElement root, ToolChanges? toolChanges = null)
     {
         long chars = 0;
         var images = 0;
@@ -56,7 +57,7 @@ public static class TokenEstimator
 
         if (root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array)
         {
-            chars += CountOfferedTools(tools, root.GetProperty("messages"));
+            chars += CountOfferedTools(tools, root.GetProperty("messages"), toolChanges);
         }
 
         return new PromptSize(chars, images);
@@ -94,13 +95,12 @@ public static class TokenEstimator
     /// A deferred tool is not in the model's context until tool search loads it (the Messages API's rule, which the
     /// Ollama adaptation follows).
     /// </summary>
-    private static long CountOfferedTools(JsonElement tools, JsonElement messages)
+    private static long CountOfferedTools(JsonElement tools, JsonElement messages, ToolChanges? toolChanges)
     {
-        HashSet<string>? loaded = null;
         long chars = 0;
         foreach (var tool in tools.EnumerateArray())
         {
-            if (DroppedBlocks.IsDeferred(tool) && !DroppedBlocks.IsLoaded(tool, loaded ??= DroppedBlocks.LoadedTools(messages)))
+            if (DroppedBlocks.IsDeferred(tool) && !DroppedBlocks.IsLoaded(tool, (toolChanges ??= ToolChanges.Read(messages)).Added))
             {
                 continue;
             }
