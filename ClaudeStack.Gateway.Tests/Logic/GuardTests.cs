@@ -382,4 +382,16 @@ public sealed class GuardTests
 
         Assert.Equal("hi".Length + tool.Length, TokenEstimator.CountPrompt(JsonDocument.Parse(json).RootElement).TextChars);
     }
+
+    [Fact]
+    public void PromptChars_LeaveOutAToolTheConversationTookAway()
+    {
+        const string kept = """{"name":"Bash","input_schema":{"type":"object"}}""";
+        var json = """
+            {"messages":[{"role":"system","content":[{"type":"tool_removal","tool":{"type":"tool_reference","name":"Read"}}]},{"role":"user","content":"hi"}],
+             "tools":[{"name":"Read","input_schema":{"type":"object"}},KEPT]}
+            """.Replace("KEPT", kept, StringComparison.Ordinal);
+
+        Assert.Equal("hi".Length + kept.Length, TokenEstimator.CountPrompt(JsonDocument.Parse(json).RootElement).TextChars);
+    }
 }

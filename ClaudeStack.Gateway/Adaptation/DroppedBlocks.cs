@@ -57,11 +57,10 @@ public static class DroppedBlocks
             return null;
         }
 
-        var offered = listed
-            .Where(tool => (!IsDeferred(tool) || IsLoaded(tool, changes.Added)) && !(NameOf(tool) is { } name && changes.Removed.Contains(name)))
-            .ToList();
+        var offered = listed.Where(changes.Offers).ToList();
+
         // A definition of a tool the client lists already is that tool: the listed one stays.
-        var defined = changes.Defined.Where(tool => !listed.Any(known => NameOf(known) == tool.Key)).Select(tool => tool.Value).ToList();
+        var defined = changes.Defined.Where(tool => !listed.Any(known => ToolChanges.ToolName(known) == tool.Key)).Select(tool => tool.Value).ToList();
         offered.AddRange(defined);
         return offered.Count == listed.Count && defined.Count == 0 ? null : offered;
     }
@@ -173,10 +172,4 @@ public static class DroppedBlocks
     /// <summary>A tool the model sees only once tool search has loaded it (<c>defer_loading</c>).</summary>
     public static bool IsDeferred(JsonElement tool) =>
         tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("defer_loading", out var deferred) && deferred.ValueKind == JsonValueKind.True;
-
-    /// <summary>Whether the conversation has loaded this tool (<paramref name="loaded"/>: <see cref="ToolChanges.Added"/>).</summary>
-    public static bool IsLoaded(JsonElement tool, IReadOnlySet<string> loaded) => NameOf(tool) is { } name && loaded.Contains(name);
-
-    private static string? NameOf(JsonElement tool) =>
-        tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
 }

@@ -35,6 +35,14 @@ public sealed class ToolChanges
     /// <summary>No change at all (a request not read).</summary>
     public static ToolChanges None { get; } = new();
 
+    /// <summary>Whether a tool the request lists goes to the model: not taken away and, when deferred, loaded.</summary>
+    public bool Offers(JsonElement tool) =>
+        ToolName(tool) is not { } name || (!_removed.Contains(name) && (!DroppedBlocks.IsDeferred(tool) || _added.Contains(name)));
+
+    /// <summary>The name of a tool as the request lists it.</summary>
+    public static string? ToolName(JsonElement tool) =>
+        tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
+
     public static ToolChanges Read(JsonElement messages)
     {
         var changes = new ToolChanges();

@@ -93,14 +93,15 @@ public static class TokenEstimator
     /// <summary>
     /// Templates render tool definitions as JSON; the raw length (read without a copy, in characters like the text) is a close stand-in.
     /// A deferred tool is not in the model's context until tool search loads it (the Messages API's rule, which the
-    /// Ollama adaptation follows).
+    /// Ollama adaptation follows), nor one the conversation took away (<see cref="ToolChanges"/>).
     /// </summary>
     private static long CountOfferedTools(JsonElement tools, JsonElement messages, ToolChanges? toolChanges)
     {
+        toolChanges ??= ToolChanges.Read(messages);
         long chars = 0;
         foreach (var tool in tools.EnumerateArray())
         {
-            if (DroppedBlocks.IsDeferred(tool) && !DroppedBlocks.IsLoaded(tool, (toolChanges ??= ToolChanges.Read(messages)).Added))
+            if (!toolChanges.Offers(tool))
             {
                 continue;
             }
