@@ -47,7 +47,8 @@ public static class DroppedBlocks
 
     /// <summary>
     /// The tools to offer when some are deferred and not loaded yet (as the Messages API does, where a deferred tool
-    /// reaches the model only through a <c>tool_reference</c>); null when every tool stays.
+    /// reaches the model only through a <c>tool_reference</c>), or when the conversation took one away or defined one;
+    /// null when the listed tools go as they are.
     /// </summary>
     public static List<JsonElement>? OfferedTools(JsonElement tools, ToolChanges changes)
     {

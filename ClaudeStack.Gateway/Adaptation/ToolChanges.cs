@@ -12,13 +12,13 @@ namespace ClaudeStack.Gateway.Adaptation;
 /// </summary>
 public sealed class ToolChanges
 {
-    private ToolChanges()
-    {
-    }
-
     private readonly HashSet<string> _added = new(StringComparer.Ordinal);
     private readonly HashSet<string> _removed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, JsonElement> _defined = new(StringComparer.Ordinal);
+
+    private ToolChanges()
+    {
+    }
 
     /// <summary>Tools loaded (by tool search or an addition) and not taken away since.</summary>
     public IReadOnlySet<string> Added => _added;
