@@ -180,10 +180,7 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
     /// <summary>A folder with a <c>docker</c> that starts the session running Claude Code 2 s late, and passes everything else on at once.</summary>
     private static DirectoryInfo SlowExecSessions()
     {
-        var docker = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(directory => Path.Combine(directory, "docker"))
-            .First(File.Exists);
+        var docker = OnPath("docker") ?? throw new InvalidOperationException("docker is not on PATH");
         var folder = Directory.CreateTempSubdirectory("claudestack-slow-docker-");
         var wrapper = Path.Combine(folder.FullName, "docker");
         File.WriteAllText(wrapper, $"#!/bin/sh\ncase \"$*\" in *claudestack-entrypoint*) sleep 2 ;; esac\nexec '{docker}' \"$@\"\n");
@@ -393,22 +390,26 @@ public sealed class IdleModeTests(ClaudeCodeImage image)
     /// </summary>
     private static void RequireShell(string shell)
     {
-        var found = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Any(directory => File.Exists(Path.Combine(directory, shell)));
-        if (found)
+        if (OnPath(shell) is not null)
         {
             return;
         }
 
         var reason = $"{shell} is not installed; scripts/claude{(shell == "pwsh" ? ".ps1" : string.Empty)} is not exercised.";
-        if (shell != "pwsh" && string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+        if (shell != "pwsh" && ClaudeCodeImage.InCi)
         {
             Assert.Fail(reason);
         }
 
         Assert.Skip(reason);
     }
+
+    /// <summary>Where a program is found on PATH, or null.</summary>
+    private static string? OnPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, program))
+            .FirstOrDefault(File.Exists);
 
     private static Task<ProcessResult> RunScriptAsync(string shell, string container, string[] arguments, CancellationToken cancellationToken, string? dockerHost = null)
     {

@@ -346,7 +346,7 @@ public sealed class ClaudeCodeCliTests
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => Interlocked.Increment(ref calls) == 1
             ? ScriptedReply.AnthropicError(529, "overloaded_error", "Overloaded")
             : ScriptedReply.Text("second time lucky"), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic", ["Gateway:Upstream:ApiKey"] = "sk-ant-test-0123456789" }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, GatewayHost.AnthropicProfile(), Ct);
 
         var run = await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "Say hello", "--model", "claude-sonnet-4-5"], Ct);
 

@@ -732,7 +732,7 @@ public sealed class GatewayTests
     {
         // A proxy in front of the Anthropic API adding a non-ASCII request id: the count (or the error) still arrives.
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(status, status == 200 ? "{\"input_tokens\":77}" : AnthropicSse.ErrorJson("rate_limit_error", "slow down"), "application/json", ("request-id", "req_café"), ("retry-after", "3")), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic", ["Gateway:Upstream:ApiKey"] = "sk-ant-test-0123456789" }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, GatewayHost.AnthropicProfile(), Ct);
 
         using var response = await gateway.Client.PostAsync("/v1/messages/count_tokens", Body(Request("claude-sonnet-4-5")), Ct);
 
@@ -748,7 +748,7 @@ public sealed class GatewayTests
     {
         // Anthropic's SDK reads x-should-retry and the rate-limit headers to decide whether, and when, to try again.
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(status, status == 200 ? "{\"input_tokens\":77}" : AnthropicSse.ErrorJson("rate_limit_error", "slow down"), "application/json", ("x-should-retry", "true"), ("anthropic-ratelimit-requests-remaining", "0"), ("request-id", "req_1"), ("anthropic-organization-id", "org-of-the-key")), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic", ["Gateway:Upstream:ApiKey"] = "sk-ant-test-0123456789" }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, GatewayHost.AnthropicProfile(), Ct);
 
         using var response = await gateway.Client.PostAsync("/v1/messages/count_tokens", Body(Request("claude-sonnet-4-5")), Ct);
 
@@ -802,7 +802,7 @@ public sealed class GatewayTests
         // Proxy-Authenticate. Which organization owns the gateway's key is not the client's business.
         var reply = """{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1}}""";
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(200, reply, "application/json", ("Connection", "X-Upstream-Hop"), ("X-Upstream-Hop", "1"), ("Proxy-Authenticate", "Basic realm=\"proxy\""), ("anthropic-organization-id", "org-of-the-key"), ("request-id", "req_1")), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic", ["Gateway:Upstream:ApiKey"] = "sk-ant-test-0123456789" }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, GatewayHost.AnthropicProfile(), Ct);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = Body(Request("claude-sonnet-4-5")) };
         request.Headers.Connection.Add("X-Client-Hop");
         request.Headers.Add("X-Client-Hop", "1");
@@ -825,7 +825,7 @@ public sealed class GatewayTests
     {
         var target = $"http://127.0.0.1:{Rig.ClosedPort()}/v1/messages/count_tokens";
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(308, "", "text/plain", ("location", target)), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic", ["Gateway:Upstream:ApiKey"] = "sk-ant-test-0123456789" }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, GatewayHost.AnthropicProfile(), Ct);
 
         using var response = await gateway.Client.PostAsync("/v1/messages/count_tokens", Body(Request("claude-sonnet-4-5")), Ct);
 
@@ -956,7 +956,7 @@ public sealed class GatewayTests
             context.Response.ContentType = "application/json";
             await context.Response.Body.WriteAsync(Encoding.UTF8.GetBytes(AnthropicSse.ErrorJson("overloaded_error", "Overloaded")), ct);
         }), Ct);
-        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, new Dictionary<string, string?> { ["Gateway:Upstream:Profile"] = "anthropic", ["Gateway:Upstream:ApiKey"] = "sk-ant-test-0123456789" }, Ct);
+        await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, GatewayHost.AnthropicProfile(), Ct);
 
         using var response = await gateway.Client.PostAsync("/v1/messages", Body(Request("claude-sonnet-4-5")), Ct);
         var error = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;

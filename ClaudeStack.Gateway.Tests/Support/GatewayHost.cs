@@ -15,6 +15,10 @@ public sealed class GatewayHost : IAsyncDisposable
 {
     public const string StackToken = "stack-token-for-tests-0123456789";
 
+    /// <summary>Settings for a gateway in front of the Anthropic API (the profile needs a key).</summary>
+    public static Dictionary<string, string?> AnthropicProfile() =>
+        new() { ["Gateway:Upstream:Profile"] = "anthropic", ["Gateway:Upstream:ApiKey"] = "sk-ant-test-0123456789" };
+
     private readonly WebApplication _app;
 
     private GatewayHost(WebApplication app, Uri baseAddress, string? token)

@@ -105,6 +105,6 @@ public sealed class ToolChanges
         var named = ContentText.IsType(tool, "tool_reference") ? tool
             : ContentText.IsType(tool, "tool_definition") && tool.TryGetProperty("definition", out var definition) ? definition
             : default;
-        return named.ValueKind == JsonValueKind.Object && named.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
+        return ToolName(named);
     }
 }

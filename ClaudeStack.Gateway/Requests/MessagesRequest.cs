@@ -325,9 +325,9 @@ public sealed class MessagesRequest : IDisposable
         {
             foreach (var tool in tools.EnumerateArray())
             {
-                if (tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String && !changes.Removed.Contains(name.GetString()!))
+                if (ToolChanges.ToolName(tool) is { } name && !changes.Removed.Contains(name))
                 {
-                    result.Add(new OfferedTool(name.GetString()!, tool.TryGetProperty("input_schema", out var schema) ? schema : null));
+                    result.Add(Offered(name, tool));
                 }
             }
         }
@@ -336,11 +336,14 @@ public sealed class MessagesRequest : IDisposable
         {
             if (!result.Any(tool => tool.Name == name))
             {
-                result.Add(new OfferedTool(name, definition.ValueKind == JsonValueKind.Object && definition.TryGetProperty("input_schema", out var schema) ? schema : null));
+                result.Add(Offered(name, definition));
             }
         }
 
         return result;
+
+        static OfferedTool Offered(string name, JsonElement tool) =>
+            new(name, tool.ValueKind == JsonValueKind.Object && tool.TryGetProperty("input_schema", out var schema) ? schema : null);
     }
 
     public void Dispose() => _document.Dispose();
