@@ -215,6 +215,9 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         // A response abandoned because the client left is not drained: the connection closes and the model stops.
         MaxResponseDrainSize = 0,
         EnableMultipleHttp2Connections = true,
+
+        // A fast stream over plain HTTP would otherwise cost one receive call per 4 KB.
+        ConnectCallback = ReadAheadStream.ConnectAsync,
     };
 
     /// <summary>
