@@ -157,6 +157,11 @@ public sealed class GatewayTests
         Assert.Equal("not_found_error", (string?)error["error"]!["type"]);
         Assert.Contains("Gateway:Models:Default", (string?)error["error"]!["message"]);
         Assert.Empty(upstream.Requests);
+
+        // Named as Anthropic's errors are, in the body and the header; untraced, by the server's own request id.
+        var requestId = (string?)error["request_id"];
+        Assert.False(string.IsNullOrEmpty(requestId));
+        Assert.Equal(requestId, Assert.Single(response.Headers.GetValues("request-id")));
     }
 
     [Fact]

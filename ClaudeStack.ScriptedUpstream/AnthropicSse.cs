@@ -159,12 +159,16 @@ public static class AnthropicSse
         }.ToJsonString(Compact);
     }
 
-    /// <summary>An Anthropic error body.</summary>
+    /// <summary>
+    /// An Anthropic error body, with a <c>request_id</c> as the Anthropic API writes one, and Ollama v0.32.15 too
+    /// (anthropic/anthropic.go NewError: <c>generateID("req")</c>).
+    /// </summary>
     public static string ErrorJson(string type, string message) =>
         new JsonObject
         {
             ["type"] = "error",
             ["error"] = new JsonObject { ["type"] = type, ["message"] = message },
+            ["request_id"] = "req_scripted_error",
         }.ToJsonString(Compact);
 
     public static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);

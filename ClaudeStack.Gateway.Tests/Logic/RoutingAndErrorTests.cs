@@ -75,7 +75,7 @@ public sealed class RoutingAndErrorTests
     [InlineData("", "upstream answered 500 with no body")]
     public void NormalizeUpstream_WrapsForeignBodies(string body, string message)
     {
-        var (normalized, type, text) = AnthropicError.NormalizeUpstream(500, Encoding.UTF8.GetBytes(body));
+        var (normalized, type, text) = AnthropicError.NormalizeUpstream(500, Encoding.UTF8.GetBytes(body), "4bf92f3577b34da6a3ce929d0e0e4736");
         var json = JsonNode.Parse(normalized)!;
 
         Assert.Equal("api_error", type);
@@ -83,6 +83,16 @@ public sealed class RoutingAndErrorTests
         Assert.Equal("error", (string?)json["type"]);
         Assert.Equal("api_error", (string?)json["error"]!["type"]);
         Assert.Equal(message, (string?)json["error"]!["message"]);
+        Assert.Equal("4bf92f3577b34da6a3ce929d0e0e4736", (string?)json["request_id"]);
+    }
+
+    [Fact]
+    public void ErrorBody_CarriesTheRequestIdAfterTheError_OnlyWhenThereIsOne()
+    {
+        var error = AnthropicError.ForStatus(502, "upstream unreachable");
+
+        Assert.Equal("{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"upstream unreachable\"},\"request_id\":\"abc\"}", Encoding.UTF8.GetString(error.ToJsonBytes("abc")));
+        Assert.Equal("{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"upstream unreachable\"}}", Encoding.UTF8.GetString(error.ToJsonBytes(null)));
     }
 
     [Fact]
@@ -90,7 +100,8 @@ public sealed class RoutingAndErrorTests
     {
         var body = Encoding.UTF8.GetBytes("{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"},\"request_id\":\"req_1\"}");
 
-        var (normalized, type, text) = AnthropicError.NormalizeUpstream(529, body);
+        // Its own request_id is the one the upstream's operators can look up.
+        var (normalized, type, text) = AnthropicError.NormalizeUpstream(529, body, "4bf92f3577b34da6a3ce929d0e0e4736");
 
         Assert.Equal("overloaded_error", type);
         Assert.Equal("Overloaded", text);

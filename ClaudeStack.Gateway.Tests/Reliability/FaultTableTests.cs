@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text;
+using System.Text.Json.Nodes;
 using ClaudeStack.Gateway.Telemetry;
 using ClaudeStack.Gateway.Tests.Support;
 using ClaudeStack.ScriptedUpstream;
@@ -376,7 +377,7 @@ public sealed class FaultTableTests
     private static string DeepNullContentBody =>
         NullContentBody[..^1] + ",\"metadata\":" + new string('[', Requests.MessagesRequest.MaxDepth + 1) + new string(']', Requests.MessagesRequest.MaxDepth + 1) + "}";
 
-    private const string OverloadedBody = "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}";
+    private const string OverloadedBody = "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"},\"request_id\":\"req_overloaded_1\"}";
 
     [Theory]
     [MemberData(nameof(Faults))]
@@ -391,6 +392,7 @@ public sealed class FaultTableTests
         var answer = await rig.PostAsync(Rig.MessagesBody(stream: @case.Stream), ct);
         var span = await rig.SingleSpanAsync(ct);
         @case.Verify(answer, span, rig);
+        AssertErrorNamesItsCall(answer, span);
 
         if (rig.Upstream is { } upstream && @case.Name.StartsWith("Hang", StringComparison.Ordinal))
         {
@@ -477,6 +479,34 @@ public sealed class FaultTableTests
         {
             Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(seconds), $"condition not met within {seconds} s");
             await Task.Delay(25, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Every error names its call as Anthropic's do, by <c>request_id</c>: an upstream's own Anthropic error keeps its
+    /// id (Ollama writes one too), any other carries the call's trace id, which finds it in the dashboard. A
+    /// <c>request-id</c> header, the upstream's or the gateway's, names the same.
+    /// </summary>
+    private static void AssertErrorNamesItsCall(ClientAnswer answer, Activity span)
+    {
+        var error = (int)answer.Status >= 400 ? answer.Body
+            : answer.MediaType == "text/event-stream" && answer.Events is [.., var last] && last.StartsWith("event: error", StringComparison.Ordinal) ? ClientAnswer.ErrorEventData(last)
+            : null;
+        if (error is null)
+        {
+            return;
+        }
+
+        var requestId = JsonNode.Parse(error)!["request_id"]?.GetValue<string>();
+        Assert.NotNull(requestId);
+        if (!requestId.StartsWith("req_", StringComparison.Ordinal))
+        {
+            Assert.Equal(span.TraceId.ToHexString(), requestId);
+        }
+
+        if (answer.Headers.TryGetValues("request-id", out var header))
+        {
+            Assert.Equal(requestId, Assert.Single(header));
         }
     }
 

@@ -4,7 +4,9 @@ using System.Text.Json;
 
 namespace ClaudeStack.Gateway.Api;
 
-/// <summary>An error in the Anthropic form <c>{"type":"error","error":{"type":..,"message":..}}</c>.</summary>
+/// <summary>
+/// An error in the Anthropic form <c>{"type":"error","error":{"type":..,"message":..},"request_id":..}</c>.
+/// </summary>
 public sealed record AnthropicError(int StatusCode, string Type, string Message) : IResult
 {
     public const string InvalidRequest = "invalid_request_error";
@@ -67,7 +69,8 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
 
     public static AnthropicError BadRequest(string message) => new(400, InvalidRequest, message);
 
-    public byte[] ToJsonBytes()
+    /// <param name="requestId">The call's id (<see cref="RequestIds"/>), left out when null.</param>
+    public byte[] ToJsonBytes(string? requestId)
     {
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))
@@ -78,6 +81,11 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
             writer.WriteString("type", Type);
             writer.WriteString("message", Message);
             writer.WriteEndObject();
+            if (requestId is not null)
+            {
+                writer.WriteString("request_id", requestId);
+            }
+
             writer.WriteEndObject();
         }
 
@@ -85,14 +93,16 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
     }
 
     /// <summary>The same error as an SSE event, for streams whose headers are already sent.</summary>
-    public byte[] ToSseEvent() => Streaming.SseEvents.Error(ToJsonBytes());
+    public byte[] ToSseEvent(string? requestId) => Streaming.SseEvents.Error(ToJsonBytes(requestId));
 
     public Task ExecuteAsync(HttpContext httpContext) => WriteAsync(httpContext.Response, httpContext.RequestAborted);
 
     public Task WriteAsync(HttpResponse response, CancellationToken cancellationToken)
     {
-        var body = ToJsonBytes();
+        var requestId = RequestIds.Of(response.HttpContext);
+        var body = ToJsonBytes(requestId);
         response.StatusCode = StatusCode;
+        response.Headers[RequestIds.Header] = requestId;
         response.ContentType = "application/json";
         response.ContentLength = body.Length;
         return response.Body.WriteAsync(body, cancellationToken).AsTask();
@@ -102,8 +112,9 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
     /// Turns an upstream error body into Anthropic form. Anthropic-shaped bodies are kept as they are;
     /// Ollama's <c>{"error":"..."}</c>, OpenAI-style <c>{"error":{"message":..}}</c> and plain text are wrapped.
     /// </summary>
+    /// <param name="requestId">The gateway's id for the call, given to a body it wraps (the upstream's own is kept).</param>
     /// <returns>The body to send, its error type (for telemetry) and its message.</returns>
-    public static (byte[] Body, string ErrorType, string Message) NormalizeUpstream(int statusCode, ReadOnlySpan<byte> body)
+    public static (byte[] Body, string ErrorType, string Message) NormalizeUpstream(int statusCode, ReadOnlySpan<byte> body, string? requestId)
     {
         string? message = null;
         try
@@ -136,7 +147,7 @@ public sealed record AnthropicError(int StatusCode, string Type, string Message)
 
         message ??= body.IsEmpty ? $"upstream answered {statusCode} with no body" : Truncate(Encoding.UTF8.GetString(body), 2000);
         var normalized = ForStatus(statusCode, message);
-        return (normalized.ToJsonBytes(), normalized.Type, message);
+        return (normalized.ToJsonBytes(requestId), normalized.Type, message);
     }
 
     private static string Truncate(string text, int max) => text.Length <= max ? text : text[..max] + "…";

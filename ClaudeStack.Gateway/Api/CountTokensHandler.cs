@@ -106,8 +106,9 @@ public sealed class CountTokensHandler(
         }
 
         // A proxy's HTML page or a server's own error shape still reaches the client as an Anthropic error.
-        var (normalized, _, message) = AnthropicError.NormalizeUpstream(status, body.Span);
+        var requestId = RequestIds.Of(client.HttpContext);
+        var (normalized, _, message) = AnthropicError.NormalizeUpstream(status, body.Span, requestId);
         client.ContentType = "application/json";
-        await client.Body.WriteAsync(MissingUpstreamKey.Explain(forwarder.Upstream, status, message)?.ToJsonBytes() ?? normalized, aborted);
+        await client.Body.WriteAsync(MissingUpstreamKey.Explain(forwarder.Upstream, status, message)?.ToJsonBytes(requestId) ?? normalized, aborted);
     }
 }

@@ -93,7 +93,7 @@ public sealed class ClientResponse(HttpResponse response) : IAsyncDisposable
         await StopKeepAliveAsync();
         if (HeadersSent)
         {
-            await WriteAsync(error.ToSseEvent(), clientAborted);
+            await WriteAsync(error.ToSseEvent(Api.RequestIds.Of(response.HttpContext)), clientAborted);
         }
         else
         {

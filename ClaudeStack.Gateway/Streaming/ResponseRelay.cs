@@ -261,7 +261,7 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
                 return response;
             case StreamedOutcome.Error:
                 // Its type decides the status, as it would have had the error come before the stream.
-                var (normalized, errorType, errorMessage) = AnthropicError.NormalizeUpstream(500, redactor.Redact(json).Span);
+                var (normalized, errorType, errorMessage) = AnthropicError.NormalizeUpstream(500, redactor.Redact(json).Span, RequestIds.Of(client.Response.HttpContext));
                 var status = AnthropicError.StatusForType(errorType);
                 call.Fail(errorType, $"the upstream streamed an error: {errorMessage}", status);
                 await WriteWholeAsync(upstream, status, normalized, clientAborted);
@@ -364,11 +364,12 @@ public sealed class ResponseRelay(ClientResponse client, ModelCallTelemetry call
         // Whatever arrived before a failure still says what went wrong. Masked as it came, before re-wrapping (JSON
         // escaping) or shortening could hide a secret from the search.
         var (body, _) = await BoundedBody.ReadAsync(upstream, MaxErrorBody, idleTimeout, clientAborted);
-        var (normalized, errorType, message) = AnthropicError.NormalizeUpstream(status, redactor.Redact(body).Span);
+        var requestId = RequestIds.Of(client.Response.HttpContext);
+        var (normalized, errorType, message) = AnthropicError.NormalizeUpstream(status, redactor.Redact(body).Span, requestId);
         call.Fail(errorType, $"the upstream answered {status}: {message}", status);
         if (ExplainError?.Invoke(status, message, call.Model) is { } explained)
         {
-            (status, normalized) = (explained.StatusCode, explained.ToJsonBytes());
+            (status, normalized) = (explained.StatusCode, explained.ToJsonBytes(requestId));
         }
 
         if (client.HeadersSent)
