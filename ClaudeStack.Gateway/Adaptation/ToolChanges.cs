@@ -62,8 +62,7 @@ public sealed class ToolChanges
             {
                 if (ContentText.IsType(part, DroppedBlocks.ToolReferenceType) && part.TryGetProperty("tool_name", out var loaded) && loaded.ValueKind == JsonValueKind.String)
                 {
-                    changes._added.Add(loaded.GetString()!);
-                    changes._removed.Remove(loaded.GetString()!);
+                    changes.Load(loaded.GetString()!);
                 }
             }
 
@@ -81,8 +80,7 @@ public sealed class ToolChanges
 
                 if (ContentText.IsType(block, "tool_addition"))
                 {
-                    changes._added.Add(name);
-                    changes._removed.Remove(name);
+                    changes.Load(name);
                     if (ContentText.IsType(tool, "tool_definition"))
                     {
                         changes._defined[name] = tool.GetProperty("definition");
@@ -90,14 +88,26 @@ public sealed class ToolChanges
                 }
                 else if (ContentText.IsType(block, "tool_removal"))
                 {
-                    changes._removed.Add(name);
-                    changes._added.Remove(name);
-                    changes._defined.Remove(name);
+                    changes.TakeAway(name);
                 }
             }
         }
 
         return changes;
+    }
+
+    /// <summary>A tool loaded, by tool search or an addition: offered again if it had been taken away.</summary>
+    private void Load(string name)
+    {
+        _added.Add(name);
+        _removed.Remove(name);
+    }
+
+    private void TakeAway(string name)
+    {
+        _removed.Add(name);
+        _added.Remove(name);
+        _defined.Remove(name);
     }
 
     private static string? NameOf(JsonElement tool)
