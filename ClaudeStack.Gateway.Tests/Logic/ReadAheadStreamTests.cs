@@ -128,7 +128,7 @@ public sealed class ReadAheadStreamTests
 
         var endpoint = new UpstreamEndpoint(UpstreamProfile.Ollama, new Uri($"http://127.0.0.1:{port}"), null, "x");
         var handler = UpstreamForwarder.CreateForwardingHandler(endpoint);
-        Assert.Equal<Delegate?>(ReadAheadStream.ConnectAsync, handler.ConnectCallback);
+        Assert.NotNull(handler.ConnectCallback); // the forwarder's own, which connects through ReadAheadStream
         using var client = new HttpClient(handler);
         for (var call = 0; call < 2; call++)
         {

@@ -54,6 +54,8 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         "Origin",
     };
 
+    private static readonly HttpRequestOptionsKey<ConnectionOpening> OpeningKey = new("ClaudeStack.ConnectionOpening");
+
     /// <summary>The last target built: a client sends the same path and query on every call.</summary>
     private Target? _lastTarget;
 
@@ -62,32 +64,52 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
     public async Task<ForwardResult> SendAsync(HttpMethod method, string path, string? query, IHeaderDictionary headers, ReadOnlyMemory<byte> body, TimeSpan responseTimeout, CancellationToken clientAborted)
     {
         // The client's own text goes on as sent, but never with the stack token in it: the upstream is another party.
-        using var message = new HttpRequestMessage(method, TargetFor(path, query is null ? null : redactor.Redact(query)));
-        if (method != HttpMethod.Get && method != HttpMethod.Head)
-        {
-            message.Content = new ReadOnlyMemoryContent(body);
-            message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        }
-
+        var uri = TargetFor(path, query is null ? null : redactor.Redact(query));
         var nominated = HopByHopHeaders.NominatedBy(headers.Connection);
-        foreach (var header in headers)
+        HttpRequestMessage Message()
         {
-            // Header values must be ASCII on the way out; a client's odd header is not worth failing the call for.
-            if (!DroppedHeaders.Contains(header.Key) && !header.Key.StartsWith(':') && IsAscii(header.Value) && nominated?.Contains(header.Key) != true)
+            var message = new HttpRequestMessage(method, uri);
+            if (method != HttpMethod.Get && method != HttpMethod.Head)
             {
-                message.Headers.TryAddWithoutValidation(header.Key, WithoutSecrets(header.Value));
+                message.Content = new ReadOnlyMemoryContent(body);
+                message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             }
-        }
 
-        upstream.Present(message);
-        AddTraceContext(message);
+            foreach (var header in headers)
+            {
+                // Header values must be ASCII on the way out; a client's odd header is not worth failing the call for.
+                if (!DroppedHeaders.Contains(header.Key) && !header.Key.StartsWith(':') && IsAscii(header.Value) && nominated?.Contains(header.Key) != true)
+                {
+                    message.Headers.TryAddWithoutValidation(header.Key, WithoutSecrets(header.Value));
+                }
+            }
+
+            upstream.Present(message);
+            AddTraceContext(message);
+            message.Options.Set(OpeningKey, new ConnectionOpening());
+            return message;
+        }
 
         // One source for both reasons to stop waiting: the client leaving, or the response timeout.
         using var waiting = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
         waiting.CancelAfter(responseTimeout);
         try
         {
-            var response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, waiting.Token);
+            using var message = Message();
+            HttpResponseMessage response;
+            try
+            {
+                response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, waiting.Token);
+            }
+            catch (HttpRequestException exception) when (ClosedWithoutAnswer(exception) && !OpenedAConnection(message))
+            {
+                // A pooled connection the server closed as the call went out (an idle timeout crossing it): the call
+                // never reached the model, and HttpClient resends only calls without a body. Once, on a new connection.
+                Activity.Current?.SetTag(TelemetryNames.Attributes.HttpRequestResendCount, 1);
+                using var again = Message();
+                response = await client.SendAsync(again, HttpCompletionOption.ResponseHeadersRead, waiting.Token);
+            }
+
             if ((int)response.StatusCode is >= 300 and < 400 and var redirect)
             {
                 var location = response.Headers.Location is { } target ? $" to {redactor.Redact(target.ToString())}" : "";
@@ -115,6 +137,16 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
             return ForwardResult.Failed(ForwardFailure.Unreachable, Describe(exception));
         }
     }
+
+    /// <summary>The upstream ended or reset the connection before any byte of an answer.</summary>
+    private static bool ClosedWithoutAnswer(HttpRequestException exception) =>
+        exception.HttpRequestError == HttpRequestError.ResponseEnded || IsReset(exception);
+
+    private static bool IsReset(Exception exception) =>
+        exception is SocketException { SocketErrorCode: SocketError.ConnectionReset } || (exception.InnerException is { } inner && IsReset(inner));
+
+    private static bool OpenedAConnection(HttpRequestMessage message) =>
+        message.Options.TryGetValue(OpeningKey, out var opening) && opening.Opened;
 
     private Uri TargetFor(string path, string? query)
     {
@@ -170,6 +202,12 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
 
     private string Describe(HttpRequestException exception)
     {
+        // Reached, then dropped: "unreachable" would send the user looking at addresses and ports.
+        if (ClosedWithoutAnswer(exception))
+        {
+            return $"upstream {Authority} {(IsReset(exception) ? "reset" : "closed")} the connection without answering";
+        }
+
         var reason = exception.InnerException is SocketException socket
             ? socket.SocketErrorCode switch
             {
@@ -182,7 +220,6 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
             {
                 HttpRequestError.NameResolutionError => "host not found",
                 HttpRequestError.ConnectionError => "connection failed",
-                HttpRequestError.ResponseEnded => "the connection closed before a response",
                 HttpRequestError.SecureConnectionError => "TLS handshake failed",
                 _ => exception.Message,
             };
@@ -216,9 +253,22 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
         MaxResponseDrainSize = 0,
         EnableMultipleHttp2Connections = true,
 
-        // A fast stream over plain HTTP would otherwise cost one receive call per 4 KB.
-        ConnectCallback = ReadAheadStream.ConnectAsync,
+        ConnectCallback = ConnectAsync,
     };
+
+    /// <summary>
+    /// Notes on the call that a connection was opened for it, then connects. A fast stream over plain HTTP would
+    /// otherwise cost one receive call per 4 KB (<see cref="ReadAheadStream"/>).
+    /// </summary>
+    private static ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        if (context.InitialRequestMessage.Options.TryGetValue(OpeningKey, out var opening))
+        {
+            opening.Opened = true;
+        }
+
+        return ReadAheadStream.ConnectAsync(context, cancellationToken);
+    }
 
     /// <summary>
     /// The handler for forwarded calls: without a trace-context propagator SocketsHttpHandler leaves out its
@@ -233,4 +283,20 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
     }
 
     private sealed record Target(string Path, string? Query, Uri Uri);
+
+    /// <summary>
+    /// Set on a call when the handler opens a connection for it. A call that did not open one went out on a pooled
+    /// connection, which the server may have closed as it was sent. (The pool can still serve a call from another
+    /// connection than the one it opened; the call is then not resent, the safe way round.)
+    /// </summary>
+    private sealed class ConnectionOpening
+    {
+        private volatile bool _opened;
+
+        public bool Opened
+        {
+            get => _opened;
+            set => _opened = value;
+        }
+    }
 }

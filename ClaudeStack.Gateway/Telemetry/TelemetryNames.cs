@@ -38,6 +38,9 @@ public static class TelemetryNames
         public const string ExceptionMessage = "exception.message";
         public const string HttpResponseStatusCode = "http.response.status_code";
 
+        /// <summary>Set when the gateway sent the call again because the upstream closed a pooled connection on it.</summary>
+        public const string HttpRequestResendCount = "http.request.resend_count";
+
         /// <summary>Set by ASP.NET Core on its server span from what the client sent.</summary>
         public const string UrlPath = "url.path";
 
