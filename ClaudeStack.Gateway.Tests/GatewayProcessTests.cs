@@ -30,6 +30,35 @@ public sealed class GatewayProcessTests
     [Fact]
     public async Task Sigterm_WithACallInFlightAndTelemetryOn_EndsCleanly()
     {
+        // The call never ends, so draining it uses up the whole shutdown timeout.
+        var (exitCode, stderr, spans) = await StopWithACallInFlightAsync(shutdownTimeoutSeconds: "1", killAfter: TimeSpan.FromSeconds(60));
+
+        // Before, the flush after shutdown waited on the host's spent token: "Unhandled exception.
+        // System.Threading.Tasks.TaskCanceledException" and exit code 134.
+        Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
+        Assert.Equal(0, exitCode);
+
+        // The flush ran: the call cut short by the shutdown was still exported.
+        Assert.Contains(spans, span => span.Name == "chat llama3.1:8b");
+    }
+
+    [Fact]
+    public async Task DockerStop_WithACallInFlight_EndsAndFlushesWithinItsGracePeriod()
+    {
+        // What docker stop does with the gateway's container: SIGTERM, then SIGKILL 10 s later. The host's default
+        // 30 s wait for the open call was cut off by the kill, and the call's span with it.
+        var (exitCode, _, spans) = await StopWithACallInFlightAsync(shutdownTimeoutSeconds: null, killAfter: TimeSpan.FromSeconds(10));
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains(spans, span => span.Name == "chat llama3.1:8b");
+    }
+
+    /// <summary>
+    /// Starts the gateway exporting telemetry, leaves a streamed call waiting on an upstream that never answers, sends
+    /// SIGTERM and kills the gateway if it has not ended after <paramref name="killAfter"/>.
+    /// </summary>
+    private static async Task<(int ExitCode, string Stderr, IReadOnlyList<OtlpSpan> Spans)> StopWithACallInFlightAsync(string? shutdownTimeoutSeconds, TimeSpan killAfter)
+    {
         Assert.SkipUnless(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "SIGTERM is a POSIX signal.");
         await using var receiver = await OtlpReceiver.StartAsync(Ct);
         await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Hang(), Ct);
@@ -40,9 +69,7 @@ public sealed class GatewayProcessTests
             ["Gateway__StackToken"] = GatewayHost.StackToken,
             ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
             ["Logging__LogLevel__Default"] = "Information",
-
-            // The call never ends, so draining it uses up the whole shutdown timeout.
-            ["shutdownTimeoutSeconds"] = "1",
+            ["shutdownTimeoutSeconds"] = shutdownTimeoutSeconds,
         };
         using var process = DotnetProcess.Start(Gateway, [], environment);
         var stderr = process.StandardError.ReadToEndAsync(Ct);
@@ -56,16 +83,18 @@ public sealed class GatewayProcessTests
             await WaitUntilAsync(() => upstream.MessageRequests.Count > 0);
 
             DotnetProcess.Terminate(process);
-            await DotnetProcess.WaitForExitAsync(process, TimeSpan.FromSeconds(60), Ct);
+            try
+            {
+                await DotnetProcess.WaitForExitAsync(process, killAfter, Ct);
+            }
+            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+            {
+                // Killed, as docker would: the exit code tells.
+                await process.WaitForExitAsync(Ct);
+            }
+
             await Assert.ThrowsAnyAsync<Exception>(() => call);
-
-            // Before, the flush after shutdown waited on the host's spent token: "Unhandled exception.
-            // System.Threading.Tasks.TaskCanceledException" and exit code 134.
-            Assert.DoesNotContain("Unhandled exception", await stderr, StringComparison.Ordinal);
-            Assert.Equal(0, process.ExitCode);
-
-            // The flush ran: the call cut short by the shutdown was still exported.
-            Assert.Contains(receiver.Spans, span => span.Name == "chat llama3.1:8b");
+            return (process.ExitCode, await stderr, receiver.Spans);
         }
         finally
         {

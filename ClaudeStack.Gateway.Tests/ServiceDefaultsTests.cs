@@ -263,6 +263,22 @@ public sealed class ServiceDefaultsTests
             s.Attributes.GetString("url.path") is "/health" or "/alive");
     }
 
+    [Theory]
+    [InlineData(null, 5)]
+    [InlineData("2", 2)]
+    [InlineData("30", 30)]
+    public void ShutdownTimeout_EndsWithinDockersGracePeriod_UnlessSet(string? setting, int seconds)
+    {
+        // docker stop kills 10 s after SIGTERM: the host's own 30 s would lose the telemetry flush that follows it.
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { [ServiceDefaultsExtensions.ShutdownTimeoutKey] = setting });
+        builder.AddServiceDefaults();
+
+        var options = builder.Build().Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<HostOptions>>().Value;
+
+        Assert.Equal(TimeSpan.FromSeconds(seconds), options.ShutdownTimeout);
+    }
+
     [Fact]
     public async Task NoOtlpEndpoint_ExportsNothingAndAppStillRuns()
     {

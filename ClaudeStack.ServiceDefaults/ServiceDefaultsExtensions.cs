@@ -36,6 +36,16 @@ public static class ServiceDefaultsExtensions
     /// <summary>Configuration key (or environment variable) whose presence turns on OTLP export.</summary>
     public const string OtlpEndpointKey = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
+    /// <summary>The host's own setting for how long stopping may take (<see cref="HostOptions.ShutdownTimeout"/>).</summary>
+    public const string ShutdownTimeoutKey = "shutdownTimeoutSeconds";
+
+    /// <summary>
+    /// How long stopping waits for calls in flight when <see cref="ShutdownTimeoutKey"/> is not set. <c>docker stop</c>
+    /// and compose kill a container 10 s after SIGTERM; the host's default of 30 s would be cut off there, and the
+    /// telemetry flush that follows the wait with it. This leaves that flush the rest of the 10 s.
+    /// </summary>
+    public static readonly TimeSpan DefaultShutdownTimeout = TimeSpan.FromSeconds(5);
+
     private const string SuppressServerSpanDataSwitch = "Microsoft.AspNetCore.Hosting.SuppressActivityOpenTelemetryData";
 
     internal static readonly string[] TracingSources =
@@ -67,6 +77,11 @@ public static class ServiceDefaultsExtensions
         }
 
         builder.Services.AddSingleton<ServiceDefaultsMarker>();
+        if (builder.Configuration[ShutdownTimeoutKey] is null)
+        {
+            builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = DefaultShutdownTimeout);
+        }
+
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
         return builder;
