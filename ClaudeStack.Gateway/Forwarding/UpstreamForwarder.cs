@@ -251,7 +251,6 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
 
         // A response abandoned because the client left is not drained: the connection closes and the model stops.
         MaxResponseDrainSize = 0,
-        EnableMultipleHttp2Connections = true,
 
         ConnectCallback = ConnectAsync,
     };
