@@ -121,15 +121,15 @@ public sealed class FaultTableTests
         }),
 
         // The same crash before anything was written: no response at all, so a plain 502 like a refused connection.
-        new("ResetBeforeHeaders", _ => ScriptedReply.Custom((context, _, _) =>
-        {
-            context.Abort();
-            return Task.CompletedTask;
-        }), Stream: true, [], (answer, span, _) =>
+        // The call opened its connection, so nothing raced an idle close: it is not sent again.
+        new("ResetBeforeHeaders", _ => AbortWithoutAnswer(), Stream: true, [], (answer, span, rig) =>
         {
             Assert.Equal(HttpStatusCode.BadGateway, answer.Status);
-            Rig.AssertAnthropicError(answer.Body, "api_error");
+            var (_, message) = Rig.AssertAnthropicError(answer.Body, "api_error");
+            Assert.EndsWith("the connection without answering", message, StringComparison.Ordinal);
             Rig.AssertFailedSpan(span, TelemetryNames.ErrorTypes.UpstreamUnreachable, 502);
+            Assert.Single(rig.Upstream!.MessageRequests);
+            Assert.Null(span.GetTagItem(TelemetryNames.Attributes.HttpRequestResendCount));
         }),
 
         // Ollama v0.32.15 routes.go streamResponse + middleware/anthropic.go AnthropicWriter.Write: a mid-stream
@@ -403,6 +403,31 @@ public sealed class FaultTableTests
     }
 
     /// <summary>
+    /// A server that closes idle kept-alive connections on its own (uvicorn's 5 s keep-alive in front of vLLM or
+    /// LiteLLM) can close one just as the gateway sends a call on it. Scripted here as the upstream dropping the
+    /// second call's connection, which the first call left in the gateway's pool, without an answer.
+    /// </summary>
+    [Fact]
+    public async Task PooledConnectionClosedAsACallGoesOut_TheCallIsSentAgain_AndItsSpanSaysSo()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var calls = 0;
+        await using var rig = await Rig.StartAsync(_ => Interlocked.Increment(ref calls) == 2 ? AbortWithoutAnswer() : ScriptedReply.Message(FaultMessage), null, ct);
+
+        var first = await rig.PostAsync(Rig.MessagesBody(stream: false), ct);
+        await rig.Spans.WaitForAsync(1, ct, Rig.Bound);
+        var second = await rig.PostAsync(Rig.MessagesBody(stream: false), ct);
+        var spans = await rig.Spans.WaitForAsync(2, ct, Rig.Bound);
+
+        Assert.Equal(HttpStatusCode.OK, first.Status);
+        Assert.Equal(HttpStatusCode.OK, second.Status);
+        Assert.Equal(3, rig.Upstream!.MessageRequests.Count);
+        Assert.Null(spans[0].GetTagItem(TelemetryNames.Attributes.HttpRequestResendCount));
+        Assert.Equal(1, spans[1].GetTagItem(TelemetryNames.Attributes.HttpRequestResendCount));
+        Rig.AssertSucceededSpan(spans[1]);
+    }
+
+    /// <summary>
     /// A client that stops reading (a terminal paused, a laptop lid closed) blocks the gateway's writes; the upstream
     /// is not silent meanwhile, so the stream must carry on once the client reads again, not end as upstream_timeout.
     /// </summary>
@@ -519,6 +544,13 @@ public sealed class FaultTableTests
         Assert.Equal(expectedFirst, events.Take(expectedFirst.Count));
         Rig.AssertAnthropicError(ClientAnswer.ErrorEventData(events[^1]), errorType);
     }
+
+    /// <summary>The upstream takes the call and drops its connection without a byte of answer (a crash, a restart).</summary>
+    private static ScriptedReply AbortWithoutAnswer() => ScriptedReply.Custom((context, _, _) =>
+    {
+        context.Abort();
+        return Task.CompletedTask;
+    });
 
     /// <summary>The first events of a message and any trailing bytes, then (once they reached the socket) a connection reset.</summary>
     private static ScriptedReply ResetAfterDelivery(ScriptedMessage message, int eventCount, string trailing = "") =>
