@@ -11,6 +11,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -274,7 +275,8 @@ public sealed class ServiceDefaultsTests
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { [ServiceDefaultsExtensions.ShutdownTimeoutKey] = setting });
         builder.AddServiceDefaults();
 
-        var options = builder.Build().Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<HostOptions>>().Value;
+        using var app = builder.Build();
+        var options = app.Services.GetRequiredService<IOptions<HostOptions>>().Value;
 
         Assert.Equal(TimeSpan.FromSeconds(seconds), options.ShutdownTimeout);
     }
