@@ -13,7 +13,7 @@ namespace Microsoft.Extensions.Hosting;
 /// Only requests over the limit are touched: their parts go one after another, all of them, and the first refused
 /// part's answer is what the exporter sees, as it would have seen for the whole request.
 /// </summary>
-internal sealed class OtlpExportSizeLimiter() : DelegatingHandler(new SocketsHttpHandler())
+internal sealed class OtlpExportSizeLimiter : DelegatingHandler
 {
     /// <summary>The Aspire dashboard's limit on both its OTLP endpoints, and gRPC's default receive limit.</summary>
     public const int AspireDashboardLimitBytes = 4 * 1024 * 1024;
@@ -21,6 +21,17 @@ internal sealed class OtlpExportSizeLimiter() : DelegatingHandler(new SocketsHtt
     private const int GrpcFrameHeaderBytes = 5;
     private const string GrpcStatusHeader = "grpc-status";
     private const string GrpcEncodingHeader = "grpc-encoding";
+
+    public OtlpExportSizeLimiter()
+        : this(new SocketsHttpHandler())
+    {
+    }
+
+    /// <summary>Sends through <paramref name="inner"/>: a receiver scripted part by part, in tests.</summary>
+    internal OtlpExportSizeLimiter(HttpMessageHandler inner)
+        : base(inner)
+    {
+    }
 
     // The exporter's own client uses these certificate settings; a client of ours would drop them.
     private static readonly string[] CertificateKeys =
@@ -173,33 +184,43 @@ internal sealed class OtlpExportSizeLimiter() : DelegatingHandler(new SocketsHtt
     }
 
     /// <summary>
-    /// What the exporter is told of a split request: the first refusal if a part was refused, else the last answer.
-    /// A part refused for its size (an item too large for any request) does not keep the parts after it from being
-    /// sent; any other refusal (busy, unavailable) would meet them too, and the exporter may send the batch again.
+    /// What the exporter is told of a split request: a refusal that stopped the sending if there was one, else the
+    /// first part refused for its size, else the last answer. A part refused for its size (an item too large for any
+    /// request) does not keep the parts after it from being sent, and the exporter does not retry it. Any other
+    /// refusal (busy, unavailable) would meet the parts after it too: they are not sent, and its answer, which the
+    /// exporter may retry, is the one told, even after a part refused for its size.
     /// </summary>
     private sealed class Outcome
     {
-        private bool _refused;
+        private Verdict _verdict;
+
+        private enum Verdict
+        {
+            Accepted,
+            RefusedForSize,
+            Refused,
+        }
 
         public HttpResponseMessage? Response { get; private set; }
 
         /// <returns>Whether to send the next part.</returns>
         public bool Add(HttpResponseMessage response, Framing framing)
         {
-            var accepted = Accepted(response, framing);
-            var goOn = accepted || RefusedForSize(response, framing);
-            if (_refused)
-            {
-                response.Dispose();
-            }
-            else
+            var verdict = Accepted(response, framing) ? Verdict.Accepted
+                : RefusedForSize(response, framing) ? Verdict.RefusedForSize
+                : Verdict.Refused;
+            if (Response is null || verdict > _verdict || verdict == Verdict.Accepted && _verdict == Verdict.Accepted)
             {
                 Response?.Dispose();
                 Response = response;
-                _refused = !accepted;
+                _verdict = verdict;
+            }
+            else
+            {
+                response.Dispose();
             }
 
-            return goOn;
+            return verdict != Verdict.Refused;
         }
     }
 

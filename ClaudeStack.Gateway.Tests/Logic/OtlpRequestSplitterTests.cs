@@ -131,6 +131,31 @@ public sealed class OtlpRequestSplitterTests
         Assert.NotSame(ownFactory, options.HttpClientFactory);
     }
 
+    [Theory]
+    [InlineData(new[] { 200, 200, 200 }, 3, 200)]
+    [InlineData(new[] { 400, 200, 200 }, 3, 400)]
+    [InlineData(new[] { 200, 503, 200 }, 2, 503)]
+    [InlineData(new[] { 400, 503, 200 }, 2, 503)]
+    [InlineData(new[] { 400, 200, 413 }, 3, 400)]
+    public void SplitRequest_TheExporterIsToldTheAnswerThatDecidesOnARetry(int[] answers, int sent, int told)
+    {
+        // Parts: a span too large for any request, then two that each fill one. A refusal for size leaves the parts
+        // after it to be sent, and the exporter does not retry it; a busy receiver (503) stops the sending, and its
+        // answer must reach the exporter, which may retry, even when a part was refused for size before it.
+        var request = TraceRequest(("gateway", [("scope.a", [.. Spans("huge", 1, 4_300_000), .. Spans("full", 2, 3_000_000)])]));
+        var receiver = new ScriptedReceiver(answers);
+        using var client = new HttpMessageInvoker(new OtlpExportSizeLimiter(receiver));
+        using var export = new HttpRequestMessage(HttpMethod.Post, "http://127.0.0.1:4318/v1/traces") { Content = new ByteArrayContent(request) };
+        export.Content.Headers.ContentType = new("application/x-protobuf");
+
+        using var answer = client.Send(export, TestContext.Current.CancellationToken);
+
+        Assert.Equal(told, (int)answer.StatusCode);
+        Assert.Equal(sent, receiver.Parts.Count);
+        string[][] layout = [["huge-0"], ["full-0"], ["full-1"]];
+        Assert.Equal(layout.Take(sent), receiver.Parts.Select(part => OtlpDecoder.DecodeTraces(part).ConvertAll(span => span.Name).ToArray()));
+    }
+
     private static List<string> Describe(List<OtlpSpan> spans) =>
         spans.ConvertAll(span => $"{span.ServiceName}/{span.ScopeName}/{span.Name}/{span.Attributes.GetString("payload")?.Length}");
 
@@ -183,5 +208,22 @@ public sealed class OtlpRequestSplitterTests
         }
 
         return [.. bytes, .. payload];
+    }
+
+    /// <summary>Answers each part with the next status of its script, and keeps the parts.</summary>
+    private sealed class ScriptedReceiver(int[] answers) : HttpMessageHandler
+    {
+        public List<byte[]> Parts { get; } = [];
+
+        protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            using var body = new MemoryStream();
+            request.Content!.ReadAsStream(cancellationToken).CopyTo(body);
+            this.Parts.Add(body.ToArray());
+            return new HttpResponseMessage((System.Net.HttpStatusCode)answers[this.Parts.Count - 1]);
+        }
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            Task.FromResult(this.Send(request, cancellationToken));
     }
 }
