@@ -10,8 +10,8 @@ namespace Microsoft.Extensions.Hosting;
 /// Sends an OTLP export request larger than the receiver accepts as several smaller ones. The Aspire dashboard, like
 /// any gRPC server left at its defaults, refuses a request over 4 MiB and with it every span in it; a batch of model
 /// calls with their content captured (each carries the conversation so far) reaches that in a busy second.
-/// Only requests over the limit are touched: their parts go one after another, all of them, and the first refused
-/// part's answer is what the exporter sees, as it would have seen for the whole request.
+/// Only requests over the limit are touched: their parts go one after another, and the exporter sees one answer for
+/// them all, as it would have for the whole request (<see cref="Outcome"/>).
 /// </summary>
 internal sealed class OtlpExportSizeLimiter : DelegatingHandler
 {
@@ -209,7 +209,8 @@ internal sealed class OtlpExportSizeLimiter : DelegatingHandler
             var verdict = Accepted(response, framing) ? Verdict.Accepted
                 : RefusedForSize(response, framing) ? Verdict.RefusedForSize
                 : Verdict.Refused;
-            if (Response is null || verdict > _verdict || verdict == Verdict.Accepted && _verdict == Verdict.Accepted)
+            // While every part so far was accepted, the latest answer is kept; after a refusal, only a worse one.
+            if (_verdict == Verdict.Accepted || verdict > _verdict)
             {
                 Response?.Dispose();
                 Response = response;

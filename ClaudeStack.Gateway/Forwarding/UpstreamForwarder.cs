@@ -290,12 +290,6 @@ public sealed class UpstreamForwarder(HttpClient client, UpstreamEndpoint upstre
     /// </summary>
     private sealed class ConnectionOpening
     {
-        private volatile bool _opened;
-
-        public bool Opened
-        {
-            get => _opened;
-            set => _opened = value;
-        }
+        public volatile bool Opened;
     }
 }
