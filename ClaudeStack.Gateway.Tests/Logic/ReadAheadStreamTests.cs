@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Reflection;
 using System.Text;
 using ClaudeStack.Gateway.Configuration;
 using ClaudeStack.Gateway.Forwarding;
@@ -79,6 +80,31 @@ public sealed class ReadAheadStreamTests
     }
 
     [Fact]
+    public async Task TheForwardingHandler_ConnectsThroughIt()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var ct = TestContext.Current.CancellationToken;
+        var endpoint = new UpstreamEndpoint(UpstreamProfile.Ollama, new Uri($"http://127.0.0.1:{port}"), null, "x");
+        using var handler = UpstreamForwarder.CreateForwardingHandler(endpoint);
+        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.BaseAddress);
+
+        // SocketsHttpHandler builds the context itself; its constructor is not public.
+        var context = (SocketsHttpConnectionContext)Activator.CreateInstance(
+            typeof(SocketsHttpConnectionContext),
+            BindingFlags.Instance | BindingFlags.NonPublic,
+            binder: null,
+            [new DnsEndPoint("127.0.0.1", port), request],
+            culture: null)!;
+
+        await using var connection = await handler.ConnectCallback!(context, ct);
+        using var accepted = await listener.AcceptSocketAsync(ct);
+
+        Assert.IsType<ReadAheadStream>(connection);
+    }
+
+    [Fact]
     public async Task HttpClient_ConnectsThroughIt_GetsEveryByte_AndReusesTheConnection()
     {
         // The forwarding handler's own connect: two chunked answers, larger than HttpClient's buffer and than one
@@ -128,7 +154,6 @@ public sealed class ReadAheadStreamTests
 
         var endpoint = new UpstreamEndpoint(UpstreamProfile.Ollama, new Uri($"http://127.0.0.1:{port}"), null, "x");
         var handler = UpstreamForwarder.CreateForwardingHandler(endpoint);
-        Assert.NotNull(handler.ConnectCallback); // the forwarder's own, which connects through ReadAheadStream
         using var client = new HttpClient(handler);
         for (var call = 0; call < 2; call++)
         {
