@@ -354,6 +354,34 @@ public sealed class LocalModelGuardTests
     }
 
     [Fact]
+    public async Task WhatACallTeachesUnderOneSpellingOfAModel_CountsUnderItsOthers()
+    {
+        // Ollama reads llama3.1, llama3.1:latest and registry.ollama.ai/library/llama3.1:latest as one model (types/model
+        // ParseName fills in the default registry, namespace and tag), so one tokenizer learns from all of them.
+        var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:latest")] };
+        await using var rig = await Rig.StartAsync(
+            _ => ScriptedReply.Message(new ScriptedMessage { Blocks = [new ScriptedText("ok")], InputTokens = 9000 }), null, Ct, ollama);
+        var request = JsonNode.Parse(Fixtures.MainRequest)!;
+        string Spelled(string model)
+        {
+            request["model"] = model;
+            return request.ToJsonString();
+        }
+
+        string? Estimate(ClientAnswer counted) =>
+            counted.Headers.TryGetValues("x-claudestack-token-estimate", out var values) ? values.Single() : null;
+
+        var before = await rig.PostAsync(Spelled("registry.ollama.ai/library/llama3.1:latest"), Ct, "/v1/messages/count_tokens");
+        var called = await rig.PostAsync(Spelled("llama3.1"), Ct);
+        var after = await rig.PostAsync(Spelled("registry.ollama.ai/library/llama3.1:latest"), Ct, "/v1/messages/count_tokens");
+
+        Assert.Equal(HttpStatusCode.OK, called.Status);
+        Assert.Equal("uncalibrated", Estimate(before));
+        Assert.Equal("calibrated", Estimate(after));
+        Assert.NotEqual((int)JsonNode.Parse(before.Body)!["input_tokens"]!, (int)JsonNode.Parse(after.Body)!["input_tokens"]!);
+    }
+
+    [Fact]
     public async Task DeferredToolsNotLoaded_DoNotCountTowardsTheContext()
     {
         // Claude Code offers MCP tools with defer_loading; the model sees one only after tool search loads it, and

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Guards;
 using ClaudeStack.Gateway.Requests;
 using ClaudeStack.Gateway.Streaming;
@@ -269,6 +270,25 @@ public sealed class GuardTests
             Assert.InRange(estimate, actual * 0.85, actual * 1.15);
             Assert.Equal(5, calibration.Observations("llama3.1:8b"));
         }
+    }
+
+    [Fact]
+    public void Calibration_LearnsOnceForEverySpellingOfAModel_WhenToldWhichAreOne()
+    {
+        var prompt = new PromptSize(40_000, 0);
+        var ollama = new TokenCalibration(OllamaModelFacts.ShortestName);
+        var asGiven = new TokenCalibration();
+
+        foreach (var calibration in new[] { ollama, asGiven })
+        {
+            calibration.Observe("qwen3", prompt, 2, 10_000);
+            calibration.Observe("qwen3:latest", prompt, 2, 10_000);
+        }
+
+        Assert.Equal(2, ollama.Observations("registry.ollama.ai/library/qwen3:latest"));
+        Assert.NotEqual(TokenEstimator.DefaultCharsPerToken, ollama.CharsPerToken("library/qwen3"));
+        Assert.Equal(1, asGiven.Observations("qwen3"));
+        Assert.Equal(1, asGiven.Observations("qwen3:latest"));
     }
 
     [Fact]

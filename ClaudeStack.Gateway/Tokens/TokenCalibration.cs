@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using ClaudeStack.Gateway.Adaptation;
 using ClaudeStack.Gateway.Guards;
 
 namespace ClaudeStack.Gateway.Tokens;
@@ -13,7 +14,12 @@ namespace ClaudeStack.Gateway.Tokens;
 /// a short prompt under its template) teaches nothing, and a ratio whose estimates keep looking like cuts where the
 /// default's do not is walked back (<see cref="LearnOrDetectCut"/>).
 /// </remarks>
-public sealed class TokenCalibration
+/// <param name="sameModel">
+/// The one spelling of a model's names that the upstream treats as one model (Ollama:
+/// <see cref="OllamaModelFacts.ShortestName"/>), so <c>qwen3</c> and <c>qwen3:latest</c> learn together; by default
+/// names are kept as given.
+/// </param>
+public sealed class TokenCalibration(Func<string, string>? sameModel = null)
 {
     /// <summary>
     /// Shorter prompts say more about the template around them than about the tokenizer: a few hundred template
@@ -32,10 +38,12 @@ public sealed class TokenCalibration
 
     private readonly ConcurrentDictionary<string, Ratio> _ratios = new(StringComparer.Ordinal);
 
-    public double CharsPerToken(string model) =>
-        _ratios.TryGetValue(model, out var ratio) ? ratio.Value : TokenEstimator.DefaultCharsPerToken;
+    private readonly Func<string, string> _sameModel = sameModel ?? (static model => model);
 
-    public int Observations(string model) => _ratios.TryGetValue(model, out var ratio) ? ratio.Count : 0;
+    public double CharsPerToken(string model) =>
+        _ratios.TryGetValue(_sameModel(model), out var ratio) ? ratio.Value : TokenEstimator.DefaultCharsPerToken;
+
+    public int Observations(string model) => _ratios.TryGetValue(_sameModel(model), out var ratio) ? ratio.Count : 0;
 
     public int Estimate(string model, PromptSize prompt, int messageCount) =>
         TokenEstimator.Estimate(prompt, messageCount, CharsPerToken(model));
@@ -58,10 +66,11 @@ public sealed class TokenCalibration
         // default ratio sees no cut, the ratio moves an eighth of the way back to the default: a dense tokenizer's
         // uncut calls teach it again, a ratio learned wrong walks back.
         var defaultEstimate = TokenEstimator.Estimate(prompt, messageCount, TokenEstimator.DefaultCharsPerToken);
+        var key = _sameModel(model);
         if (!ContextGuard.LooksTruncated(reportedInputTokens, defaultEstimate, contextLength, calibrated, truncationFraction)
-            && _ratios.TryGetValue(model, out var current))
+            && _ratios.TryGetValue(key, out var current))
         {
-            _ratios.TryUpdate(model, current.TowardDefault(), current);
+            _ratios.TryUpdate(key, current.TowardDefault(), current);
         }
 
         return true;
@@ -73,14 +82,15 @@ public sealed class TokenCalibration
         // What an image really costs depends on its size and the encoder; taken at the estimate, a dearer one would
         // be read as a denser tokenizer.
         var textTokens = reportedInputTokens - (messageCount * TokenEstimator.TokensPerMessage);
+        var key = _sameModel(model);
         if (prompt.Images > 0 || prompt.TextChars < MinCharsToLearn || textTokens <= 0
-            || (_ratios.Count >= MaxModels && !_ratios.ContainsKey(model)))
+            || (_ratios.Count >= MaxModels && !_ratios.ContainsKey(key)))
         {
             return;
         }
 
         var observed = Math.Clamp(prompt.TextChars / (double)textTokens, 1.0, 12.0);
-        _ratios.AddOrUpdate(model, static (_, observed) => Ratio.Default.With(observed), static (_, current, observed) => current.With(observed), observed);
+        _ratios.AddOrUpdate(key, static (_, observed) => Ratio.Default.With(observed), static (_, current, observed) => current.With(observed), observed);
     }
 
     /// <summary>
