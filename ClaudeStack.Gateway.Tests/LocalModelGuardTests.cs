@@ -356,8 +356,9 @@ public sealed class LocalModelGuardTests
     [Fact]
     public async Task WhatACallTeachesUnderOneSpellingOfAModel_CountsUnderItsOthers()
     {
-        // Ollama reads llama3.1, llama3.1:latest and registry.ollama.ai/library/llama3.1:latest as one model (types/model
-        // ParseName fills in the default registry, namespace and tag), so one tokenizer learns from all of them.
+        // Ollama reads llama3.1 and registry.ollama.ai/library/Llama3.1:latest as one model (types/model ParseName fills
+        // in the default registry, namespace and tag; getExistingName matches without case), so one tokenizer learns
+        // from both.
         var ollama = new OllamaEmulation { Models = [new OllamaModel("llama3.1:latest")] };
         await using var rig = await Rig.StartAsync(
             _ => ScriptedReply.Message(new ScriptedMessage { Blocks = [new ScriptedText("ok")], InputTokens = 9000 }), null, Ct, ollama);
@@ -371,9 +372,9 @@ public sealed class LocalModelGuardTests
         string? Estimate(ClientAnswer counted) =>
             counted.Headers.TryGetValues("x-claudestack-token-estimate", out var values) ? values.Single() : null;
 
-        var before = await rig.PostAsync(Spelled("registry.ollama.ai/library/llama3.1:latest"), Ct, "/v1/messages/count_tokens");
+        var before = await rig.PostAsync(Spelled("registry.ollama.ai/library/Llama3.1:latest"), Ct, "/v1/messages/count_tokens");
         var called = await rig.PostAsync(Spelled("llama3.1"), Ct);
-        var after = await rig.PostAsync(Spelled("registry.ollama.ai/library/llama3.1:latest"), Ct, "/v1/messages/count_tokens");
+        var after = await rig.PostAsync(Spelled("registry.ollama.ai/library/Llama3.1:latest"), Ct, "/v1/messages/count_tokens");
 
         Assert.Equal(HttpStatusCode.OK, called.Status);
         Assert.Equal("uncalibrated", Estimate(before));

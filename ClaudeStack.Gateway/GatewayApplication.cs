@@ -70,7 +70,7 @@ public static class GatewayApplication
         builder.Services.AddSingleton(new StackTokenGuard(options.StackToken));
         builder.Services.AddSingleton(new BrowserOriginGuard(options.AllowedOrigins));
         builder.Services.AddSingleton(new SecretRedactor([options.StackToken, options.Upstream.ApiKey]));
-        builder.Services.AddSingleton(new TokenCalibration(upstream.Profile == UpstreamProfile.Ollama ? OllamaModelFacts.ShortestName : null));
+        builder.Services.AddSingleton(new TokenCalibration(upstream.Profile == UpstreamProfile.Ollama ? OllamaModelFacts.SameModel : null));
         builder.Services.AddSingleton(services => new UpstreamForwarder(new HttpClient(UpstreamForwarder.CreateForwardingHandler(upstream)) { Timeout = Timeout.InfiniteTimeSpan }, upstream, services.GetRequiredService<SecretRedactor>()));
         builder.Services.AddSingleton(LocalModelOptions.From(builder.Configuration));
         builder.Services.AddSingleton<IncomingRequestReader>();

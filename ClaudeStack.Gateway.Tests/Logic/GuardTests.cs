@@ -276,19 +276,19 @@ public sealed class GuardTests
     public void Calibration_LearnsOnceForEverySpellingOfAModel_WhenToldWhichAreOne()
     {
         var prompt = new PromptSize(40_000, 0);
-        var ollama = new TokenCalibration(OllamaModelFacts.ShortestName);
+        var ollama = new TokenCalibration(OllamaModelFacts.SameModel);
         var asGiven = new TokenCalibration();
 
         foreach (var calibration in new[] { ollama, asGiven })
         {
             calibration.Observe("qwen3", prompt, 2, 10_000);
-            calibration.Observe("qwen3:latest", prompt, 2, 10_000);
+            calibration.Observe("Qwen3:latest", prompt, 2, 10_000);
         }
 
         Assert.Equal(2, ollama.Observations("registry.ollama.ai/library/qwen3:latest"));
         Assert.NotEqual(TokenEstimator.DefaultCharsPerToken, ollama.CharsPerToken("library/qwen3"));
         Assert.Equal(1, asGiven.Observations("qwen3"));
-        Assert.Equal(1, asGiven.Observations("qwen3:latest"));
+        Assert.Equal(1, asGiven.Observations("Qwen3:latest"));
     }
 
     [Fact]

@@ -316,8 +316,14 @@ public static class OllamaModelFacts
     private static bool Matches(JsonElement entry, string model)
     {
         var name = Find(entry, "name", JsonValueKind.String, out var n) ? Text(n) : Find(entry, "model", JsonValueKind.String, out var m) ? Text(m) : null;
-        return name is not null && ShortestName(name) == ShortestName(model);
+        return name is not null && SameModel(name) == SameModel(model);
     }
+
+    /// <summary>
+    /// One key for every spelling Ollama reads as one model: the shortest name, without case, as Ollama matches each
+    /// part of a name to the models it has (server/routes.go getExistingName).
+    /// </summary>
+    public static string SameModel(string name) => ShortestName(name).ToLowerInvariant();
 
     /// <summary>
     /// A model's name as /api/ps writes it (types/model Name.DisplayShortest): without the default registry and

@@ -15,9 +15,8 @@ namespace ClaudeStack.Gateway.Tokens;
 /// default's do not is walked back (<see cref="LearnOrDetectCut"/>).
 /// </remarks>
 /// <param name="sameModel">
-/// The one spelling of a model's names that the upstream treats as one model (Ollama:
-/// <see cref="OllamaModelFacts.ShortestName"/>), so <c>qwen3</c> and <c>qwen3:latest</c> learn together; by default
-/// names are kept as given.
+/// One key for the names the upstream reads as one model (Ollama: <see cref="OllamaModelFacts.SameModel"/>), so
+/// <c>qwen3</c> and <c>qwen3:latest</c> learn together; by default names are kept as given.
 /// </param>
 public sealed class TokenCalibration(Func<string, string>? sameModel = null)
 {
