@@ -193,8 +193,8 @@ public sealed class ModelCatalogTests : IDisposable
     [Fact]
     public void ModelNames_AreComparedWithoutCase()
     {
-        // Ollama takes each part of a name as the models it has spell it (server/routes.go getExistingName), so
-        // Llama3.1:8B runs llama3.1:8b, which /api/ps then lists.
+        // Ollama matches each part of a name to the models it has without regard to case (server/routes.go
+        // getExistingName): asking for Llama3.1:8B runs llama3.1:8b, which /api/ps then lists.
         var facts = OllamaModelFacts.Combine("Llama3.1:8B", null, JsonDocument.Parse("""{"models":[{"name":"llama3.1:8b","model":"llama3.1:8b","context_length":8192}]}"""), 65536);
 
         Assert.Equal((8192, "api/ps"), (facts.ContextLength, facts.ContextSource));
