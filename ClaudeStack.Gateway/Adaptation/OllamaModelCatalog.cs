@@ -236,9 +236,10 @@ public static class OllamaModelFacts
             double? gpuShare = null;
             if (ps is not null && Find(ps.RootElement, "models", JsonValueKind.Array, out var running))
             {
+                var wanted = SameModel(model);
                 foreach (var entry in running.EnumerateArray())
                 {
-                    if (!Matches(entry, model))
+                    if (!Matches(entry, wanted))
                     {
                         continue;
                     }
@@ -313,10 +314,11 @@ public static class OllamaModelFacts
         }
     }
 
-    private static bool Matches(JsonElement entry, string model)
+    /// <param name="wanted">The asked-for model's <see cref="SameModel"/> key.</param>
+    private static bool Matches(JsonElement entry, string wanted)
     {
         var name = Find(entry, "name", JsonValueKind.String, out var n) ? Text(n) : Find(entry, "model", JsonValueKind.String, out var m) ? Text(m) : null;
-        return name is not null && SameModel(name) == SameModel(model);
+        return name is not null && SameModel(name) == wanted;
     }
 
     /// <summary>

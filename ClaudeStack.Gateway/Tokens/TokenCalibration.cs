@@ -39,10 +39,9 @@ public sealed class TokenCalibration(Func<string, string>? sameModel = null)
 
     private readonly Func<string, string> _sameModel = sameModel ?? (static model => model);
 
-    public double CharsPerToken(string model) =>
-        _ratios.TryGetValue(_sameModel(model), out var ratio) ? ratio.Value : TokenEstimator.DefaultCharsPerToken;
+    public double CharsPerToken(string model) => CharsPerTokenOf(_sameModel(model));
 
-    public int Observations(string model) => _ratios.TryGetValue(_sameModel(model), out var ratio) ? ratio.Count : 0;
+    public int Observations(string model) => ObservationsOf(_sameModel(model));
 
     public int Estimate(string model, PromptSize prompt, int messageCount) =>
         TokenEstimator.Estimate(prompt, messageCount, CharsPerToken(model));
@@ -54,10 +53,12 @@ public sealed class TokenCalibration(Func<string, string>? sameModel = null)
     /// <returns>True when the count looks cut.</returns>
     public bool LearnOrDetectCut(string model, PromptSize prompt, int messageCount, long reportedInputTokens, int? contextLength, double truncationFraction)
     {
-        var calibrated = Observations(model) > 0;
-        if (!ContextGuard.LooksTruncated(reportedInputTokens, Estimate(model, prompt, messageCount), contextLength, calibrated, truncationFraction))
+        var key = _sameModel(model);
+        var calibrated = ObservationsOf(key) > 0;
+        var estimate = TokenEstimator.Estimate(prompt, messageCount, CharsPerTokenOf(key));
+        if (!ContextGuard.LooksTruncated(reportedInputTokens, estimate, contextLength, calibrated, truncationFraction))
         {
-            Observe(model, prompt, messageCount, reportedInputTokens);
+            Learn(key, prompt, messageCount, reportedInputTokens);
             return false;
         }
 
@@ -65,7 +66,6 @@ public sealed class TokenCalibration(Func<string, string>? sameModel = null)
         // default ratio sees no cut, the ratio moves an eighth of the way back to the default: a dense tokenizer's
         // uncut calls teach it again, a ratio learned wrong walks back.
         var defaultEstimate = TokenEstimator.Estimate(prompt, messageCount, TokenEstimator.DefaultCharsPerToken);
-        var key = _sameModel(model);
         if (!ContextGuard.LooksTruncated(reportedInputTokens, defaultEstimate, contextLength, calibrated, truncationFraction)
             && _ratios.TryGetValue(key, out var current))
         {
@@ -76,12 +76,19 @@ public sealed class TokenCalibration(Func<string, string>? sameModel = null)
     }
 
     /// <summary>Learns from a call: <paramref name="reportedInputTokens"/> includes cached tokens.</summary>
-    public void Observe(string model, PromptSize prompt, int messageCount, long reportedInputTokens)
+    public void Observe(string model, PromptSize prompt, int messageCount, long reportedInputTokens) =>
+        Learn(_sameModel(model), prompt, messageCount, reportedInputTokens);
+
+    private double CharsPerTokenOf(string key) =>
+        _ratios.TryGetValue(key, out var ratio) ? ratio.Value : TokenEstimator.DefaultCharsPerToken;
+
+    private int ObservationsOf(string key) => _ratios.TryGetValue(key, out var ratio) ? ratio.Count : 0;
+
+    private void Learn(string key, PromptSize prompt, int messageCount, long reportedInputTokens)
     {
         // What an image really costs depends on its size and the encoder; taken at the estimate, a dearer one would
         // be read as a denser tokenizer.
         var textTokens = reportedInputTokens - (messageCount * TokenEstimator.TokensPerMessage);
-        var key = _sameModel(model);
         if (prompt.Images > 0 || prompt.TextChars < MinCharsToLearn || textTokens <= 0
             || (_ratios.Count >= MaxModels && !_ratios.ContainsKey(key)))
         {
