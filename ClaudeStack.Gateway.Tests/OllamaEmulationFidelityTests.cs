@@ -137,4 +137,76 @@ public sealed class OllamaEmulationFidelityTests
         Assert.Equal(HttpStatusCode.BadRequest, throughGateway.StatusCode);
         Assert.Contains(message, (string?)explained["error"]!["message"], StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task StreamedAnswer_IsWrittenAsTheStreamConverterWritesIt()
+    {
+        // anthropic/anthropic.go StreamConverter.Process, written by middleware/anthropic.go writeSSE (json.Marshal, which
+        // escapes <, > and &): message_start has no stop_reason or stop_sequence (omitempty), usage counts input and
+        // output tokens only, an empty text piece is never sent, and the response carries no Cache-Control.
+        var message = new ScriptedMessage
+        {
+            Id = "msg_0a1b",
+            Blocks = [new ScriptedThinking("hmm"), new ScriptedText(["a <b> ", "", "& c"]), new ScriptedToolUse("call_1", "Read", """{"path":"x"}""")],
+            StopReason = "tool_use",
+            StartInputTokens = 3,
+            CacheReadInputTokens = 7,
+        };
+        await using var upstream = await StartAnsweringAsync(message);
+        using var client = new HttpClient { BaseAddress = upstream.BaseAddress };
+        var call = Call("llama3.1:8b");
+        call["stream"] = true;
+
+        using var response = await client.PostAsync("/v1/messages", Body(call), Ct);
+        var body = await response.Content.ReadAsStringAsync(Ct);
+
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        Assert.Null(response.Headers.CacheControl);
+        string[] expected =
+        [
+            """{"type":"message_start","message":{"id":"msg_0a1b","type":"message","role":"assistant","model":"llama3.1:8b","content":[],"usage":{"input_tokens":3,"output_tokens":0}}}""",
+            """{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}""",
+            """{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm"}}""",
+            """{"type":"content_block_stop","index":0}""",
+            """{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}""",
+            """{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"a \u003cb\u003e "}}""",
+            """{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"\u0026 c"}}""",
+            """{"type":"content_block_stop","index":1}""",
+            """{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"call_1","name":"Read","input":{}}}""",
+            """{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"path\":\"x\"}"}}""",
+            """{"type":"content_block_stop","index":2}""",
+            """{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"input_tokens":12,"output_tokens":5}}""",
+            """{"type":"message_stop"}""",
+        ];
+        Assert.Equal(string.Concat(expected.Select(data => $"event: {JsonNode.Parse(data)!["type"]}\ndata: {data}\n\n")), body);
+    }
+
+    [Theory]
+    [InlineData(true, """{"id":"msg_0a1b","type":"message","role":"assistant","model":"llama3.1:8b","content":[{"type":"thinking","thinking":"hmm"},{"type":"text","text":"a \u003cb\u003e"}],"stop_reason":"end_turn","usage":{"input_tokens":12,"output_tokens":5}}""")]
+    [InlineData(false, """{"id":"msg_0a1b","type":"message","role":"assistant","model":"llama3.1:8b","content":null,"stop_reason":"end_turn","usage":{"input_tokens":12,"output_tokens":5}}""")]
+    public async Task WholeAnswer_IsWrittenAsToMessagesResponseWritesIt(bool withContent, string expected)
+    {
+        // anthropic/anthropic.go ToMessagesResponse through json.Encoder (AnthropicWriter.writeResponse): a thinking block
+        // without signature, no stop_sequence, usage without cache counts, a nil content slice for an answer with no
+        // blocks (written as null), and the encoder's closing line break.
+        var message = new ScriptedMessage
+        {
+            Id = "msg_0a1b",
+            Blocks = withContent ? [new ScriptedThinking("hmm"), new ScriptedText("a <b>")] : [new ScriptedText("")],
+            CacheReadInputTokens = 7,
+        };
+        await using var upstream = await StartAnsweringAsync(message);
+        using var client = new HttpClient { BaseAddress = upstream.BaseAddress };
+
+        using var response = await client.PostAsync("/v1/messages", Body(Call("llama3.1:8b")), Ct);
+
+        Assert.Equal(expected + "\n", await response.Content.ReadAsStringAsync(Ct));
+    }
+
+    private static async Task<ScriptedUpstream.ScriptedUpstream> StartAnsweringAsync(ScriptedMessage message) =>
+        await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions
+        {
+            Script = _ => ScriptedReply.Message(message),
+            Ollama = new OllamaEmulation(),
+        }, Ct);
 }

@@ -34,6 +34,7 @@ public sealed record ScriptedMessage
 
     public int OutputTokens { get; init; } = 5;
 
+    /// <summary>Tokens read from the prompt cache, as the Anthropic API reports them; Ollama reports none.</summary>
     public int? CacheReadInputTokens { get; init; }
 
     /// <summary>

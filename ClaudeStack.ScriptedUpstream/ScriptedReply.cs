@@ -9,15 +9,17 @@ namespace ClaudeStack.ScriptedUpstream;
 /// </summary>
 public sealed class ScriptedReply
 {
-    private readonly Func<HttpContext, UpstreamRequest, CancellationToken, Task> _write;
+    private readonly Func<HttpContext, UpstreamRequest, MessageWire, CancellationToken, Task> _write;
 
-    private ScriptedReply(Func<HttpContext, UpstreamRequest, CancellationToken, Task> write) => _write = write;
+    private ScriptedReply(Func<HttpContext, UpstreamRequest, MessageWire, CancellationToken, Task> write) => _write = write;
 
-    internal Task WriteAsync(HttpContext context, UpstreamRequest request, CancellationToken cancellationToken) =>
-        _write(context, request, cancellationToken);
+    /// <param name="wire">The shape a scripted message is written in: the server's, Ollama's when it emulates Ollama.</param>
+    internal Task WriteAsync(HttpContext context, UpstreamRequest request, MessageWire wire, CancellationToken cancellationToken) =>
+        _write(context, request, wire, cancellationToken);
 
     /// <summary>Full control over the response.</summary>
-    public static ScriptedReply Custom(Func<HttpContext, UpstreamRequest, CancellationToken, Task> write) => new(write);
+    public static ScriptedReply Custom(Func<HttpContext, UpstreamRequest, CancellationToken, Task> write) =>
+        new((context, request, _, cancellationToken) => write(context, request, cancellationToken));
 
     /// <summary>
     /// A complete message: SSE when the request asked for a stream, JSON otherwise.
@@ -25,7 +27,7 @@ public sealed class ScriptedReply
     /// (Ollama writes headers and message_start only once the model produced output).
     /// </summary>
     public static ScriptedReply Message(ScriptedMessage message, TimeSpan firstEventDelay = default, TimeSpan eventInterval = default) =>
-        Answer(() => JsonBytes(message), () => EventBytes(message), firstEventDelay, eventInterval);
+        Answer(wire => JsonBytes(message, wire), wire => EventBytes(message, wire), firstEventDelay, eventInterval);
 
     /// <summary>
     /// <see cref="Message"/> rendered once, on first use, and sent as the same bytes on every call: for the
@@ -34,28 +36,34 @@ public sealed class ScriptedReply
     /// </summary>
     public static ScriptedReply Prerendered(ScriptedMessage message, TimeSpan firstEventDelay = default, TimeSpan eventInterval = default)
     {
-        var json = new Lazy<byte[]>(() => JsonBytes(message));
-        var events = new Lazy<byte[][]>(() => [.. EventBytes(message)]);
-        return Answer(() => json.Value, () => events.Value, firstEventDelay, eventInterval);
+        var json = OncePerWire(wire => JsonBytes(message, wire));
+        var events = OncePerWire<byte[][]>(wire => [.. EventBytes(message, wire)]);
+        return Answer(json, events, firstEventDelay, eventInterval);
     }
 
     /// <summary>A message as the request asked for it: SSE events when it asked for a stream, JSON otherwise.</summary>
-    private static ScriptedReply Answer(Func<byte[]> json, Func<IEnumerable<byte[]>> events, TimeSpan firstEventDelay, TimeSpan eventInterval) =>
-        new(async (context, request, cancellationToken) =>
+    private static ScriptedReply Answer(Func<MessageWire, byte[]> json, Func<MessageWire, IEnumerable<byte[]>> events, TimeSpan firstEventDelay, TimeSpan eventInterval) =>
+        new(async (context, request, wire, cancellationToken) =>
         {
             if (!request.Stream)
             {
                 await Task.Delay(firstEventDelay, cancellationToken);
-                await WriteBodyAsync(context, 200, "application/json", json(), cancellationToken);
+                await WriteBodyAsync(context, 200, "application/json", json(wire), cancellationToken);
                 return;
             }
 
-            await WriteEventsAsync(context, events(), firstEventDelay, eventInterval, cancellationToken);
+            await WriteEventsAsync(context, wire, events(wire), firstEventDelay, eventInterval, cancellationToken);
         });
 
-    private static byte[] JsonBytes(ScriptedMessage message) => Encoding.UTF8.GetBytes(AnthropicSse.MessageJson(message));
+    private static Func<MessageWire, T> OncePerWire<T>(Func<MessageWire, T> render)
+    {
+        Lazy<T>[] rendered = [.. Enum.GetValues<MessageWire>().Select(wire => new Lazy<T>(() => render(wire)))];
+        return wire => rendered[(int)wire].Value;
+    }
 
-    private static IEnumerable<byte[]> EventBytes(ScriptedMessage message) => AnthropicSse.MessageEvents(message).Select(Encoding.UTF8.GetBytes);
+    private static byte[] JsonBytes(ScriptedMessage message, MessageWire wire) => Encoding.UTF8.GetBytes(AnthropicSse.MessageJson(message, wire));
+
+    private static IEnumerable<byte[]> EventBytes(ScriptedMessage message, MessageWire wire) => AnthropicSse.MessageEvents(message, wire).Select(Encoding.UTF8.GetBytes);
 
     public static ScriptedReply Text(string text, string model = "llama3.1:8b") => Message(ScriptedMessage.Text(text, model));
 
@@ -67,11 +75,11 @@ public sealed class ScriptedReply
     /// server, or a proxy in front of it (nginx with gzip on for the type), compresses what it sends, asked to or not.
     /// </summary>
     public static ScriptedReply Gzipped(ScriptedMessage message) =>
-        new(async (context, request, cancellationToken) =>
+        new(async (context, request, wire, cancellationToken) =>
         {
             var (body, contentType) = request.Stream
-                ? (string.Concat(AnthropicSse.MessageEvents(message)), "text/event-stream")
-                : (AnthropicSse.MessageJson(message), "application/json");
+                ? (string.Concat(AnthropicSse.MessageEvents(message, wire)), "text/event-stream")
+                : (AnthropicSse.MessageJson(message, wire), "application/json");
             using var compressed = new MemoryStream();
             using (var gzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
             {
@@ -87,11 +95,11 @@ public sealed class ScriptedReply
 
     /// <summary>Raw SSE text events, written and flushed one by one.</summary>
     public static ScriptedReply Events(IEnumerable<string> events, TimeSpan firstEventDelay = default, TimeSpan eventInterval = default) =>
-        new((context, _, cancellationToken) => WriteEventsAsync(context, events, firstEventDelay, eventInterval, cancellationToken));
+        new((context, _, wire, cancellationToken) => WriteEventsAsync(context, wire, events, firstEventDelay, eventInterval, cancellationToken));
 
     /// <summary>Raw bytes written in the given chunks (to split events across reads).</summary>
     public static ScriptedReply Chunks(IEnumerable<byte[]> chunks, string contentType = "text/event-stream", TimeSpan interval = default) =>
-        new(async (context, _, cancellationToken) =>
+        new(async (context, _, _, cancellationToken) =>
         {
             context.Response.StatusCode = 200;
             context.Response.ContentType = contentType;
@@ -109,13 +117,14 @@ public sealed class ScriptedReply
     /// Ollama's Anthropic middleware does this when generation fails mid-stream (no message_stop).
     /// </summary>
     public static ScriptedReply StreamEndingEarly(ScriptedMessage message, int eventCount) =>
-        Events(AnthropicSse.MessageEvents(message).Take(eventCount));
+        new((context, _, wire, cancellationToken) =>
+            WriteEventsAsync(context, wire, AnthropicSse.MessageEvents(message, wire).Take(eventCount), default, default, cancellationToken));
 
     /// <summary>The first events of a message, then the connection is reset (a crashed or killed server).</summary>
     public static ScriptedReply StreamThenReset(ScriptedMessage message, int eventCount) =>
-        new(async (context, request, cancellationToken) =>
+        new(async (context, _, wire, cancellationToken) =>
         {
-            await WriteEventsAsync(context, AnthropicSse.MessageEvents(message).Take(eventCount), default, default, cancellationToken);
+            await WriteEventsAsync(context, wire, AnthropicSse.MessageEvents(message, wire).Take(eventCount), default, default, cancellationToken);
 
             // Let the flushed events leave the socket first; an immediate abort can drop them.
             await Task.Delay(300, cancellationToken);
@@ -124,7 +133,7 @@ public sealed class ScriptedReply
 
     /// <summary>A status with a body, e.g. Ollama's <c>{"error":"..."}</c>.</summary>
     public static ScriptedReply Status(int statusCode, string body, string contentType = "application/json", params (string Name, string Value)[] headers) =>
-        new(async (context, _, cancellationToken) =>
+        new(async (context, _, _, cancellationToken) =>
         {
             foreach (var (name, value) in headers)
             {
@@ -136,16 +145,7 @@ public sealed class ScriptedReply
 
     /// <summary>Ollama's native error shape: <c>{"error":"message"}</c> (api/types.go StatusError).</summary>
     public static ScriptedReply OllamaError(int statusCode, string message) =>
-        Status(statusCode, GoJson(new System.Text.Json.Nodes.JsonObject { ["error"] = message }));
-
-    /// <summary>
-    /// JSON as Go's encoding/json writes it: quotes and non-ASCII text as they are, only <c>&lt;</c>, <c>&gt;</c> and
-    /// <c>&amp;</c> escaped (which, outside strings, JSON never holds).
-    /// </summary>
-    private static string GoJson(System.Text.Json.Nodes.JsonNode node) =>
-        node.ToJsonString(GoJsonOptions).Replace("<", "\\u003c", StringComparison.Ordinal).Replace(">", "\\u003e", StringComparison.Ordinal).Replace("&", "\\u0026", StringComparison.Ordinal);
-
-    private static readonly System.Text.Json.JsonSerializerOptions GoJsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        Status(statusCode, GoJson.Write(new System.Text.Json.Nodes.JsonObject { ["error"] = message }));
 
     /// <summary>
     /// An error from behind Ollama's Anthropic route, as it writes one (middleware/anthropic.go writeError with
@@ -171,7 +171,7 @@ public sealed class ScriptedReply
             ["error"] = new System.Text.Json.Nodes.JsonObject { ["type"] = type, ["message"] = message },
             ["request_id"] = "req_" + Guid.NewGuid().ToString("N")[..24],
         };
-        return Status(statusCode, GoJson(body) + (byMiddleware ? "" : "\n"), byMiddleware ? "application/json; charset=utf-8" : "application/json");
+        return Status(statusCode, GoJson.Write(body) + (byMiddleware ? "" : "\n"), byMiddleware ? "application/json; charset=utf-8" : "application/json");
     }
 
     public static ScriptedReply AnthropicError(int statusCode, string type, string message, params (string Name, string Value)[] headers) =>
@@ -179,13 +179,13 @@ public sealed class ScriptedReply
 
     /// <summary>Accepts the request and never answers until the client gives up (a hung server).</summary>
     public static ScriptedReply Hang() =>
-        new(async (_, _, cancellationToken) => await Task.Delay(Timeout.Infinite, cancellationToken));
+        new(async (_, _, _, cancellationToken) => await Task.Delay(Timeout.Infinite, cancellationToken));
 
     /// <summary>Headers and the given events, then silence until the client gives up (a stalled stream).</summary>
     public static ScriptedReply StreamThenHang(ScriptedMessage message, int eventCount) =>
-        new(async (context, request, cancellationToken) =>
+        new(async (context, _, wire, cancellationToken) =>
         {
-            await WriteEventsAsync(context, AnthropicSse.MessageEvents(message).Take(eventCount), default, default, cancellationToken);
+            await WriteEventsAsync(context, wire, AnthropicSse.MessageEvents(message, wire).Take(eventCount), default, default, cancellationToken);
             await Task.Delay(Timeout.Infinite, cancellationToken);
         });
 
@@ -200,15 +200,21 @@ public sealed class ScriptedReply
         await context.Response.Body.WriteAsync(bytes, cancellationToken);
     }
 
-    private static Task WriteEventsAsync(HttpContext context, IEnumerable<string> events, TimeSpan firstEventDelay, TimeSpan eventInterval, CancellationToken cancellationToken) =>
-        WriteEventsAsync(context, events.Select(Encoding.UTF8.GetBytes), firstEventDelay, eventInterval, cancellationToken);
+    private static Task WriteEventsAsync(HttpContext context, MessageWire wire, IEnumerable<string> events, TimeSpan firstEventDelay, TimeSpan eventInterval, CancellationToken cancellationToken) =>
+        WriteEventsAsync(context, wire, events.Select(Encoding.UTF8.GetBytes), firstEventDelay, eventInterval, cancellationToken);
 
-    private static async Task WriteEventsAsync(HttpContext context, IEnumerable<byte[]> events, TimeSpan firstEventDelay, TimeSpan eventInterval, CancellationToken cancellationToken)
+    private static async Task WriteEventsAsync(HttpContext context, MessageWire wire, IEnumerable<byte[]> events, TimeSpan firstEventDelay, TimeSpan eventInterval, CancellationToken cancellationToken)
     {
         await Task.Delay(firstEventDelay, cancellationToken);
         context.Response.StatusCode = 200;
         context.Response.ContentType = "text/event-stream";
-        context.Response.Headers.CacheControl = "no-cache";
+
+        // Ollama sets the type alone (AnthropicWriter.writeResponse).
+        if (wire == MessageWire.Anthropic)
+        {
+            context.Response.Headers.CacheControl = "no-cache";
+        }
+
         await context.Response.StartAsync(cancellationToken);
         var first = true;
         foreach (var sseEvent in events)

@@ -74,7 +74,7 @@ public sealed class ScriptedUpstream : IAsyncDisposable
             // Without the emulation this is not an Ollama server: its native API does not exist.
             var reply = options.Ollama?.TryAnswer(request)
                 ?? (request.Path.StartsWith("/api/", StringComparison.Ordinal) ? ScriptedReply.Status(404, "404 page not found", "text/plain") : options.Script(request));
-            await reply.WriteAsync(context, request, context.RequestAborted);
+            await reply.WriteAsync(context, request, options.Ollama is null ? MessageWire.Anthropic : MessageWire.Ollama, context.RequestAborted);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -110,7 +110,10 @@ public sealed class ScriptedUpstreamOptions
     /// <summary>Answers the Messages API (and anything the Ollama emulation does not answer).</summary>
     public required Func<UpstreamRequest, ScriptedReply> Script { get; init; }
 
-    /// <summary>When set, the upstream also behaves like Ollama's native API and Host check.</summary>
+    /// <summary>
+    /// When set, the upstream also behaves like Ollama's native API and Host check, and writes scripted messages the way
+    /// Ollama writes them (<see cref="MessageWire.Ollama"/>).
+    /// </summary>
     public OllamaEmulation? Ollama { get; init; }
 
     /// <summary>
