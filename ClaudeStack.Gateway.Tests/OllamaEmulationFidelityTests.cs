@@ -209,4 +209,83 @@ public sealed class OllamaEmulationFidelityTests
             Script = _ => ScriptedReply.Message(message),
             Ollama = new OllamaEmulation(),
         }, Ct);
+
+    [Theory]
+    [InlineData("GET", "/api/show", "POST")]
+    [InlineData("GET", "/api/pull", "POST")]
+    [InlineData("POST", "/api/tags", "HEAD, GET")]
+    [InlineData("HEAD", "/api/ps", "GET")]
+    [InlineData("GET", "/v1/messages", "POST")]
+    public async Task WrongMethod_IsGinsMethodNotAllowed(string method, string path, string allow)
+    {
+        // server/routes.go turns gin's HandleMethodNotAllowed on: a path Ollama has, asked with a method it does not
+        // have there, gets 405, the methods it has in Allow (gin.go handleHTTPRequest) and gin's plain-text body.
+        await using var upstream = await StartAsync();
+        using var client = new HttpClient { BaseAddress = upstream.BaseAddress };
+
+        using var response = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path), Ct);
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal(allow, string.Join(", ", response.Content.Headers.Allow));
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        if (method != "HEAD")
+        {
+            Assert.Equal("405 method not allowed", await response.Content.ReadAsStringAsync(Ct));
+        }
+    }
+
+    [Theory]
+    [InlineData("""{"name":"gemma3"}""", 200, "application/x-ndjson", """{"status":"success"}""")]
+    [InlineData("""{"model":"gemma3","stream":false}""", 200, "application/json", """{"status":"success"}""")]
+    [InlineData("""{"model":"nothere","stream":false}""", 500, "application/json", """{"error":"pull model manifest: file does not exist"}""")]
+    [InlineData("""{"model":"nothere"}""", 200, "application/x-ndjson", """{"error":"pull model manifest: file does not exist"}""")]
+    public async Task Pull_AnswersAsPullHandlerAnswers(string request, int status, string mediaType, string last)
+    {
+        // PullHandler reads the model from "model", else "name" (cmp.Or). Streamed (streamResponse), a failure after the
+        // first progress line is the stream's last line under a 200; with "stream": false (waitForStream) the answer is
+        // the last progress alone, or the failure as a 500.
+        await using var upstream = await StartAsync(new OllamaModel("gemma3"));
+        using var client = new HttpClient { BaseAddress = upstream.BaseAddress };
+
+        using var response = await client.PostAsync("/api/pull", new StringContent(request, Encoding.UTF8, "application/json"), Ct);
+        var lines = (await response.Content.ReadAsStringAsync(Ct)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal(mediaType, response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(last, lines[^1]);
+        Assert.Equal(mediaType == "application/json", lines.Length == 1);
+    }
+
+    [Fact]
+    public async Task ModifiedAt_IsWrittenAsGoWritesATime()
+    {
+        // A time.Time marshals as RFC3339Nano: trailing zeros of the fraction dropped (with the point when none is left),
+        // the offset as +hh:mm, and Z for a zero offset (the layout's Z07:00), as an Ollama in a UTC container writes it.
+        await using var upstream = await StartAsync(
+            new OllamaModel("gemma3") { ModifiedAt = new DateTimeOffset(2026, 11, 2, 10, 30, 0, TimeSpan.Zero) },
+            new OllamaModel("qwen3") { ModifiedAt = new DateTimeOffset(2026, 11, 2, 10, 30, 0, 500, TimeSpan.FromHours(2)) });
+        using var client = new HttpClient { BaseAddress = upstream.BaseAddress };
+
+        var tags = JsonNode.Parse(await client.GetStringAsync("/api/tags", Ct))!["models"]!.AsArray();
+
+        Assert.Equal(["2026-11-02T10:30:00Z", "2026-11-02T10:30:00.5+02:00"], tags.Select(model => (string?)model!["modified_at"]));
+    }
+
+    [Theory]
+    [InlineData(32768, "32768")]
+    [InlineData(1048576, "1.048576e+06")]
+    [InlineData(2000000, "2e+06")]
+    public async Task NumCtx_IsWrittenAsShowHandlerWritesIt(int numCtx, string written)
+    {
+        // ShowHandler: fmt "%-*s %#v" with a width of 30, and a float64 value (the options come from JSON), which %#v
+        // writes in strconv's shortest 'g' form, with an exponent from a million up. The gateway reads either form.
+        await using var upstream = await StartAsync(new OllamaModel("gemma3") { NumCtxParameter = numCtx });
+        using var client = new HttpClient { BaseAddress = upstream.BaseAddress };
+
+        using var show = await client.PostAsync("/api/show", Body(new JsonObject { ["model"] = "gemma3" }), Ct);
+        var parameters = (string?)JsonNode.Parse(await show.Content.ReadAsStringAsync(Ct))!["parameters"];
+
+        Assert.Equal("num_ctx" + new string(' ', 24) + written, parameters);
+        Assert.Equal(numCtx, ClaudeStack.Gateway.Adaptation.OllamaModelFacts.NumCtx(parameters!));
+    }
 }

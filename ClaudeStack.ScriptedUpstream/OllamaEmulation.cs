@@ -92,6 +92,13 @@ public sealed class OllamaEmulation
             return ScriptedReply.Status(403, "", "text/plain");
         }
 
+        if (MethodsOf(request.Path) is { } methods && !methods.Contains(request.Method, StringComparer.Ordinal))
+        {
+            // gin with HandleMethodNotAllowed (server/routes.go) answers a path it has under another method with 405
+            // and the methods it has there, in the order their routes were first registered (gin.go handleHTTPRequest).
+            return ScriptedReply.Status(405, "405 method not allowed", "text/plain", ("Allow", string.Join(", ", methods)));
+        }
+
         return request.Path switch
         {
             "/" => ScriptedReply.Status(200, "Ollama is running", "text/plain; charset=utf-8"),
@@ -108,6 +115,16 @@ public sealed class OllamaEmulation
             _ => null,
         };
     }
+
+    /// <summary>The methods Ollama registers for an emulated path (GenerateRoutes), HEAD before GET before POST as registered.</summary>
+    private static string[]? MethodsOf(string path) => path switch
+    {
+        "/" or "/api/version" or "/api/tags" => ["HEAD", "GET"],
+        "/api/ps" => ["GET"],
+        "/api/show" or "/api/pull" => ["POST"],
+        _ when path.EndsWith("/v1/messages", StringComparison.Ordinal) => ["POST"],
+        _ => null,
+    };
 
     /// <summary>What Ollama answers to a Messages call before any model runs, in the order it checks; null when the script answers.</summary>
     private ScriptedReply? RefuseMessagesCall(UpstreamRequest request)
@@ -217,8 +234,13 @@ public sealed class OllamaEmulation
     /// <summary>A JSON string's value; null for anything else.</summary>
     private static string? StringAt(JsonNode? node) => node is JsonValue value && value.GetValueKind() == JsonValueKind.String ? value.GetValue<string>() : null;
 
-    /// <summary>A Go time.Time in JSON: RFC 3339 with the fraction's trailing zeros dropped and the local offset.</summary>
-    private static string GoTime(DateTimeOffset time) => time.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz", System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>
+    /// A Go time.Time in JSON (RFC3339Nano): the fraction's trailing zeros dropped, and the local offset, which the
+    /// layout's <c>Z07:00</c> writes as <c>Z</c> when it is zero (as in a container, whose clock is UTC).
+    /// </summary>
+    private static string GoTime(DateTimeOffset time) =>
+        time.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF", System.Globalization.CultureInfo.InvariantCulture)
+        + (time.Offset == TimeSpan.Zero ? "Z" : time.ToString("zzz", System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>internal/modelref: the tag is <c>cloud</c>, or ends in <c>-cloud</c> (a tag holds no '/'), in any case.</summary>
     private static bool IsCloudModelName(string? name)
@@ -360,7 +382,11 @@ public sealed class OllamaEmulation
             return ScriptedReply.OllamaError(404, $"model '{DisplayShortest(name ?? "")}' not found");
         }
 
-        var parameters = model.NumCtxParameter is { } numCtx ? $"num_ctx                        {numCtx}" : "";
+        // ShowHandler writes each Modelfile option as fmt's "%-*s %#v" with a width of 30; options are read from JSON, so a
+        // number is a float64, which %#v writes in strconv's shortest 'g' form: an exponent from a million up.
+        var parameters = model.NumCtxParameter is { } numCtx
+            ? $"{"num_ctx",-30} {(numCtx >= 1_000_000 ? numCtx.ToString("0.################e+00", System.Globalization.CultureInfo.InvariantCulture) : numCtx)}"
+            : "";
         return Json(new JsonObject
         {
             ["modelfile"] = "",
@@ -378,12 +404,14 @@ public sealed class OllamaEmulation
     }
 
     /// <summary>
-    /// PullModel streams NDJSON progress and has sent <c>pulling manifest</c> before it fetches the manifest, so a model
-    /// the registry does not have still gets 200, and the failure is the stream's last line (streamResponse).
+    /// PullHandler takes the model from <c>model</c>, else <c>name</c>. PullModel streams NDJSON progress and has sent
+    /// <c>pulling manifest</c> before it fetches the manifest, so a model the registry does not have still gets 200, and
+    /// the failure is the stream's last line (streamResponse). With <c>"stream": false</c> the answer is the last progress
+    /// alone, or the failure as a 500 (waitForStream).
     /// </summary>
     private ScriptedReply Pull(UpstreamRequest request)
     {
-        var name = request.Json?["model"]?.GetValue<string>() ?? "";
+        var name = StringAt(request.Json?["model"]) is { Length: > 0 } model ? model : StringAt(request.Json?["name"]) ?? "";
         JsonObject[] lines = Find(name) is null
             ?
             [
@@ -399,6 +427,13 @@ public sealed class OllamaEmulation
                 new JsonObject { ["status"] = "writing manifest" },
                 new JsonObject { ["status"] = "success" },
             ];
+        if (request.Json?["stream"] is JsonValue stream && stream.GetValueKind() == JsonValueKind.False)
+        {
+            return lines[^1]["error"] is { } error
+                ? ScriptedReply.Status(500, new JsonObject { ["error"] = error.DeepClone() }.ToJsonString(Compact))
+                : Json(lines[^1]);
+        }
+
         return ScriptedReply.Status(200, string.Concat(lines.Select(l => l.ToJsonString(Compact) + "\n")), "application/x-ndjson");
     }
 
