@@ -40,7 +40,7 @@ public sealed record OllamaModel(string Name)
 /// <summary>
 /// Ollama's native endpoints and checks, as in Ollama v0.32.15 (server/routes.go):
 /// /api/version, /api/tags, /api/show, /api/ps, /api/pull, the Host check of a loopback-bound server, the Origin check,
-/// gin's 404 for a route it does not have (count_tokens),
+/// gin's 404 for a route it does not have (count_tokens) and its 405 for a method a route does not have,
 /// 404 <c>{"error":"model 'x' not found"}</c> for a model it does not have, the refusal of a cloud model with cloud off,
 /// the 400 for a tool schema its Go decoder cannot read (<see cref="OllamaToolDecoding"/>), the refusal of a model
 /// without the completion or tools capability a call needs, and the failed call of a model without vision that is
