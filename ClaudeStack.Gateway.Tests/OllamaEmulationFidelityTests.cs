@@ -288,4 +288,27 @@ public sealed class OllamaEmulationFidelityTests
         Assert.Equal("num_ctx" + new string(' ', 24) + written, parameters);
         Assert.Equal(numCtx, ClaudeStack.Gateway.Adaptation.OllamaModelFacts.NumCtx(parameters!));
     }
+
+    [Fact]
+    public async Task ModelLists_CarryTheFieldsOfOllamasTypes()
+    {
+        // api/types.go: ListModelResponse (/api/tags) and ProcessModelResponse (/api/ps) in field order, each with its
+        // ModelDetails and a hex digest; ShowResponse leaves parameters out when the model sets no options (omitempty).
+        await using var upstream = await StartAsync(new OllamaModel("gemma3") { LoadedContextLength = 8192 });
+        using var client = new HttpClient { BaseAddress = upstream.BaseAddress };
+
+        var listed = JsonNode.Parse(await client.GetStringAsync("/api/tags", Ct))!["models"]![0]!.AsObject();
+        var running = JsonNode.Parse(await client.GetStringAsync("/api/ps", Ct))!["models"]![0]!.AsObject();
+        using var show = await client.PostAsync("/api/show", Body(new JsonObject { ["model"] = "gemma3" }), Ct);
+        var shown = JsonNode.Parse(await show.Content.ReadAsStringAsync(Ct))!.AsObject();
+
+        Assert.Equal(["name", "model", "modified_at", "size", "digest", "details"], listed.Select(p => p.Key));
+        Assert.Equal(["name", "model", "size", "digest", "details", "expires_at", "size_vram", "context_length"], running.Select(p => p.Key));
+        string[] details = ["parent_model", "format", "family", "families", "parameter_size", "quantization_level"];
+        Assert.All([listed, running, shown], model => Assert.Equal(details, model["details"]!.AsObject().Select(p => p.Key)));
+        Assert.Matches("^[0-9a-f]{64}$", (string?)listed["digest"]);
+        Assert.Equal((string?)listed["digest"], (string?)running["digest"]);
+        Assert.EndsWith("Z", (string?)running["expires_at"], StringComparison.Ordinal);
+        Assert.False(shown.ContainsKey("parameters"));
+    }
 }

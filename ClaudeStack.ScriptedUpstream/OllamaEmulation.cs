@@ -103,7 +103,7 @@ public sealed class OllamaEmulation
         {
             "/" => ScriptedReply.Status(200, "Ollama is running", "text/plain; charset=utf-8"),
             "/api/version" => Json(new JsonObject { ["version"] = Version }),
-            "/api/tags" => Json(new JsonObject { ["models"] = new JsonArray([.. Models.Select(m => (JsonNode)new JsonObject { ["name"] = DisplayShortest(m.Name), ["model"] = DisplayShortest(m.Name), ["modified_at"] = GoTime(m.ModifiedAt), ["size"] = m.Size })]) }),
+            "/api/tags" => Json(new JsonObject { ["models"] = new JsonArray([.. Models.Select(Listed)]) }),
             "/api/ps" when Loading => ScriptedReply.Hang(),
             "/api/ps" => Json(new JsonObject { ["models"] = new JsonArray([.. Models.Where(m => m.LoadedContextLength is not null).Select(Running)]) }),
             "/api/show" => Show(request),
@@ -363,16 +363,44 @@ public sealed class OllamaEmulation
             .SelectMany(i => i.GetIPProperties().UnicastAddresses)
             .Any(a => a.Address.Equals(address));
 
+    /// <summary>An /api/tags entry (api.ListModelResponse).</summary>
+    private static JsonNode Listed(OllamaModel model) => new JsonObject
+    {
+        ["name"] = DisplayShortest(model.Name),
+        ["model"] = DisplayShortest(model.Name),
+        ["modified_at"] = GoTime(model.ModifiedAt),
+        ["size"] = model.Size,
+        ["digest"] = Digest(model),
+        ["details"] = Details(model),
+    };
+
+    /// <summary>An /api/ps entry (api.ProcessModelResponse), kept loaded for Ollama's default five minutes.</summary>
     private static JsonNode Running(OllamaModel model) => new JsonObject
     {
         ["name"] = DisplayShortest(model.Name),
         ["model"] = DisplayShortest(model.Name),
         ["size"] = model.Size,
+        ["digest"] = Digest(model),
+        ["details"] = Details(model),
+        ["expires_at"] = GoTime(DateTimeOffset.UtcNow.AddMinutes(5)),
         ["size_vram"] = model.SizeVram,
         ["context_length"] = model.LoadedContextLength,
-        ["expires_at"] = DateTimeOffset.UtcNow.AddMinutes(5).ToString("O"),
-        ["details"] = new JsonObject { ["family"] = model.Architecture, ["format"] = "gguf" },
     };
+
+    /// <summary>api.ModelDetails as a GGUF model's config gives it: an 8B model at Ollama's usual quantization.</summary>
+    private static JsonObject Details(OllamaModel model) => new()
+    {
+        ["parent_model"] = "",
+        ["format"] = "gguf",
+        ["family"] = model.Architecture,
+        ["families"] = new JsonArray(JsonValue.Create(model.Architecture)),
+        ["parameter_size"] = "8.0B",
+        ["quantization_level"] = "Q4_K_M",
+    };
+
+    /// <summary>The manifest's sha256, in hex: one per name and modification, as a new pull writes a new manifest.</summary>
+    private static string Digest(OllamaModel model) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{DisplayShortest(model.Name)}@{GoTime(model.ModifiedAt)}")));
 
     private ScriptedReply Show(UpstreamRequest request)
     {
@@ -384,23 +412,23 @@ public sealed class OllamaEmulation
 
         // ShowHandler writes each Modelfile option as fmt's "%-*s %#v" with a width of 30; options are read from JSON, so a
         // number is a float64, which %#v writes in strconv's shortest 'g' form: an exponent from a million up.
-        var parameters = model.NumCtxParameter is { } numCtx
-            ? $"{"num_ctx",-30} {(numCtx >= 1_000_000 ? numCtx.ToString("0.################e+00", System.Globalization.CultureInfo.InvariantCulture) : numCtx)}"
-            : "";
-        return Json(new JsonObject
+        var show = new JsonObject { ["modelfile"] = $"FROM {DisplayShortest(model.Name)}\n" };
+        if (model.NumCtxParameter is { } numCtx)
         {
-            ["modelfile"] = "",
-            ["parameters"] = parameters,
-            ["template"] = "",
-            ["details"] = new JsonObject { ["family"] = model.Architecture, ["format"] = "gguf" },
-            ["model_info"] = new JsonObject
-            {
-                ["general.architecture"] = model.Architecture,
-                [$"{model.Architecture}.context_length"] = model.TrainedContextLength,
-            },
-            ["capabilities"] = new JsonArray([.. model.Capabilities.Select(c => (JsonNode)JsonValue.Create(c))]),
-            ["modified_at"] = GoTime(model.ModifiedAt),
-        });
+            // Without options the field is left out (omitempty).
+            show["parameters"] = $"{"num_ctx",-30} {(numCtx >= 1_000_000 ? numCtx.ToString("0.################e+00", System.Globalization.CultureInfo.InvariantCulture) : numCtx)}";
+        }
+
+        show["template"] = "{{ .Prompt }}";
+        show["details"] = Details(model);
+        show["model_info"] = new JsonObject
+        {
+            ["general.architecture"] = model.Architecture,
+            [$"{model.Architecture}.context_length"] = model.TrainedContextLength,
+        };
+        show["capabilities"] = new JsonArray([.. model.Capabilities.Select(c => (JsonNode)JsonValue.Create(c))]);
+        show["modified_at"] = GoTime(model.ModifiedAt);
+        return Json(show);
     }
 
     /// <summary>
