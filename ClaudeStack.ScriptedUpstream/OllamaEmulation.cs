@@ -404,18 +404,19 @@ public sealed class OllamaEmulation
 
     private ScriptedReply Show(UpstreamRequest request)
     {
-        var name = request.Json?["model"]?.GetValue<string>() ?? request.Json?["name"]?.GetValue<string>();
+        var name = ModelAskedFor(request);
         if (Find(name) is not { } model)
         {
             return ScriptedReply.OllamaError(404, $"model '{DisplayShortest(name ?? "")}' not found");
         }
 
-        // ShowHandler writes each Modelfile option as fmt's "%-*s %#v" with a width of 30; options are read from JSON, so a
-        // number is a float64, which %#v writes in strconv's shortest 'g' form: an exponent from a million up.
         var show = new JsonObject { ["modelfile"] = $"FROM {DisplayShortest(model.Name)}\n" };
+
+        // Without options the field is left out (omitempty). ShowHandler writes each option as fmt's "%-*s %#v" with a
+        // width of 30; options are read from JSON, so a number is a float64, which %#v writes in strconv's shortest 'g'
+        // form: an exponent from a million up.
         if (model.NumCtxParameter is { } numCtx)
         {
-            // Without options the field is left out (omitempty).
             show["parameters"] = $"{"num_ctx",-30} {(numCtx >= 1_000_000 ? numCtx.ToString("0.################e+00", System.Globalization.CultureInfo.InvariantCulture) : numCtx)}";
         }
 
@@ -431,15 +432,18 @@ public sealed class OllamaEmulation
         return Json(show);
     }
 
+    /// <summary>ShowHandler and PullHandler take the model from <c>model</c>, else from the older <c>name</c>.</summary>
+    private static string? ModelAskedFor(UpstreamRequest request) =>
+        StringAt(request.Json?["model"]) is { Length: > 0 } model ? model : StringAt(request.Json?["name"]);
+
     /// <summary>
-    /// PullHandler takes the model from <c>model</c>, else <c>name</c>. PullModel streams NDJSON progress and has sent
-    /// <c>pulling manifest</c> before it fetches the manifest, so a model the registry does not have still gets 200, and
-    /// the failure is the stream's last line (streamResponse). With <c>"stream": false</c> the answer is the last progress
-    /// alone, or the failure as a 500 (waitForStream).
+    /// PullModel streams NDJSON progress and has sent <c>pulling manifest</c> before it fetches the manifest, so a model
+    /// the registry does not have still gets 200, and the failure is the stream's last line (streamResponse). With
+    /// <c>"stream": false</c> the answer is the last progress alone, or the failure as a 500 (waitForStream).
     /// </summary>
     private ScriptedReply Pull(UpstreamRequest request)
     {
-        var name = StringAt(request.Json?["model"]) is { Length: > 0 } model ? model : StringAt(request.Json?["name"]) ?? "";
+        var name = ModelAskedFor(request) ?? "";
         JsonObject[] lines = Find(name) is null
             ?
             [
