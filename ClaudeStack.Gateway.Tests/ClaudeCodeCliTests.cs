@@ -316,11 +316,34 @@ public sealed class ClaudeCodeCliTests
         Assert.DoesNotContain("CLAUDE_CODE_", run.StandardOutput + run.StandardError);
     }
 
+    [Fact]
+    public async Task StacksLocalModelEnvironment_PrintModeWritesTheAnswerAlone_AndOneNoticeOnStderr()
+    {
+        // A local model's name is unknown to Claude Code, which in print mode says so once on stderr (the README quotes
+        // the line); stdout, which scripts read, holds the answer alone.
+        var run = await RunInStackEnvironmentAsync(
+            new() { ["ClaudeStack:Model"] = "llama3.1:8b" },
+            ["-p", "Say hello"],
+            new OllamaEmulation(),
+            _ => ScriptedReply.Text("Hello from the local model."));
+
+        Assert.True(run.ExitCode == 0, run.Describe());
+        Assert.Equal("Hello from the local model.", run.StandardOutput.Trim());
+        Assert.Equal("""[claude-code:unrecognized_model] {"model":"llama3.1:8b","query_source":"sdk"}""", run.StandardError.Trim());
+    }
+
     /// <summary>
     /// Runs <c>/context</c> with the literal environment the AppHost gives the claude-code container for these
     /// settings; the gateway address, the token and the OTLP endpoint, which Aspire fills in, come from the test.
     /// </summary>
-    private static async Task<ClaudeCodeRun> RunContextInStackEnvironmentAsync(Dictionary<string, string?> settings)
+    private static Task<ClaudeCodeRun> RunContextInStackEnvironmentAsync(Dictionary<string, string?> settings) =>
+        RunInStackEnvironmentAsync(settings, ["-p", "/context"], ollama: null, _ => ScriptedReply.Status(404, "404 page not found", "text/plain"));
+
+    /// <summary>
+    /// Runs Claude Code with the literal environment the AppHost gives the claude-code container for these settings;
+    /// the gateway address, the token and the OTLP endpoint, which Aspire fills in, come from the test.
+    /// </summary>
+    private static async Task<ClaudeCodeRun> RunInStackEnvironmentAsync(Dictionary<string, string?> settings, string[] arguments, OllamaEmulation? ollama, Func<UpstreamRequest, ScriptedReply> script)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var options = StackOptionsReader.Read(configuration, new LaunchContext(Path.GetTempPath(), Directory.Exists));
@@ -333,9 +356,9 @@ public sealed class ClaudeCodeCliTests
             environment[name] = value ?? "";
         }
 
-        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(_ => ScriptedReply.Status(404, "404 page not found", "text/plain"), Ct);
+        await using var upstream = await ScriptedUpstream.ScriptedUpstream.StartAsync(new ScriptedUpstreamOptions { Script = script, Ollama = ollama }, Ct);
         await using var gateway = await GatewayHost.StartAsync(upstream.BaseAddress, cancellationToken: Ct);
-        return await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, ["-p", "/context"], Ct, environment);
+        return await ClaudeCodeCli.RunAsync(gateway.BaseAddress, GatewayHost.StackToken, arguments, Ct, environment);
     }
 
     [Fact]
