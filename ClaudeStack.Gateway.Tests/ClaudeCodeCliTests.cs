@@ -332,6 +332,26 @@ public sealed class ClaudeCodeCliTests
         Assert.Equal("""[claude-code:unrecognized_model] {"model":"llama3.1:8b","query_source":"sdk"}""", run.StandardError.Trim());
     }
 
+    [Fact]
+    public async Task StacksLocalModelEnvironment_ClaudeCodePricesTheLocalModelAtADefaultRate()
+    {
+        // Claude Code has no price for a name it does not know and uses a default one (the README warns that its cost
+        // figures for local models are not real). The token counts are the model's own: Ollama sends the real input
+        // count only in message_delta, after an estimate (here 0) in message_start.
+        var run = await RunInStackEnvironmentAsync(
+            new() { ["ClaudeStack:Model"] = "llama3.1:8b" },
+            ["-p", "Say hello", "--output-format", "json"],
+            new OllamaEmulation(),
+            _ => ScriptedReply.Text("Hello from the local model."));
+
+        Assert.True(run.ExitCode == 0, run.Describe());
+        var usage = JsonNode.Parse(run.StandardOutput)!["modelUsage"]!["llama3.1:8b"]!;
+        Assert.Equal("unknown", (string?)usage["costBasis"]);
+        Assert.True((double)usage["costUSD"]! > 0, usage.ToJsonString());
+        Assert.Equal(12, (int)usage["inputTokens"]!);
+        Assert.Equal(5, (int)usage["outputTokens"]!);
+    }
+
     /// <summary>
     /// Runs <c>/context</c> with the literal environment the AppHost gives the claude-code container for these
     /// settings; the gateway address, the token and the OTLP endpoint, which Aspire fills in, come from the test.
